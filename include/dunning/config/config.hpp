@@ -1,0 +1,161 @@
+// Loading and validating the daemon config (dunningd.yaml) and the admin-edited sequences
+// (sequences.yaml) into plain structs. Every mistake is reported with file:line:column.
+// This module knows nothing about SQL or sockets.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/core/decline.hpp"
+#include "dunning/core/money.hpp"
+
+namespace dunning::config {
+
+// A mistake in a config file, pointing at the offending node. line/column are 1-based (0 when
+// the file could not be read at all).
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+  bool warning = false;
+
+  std::string to_string() const;  // "file:line:col: error: message"
+};
+
+struct SmtpConfig {
+  std::string url;                   // smtp://host:port/ehlo-name or smtps://...
+  std::string from;                  // "Example Billing <billing@example.com>"
+  std::string reply_to;              // optional
+  std::string username_env = "DUNNINGD_SMTP_USER";      // secrets come from the environment
+  std::string password_env = "DUNNINGD_SMTP_PASSWORD";
+  bool require_tls = false;          // STARTTLS required on smtp://
+  Seconds timeout{30};
+};
+
+struct OutboxConfig {
+  int batch_size = 200;              // rows claimed per dispatch round
+  Seconds lease{300};                // a claimed row is re-sent after this if the sender died
+  Seconds retry_base{60};            // first retry delay; doubles per attempt
+  Seconds retry_max{3600};           // cap of one delay
+  Seconds give_up_after{3 * 86400};  // transient failures turn permanent after this long
+};
+
+struct CompanyConfig {
+  std::string name = "Example Ltd";
+  std::string support_email = "support@example.com";
+  std::string url;
+  std::string update_url = "https://billing.example.com/update-card?customer={customer}";
+};
+
+struct DaemonConfig {
+  std::filesystem::path file;        // where this config came from
+  std::filesystem::path database;    // SQLite file; relative paths are relative to `file`
+  std::filesystem::path sequences;   // sequences.yaml
+  std::filesystem::path templates;   // templates/<locale>/<name>.yaml
+  std::string default_locale = "en";
+  std::string default_time_zone = "UTC";
+  Seconds poll_interval{10};
+  std::string log_level = "info";
+  CompanyConfig company;
+  SmtpConfig smtp;
+  OutboxConfig outbox;
+  std::map<std::string, DeclineClass> declines;  // overrides of the built-in table
+};
+
+enum class Trigger { kPaymentFailed, kCardExpiring };
+enum class Channel { kEmail, kSms, kAction };
+enum class Action { kNone, kRetry, kWebhook, kCancel, kPause, kMarkLost };
+
+std::string_view to_string(Trigger t);
+std::string_view to_string(Channel c);
+std::string_view to_string(Action a);
+
+struct Step {
+  Seconds at{0};                     // offset from the case opening
+  Channel channel = Channel::kEmail;
+  std::string template_name;         // email/sms
+  Action action = Action::kNone;     // channel == kAction
+  std::string prefer;                // "payday" for retries
+  std::vector<std::string> unless;   // "clicked", "card_updated"
+  int line = 0;
+  int column = 0;
+
+  // cancel / pause / mark_lost end the case as lost.
+  bool is_final() const {
+    return action == Action::kCancel || action == Action::kPause || action == Action::kMarkLost;
+  }
+  std::string describe() const;      // "email update-card", "action retry"
+};
+
+struct Match {
+  std::string decline = "any";       // hard | soft | any
+  std::vector<std::string> decline_codes;  // when a list of codes is given instead
+  std::vector<std::string> plans;
+  std::vector<std::string> currencies;
+  std::vector<std::string> locales;
+  std::optional<Money> amount_at_least;
+  std::optional<Money> amount_below;
+};
+
+struct SendWindow {
+  int from_minute = 0;               // minutes after local midnight
+  int to_minute = 24 * 60;
+  std::array<bool, 7> days{true, true, true, true, true, true, true};  // Sunday = 0
+};
+
+struct Sequence {
+  std::string id;
+  Trigger trigger = Trigger::kPaymentFailed;
+  int days_before_expiry = 30;
+  Match match;
+  std::vector<Step> steps;
+  std::vector<std::string> stop_on;  // recovered, card_updated, subscription_cancelled, unreachable
+  std::vector<Step> on_card_updated;
+  std::optional<SendWindow> send_window;
+  std::string hash;                  // of this sequence's definition; cases keep it
+  int line = 0;
+};
+
+struct Defaults {
+  SendWindow send_window;
+  int max_messages_per_customer_per_day = 1;
+  int min_hours_between_messages = 0;
+  int holdout_percent = 0;
+};
+
+struct Sequences {
+  std::filesystem::path file;
+  std::vector<Sequence> sequences;   // first match wins, top to bottom
+  Defaults defaults;
+
+  const Sequence* find(std::string_view id) const;
+};
+
+// All of it, loaded and validated together.
+struct Config {
+  DaemonConfig daemon;
+  Sequences sequences;
+};
+
+template <typename T>
+struct Loaded {
+  T value;
+  std::vector<ConfigError> errors;    // includes warnings
+  bool ok() const;                    // no error (warnings allowed)
+};
+
+Loaded<DaemonConfig> load_daemon_config(const std::filesystem::path& file);
+Loaded<Sequences> load_sequences(const std::filesystem::path& file);
+// Loads the daemon config, then the sequences it names, then checks that every referenced
+// template exists for the default locale. `templates_override` replaces the config's templates
+// folder (to check a folder before deploying it).
+Loaded<Config> load_config(const std::filesystem::path& file,
+                           const std::optional<std::filesystem::path>& templates_override = {});
+
+}  // namespace dunning::config

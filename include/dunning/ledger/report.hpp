@@ -1,0 +1,31 @@
+// Ledger output for finance: one line per ledger row, amounts as integer minor units plus the
+// ISO 4217 code (and the exact major-unit decimal), times in ISO 8601 UTC. Totals are per
+// currency; different currencies are never added together.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/store/store.hpp"
+
+namespace dunning::ledger {
+
+struct Totals {
+  // kind → currency → minor units
+  std::map<std::string, std::map<std::string, std::int64_t>> amount;
+  std::map<std::string, int> count;  // kind → rows
+};
+
+// Writes the ledger rows with occurred_at in [from, to) and returns their totals.
+Totals write_csv(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
+                 std::ostream& out);
+Totals write_json(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
+                  std::ostream& out);
+
+// RFC 4180 field quoting.
+std::string csv_field(const std::string& s);
+
+}  // namespace dunning::ledger

@@ -1,0 +1,45 @@
+// The poll loop's unit of work: read new payment facts through a cursor, open and close cases,
+// ask the rules what is due and write it to the outbox. It never sends anything itself.
+#pragma once
+
+#include "dunning/config/config.hpp"
+#include "dunning/core/clock.hpp"
+#include "dunning/core/decline.hpp"
+#include "dunning/store/store.hpp"
+
+namespace dunning::scheduler {
+
+struct TickStats {
+  int payments_read = 0;
+  int cases_opened = 0;
+  int cases_recovered = 0;
+  int cases_lost = 0;
+  int steps_queued = 0;
+  int steps_skipped = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(store::Store& store, const config::Config& cfg, const Clock& clock);
+
+  // One full poll: all new payments (in batches, one transaction each, cursor included), then
+  // every case whose next step is due. Throws store::StoreError; a failed batch is rolled back
+  // whole and read again on the next tick.
+  TickStats tick();
+
+  static constexpr const char* kPaymentsCursor = "payments";
+  static constexpr int kBatch = 500;
+
+ private:
+  void on_payment(const store::Payment& p, TickStats& stats);
+  void open_case(const store::Payment& p, TickStats& stats);
+  void recover(store::CaseRecord c, const store::Payment& p, TickStats& stats);
+  void advance_case(const store::CaseRecord& c, TickStats& stats);
+
+  store::Store& store_;
+  const config::Config& cfg_;
+  const Clock& clock_;
+  DeclineTable declines_;
+};
+
+}  // namespace dunning::scheduler

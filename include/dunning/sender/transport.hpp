@@ -1,0 +1,39 @@
+// The extension point of the sender: a transport delivers one rendered message. One concrete
+// transport per file beside this one (smtp_transport.hpp, ...).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dunning::sender {
+
+struct Delivery {
+  enum class Outcome {
+    kDelivered,          // the server accepted the message
+    kTransient,          // 4xx, timeout, connection refused: try again later
+    kRecipientRejected,  // permanent refusal of this recipient (e.g. 550 no such user)
+    kPermanent,          // permanent refusal not about the recipient (auth, relay denied)
+  };
+  Outcome outcome = Outcome::kDelivered;
+  std::string detail;    // the server's words or the network error, for the log and the outbox
+
+  bool delivered() const { return outcome == Outcome::kDelivered; }
+  // The server could not be reached at all: later messages of this round will fail the same way.
+  bool connection_failed = false;
+};
+
+class EmailTransport {
+ public:
+  EmailTransport() = default;
+  EmailTransport(const EmailTransport&) = delete;
+  EmailTransport& operator=(const EmailTransport&) = delete;
+  virtual ~EmailTransport() = default;
+
+  // Sends a complete MIME message from `envelope_from` to `envelope_to`.
+  virtual Delivery send(std::string_view envelope_from, std::string_view envelope_to,
+                        std::string_view mime) = 0;
+  // A short human name for logs ("smtp://127.0.0.1:2525").
+  virtual std::string name() const = 0;
+};
+
+}  // namespace dunning::sender

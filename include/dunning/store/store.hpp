@@ -1,0 +1,207 @@
+// The store owns the schema, its migrations and every SQL statement. SQLite (WAL) is the
+// embedded default. Business rules live elsewhere: the store only reads and writes rows.
+//
+// Errors: opening returns a Result. Once open, a failing statement throws StoreError; callers
+// treat a whole tick (one transaction) as the unit that fails and is retried later, so nothing
+// is half-written.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/core/money.hpp"
+#include "dunning/core/result.hpp"
+
+namespace dunning::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr int kSchemaVersion = 1;
+
+// A row of the polled `payments` table.
+struct Payment {
+  std::int64_t rowid = 0;
+  std::string id;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::optional<std::string> invoice_id;
+  Money amount;
+  std::string status;  // failed | succeeded | refunded
+  std::string decline_code;
+  TimePoint occurred_at;
+};
+
+struct Customer {
+  std::string id;
+  std::string email;
+  std::string name;
+  std::string locale;
+  std::string time_zone;
+  std::string phone;
+};
+
+struct Card {
+  std::string id;
+  std::string brand;
+  std::string last4;
+  int exp_month = 0;
+  int exp_year = 0;
+};
+
+enum class CaseState { kOpen, kPaused, kRecovered, kLost, kCancelled };
+std::string_view to_string(CaseState s);
+
+struct CaseRecord {
+  std::int64_t id = 0;
+  std::string trigger;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::optional<std::string> invoice_id;
+  std::optional<std::string> payment_id;
+  Money amount;
+  std::string decline_code;
+  std::string sequence_id;
+  std::string sequence_hash;
+  CaseState state = CaseState::kOpen;
+  TimePoint opened_at;
+  std::optional<TimePoint> closed_at;
+  int next_step = 0;
+  std::optional<TimePoint> next_due_at;
+  int attempt_count = 0;
+  bool holdout = false;
+};
+
+enum class OutboxState { kPending, kSent, kFailed, kCancelled, kSkipped };
+std::string_view to_string(OutboxState s);
+
+struct OutboxRow {
+  std::int64_t id = 0;
+  std::int64_t case_id = 0;
+  int step_index = 0;
+  std::string channel;     // email | sms | action
+  std::string template_name;
+  std::string action;      // retry | webhook | cancel | pause | mark_lost (channel == action)
+  std::string message_key; // stable across re-sends: Message-ID / idempotency key
+  OutboxState state = OutboxState::kPending;
+  int attempts = 0;
+  TimePoint due_at;
+  TimePoint created_at;
+  std::optional<TimePoint> sent_at;
+  std::string last_error;
+};
+
+struct LedgerEntry {
+  std::int64_t id = 0;
+  std::int64_t case_id = 0;
+  std::string kind;        // recovered | recovered_without_contact | lost | cancelled
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::optional<std::string> invoice_id;
+  std::optional<std::string> payment_id;
+  Money amount;
+  std::optional<int> step_index;  // the step that won it (recovered) or closed it (lost)
+  std::string channel;
+  std::string template_name;
+  std::string sequence_id;
+  std::string decline_code;
+  TimePoint opened_at;
+  TimePoint occurred_at;   // when the money arrived / was written off
+  TimePoint recorded_at;
+};
+
+class Store {
+ public:
+  enum class Mode { kCreate, kExisting };
+
+  // Opens the SQLite file (WAL, synchronous=FULL) and migrates the schema to kSchemaVersion.
+  // kExisting fails when the file does not exist, instead of creating an empty database.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path, Mode mode);
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  // A write transaction (BEGIN IMMEDIATE); rolls back unless committed.
+  class Tx {
+   public:
+    explicit Tx(Store& s);
+    Tx(const Tx&) = delete;
+    Tx& operator=(const Tx&) = delete;
+    ~Tx();
+    void commit();
+
+   private:
+    struct State;
+    std::unique_ptr<State> state_;
+  };
+
+  int schema_version();
+
+  // ---- polled payments data
+  // Payments with rowid > after_rowid, oldest first, at most `limit`.
+  std::vector<Payment> payments_after(std::int64_t after_rowid, int limit);
+  std::int64_t cursor(const std::string& name);
+  void set_cursor(const std::string& name, std::int64_t value);
+  std::optional<Customer> customer(const std::string& id);
+  std::optional<std::string> subscription_plan(const std::string& subscription_id);
+  std::optional<Card> default_card(const std::string& customer_id);
+
+  // ---- cases
+  std::optional<CaseRecord> open_case_for_invoice(const std::string& invoice_id);
+  std::vector<CaseRecord> open_cases_for_customer(const std::string& customer_id);
+  std::optional<CaseRecord> get_case(std::int64_t id);
+  // Inserts and returns the new id. REQUIRES: no open case for the same invoice.
+  std::int64_t insert_case(const CaseRecord& c);
+  // Open cases whose next step is due at or before `now`, oldest first.
+  std::vector<CaseRecord> due_cases(TimePoint now, int limit);
+  void set_case_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at);
+  void close_case(std::int64_t id, CaseState state, TimePoint at, const std::string& reason);
+  // The explanation timeline of a case ("opened", "step_queued", "step_skipped", ...).
+  void add_case_event(std::int64_t case_id, TimePoint at, const std::string& kind,
+                      const std::string& detail);
+  struct CaseEvent {
+    TimePoint at;
+    std::string kind;
+    std::string detail;
+  };
+  std::vector<CaseEvent> case_events(std::int64_t case_id);
+  std::vector<CaseRecord> list_cases(const std::string& state_filter, int limit);
+
+  // ---- outbox
+  // Inserts a pending row; false (and no change) when the case's step is already in the outbox.
+  bool insert_outbox(const OutboxRow& row);
+  // Claims up to `limit` pending rows due at `now` whose lease is free, leasing them until
+  // now + lease. A row whose lease expired (its sender died) is claimed again.
+  std::vector<OutboxRow> claim_outbox(TimePoint now, Seconds lease, int limit);
+  void mark_outbox_sent(std::int64_t id, TimePoint at);
+  void mark_outbox_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error);
+  void mark_outbox_final(std::int64_t id, OutboxState state, TimePoint at, const std::string& error);
+  // Cancels the case's rows that were not sent yet (the case closed).
+  int cancel_pending_outbox(std::int64_t case_id, TimePoint at, const std::string& reason);
+  // The last row of the case delivered at or before `at`.
+  std::optional<OutboxRow> last_delivered(std::int64_t case_id, TimePoint at);
+  std::vector<OutboxRow> outbox_for_case(std::int64_t case_id);
+  std::int64_t outbox_depth();
+
+  // ---- ledger (append-only: the schema refuses UPDATE and DELETE)
+  std::int64_t insert_ledger(const LedgerEntry& e);
+  void for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                       const std::function<void(const LedgerEntry&)>& fn);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dunning::store

@@ -1,0 +1,468 @@
+#include "dunning/config/config.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "config/yaml_reader.hpp"
+#include "dunning/core/crypto.hpp"
+
+namespace dunning::config {
+
+using detail::YamlReader;
+namespace fs = std::filesystem;
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += warning ? ": warning: " : ": error: ";
+  return out + message;
+}
+
+template <typename T>
+bool Loaded<T>::ok() const {
+  return std::none_of(errors.begin(), errors.end(), [](const auto& e) { return !e.warning; });
+}
+template struct Loaded<DaemonConfig>;
+template struct Loaded<Sequences>;
+template struct Loaded<Config>;
+
+std::string_view to_string(Trigger t) {
+  return t == Trigger::kPaymentFailed ? "payment_failed" : "card_expiring";
+}
+
+std::string_view to_string(Channel c) {
+  switch (c) {
+    case Channel::kEmail: return "email";
+    case Channel::kSms: return "sms";
+    case Channel::kAction: return "action";
+  }
+  return "?";
+}
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::kNone: return "none";
+    case Action::kRetry: return "retry";
+    case Action::kWebhook: return "webhook";
+    case Action::kCancel: return "cancel";
+    case Action::kPause: return "pause";
+    case Action::kMarkLost: return "mark_lost";
+  }
+  return "?";
+}
+
+std::string Step::describe() const {
+  if (channel == Channel::kAction) return "action " + std::string(to_string(action));
+  return std::string(to_string(channel)) + " " + template_name;
+}
+
+const Sequence* Sequences::find(std::string_view id) const {
+  for (const auto& s : sequences)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+namespace {
+
+fs::path resolve(const fs::path& base_file, const std::string& value) {
+  fs::path p(value);
+  if (p.is_absolute()) return p;
+  return base_file.parent_path() / p;
+}
+
+void load_company(YamlReader& r, const YAML::Node& n, CompanyConfig& c) {
+  if (!r.expect_map(n, "'company'")) return;
+  r.allow_keys(n, {"name", "support_email", "url", "update_url"}, "'company'");
+  if (n["name"]) c.name = r.string(n["name"], "company.name").value_or(c.name);
+  if (n["support_email"])
+    c.support_email = r.string(n["support_email"], "company.support_email").value_or("");
+  if (n["url"]) c.url = r.string(n["url"], "company.url").value_or("");
+  if (n["update_url"]) c.update_url = r.string(n["update_url"], "company.update_url").value_or("");
+}
+
+void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
+  if (!r.expect_map(n, "'smtp'")) return;
+  r.allow_keys(n, {"url", "from", "reply_to", "username_env", "password_env", "require_tls",
+                   "timeout"},
+               "'smtp'");
+  if (n["url"]) {
+    s.url = r.string(n["url"], "smtp.url").value_or("");
+    if (s.url.rfind("smtp://", 0) != 0 && s.url.rfind("smtps://", 0) != 0) {
+      r.error(n["url"], "'smtp.url' must start with smtp:// or smtps://");
+    }
+  } else {
+    r.error(n, "'smtp' needs a 'url' (e.g. smtp://127.0.0.1:2525/dunningd.local)");
+  }
+  if (n["from"]) {
+    s.from = r.string(n["from"], "smtp.from").value_or("");
+  } else {
+    r.error(n, "'smtp' needs a 'from' address");
+  }
+  if (n["reply_to"]) s.reply_to = r.string(n["reply_to"], "smtp.reply_to").value_or("");
+  if (n["username_env"]) s.username_env = r.string(n["username_env"], "smtp.username_env").value_or("");
+  if (n["password_env"]) s.password_env = r.string(n["password_env"], "smtp.password_env").value_or("");
+  if (n["require_tls"]) s.require_tls = r.boolean(n["require_tls"], "smtp.require_tls").value_or(false);
+  if (n["timeout"]) s.timeout = r.duration(n["timeout"], "smtp.timeout").value_or(s.timeout);
+}
+
+void load_outbox(YamlReader& r, const YAML::Node& n, OutboxConfig& o) {
+  if (!r.expect_map(n, "'outbox'")) return;
+  r.allow_keys(n, {"batch_size", "lease", "retry_base", "retry_max", "give_up_after"}, "'outbox'");
+  if (n["batch_size"]) o.batch_size = r.integer(n["batch_size"], "outbox.batch_size", 1, 100000).value_or(o.batch_size);
+  if (n["lease"]) o.lease = r.duration(n["lease"], "outbox.lease").value_or(o.lease);
+  if (n["retry_base"]) o.retry_base = r.duration(n["retry_base"], "outbox.retry_base").value_or(o.retry_base);
+  if (n["retry_max"]) o.retry_max = r.duration(n["retry_max"], "outbox.retry_max").value_or(o.retry_max);
+  if (n["give_up_after"]) o.give_up_after = r.duration(n["give_up_after"], "outbox.give_up_after").value_or(o.give_up_after);
+}
+
+std::optional<int> parse_hhmm(const std::string& s) {
+  if (s == "24:00") return 24 * 60;
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  if (!isdigit(s[0]) || !isdigit(s[1]) || !isdigit(s[3]) || !isdigit(s[4])) return std::nullopt;
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 23 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+std::optional<SendWindow> load_window(YamlReader& r, const YAML::Node& n) {
+  if (!r.expect_map(n, "'send_window'")) return std::nullopt;
+  r.allow_keys(n, {"from", "to", "days"}, "'send_window'");
+  SendWindow w;
+  bool good = true;
+  for (auto [key, target] : {std::pair{"from", &w.from_minute}, std::pair{"to", &w.to_minute}}) {
+    if (!n[key]) continue;
+    auto s = r.string(n[key], std::string("send_window.") + key);
+    auto v = s ? parse_hhmm(*s) : std::nullopt;
+    if (!v) {
+      if (s) r.error(n[key], std::string("'send_window.") + key + "' must be a time like \"09:00\"");
+      good = false;
+    } else {
+      *target = *v;
+    }
+  }
+  if (n["days"]) {
+    static const std::map<std::string, int> kDays = {{"sun", 0}, {"mon", 1}, {"tue", 2},
+                                                     {"wed", 3}, {"thu", 4}, {"fri", 5},
+                                                     {"sat", 6}};
+    w.days.fill(false);
+    if (auto days = r.string_list(n["days"], "send_window.days")) {
+      for (const auto& d : *days) {
+        auto it = kDays.find(d);
+        if (it == kDays.end()) {
+          r.error(n["days"], "unknown day '" + d + "' in 'send_window.days' (use mon..sun)");
+          good = false;
+        } else {
+          w.days[static_cast<std::size_t>(it->second)] = true;
+        }
+      }
+    }
+    if (std::none_of(w.days.begin(), w.days.end(), [](bool b) { return b; })) {
+      r.error(n["days"], "'send_window.days' has no day: no message could ever be sent");
+      good = false;
+    }
+  }
+  if (good && w.from_minute >= w.to_minute) {
+    r.error(n, "'send_window' has no hours: 'from' must be before 'to'");
+    good = false;
+  }
+  return good ? std::optional(w) : std::nullopt;
+}
+
+std::optional<Step> load_step(YamlReader& r, const YAML::Node& n, const std::string& where) {
+  if (!r.expect_map(n, where)) return std::nullopt;
+  r.allow_keys(n, {"at", "email", "sms", "action", "prefer", "unless"}, where);
+  Step s;
+  s.line = n.Mark().line + 1;
+  s.column = n.Mark().column + 1;
+  if (!n["at"]) {
+    r.error(n, where + " needs 'at' (an offset from the case opening, e.g. 3d)");
+    return std::nullopt;
+  }
+  auto at = r.duration(n["at"], "at");
+  if (!at) return std::nullopt;
+  s.at = *at;
+  int kinds = (n["email"] ? 1 : 0) + (n["sms"] ? 1 : 0) + (n["action"] ? 1 : 0);
+  if (kinds != 1) {
+    r.error(n, where + " needs exactly one of 'email', 'sms' or 'action'");
+    return std::nullopt;
+  }
+  if (n["email"] || n["sms"]) {
+    s.channel = n["email"] ? Channel::kEmail : Channel::kSms;
+    auto name = r.string(n["email"] ? n["email"] : n["sms"], "template");
+    if (!name) return std::nullopt;
+    s.template_name = *name;
+  } else {
+    s.channel = Channel::kAction;
+    static const std::map<std::string, Action> kActions = {
+        {"retry", Action::kRetry},   {"webhook", Action::kWebhook},
+        {"cancel", Action::kCancel}, {"pause", Action::kPause},
+        {"mark_lost", Action::kMarkLost}};
+    auto a = r.string(n["action"], "action");
+    if (!a) return std::nullopt;
+    auto it = kActions.find(*a);
+    if (it == kActions.end()) {
+      r.error(n["action"], "unknown action '" + *a +
+                               "' (expected retry, webhook, cancel, pause or mark_lost)");
+      return std::nullopt;
+    }
+    s.action = it->second;
+  }
+  if (n["prefer"]) {
+    s.prefer = r.string(n["prefer"], "prefer").value_or("");
+    if (s.prefer != "payday") r.error(n["prefer"], "unknown 'prefer' value '" + s.prefer + "' (expected payday)");
+    if (s.action != Action::kRetry) r.error(n["prefer"], "'prefer' applies only to 'action: retry'");
+  }
+  if (n["unless"]) {
+    s.unless = r.string_list(n["unless"], "unless").value_or(std::vector<std::string>{});
+    for (const auto& u : s.unless) {
+      if (u != "clicked" && u != "card_updated") {
+        r.error(n["unless"], "unknown 'unless' condition '" + u + "' (expected clicked or card_updated)");
+      }
+    }
+  }
+  return s;
+}
+
+void load_match(YamlReader& r, const YAML::Node& n, Match& m) {
+  if (!r.expect_map(n, "'match'")) return;
+  r.allow_keys(n, {"decline", "plans", "currencies", "amount_at_least", "amount_below", "locales"},
+               "'match'");
+  if (n["decline"]) {
+    const auto& d = n["decline"];
+    if (d.IsScalar() && (d.Scalar() == "hard" || d.Scalar() == "soft" || d.Scalar() == "any")) {
+      m.decline = d.Scalar();
+    } else if (d.IsSequence()) {
+      m.decline = "codes";
+      m.decline_codes = r.string_list(d, "match.decline").value_or(std::vector<std::string>{});
+    } else {
+      r.error(d, "'match.decline' must be hard, soft, any or a list of decline codes");
+    }
+  }
+  if (n["plans"]) m.plans = r.string_list(n["plans"], "match.plans").value_or(std::vector<std::string>{});
+  if (n["currencies"]) m.currencies = r.string_list(n["currencies"], "match.currencies").value_or(std::vector<std::string>{});
+  if (n["locales"]) m.locales = r.string_list(n["locales"], "match.locales").value_or(std::vector<std::string>{});
+  if (n["amount_at_least"]) m.amount_at_least = r.money(n["amount_at_least"], "match.amount_at_least");
+  if (n["amount_below"]) m.amount_below = r.money(n["amount_below"], "match.amount_below");
+}
+
+void check_steps(YamlReader& r, const YAML::Node& steps_node, const std::vector<Step>& steps) {
+  for (std::size_t i = 1; i < steps.size(); ++i) {
+    const Step& prev = steps[i - 1];
+    const Step& cur = steps[i];
+    const YAML::Node& node = steps_node[i];
+    if (cur.at < prev.at) {
+      r.error(node, "step at " + format_duration(cur.at) + " comes before the previous step at " +
+                        format_duration(prev.at) + ": steps must be in time order");
+    } else if (cur.at == prev.at && cur.channel == prev.channel && cur.channel != Channel::kAction) {
+      r.error(node, "step overlaps the previous one: two " + std::string(to_string(cur.channel)) +
+                        " steps at " + format_duration(cur.at));
+    }
+    if (prev.is_final()) {
+      r.error(node, "step can never run: it follows the final action '" +
+                        std::string(to_string(prev.action)) + "'");
+    }
+  }
+}
+
+std::optional<Sequence> load_sequence(YamlReader& r, const YAML::Node& n, std::size_t index) {
+  const std::string where = "sequence #" + std::to_string(index + 1);
+  if (!r.expect_map(n, where)) return std::nullopt;
+  r.allow_keys(n, {"id", "trigger", "days_before_expiry", "match", "steps", "stop_on",
+                   "on_card_updated", "send_window"},
+               where);
+  Sequence s;
+  s.line = n.Mark().line + 1;
+  if (n["id"]) {
+    s.id = r.string(n["id"], "id").value_or("");
+  } else {
+    r.error(n, where + " needs an 'id'");
+  }
+  if (n["trigger"]) {
+    auto t = r.string(n["trigger"], "trigger").value_or("");
+    if (t == "payment_failed") {
+      s.trigger = Trigger::kPaymentFailed;
+    } else if (t == "card_expiring") {
+      s.trigger = Trigger::kCardExpiring;
+    } else {
+      r.error(n["trigger"], "unknown trigger '" + t + "' (expected payment_failed or card_expiring)");
+    }
+  } else {
+    r.error(n, where + " needs a 'trigger'");
+  }
+  if (n["days_before_expiry"]) {
+    s.days_before_expiry = r.integer(n["days_before_expiry"], "days_before_expiry", 1, 366).value_or(30);
+  }
+  if (n["match"]) load_match(r, n["match"], s.match);
+  if (n["send_window"]) s.send_window = load_window(r, n["send_window"]);
+  if (!n["steps"] || !n["steps"].IsSequence() || n["steps"].size() == 0) {
+    r.error(n["steps"] ? n["steps"] : n, where + " needs a non-empty list of 'steps'");
+  } else {
+    for (std::size_t i = 0; i < n["steps"].size(); ++i) {
+      if (auto step = load_step(r, n["steps"][i], "step #" + std::to_string(i + 1))) {
+        s.steps.push_back(*step);
+      }
+    }
+    if (s.steps.size() == n["steps"].size()) check_steps(r, n["steps"], s.steps);
+  }
+  if (n["on_card_updated"]) {
+    const auto& list = n["on_card_updated"];
+    if (!list.IsSequence()) {
+      r.error(list, "'on_card_updated' must be a list of steps");
+    } else {
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        if (auto step = load_step(r, list[i], "on_card_updated step #" + std::to_string(i + 1))) {
+          s.on_card_updated.push_back(*step);
+        }
+      }
+    }
+  }
+  if (n["stop_on"]) {
+    s.stop_on = r.string_list(n["stop_on"], "stop_on").value_or(std::vector<std::string>{});
+    for (const auto& c : s.stop_on) {
+      if (c != "recovered" && c != "card_updated" && c != "subscription_cancelled" &&
+          c != "unreachable") {
+        r.error(n["stop_on"], "unknown stop condition '" + c +
+                                  "' (expected recovered, card_updated, subscription_cancelled or unreachable)");
+      }
+    }
+  }
+  YAML::Emitter canonical;
+  canonical << n;
+  s.hash = sha256_hex(canonical.c_str()).substr(0, 16);
+  return s;
+}
+
+void load_defaults(YamlReader& r, const YAML::Node& n, Defaults& d) {
+  if (!r.expect_map(n, "'defaults'")) return;
+  r.allow_keys(n, {"send_window", "max_messages_per_customer_per_day",
+                   "min_hours_between_messages", "holdout_percent"},
+               "'defaults'");
+  if (n["send_window"]) d.send_window = load_window(r, n["send_window"]).value_or(d.send_window);
+  if (n["max_messages_per_customer_per_day"]) {
+    d.max_messages_per_customer_per_day =
+        r.integer(n["max_messages_per_customer_per_day"], "max_messages_per_customer_per_day", 1, 100)
+            .value_or(d.max_messages_per_customer_per_day);
+  }
+  if (n["min_hours_between_messages"]) {
+    d.min_hours_between_messages =
+        r.integer(n["min_hours_between_messages"], "min_hours_between_messages", 0, 24 * 30)
+            .value_or(0);
+  }
+  if (n["holdout_percent"]) {
+    d.holdout_percent = r.integer(n["holdout_percent"], "holdout_percent", 0, 100).value_or(0);
+  }
+}
+
+}  // namespace
+
+Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
+  YamlReader r(file.string());
+  DaemonConfig c;
+  c.file = file;
+  c.database = resolve(file, "dunningd.db");
+  c.sequences = resolve(file, "sequences.yaml");
+  c.templates = "/usr/share/dunningd/templates";
+  YAML::Node root = r.load_file();
+  if (!root.IsDefined() || root.IsNull()) {
+    if (r.errors().empty()) r.errors().push_back({file.string(), 0, 0, "the file is empty"});
+    return {c, std::move(r.errors())};
+  }
+  if (!r.expect_map(root, "the daemon config")) return {c, std::move(r.errors())};
+  r.allow_keys(root, {"database", "sequences", "templates", "default_locale", "default_time_zone",
+                      "poll_interval", "log_level", "company", "smtp", "outbox", "declines"},
+               "the daemon config");
+  if (root["database"]) c.database = resolve(file, r.string(root["database"], "database").value_or(""));
+  if (root["sequences"]) c.sequences = resolve(file, r.string(root["sequences"], "sequences").value_or(""));
+  if (root["templates"]) c.templates = resolve(file, r.string(root["templates"], "templates").value_or(""));
+  if (root["default_locale"]) c.default_locale = r.string(root["default_locale"], "default_locale").value_or("en");
+  if (root["default_time_zone"]) c.default_time_zone = r.string(root["default_time_zone"], "default_time_zone").value_or("UTC");
+  if (root["poll_interval"]) c.poll_interval = r.duration(root["poll_interval"], "poll_interval").value_or(c.poll_interval);
+  if (c.poll_interval.count() < 1) r.error(root["poll_interval"], "'poll_interval' must be at least 1s");
+  if (root["log_level"]) {
+    c.log_level = r.string(root["log_level"], "log_level").value_or("info");
+    static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!kLevels.count(c.log_level)) r.error(root["log_level"], "unknown log_level '" + c.log_level + "'");
+  }
+  if (root["company"]) load_company(r, root["company"], c.company);
+  if (root["smtp"]) {
+    load_smtp(r, root["smtp"], c.smtp);
+  } else {
+    r.error(root, "the daemon config needs an 'smtp' section with 'url' and 'from'");
+  }
+  if (root["outbox"]) load_outbox(r, root["outbox"], c.outbox);
+  if (root["declines"] && r.expect_map(root["declines"], "'declines'")) {
+    for (const auto& kv : root["declines"]) {
+      auto v = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      if (v == "hard") {
+        c.declines[kv.first.Scalar()] = DeclineClass::kHard;
+      } else if (v == "soft") {
+        c.declines[kv.first.Scalar()] = DeclineClass::kSoft;
+      } else {
+        r.error(kv.second, "decline code '" + kv.first.Scalar() + "' must be hard or soft");
+      }
+    }
+  }
+  return {c, std::move(r.errors())};
+}
+
+Loaded<Sequences> load_sequences(const fs::path& file) {
+  YamlReader r(file.string());
+  Sequences out;
+  out.file = file;
+  YAML::Node root = r.load_file();
+  if (!root.IsDefined() || root.IsNull()) {
+    if (r.errors().empty()) r.errors().push_back({file.string(), 0, 0, "the file is empty"});
+    return {out, std::move(r.errors())};
+  }
+  if (!r.expect_map(root, "the sequences file")) return {out, std::move(r.errors())};
+  r.allow_keys(root, {"sequences", "defaults"}, "the sequences file");
+  if (root["defaults"]) load_defaults(r, root["defaults"], out.defaults);
+  const auto& list = root["sequences"];
+  if (!list || !list.IsSequence() || list.size() == 0) {
+    r.error(list ? list : root, "'sequences' must be a non-empty list");
+    return {out, std::move(r.errors())};
+  }
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto s = load_sequence(r, list[i], i);
+    if (!s) continue;
+    if (!s->id.empty() && !ids.insert(s->id).second) {
+      r.error(list[i]["id"], "duplicate sequence id '" + s->id + "'");
+    }
+    out.sequences.push_back(std::move(*s));
+  }
+  return {out, std::move(r.errors())};
+}
+
+Loaded<Config> load_config(const fs::path& file, const std::optional<fs::path>& templates_override) {
+  Loaded<Config> out;
+  auto daemon = load_daemon_config(file);
+  if (templates_override) daemon.value.templates = *templates_override;
+  out.value.daemon = daemon.value;
+  out.errors = daemon.errors;
+  if (!daemon.ok()) return out;
+  auto seqs = load_sequences(daemon.value.sequences);
+  out.value.sequences = seqs.value;
+  out.errors.insert(out.errors.end(), seqs.errors.begin(), seqs.errors.end());
+  if (!seqs.ok()) return out;
+
+  // Every referenced template must exist at least in the default locale.
+  const auto& tdir = daemon.value.templates;
+  for (const auto& s : seqs.value.sequences) {
+    auto check = [&](const Step& step) {
+      if (step.channel == Channel::kAction) return;
+      fs::path p = tdir / daemon.value.default_locale / (step.template_name + ".yaml");
+      if (!fs::exists(p)) {
+        out.errors.push_back({seqs.value.file.string(), step.line, step.column,
+                              "sequence '" + s.id + "' uses unknown template '" +
+                                  step.template_name + "' (no " + p.string() + ")"});
+      }
+    };
+    for (const auto& step : s.steps) check(step);
+    for (const auto& step : s.on_card_updated) check(step);
+  }
+  return out;
+}
+
+}  // namespace dunning::config

@@ -1,0 +1,85 @@
+#include "dunning/ledger/report.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace dunning::ledger {
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+namespace {
+
+void add(Totals& t, const store::LedgerEntry& e) {
+  t.amount[e.kind][e.amount.currency()] += e.amount.minor();
+  t.count[e.kind] += 1;
+}
+
+long long days_between(TimePoint a, TimePoint b) {
+  return std::chrono::duration_cast<std::chrono::hours>(b - a).count() / 24;
+}
+
+}  // namespace
+
+Totals write_csv(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
+                 std::ostream& out) {
+  Totals t;
+  out << "ledger_id,case_id,kind,customer_id,subscription_id,invoice_id,payment_id,amount_minor,"
+         "currency,amount,sequence_id,step,channel,template,decline_code,opened_at,occurred_at,"
+         "days_to_close,recorded_at\n";
+  store.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
+    add(t, e);
+    out << e.id << ',' << e.case_id << ',' << e.kind << ',' << csv_field(e.customer_id) << ','
+        << csv_field(e.subscription_id.value_or("")) << ',' << csv_field(e.invoice_id.value_or(""))
+        << ',' << csv_field(e.payment_id.value_or("")) << ',' << e.amount.minor() << ','
+        << e.amount.currency() << ',' << e.amount.major_string() << ',' << csv_field(e.sequence_id)
+        << ',' << (e.step_index ? std::to_string(*e.step_index + 1) : "") << ',' << e.channel << ','
+        << csv_field(e.template_name) << ',' << csv_field(e.decline_code) << ','
+        << format_iso8601(e.opened_at) << ',' << format_iso8601(e.occurred_at) << ','
+        << days_between(e.opened_at, e.occurred_at) << ',' << format_iso8601(e.recorded_at) << '\n';
+  });
+  return t;
+}
+
+Totals write_json(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
+                  std::ostream& out) {
+  Totals t;
+  auto rows = nlohmann::json::array();
+  store.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
+    add(t, e);
+    rows.push_back({{"ledger_id", e.id},
+                    {"case_id", e.case_id},
+                    {"kind", e.kind},
+                    {"customer_id", e.customer_id},
+                    {"invoice_id", e.invoice_id.value_or("")},
+                    {"payment_id", e.payment_id.value_or("")},
+                    {"amount_minor", e.amount.minor()},
+                    {"currency", e.amount.currency()},
+                    {"amount", e.amount.major_string()},
+                    {"sequence_id", e.sequence_id},
+                    {"step", e.step_index ? nlohmann::json(*e.step_index + 1) : nlohmann::json()},
+                    {"channel", e.channel},
+                    {"template", e.template_name},
+                    {"decline_code", e.decline_code},
+                    {"opened_at", format_iso8601(e.opened_at)},
+                    {"occurred_at", format_iso8601(e.occurred_at)},
+                    {"recorded_at", format_iso8601(e.recorded_at)}});
+  });
+  nlohmann::json totals = nlohmann::json::object();
+  for (const auto& [kind, per_currency] : t.amount) {
+    for (const auto& [currency, minor] : per_currency) {
+      totals[kind][currency] = {{"amount_minor", minor},
+                                {"amount", Money(minor, currency).major_string()}};
+    }
+  }
+  out << nlohmann::json{{"rows", rows}, {"totals", totals}, {"counts", t.count}}.dump(2) << '\n';
+  return t;
+}
+
+}  // namespace dunning::ledger

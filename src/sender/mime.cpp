@@ -1,0 +1,183 @@
+#include "dunning/sender/mime.hpp"
+
+#include <date/date.h>
+
+#include <algorithm>
+
+#include "dunning/core/crypto.hpp"
+
+namespace dunning::sender {
+namespace {
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 128; });
+}
+
+std::string one_line(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c == '\r' || c == '\n') c = ' ';
+  return out;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = byte(i) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    unsigned v = (byte(i) << 16) | (byte(i + 1) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// Length of the UTF-8 sequence starting with lead byte c.
+std::size_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c >> 5) == 0x6) return 2;
+  if ((c >> 4) == 0xe) return 3;
+  if ((c >> 3) == 0x1e) return 4;
+  return 1;
+}
+
+}  // namespace
+
+std::string encode_header_text(std::string_view utf8) {
+  std::string s = one_line(utf8);
+  if (is_ascii(s)) return s;
+  // Each encoded word holds at most 45 bytes of text (60 base64 chars + 12 of framing),
+  // split only at UTF-8 character boundaries.
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t end = i;
+    while (end < s.size()) {
+      std::size_t n = utf8_len(static_cast<unsigned char>(s[end]));
+      if (end + n - i > 45) break;
+      end += n;
+    }
+    if (end == i) end = std::min(s.size(), i + 1);
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + base64(std::string_view(s).substr(i, end - i)) + "?=";
+    i = end;
+  }
+  return out;
+}
+
+std::string address_of(std::string_view mailbox) {
+  auto lt = mailbox.rfind('<');
+  auto gt = mailbox.rfind('>');
+  if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt) {
+    return one_line(mailbox.substr(lt + 1, gt - lt - 1));
+  }
+  std::string a = one_line(mailbox);
+  a.erase(std::remove(a.begin(), a.end(), ' '), a.end());
+  return a;
+}
+
+std::string format_address(std::string_view name, std::string_view address) {
+  std::string addr = address_of(address);
+  std::string n = one_line(name);
+  if (n.empty()) return "<" + addr + ">";
+  if (!is_ascii(n)) return encode_header_text(n) + " <" + addr + ">";
+  std::string quoted = "\"";
+  for (char c : n) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\" <" + addr + ">";
+}
+
+std::string quoted_printable(std::string_view in) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  std::size_t col = 0;
+  auto emit = [&](const std::string& piece) {
+    if (col + piece.size() > 75) {
+      out += "=\r\n";
+      col = 0;
+    }
+    out += piece;
+    col += piece.size();
+  };
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c == '\r' && i + 1 < in.size() && in[i + 1] == '\n') continue;  // handled at '\n'
+    if (c == '\n') {
+      out += "\r\n";
+      col = 0;
+      continue;
+    }
+    bool at_line_end = i + 1 == in.size() || in[i + 1] == '\n' || in[i + 1] == '\r';
+    bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_line_end);
+    // A '.' at the start of a line is encoded so SMTP dot-stuffing never matters.
+    if (c == '.' && col == 0) literal = false;
+    if (literal) {
+      emit(std::string(1, static_cast<char>(c)));
+    } else {
+      emit(std::string{'=', kHex[c >> 4], kHex[c & 15]});
+    }
+  }
+  return out;
+}
+
+std::string rfc5322_date(TimePoint t) { return date::format("%a, %d %b %Y %H:%M:%S +0000", t); }
+
+std::string build_mime(const Email& e) {
+  std::string m;
+  auto header = [&](std::string_view name, std::string_view value) {
+    m += std::string(name) + ": " + std::string(value) + "\r\n";
+  };
+  auto from_name_end = e.from.rfind('<');
+  std::string from_name = from_name_end == std::string::npos ? "" : e.from.substr(0, from_name_end);
+  while (!from_name.empty() && (from_name.back() == ' ' || from_name.back() == '"')) from_name.pop_back();
+  while (!from_name.empty() && (from_name.front() == ' ' || from_name.front() == '"')) from_name.erase(0, 1);
+
+  header("Date", rfc5322_date(e.date));
+  header("From", format_address(from_name, e.from));
+  header("To", format_address(e.to_name, e.to_address));
+  if (!e.reply_to.empty()) header("Reply-To", format_address("", e.reply_to));
+  header("Subject", encode_header_text(e.subject));
+  header("Message-ID", "<" + one_line(e.message_id) + ">");
+  header("MIME-Version", "1.0");
+  header("Auto-Submitted", "auto-generated");
+  for (const auto& [name, value] : e.extra_headers) header(one_line(name), one_line(value));
+
+  if (e.html.empty()) {
+    header("Content-Type", "text/plain; charset=UTF-8");
+    header("Content-Transfer-Encoding", "quoted-printable");
+    m += "\r\n" + quoted_printable(e.text) + "\r\n";
+    return m;
+  }
+  // The boundary is derived from the content, so the same message renders identically.
+  std::string boundary = "=_dunningd_" + sha256_hex(e.message_id + e.text + e.html).substr(0, 24);
+  header("Content-Type", "multipart/alternative; boundary=\"" + boundary + "\"");
+  m += "\r\nThis is a multi-part message in MIME format.\r\n";
+  m += "\r\n--" + boundary + "\r\n";
+  m += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
+  m += quoted_printable(e.text) + "\r\n";
+  m += "\r\n--" + boundary + "\r\n";
+  m += "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
+  m += quoted_printable(e.html) + "\r\n";
+  m += "\r\n--" + boundary + "--\r\n";
+  return m;
+}
+
+}  // namespace dunning::sender

@@ -1,0 +1,83 @@
+// Internal: the schema, one entry per version. Never edit a released migration; add one.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace dunning::store::detail {
+
+inline constexpr std::array<std::string_view, 1> kMigrations = {
+    // ---- version 1
+    R"sql(
+-- The polled payments data (written by the billing system, the ingest API or an import).
+-- Never a card number: brand, last4 and expiry only.
+CREATE TABLE IF NOT EXISTS customers(
+  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, time_zone TEXT, phone TEXT,
+  created_at TEXT);
+CREATE TABLE IF NOT EXISTS payment_methods(
+  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, brand TEXT,
+  last4 TEXT CHECK (last4 IS NULL OR (length(last4) = 4 AND last4 NOT GLOB '*[^0-9]*')),
+  exp_month INTEGER CHECK (exp_month IS NULL OR exp_month BETWEEN 1 AND 12),
+  exp_year INTEGER, is_default INTEGER NOT NULL DEFAULT 0, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS payment_methods_customer ON payment_methods(customer_id, is_default);
+CREATE TABLE IF NOT EXISTS subscriptions(
+  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, plan TEXT, status TEXT, amount_minor INTEGER,
+  currency TEXT, interval TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS payments(
+  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, subscription_id TEXT, invoice_id TEXT,
+  amount_minor INTEGER NOT NULL, currency TEXT NOT NULL CHECK (length(currency) = 3),
+  status TEXT NOT NULL CHECK (status IN ('failed', 'succeeded', 'refunded')),
+  decline_code TEXT, message TEXT, occurred_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS payments_invoice ON payments(invoice_id);
+CREATE INDEX IF NOT EXISTS payments_customer ON payments(customer_id);
+
+-- dunningd's own tables.
+CREATE TABLE events(
+  id TEXT PRIMARY KEY, source TEXT NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,
+  received_at TEXT NOT NULL);
+CREATE TABLE cursors(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE cases(
+  id INTEGER PRIMARY KEY,
+  trigger TEXT NOT NULL,
+  customer_id TEXT NOT NULL, subscription_id TEXT, invoice_id TEXT, payment_id TEXT,
+  amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, decline_code TEXT,
+  sequence_id TEXT NOT NULL, sequence_hash TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'recovered', 'lost', 'cancelled')),
+  opened_at TEXT NOT NULL, closed_at TEXT, close_reason TEXT,
+  next_step INTEGER NOT NULL DEFAULT 0, next_due_at TEXT,
+  attempt_count INTEGER NOT NULL DEFAULT 0, holdout INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX cases_one_open_per_invoice ON cases(invoice_id)
+  WHERE state IN ('open', 'paused') AND invoice_id IS NOT NULL;
+CREATE INDEX cases_due ON cases(state, next_due_at);
+CREATE INDEX cases_customer ON cases(customer_id, state);
+CREATE TABLE case_events(
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id), at TEXT NOT NULL,
+  kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX case_events_case ON case_events(case_id, id);
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id),
+  step_index INTEGER NOT NULL, channel TEXT NOT NULL, template TEXT, action TEXT,
+  message_key TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'cancelled', 'skipped')),
+  attempts INTEGER NOT NULL DEFAULT 0, due_at TEXT NOT NULL, next_attempt_at TEXT NOT NULL,
+  lease_until TEXT, last_error TEXT, created_at TEXT NOT NULL, sent_at TEXT,
+  UNIQUE (case_id, step_index));
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE TABLE ledger(
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id),
+  kind TEXT NOT NULL CHECK (kind IN ('recovered', 'recovered_without_contact', 'lost',
+                                     'cancelled', 'correction')),
+  customer_id TEXT NOT NULL, subscription_id TEXT, invoice_id TEXT, payment_id TEXT,
+  amount_minor INTEGER NOT NULL, currency TEXT NOT NULL CHECK (length(currency) = 3),
+  step_index INTEGER, channel TEXT, template TEXT, sequence_id TEXT, decline_code TEXT,
+  opened_at TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL);
+CREATE UNIQUE INDEX ledger_one_close_per_case ON ledger(case_id) WHERE kind <> 'correction';
+CREATE INDEX ledger_occurred ON ledger(occurred_at);
+CREATE TRIGGER ledger_is_append_only_update BEFORE UPDATE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
+CREATE TRIGGER ledger_is_append_only_delete BEFORE DELETE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
+)sql",
+};
+
+}  // namespace dunning::store::detail

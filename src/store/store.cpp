@@ -1,0 +1,553 @@
+#include "dunning/store/store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "store/migrations.hpp"
+#include "store/sqlite.hpp"
+
+namespace dunning::store {
+
+using sqlite::Db;
+using sqlite::SqliteError;
+using sqlite::Stmt;
+
+std::string_view to_string(CaseState s) {
+  switch (s) {
+    case CaseState::kOpen: return "open";
+    case CaseState::kPaused: return "paused";
+    case CaseState::kRecovered: return "recovered";
+    case CaseState::kLost: return "lost";
+    case CaseState::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::string_view to_string(OutboxState s) {
+  switch (s) {
+    case OutboxState::kPending: return "pending";
+    case OutboxState::kSent: return "sent";
+    case OutboxState::kFailed: return "failed";
+    case OutboxState::kCancelled: return "cancelled";
+    case OutboxState::kSkipped: return "skipped";
+  }
+  return "?";
+}
+
+namespace {
+
+CaseState case_state_from(const std::string& s) {
+  if (s == "paused") return CaseState::kPaused;
+  if (s == "recovered") return CaseState::kRecovered;
+  if (s == "lost") return CaseState::kLost;
+  if (s == "cancelled") return CaseState::kCancelled;
+  return CaseState::kOpen;
+}
+
+OutboxState outbox_state_from(const std::string& s) {
+  if (s == "sent") return OutboxState::kSent;
+  if (s == "failed") return OutboxState::kFailed;
+  if (s == "cancelled") return OutboxState::kCancelled;
+  if (s == "skipped") return OutboxState::kSkipped;
+  return OutboxState::kPending;
+}
+
+std::string iso(TimePoint t) { return format_iso8601(t); }
+
+TimePoint parse_time(const std::string& s, const char* what) {
+  auto t = parse_iso8601(s);
+  if (!t) throw StoreError(std::string("bad timestamp in ") + what + ": \"" + s + "\"");
+  return *t;
+}
+
+std::optional<TimePoint> parse_opt_time(const std::optional<std::string>& s, const char* what) {
+  if (!s || s->empty()) return std::nullopt;
+  return parse_time(*s, what);
+}
+
+constexpr const char* kCaseColumns =
+    "id, trigger, customer_id, subscription_id, invoice_id, payment_id, amount_minor, currency, "
+    "decline_code, sequence_id, sequence_hash, state, opened_at, closed_at, next_step, "
+    "next_due_at, attempt_count, holdout";
+
+CaseRecord read_case(const Stmt& s) {
+  CaseRecord c;
+  c.id = s.int64(0);
+  c.trigger = s.text(1);
+  c.customer_id = s.text(2);
+  c.subscription_id = s.opt_text(3);
+  c.invoice_id = s.opt_text(4);
+  c.payment_id = s.opt_text(5);
+  c.amount = Money(s.int64(6), s.text(7));
+  c.decline_code = s.text(8);
+  c.sequence_id = s.text(9);
+  c.sequence_hash = s.text(10);
+  c.state = case_state_from(s.text(11));
+  c.opened_at = parse_time(s.text(12), "cases.opened_at");
+  c.closed_at = parse_opt_time(s.opt_text(13), "cases.closed_at");
+  c.next_step = static_cast<int>(s.int64(14));
+  c.next_due_at = parse_opt_time(s.opt_text(15), "cases.next_due_at");
+  c.attempt_count = static_cast<int>(s.int64(16));
+  c.holdout = s.int64(17) != 0;
+  return c;
+}
+
+constexpr const char* kOutboxColumns =
+    "id, case_id, step_index, channel, template, action, message_key, state, attempts, due_at, "
+    "created_at, sent_at, last_error";
+
+OutboxRow read_outbox(const Stmt& s) {
+  OutboxRow r;
+  r.id = s.int64(0);
+  r.case_id = s.int64(1);
+  r.step_index = static_cast<int>(s.int64(2));
+  r.channel = s.text(3);
+  r.template_name = s.text(4);
+  r.action = s.text(5);
+  r.message_key = s.text(6);
+  r.state = outbox_state_from(s.text(7));
+  r.attempts = static_cast<int>(s.int64(8));
+  r.due_at = parse_time(s.text(9), "outbox.due_at");
+  r.created_at = parse_time(s.text(10), "outbox.created_at");
+  r.sent_at = parse_opt_time(s.opt_text(11), "outbox.sent_at");
+  r.last_error = s.text(12);
+  return r;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  explicit Impl(const std::string& path, bool create) : db(path, create) {}
+  Db db;
+};
+
+struct Store::Tx::State {
+  explicit State(Db& db) : tx(db) {}
+  sqlite::Transaction tx;
+};
+
+Store::Tx::Tx(Store& s) {
+  try {
+    state_ = std::make_unique<State>(s.impl_->db);
+  } catch (const SqliteError& e) {
+    throw StoreError(e.what());
+  }
+}
+Store::Tx::~Tx() = default;
+void Store::Tx::commit() {
+  try {
+    state_->tx.commit();
+  } catch (const SqliteError& e) {
+    throw StoreError(e.what());
+  }
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Mode mode) {
+  if (mode == Mode::kExisting && !std::filesystem::exists(path)) {
+    return Error::permanent("database " + path.string() + " does not exist");
+  }
+  try {
+    auto impl = std::make_unique<Impl>(path.string(), mode == Mode::kCreate);
+    Db& db = impl->db;
+    db.exec("PRAGMA journal_mode=WAL");
+    db.exec("PRAGMA synchronous=FULL");
+    db.exec("PRAGMA foreign_keys=ON");
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+    int version = 0;
+    {
+      Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+      if (s.step()) version = static_cast<int>(s.int64(0));
+    }
+    if (version > kSchemaVersion) {
+      return Error::permanent("database " + path.string() + " has schema version " +
+                              std::to_string(version) + ", newer than this dunningd (" +
+                              std::to_string(kSchemaVersion) + ")");
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      sqlite::Transaction tx(db);
+      db.exec(detail::kMigrations[static_cast<std::size_t>(v)]);
+      Stmt ins(db, "INSERT INTO schema_version(version) VALUES (?)");
+      ins.bind(1, v + 1).run();
+      tx.commit();
+      spdlog::info("database {} migrated to schema version {}", path.string(), v + 1);
+    }
+    return std::unique_ptr<Store>(new Store(std::move(impl)));
+  } catch (const SqliteError& e) {
+    return Error::permanent(e.what());
+  }
+}
+
+// Every public method below runs its SQL through `guard`, which turns driver errors into
+// StoreError with the operation named.
+namespace {
+template <typename F>
+auto guard(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const SqliteError& e) {
+    throw StoreError(std::string(what) + ": " + e.what());
+  }
+}
+}  // namespace
+
+int Store::schema_version() {
+  return guard("schema_version", [&] {
+    Stmt s(impl_->db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    return s.step() ? static_cast<int>(s.int64(0)) : 0;
+  });
+}
+
+std::vector<Payment> Store::payments_after(std::int64_t after_rowid, int limit) {
+  return guard("payments_after", [&] {
+    Stmt s(impl_->db,
+           "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
+           "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE rowid > ? "
+           "ORDER BY rowid LIMIT ?");
+    s.bind(1, after_rowid).bind(2, limit);
+    std::vector<Payment> out;
+    while (s.step()) {
+      Payment p;
+      p.rowid = s.int64(0);
+      p.id = s.text(1);
+      p.customer_id = s.text(2);
+      p.subscription_id = s.opt_text(3);
+      p.invoice_id = s.opt_text(4);
+      p.amount = Money(s.int64(5), s.text(6));
+      p.status = s.text(7);
+      p.decline_code = s.text(8);
+      auto t = parse_iso8601(s.text(9));
+      if (!t) {
+        spdlog::warn("payment {} has an unreadable occurred_at \"{}\"; skipped", p.id, s.text(9));
+        continue;
+      }
+      p.occurred_at = *t;
+      out.push_back(std::move(p));
+    }
+    return out;
+  });
+}
+
+std::int64_t Store::cursor(const std::string& name) {
+  return guard("cursor", [&] {
+    Stmt s(impl_->db, "SELECT value FROM cursors WHERE name = ?");
+    s.bind(1, name);
+    return s.step() ? s.int64(0) : std::int64_t{0};
+  });
+}
+
+void Store::set_cursor(const std::string& name, std::int64_t value) {
+  guard("set_cursor", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO cursors(name, value) VALUES (?, ?) "
+           "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    s.bind(1, name).bind(2, value).run();
+  });
+}
+
+std::optional<Customer> Store::customer(const std::string& id) {
+  return guard("customer", [&]() -> std::optional<Customer> {
+    Stmt s(impl_->db,
+           "SELECT id, COALESCE(email, ''), COALESCE(name, ''), COALESCE(locale, ''), "
+           "COALESCE(time_zone, ''), COALESCE(phone, '') FROM customers WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return Customer{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)};
+  });
+}
+
+std::optional<std::string> Store::subscription_plan(const std::string& subscription_id) {
+  return guard("subscription_plan", [&]() -> std::optional<std::string> {
+    Stmt s(impl_->db, "SELECT COALESCE(plan, '') FROM subscriptions WHERE id = ?");
+    s.bind(1, subscription_id);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+  });
+}
+
+std::optional<Card> Store::default_card(const std::string& customer_id) {
+  return guard("default_card", [&]() -> std::optional<Card> {
+    Stmt s(impl_->db,
+           "SELECT id, COALESCE(brand, ''), COALESCE(last4, ''), COALESCE(exp_month, 0), "
+           "COALESCE(exp_year, 0) FROM payment_methods WHERE customer_id = ? AND is_default = 1 "
+           "ORDER BY updated_at DESC LIMIT 1");
+    s.bind(1, customer_id);
+    if (!s.step()) return std::nullopt;
+    return Card{s.text(0), s.text(1), s.text(2), static_cast<int>(s.int64(3)),
+                static_cast<int>(s.int64(4))};
+  });
+}
+
+std::optional<CaseRecord> Store::open_case_for_invoice(const std::string& invoice_id) {
+  return guard("open_case_for_invoice", [&]() -> std::optional<CaseRecord> {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns +
+                          " FROM cases WHERE invoice_id = ? AND state IN ('open', 'paused')");
+    s.bind(1, invoice_id);
+    if (!s.step()) return std::nullopt;
+    return read_case(s);
+  });
+}
+
+std::vector<CaseRecord> Store::open_cases_for_customer(const std::string& customer_id) {
+  return guard("open_cases_for_customer", [&] {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns +
+                          " FROM cases WHERE customer_id = ? AND state IN ('open', 'paused') "
+                          "ORDER BY id");
+    s.bind(1, customer_id);
+    std::vector<CaseRecord> out;
+    while (s.step()) out.push_back(read_case(s));
+    return out;
+  });
+}
+
+std::optional<CaseRecord> Store::get_case(std::int64_t id) {
+  return guard("get_case", [&]() -> std::optional<CaseRecord> {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns + " FROM cases WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_case(s);
+  });
+}
+
+std::vector<CaseRecord> Store::list_cases(const std::string& state_filter, int limit) {
+  return guard("list_cases", [&] {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns +
+                          " FROM cases WHERE (?1 = '' OR state = ?1) ORDER BY id LIMIT ?2");
+    s.bind(1, state_filter).bind(2, limit);
+    std::vector<CaseRecord> out;
+    while (s.step()) out.push_back(read_case(s));
+    return out;
+  });
+}
+
+std::int64_t Store::insert_case(const CaseRecord& c) {
+  return guard("insert_case", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO cases(trigger, customer_id, subscription_id, invoice_id, payment_id, "
+           "amount_minor, currency, decline_code, sequence_id, sequence_hash, state, opened_at, "
+           "next_step, next_due_at, attempt_count, holdout) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, c.trigger).bind(2, c.customer_id).bind(3, c.subscription_id).bind(4, c.invoice_id);
+    s.bind(5, c.payment_id).bind(6, c.amount.minor()).bind(7, c.amount.currency());
+    s.bind(8, c.decline_code).bind(9, c.sequence_id).bind(10, c.sequence_hash);
+    s.bind(11, to_string(c.state)).bind(12, iso(c.opened_at)).bind(13, c.next_step);
+    if (c.next_due_at) {
+      s.bind(14, iso(*c.next_due_at));
+    } else {
+      s.bind(14, std::nullopt);
+    }
+    s.bind(15, c.attempt_count).bind(16, c.holdout ? 1 : 0);
+    s.run();
+    return impl_->db.last_insert_rowid();
+  });
+}
+
+std::vector<CaseRecord> Store::due_cases(TimePoint now, int limit) {
+  return guard("due_cases", [&] {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns +
+                          " FROM cases WHERE state = 'open' AND next_due_at IS NOT NULL AND "
+                          "next_due_at <= ? ORDER BY next_due_at, id LIMIT ?");
+    s.bind(1, iso(now)).bind(2, limit);
+    std::vector<CaseRecord> out;
+    while (s.step()) out.push_back(read_case(s));
+    return out;
+  });
+}
+
+void Store::set_case_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at) {
+  guard("set_case_progress", [&] {
+    Stmt s(impl_->db, "UPDATE cases SET next_step = ?, next_due_at = ? WHERE id = ?");
+    s.bind(1, next_step);
+    if (next_due_at) {
+      s.bind(2, iso(*next_due_at));
+    } else {
+      s.bind(2, std::nullopt);
+    }
+    s.bind(3, id).run();
+  });
+}
+
+void Store::close_case(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) {
+  guard("close_case", [&] {
+    Stmt s(impl_->db,
+           "UPDATE cases SET state = ?, closed_at = ?, close_reason = ?, next_due_at = NULL "
+           "WHERE id = ?");
+    s.bind(1, to_string(state)).bind(2, iso(at)).bind(3, reason).bind(4, id).run();
+  });
+}
+
+void Store::add_case_event(std::int64_t case_id, TimePoint at, const std::string& kind,
+                           const std::string& detail) {
+  guard("add_case_event", [&] {
+    Stmt s(impl_->db, "INSERT INTO case_events(case_id, at, kind, detail) VALUES (?, ?, ?, ?)");
+    s.bind(1, case_id).bind(2, iso(at)).bind(3, kind).bind(4, detail).run();
+  });
+}
+
+std::vector<Store::CaseEvent> Store::case_events(std::int64_t case_id) {
+  return guard("case_events", [&] {
+    Stmt s(impl_->db, "SELECT at, kind, detail FROM case_events WHERE case_id = ? ORDER BY id");
+    s.bind(1, case_id);
+    std::vector<CaseEvent> out;
+    while (s.step()) out.push_back({parse_time(s.text(0), "case_events.at"), s.text(1), s.text(2)});
+    return out;
+  });
+}
+
+bool Store::insert_outbox(const OutboxRow& r) {
+  return guard("insert_outbox", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO outbox(case_id, step_index, channel, template, action, message_key, state, "
+           "due_at, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT DO NOTHING");
+    s.bind(1, r.case_id).bind(2, r.step_index).bind(3, r.channel).bind(4, r.template_name);
+    s.bind(5, r.action).bind(6, r.message_key).bind(7, to_string(r.state));
+    s.bind(8, iso(r.due_at)).bind(9, iso(r.due_at)).bind(10, iso(r.created_at));
+    s.run();
+    return impl_->db.changes() == 1;
+  });
+}
+
+std::vector<OutboxRow> Store::claim_outbox(TimePoint now, Seconds lease, int limit) {
+  return guard("claim_outbox", [&] {
+    Stmt s(impl_->db,
+           std::string("UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE id IN ("
+                       "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2 "
+                       "AND (lease_until IS NULL OR lease_until <= ?2) "
+                       "ORDER BY next_attempt_at, id LIMIT ?3) RETURNING ") +
+               kOutboxColumns);
+    s.bind(1, iso(now + lease)).bind(2, iso(now)).bind(3, limit);
+    std::vector<OutboxRow> out;
+    while (s.step()) out.push_back(read_outbox(s));
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  });
+}
+
+void Store::mark_outbox_sent(std::int64_t id, TimePoint at) {
+  guard("mark_outbox_sent", [&] {
+    Stmt s(impl_->db,
+           "UPDATE outbox SET state = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL "
+           "WHERE id = ?");
+    s.bind(1, iso(at)).bind(2, id).run();
+  });
+}
+
+void Store::mark_outbox_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) {
+  guard("mark_outbox_retry", [&] {
+    Stmt s(impl_->db,
+           "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?");
+    s.bind(1, iso(next_attempt_at)).bind(2, error).bind(3, id).run();
+  });
+}
+
+void Store::mark_outbox_final(std::int64_t id, OutboxState state, TimePoint at,
+                              const std::string& error) {
+  guard("mark_outbox_final", [&] {
+    Stmt s(impl_->db,
+           "UPDATE outbox SET state = ?, sent_at = ?, lease_until = NULL, last_error = ? "
+           "WHERE id = ?");
+    s.bind(1, to_string(state)).bind(2, iso(at)).bind(3, error).bind(4, id).run();
+  });
+}
+
+int Store::cancel_pending_outbox(std::int64_t case_id, TimePoint at, const std::string& reason) {
+  return guard("cancel_pending_outbox", [&] {
+    Stmt s(impl_->db,
+           "UPDATE outbox SET state = 'cancelled', sent_at = ?, lease_until = NULL, "
+           "last_error = ? WHERE case_id = ? AND state = 'pending'");
+    s.bind(1, iso(at)).bind(2, reason).bind(3, case_id).run();
+    return impl_->db.changes();
+  });
+}
+
+std::optional<OutboxRow> Store::last_delivered(std::int64_t case_id, TimePoint at) {
+  return guard("last_delivered", [&]() -> std::optional<OutboxRow> {
+    Stmt s(impl_->db, std::string("SELECT ") + kOutboxColumns +
+                          " FROM outbox WHERE case_id = ? AND state = 'sent' AND sent_at <= ? "
+                          "ORDER BY sent_at DESC, step_index DESC LIMIT 1");
+    s.bind(1, case_id).bind(2, iso(at));
+    if (!s.step()) return std::nullopt;
+    return read_outbox(s);
+  });
+}
+
+std::vector<OutboxRow> Store::outbox_for_case(std::int64_t case_id) {
+  return guard("outbox_for_case", [&] {
+    Stmt s(impl_->db, std::string("SELECT ") + kOutboxColumns +
+                          " FROM outbox WHERE case_id = ? ORDER BY step_index");
+    s.bind(1, case_id);
+    std::vector<OutboxRow> out;
+    while (s.step()) out.push_back(read_outbox(s));
+    return out;
+  });
+}
+
+std::int64_t Store::outbox_depth() {
+  return guard("outbox_depth", [&] {
+    Stmt s(impl_->db, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'");
+    return s.step() ? s.int64(0) : std::int64_t{0};
+  });
+}
+
+std::int64_t Store::insert_ledger(const LedgerEntry& e) {
+  return guard("insert_ledger", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO ledger(case_id, kind, customer_id, subscription_id, invoice_id, "
+           "payment_id, amount_minor, currency, step_index, channel, template, sequence_id, "
+           "decline_code, opened_at, occurred_at, recorded_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, e.case_id).bind(2, e.kind).bind(3, e.customer_id).bind(4, e.subscription_id);
+    s.bind(5, e.invoice_id).bind(6, e.payment_id).bind(7, e.amount.minor());
+    s.bind(8, e.amount.currency()).bind(9, e.step_index).bind(10, e.channel);
+    s.bind(11, e.template_name).bind(12, e.sequence_id).bind(13, e.decline_code);
+    s.bind(14, iso(e.opened_at)).bind(15, iso(e.occurred_at)).bind(16, iso(e.recorded_at));
+    s.run();
+    return impl_->db.last_insert_rowid();
+  });
+}
+
+void Store::for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                            const std::function<void(const LedgerEntry&)>& fn) {
+  guard("for_each_ledger", [&] {
+    Stmt s(impl_->db,
+           "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
+           "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
+           "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
+           "recorded_at FROM ledger WHERE (?1 IS NULL OR occurred_at >= ?1) AND "
+           "(?2 IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id");
+    if (from) {
+      s.bind(1, iso(*from));
+    } else {
+      s.bind(1, std::nullopt);
+    }
+    if (to) {
+      s.bind(2, iso(*to));
+    } else {
+      s.bind(2, std::nullopt);
+    }
+    while (s.step()) {
+      LedgerEntry e;
+      e.id = s.int64(0);
+      e.case_id = s.int64(1);
+      e.kind = s.text(2);
+      e.customer_id = s.text(3);
+      e.subscription_id = s.opt_text(4);
+      e.invoice_id = s.opt_text(5);
+      e.payment_id = s.opt_text(6);
+      e.amount = Money(s.int64(7), s.text(8));
+      if (auto st = s.opt_int64(9)) e.step_index = static_cast<int>(*st);
+      e.channel = s.text(10);
+      e.template_name = s.text(11);
+      e.sequence_id = s.text(12);
+      e.decline_code = s.text(13);
+      e.opened_at = parse_time(s.text(14), "ledger.opened_at");
+      e.occurred_at = parse_time(s.text(15), "ledger.occurred_at");
+      e.recorded_at = parse_time(s.text(16), "ledger.recorded_at");
+      fn(e);
+    }
+  });
+}
+
+}  // namespace dunning::store

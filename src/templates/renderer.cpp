@@ -1,0 +1,227 @@
+#include "dunning/templates/renderer.hpp"
+
+#include <kainjow/mustache.hpp>
+#include <unicode/datefmt.h>
+#include <unicode/numberformatter.h>
+#include <unicode/timezone.h>
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+
+#include "dunning/core/decline.hpp"
+
+namespace dunning::templates {
+
+namespace fs = std::filesystem;
+using kainjow::mustache::data;
+using kainjow::mustache::mustache;
+
+namespace {
+
+// Plain-words reasons used when a locale ships no _reasons.yaml entry.
+const std::map<std::string, std::string>& english_reasons() {
+  static const std::map<std::string, std::string> kReasons = {
+      {"insufficient_funds", "the card has insufficient funds"},
+      {"expired_card", "the card has expired"},
+      {"incorrect_number", "the card number is incorrect"},
+      {"card_velocity_exceeded", "the card's spending limit was reached"},
+      {"do_not_honor", "the bank declined the payment"},
+      {"authentication_required", "the bank asked for additional authentication"},
+      {"processing_error", "a processing error occurred"},
+      {"try_again_later", "the bank asked us to try again later"},
+      {"generic", "the card was declined"},
+  };
+  return kReasons;
+}
+
+std::string identity(const std::string& s) { return s; }
+
+}  // namespace
+
+std::string format_money(const Money& m, const std::string& locale) {
+  UErrorCode status = U_ZERO_ERROR;
+  icu::CurrencyUnit unit(icu::StringPiece(m.currency()), status);
+  if (U_FAILURE(status)) return m.to_string();
+  auto formatter =
+      icu::number::NumberFormatter::withLocale(icu::Locale(locale.empty() ? "en" : locale.c_str()))
+          .unit(unit);
+  std::string decimal = m.major_string();
+  auto formatted = formatter.formatDecimal(icu::StringPiece(decimal), status);
+  icu::UnicodeString u = formatted.toString(status);
+  if (U_FAILURE(status)) return m.to_string();
+  std::string out;
+  u.toUTF8String(out);
+  return out;
+}
+
+std::string format_date(TimePoint t, const std::string& locale, const std::string& time_zone) {
+  std::unique_ptr<icu::DateFormat> df(icu::DateFormat::createDateInstance(
+      icu::DateFormat::kLong, icu::Locale(locale.empty() ? "en" : locale.c_str())));
+  if (!df) return format_iso8601(t).substr(0, 10);
+  df->adoptTimeZone(icu::TimeZone::createTimeZone(
+      icu::UnicodeString::fromUTF8(time_zone.empty() ? "UTC" : time_zone)));
+  icu::UnicodeString u;
+  df->format(static_cast<UDate>(t.time_since_epoch().count()) * 1000.0, u);
+  std::string out;
+  u.toUTF8String(out);
+  return out;
+}
+
+Renderer::Renderer(fs::path dir, std::string default_locale, config::CompanyConfig company)
+    : dir_(std::move(dir)), default_locale_(std::move(default_locale)), company_(std::move(company)) {}
+
+std::optional<std::string> Renderer::resolve_locale(const std::string& name,
+                                                    const std::string& locale) const {
+  std::vector<std::string> chain;
+  if (!locale.empty()) {
+    chain.push_back(locale);
+    auto dash = locale.find_first_of("-_");
+    if (dash != std::string::npos) chain.push_back(locale.substr(0, dash));
+  }
+  chain.push_back(default_locale_);
+  for (const auto& l : chain) {
+    if (fs::exists(dir_ / l / (name + ".yaml"))) return l;
+  }
+  return std::nullopt;
+}
+
+Result<Renderer::Source> Renderer::load(const std::string& locale, const std::string& name) const {
+  fs::path file = dir_ / locale / (name + ".yaml");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::Exception& e) {
+    return Error::permanent(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                            std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) return Error::permanent(file.string() + ": must be a mapping");
+  Source s;
+  for (const auto& kv : root) {
+    const std::string key = kv.first.Scalar();
+    std::string* target = key == "subject" ? &s.subject
+                          : key == "text"  ? &s.text
+                          : key == "html"  ? &s.html
+                          : key == "sms"   ? &s.sms
+                                           : nullptr;
+    if (!target) {
+      return Error::permanent(file.string() + ":" + std::to_string(kv.first.Mark().line + 1) +
+                              ": unknown key '" + key + "' (expected subject, text, html, sms)");
+    }
+    *target = kv.second.as<std::string>("");
+  }
+  if (s.subject.empty() && s.sms.empty()) {
+    return Error::permanent(file.string() + ": needs a 'subject' (email) or an 'sms' text");
+  }
+  return s;
+}
+
+std::map<std::string, std::string> Renderer::partials(const std::string& locale) const {
+  std::map<std::string, std::string> out;
+  for (const auto& l : {default_locale_, locale}) {  // the locale's own partials win
+    fs::path file = dir_ / l / "_partials.yaml";
+    if (!fs::exists(file)) continue;
+    try {
+      for (const auto& kv : YAML::LoadFile(file.string())) {
+        out[kv.first.Scalar()] = kv.second.as<std::string>("");
+      }
+    } catch (const YAML::Exception&) {  // reported by `dunningd check`; render without it
+    }
+  }
+  return out;
+}
+
+std::string Renderer::reason(const std::string& locale, const std::string& code) const {
+  const std::string key = DeclineTable::is_sensitive(code) ? "generic" : code;
+  for (const auto& l : {locale, default_locale_}) {
+    fs::path file = dir_ / l / "_reasons.yaml";
+    if (!fs::exists(file)) continue;
+    try {
+      YAML::Node n = YAML::LoadFile(file.string());
+      if (n[key]) return n[key].as<std::string>("");
+      if (n["generic"]) return n["generic"].as<std::string>("");
+    } catch (const YAML::Exception&) {
+    }
+  }
+  auto it = english_reasons().find(key);
+  return it != english_reasons().end() ? it->second : english_reasons().at("generic");
+}
+
+Result<Rendered> Renderer::render(const std::string& name, const MessageData& d) const {
+  auto locale = resolve_locale(name, d.locale);
+  if (!locale) {
+    return Error::permanent("no template '" + name + "' for locale '" + d.locale +
+                            "' or the default locale '" + default_locale_ + "' in " + dir_.string());
+  }
+  auto src = load(*locale, name);
+  if (!src) return src.error();
+
+  // Formatting follows the customer's own locale (pt-BR formats money the Brazilian way even
+  // when the words come from the pt file).
+  const std::string fmt_locale = d.locale.empty() ? *locale : d.locale;
+  data customer{data::type::object};
+  customer.set("name", d.customer_name);
+  customer.set("email", d.customer_email);
+  data company{data::type::object};
+  company.set("name", company_.name);
+  company.set("support_email", company_.support_email);
+  company.set("url", company_.url);
+  data invoice{data::type::object};
+  invoice.set("id", d.invoice_id);
+  data card{data::type::object};
+  card.set("brand", d.card_brand);
+  card.set("last4", d.card_last4);
+  if (d.card_exp_month > 0) {
+    char exp[16];
+    std::snprintf(exp, sizeof exp, "%02d/%04d", d.card_exp_month, d.card_exp_year);
+    card.set("exp", std::string(exp));
+  } else {
+    card.set("exp", std::string());
+  }
+  data subscription{data::type::object};
+  subscription.set("plan", d.plan);
+
+  data vars;
+  vars.set("customer", customer);
+  vars.set("company", company);
+  vars.set("invoice", invoice);
+  vars.set("card", card);
+  vars.set("subscription", subscription);
+  vars.set("amount", format_money(d.amount, fmt_locale));
+  vars.set("reason", reason(*locale, d.decline_code));
+  vars.set("next_retry_date",
+           d.next_retry_at ? format_date(*d.next_retry_at, fmt_locale, d.time_zone) : "");
+  vars.set("cancel_date", d.cancel_at ? format_date(*d.cancel_at, fmt_locale, d.time_zone) : "");
+  vars.set("update_url", d.update_url);
+  for (const auto& [pname, ptext] : partials(*locale)) {
+    std::string copy = ptext;
+    vars.set(pname, kainjow::mustache::partial([copy] { return copy; }));
+  }
+
+  Rendered out;
+  out.locale = *locale;
+  auto run = [&](const std::string& text, bool html, const char* part,
+                 std::string& target) -> Status {
+    if (text.empty()) return Status::success();
+    mustache m{text};
+    if (!html) m.set_custom_escape(identity);
+    if (!m.is_valid()) {
+      return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
+    }
+    target = m.render(vars);
+    if (!m.is_valid()) {
+      return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
+    }
+    return Status::success();
+  };
+  if (auto st = run(src->subject, false, "subject", out.subject); !st) return st.error();
+  // A subject is one line: collapse any line break a variable brought in.
+  for (char& c : out.subject)
+    if (c == '\r' || c == '\n') c = ' ';
+  vars.set("subject_line", out.subject);
+  if (auto st = run(src->text, false, "text", out.text); !st) return st.error();
+  if (auto st = run(src->html, true, "html", out.html); !st) return st.error();
+  if (auto st = run(src->sms, false, "sms", out.sms); !st) return st.error();
+  return out;
+}
+
+}  // namespace dunning::templates
