@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` and `make test`. Both install the Debian packages
+# they need first (scripts/install-deps, idempotent), then build into ./build.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DDUNNING_WERROR=ON
+
+.PHONY: all deps build demo test install clean
+
+all: build
+
+deps:
+	bash scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	bash scripts/demo $(BUILD)/dunningd
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) _demo

@@ -1,0 +1,176 @@
+"""Fixtures for integration tests: real SMTP servers, real SQLite files, the real dunningd binary.
+
+Every server listens on 127.0.0.1 on a free port, every wait has a deadline, and every fixture
+stops what it started (context managers).
+"""
+import email
+import email.policy
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+
+from aiosmtpd.controller import Controller
+
+DUNNINGD = os.environ.get("DUNNINGD", "dunningd")
+SOURCE_DIR = os.environ.get("DUNNING_SOURCE_DIR",
+                            os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class _Recorder:
+    """aiosmtpd handler that keeps every accepted message, or answers with scripted failures."""
+
+    def __init__(self):
+        self.messages = []        # list of (envelope_from, [rcpts], email.message.EmailMessage)
+        self.raw = []
+        self.lock = threading.Lock()
+        self.rcpt_reply = {}      # address -> SMTP reply string for RCPT (e.g. "550 no such user")
+        self.data_replies = []    # replies for the next DATA commands, consumed in order
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.rcpt_reply.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            raw = envelope.original_content or envelope.content
+            self.raw.append(raw)
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        return "250 Message accepted"
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.handler = _Recorder()
+        self._controller = None
+
+    def start(self):
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self):
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def messages(self):
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+
+class Workspace:
+    """A temp folder holding a config, a sequences file and a SQLite database."""
+
+    def __init__(self, smtp_port, sequences=None, extra_config=""):
+        self.dir = tempfile.mkdtemp(prefix="dunningd-test-")
+        self.config = os.path.join(self.dir, "dunningd.yaml")
+        self.db_path = os.path.join(self.dir, "dunningd.db")
+        seq_path = os.path.join(self.dir, "sequences.yaml")
+        if sequences is None:
+            shutil.copy(os.path.join(SOURCE_DIR, "config", "sequences.yaml"), seq_path)
+        else:
+            with open(seq_path, "w", encoding="utf-8") as f:
+                f.write(sequences)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(f"""database: dunningd.db
+sequences: sequences.yaml
+templates: {os.path.join(SOURCE_DIR, 'templates')}
+default_locale: en
+poll_interval: 1s
+log_level: info
+company:
+  name: Example Ltd
+  support_email: support@example.com
+  update_url: https://billing.example.com/update?customer={{customer}}&case={{case}}
+smtp:
+  url: smtp://127.0.0.1:{smtp_port}/dunningd.test
+  from: Example Billing <billing@example.com>
+  timeout: 5s
+outbox:
+  retry_base: 60s
+  retry_max: 1h
+  give_up_after: 3d
+{extra_config}""")
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def run(self, *args, timeout=60, check=True):
+        cmd = [DUNNINGD, *args]
+        if "--config" not in args and args and args[0] in (
+                "run", "check", "report", "migrate", "cases"):
+            cmd[2:2] = ["--config", self.config]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
+        return proc
+
+    def tick(self, now):
+        """One `dunningd run --once` at virtual time `now` (ISO 8601)."""
+        return self.run("run", "--once", "--now", now)
+
+    def db(self):
+        return sqlite3.connect(self.db_path, timeout=10)
+
+    def sql(self, statement, params=()):
+        with self.db() as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def add_customer(self, cid, email_addr, name="", locale="en", tz="Europe/Zagreb"):
+        self.sql("INSERT INTO customers(id, email, name, locale, time_zone) VALUES (?,?,?,?,?)",
+                 (cid, email_addr, name, locale, tz))
+
+    def add_payment(self, pid, customer, invoice, amount_minor, currency, status, occurred_at,
+                    decline_code=None, subscription=None):
+        self.sql("INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor,"
+                 " currency, status, decline_code, occurred_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                 (pid, customer, subscription, invoice, amount_minor, currency, status,
+                  decline_code, occurred_at))
+
+
+def text_part(msg):
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part else ""
+
+
+def html_part(msg):
+    part = msg.get_body(preferencelist=("html",))
+    return part.get_content() if part else ""
