@@ -14,40 +14,41 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
   auto opt = std::make_shared<Options>();
   sub->add_option("--state", opt->state, "only cases in this state (open, recovered, lost, ...)");
   sub->add_option("--show", opt->show, "print the timeline of this case");
-  return {sub, [&cli, opt]() -> int {
-    auto cfg = load_or_report(cli.config_file);
-    if (!cfg) return kExitConfig;
-    auto store = open_store(*cfg, store::Store::Mode::kExisting);
-    if (!store) return kExitFailure;
-    if (opt->show > 0) {
-      auto c = store->get_case(opt->show);
-      if (!c) {
-        std::cerr << "dunningd: no case " << opt->show << '\n';
-        return kExitFailure;
-      }
-      std::cout << "case " << c->id << ": " << store::to_string(c->state) << ", customer "
-                << c->customer_id << ", invoice " << c->invoice_id.value_or("-") << ", "
-                << c->amount.to_string() << ", sequence " << c->sequence_id << " ("
-                << c->sequence_hash << ")\n";
-      if (c->next_due_at) {
-        std::cout << "next step #" << c->next_step + 1 << " due " << format_iso8601(*c->next_due_at)
-                  << '\n';
-      }
-      for (const auto& e : store->case_events(opt->show)) {
-        std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail << '\n';
-      }
-      return kExitOk;
-    }
-    std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
-                 "next_due_at\n";
-    for (const auto& c : store->list_cases(opt->state, 1000000)) {
-      std::cout << c.id << ',' << store::to_string(c.state) << ',' << c.customer_id << ','
-                << c.invoice_id.value_or("") << ',' << c.amount.minor() << ','
-                << c.amount.currency() << ',' << c.sequence_id << ',' << c.next_step + 1 << ','
-                << (c.next_due_at ? format_iso8601(*c.next_due_at) : "") << '\n';
-    }
-    return kExitOk;
-  }};
+  return {
+      sub, [&cli, opt]() -> int {
+        auto cfg = load_or_report(cli.config_file);
+        if (!cfg) return kExitConfig;
+        auto store = open_store(*cfg, store::Store::Mode::kExisting);
+        if (!store) return kExitFailure;
+        if (opt->show > 0) {
+          auto c = store->get_case(opt->show);
+          if (!c) {
+            std::cerr << "dunningd: no case " << opt->show << '\n';
+            return kExitFailure;
+          }
+          std::cout << "case " << c->id << ": " << store::to_string(c->state) << ", customer "
+                    << c->customer_id << ", invoice " << c->invoice_id.value_or("-") << ", "
+                    << c->amount.to_string() << ", sequence " << c->sequence_id << " ("
+                    << c->sequence_hash << ")\n";
+          if (c->next_due_at) {
+            std::cout << "next step #" << c->next_step + 1 << " due "
+                      << format_iso8601(*c->next_due_at) << '\n';
+          }
+          for (const auto& e : store->case_events(opt->show)) {
+            std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail << '\n';
+          }
+          return kExitOk;
+        }
+        std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
+                     "next_due_at\n";
+        for (const auto& c : store->list_cases(opt->state, 1000000)) {
+          std::cout << c.id << ',' << store::to_string(c.state) << ',' << c.customer_id << ','
+                    << c.invoice_id.value_or("") << ',' << c.amount.minor() << ','
+                    << c.amount.currency() << ',' << c.sequence_id << ',' << c.next_step + 1 << ','
+                    << (c.next_due_at ? format_iso8601(*c.next_due_at) : "") << '\n';
+        }
+        return kExitOk;
+      }};
 }
 
 }  // namespace dunning::app

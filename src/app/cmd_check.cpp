@@ -10,11 +10,12 @@ Command add_check_command(CLI::App& app, Cli& cli) {
   auto templates = std::make_shared<std::string>();
   sub->add_option("--templates", *templates, "check against this templates folder instead");
   return {sub, [&cli, templates]() -> int {
-    auto cfg = load_or_report(cli.config_file, *templates);
-    if (!cfg) return kExitConfig;
-    std::cout << cli.config_file << ": OK (" << cfg->sequences.sequences.size() << " sequences)\n";
-    return kExitOk;
-  }};
+            auto cfg = load_or_report(cli.config_file, *templates);
+            if (!cfg) return kExitConfig;
+            std::cout << cli.config_file << ": OK (" << cfg->sequences.sequences.size()
+                      << " sequences)\n";
+            return kExitOk;
+          }};
 }
 
 }  // namespace dunning::app

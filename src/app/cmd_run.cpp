@@ -16,31 +16,32 @@ Command add_run_command(CLI::App& app, Cli& cli) {
     std::string now;
   };
   auto opt = std::make_shared<Options>();
-  sub->add_flag("--once", opt->once, "do one full poll (read facts, queue and send due steps) and exit");
+  sub->add_flag("--once", opt->once,
+                "do one full poll (read facts, queue and send due steps) and exit");
   sub->add_option("--now", opt->now, "with --once: act as if it were this UTC time (ISO 8601)");
   return {sub, [&cli, opt]() -> int {
-    auto cfg = load_or_report(cli.config_file);
-    if (!cfg) return kExitConfig;
-    spdlog::set_level(spdlog::level::from_str(cfg->daemon.log_level));
-    auto store = open_store(*cfg, store::Store::Mode::kCreate);
-    if (!store) return kExitFailure;
-    if (opt->once) {
-      std::unique_ptr<Clock> clock;
-      if (auto now = parse_time_option(opt->now, "--now")) {
-        clock = std::make_unique<FixedClock>(*now);
-      } else {
-        clock = std::make_unique<SystemClock>();
-      }
-      sender::SmtpTransport email(cfg->daemon.smtp);
-      return poll_once(*store, *cfg, *clock, email).ok ? kExitOk : kExitFailure;
-    }
-    if (!opt->now.empty()) {
-      std::cerr << "dunningd: --now only makes sense with --once\n";
-      return kExitConfig;
-    }
-    SystemClock clock;
-    return run_daemon(cli.config_file, cfg, *store, clock);
-  }};
+            auto cfg = load_or_report(cli.config_file);
+            if (!cfg) return kExitConfig;
+            spdlog::set_level(spdlog::level::from_str(cfg->daemon.log_level));
+            auto store = open_store(*cfg, store::Store::Mode::kCreate);
+            if (!store) return kExitFailure;
+            if (opt->once) {
+              std::unique_ptr<Clock> clock;
+              if (auto now = parse_time_option(opt->now, "--now")) {
+                clock = std::make_unique<FixedClock>(*now);
+              } else {
+                clock = std::make_unique<SystemClock>();
+              }
+              sender::SmtpTransport email(cfg->daemon.smtp);
+              return poll_once(*store, *cfg, *clock, email).ok ? kExitOk : kExitFailure;
+            }
+            if (!opt->now.empty()) {
+              std::cerr << "dunningd: --now only makes sense with --once\n";
+              return kExitConfig;
+            }
+            SystemClock clock;
+            return run_daemon(cli.config_file, cfg, *store, clock);
+          }};
 }
 
 }  // namespace dunning::app

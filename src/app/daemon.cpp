@@ -21,7 +21,8 @@ PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock
   try {
     scheduler::Scheduler sched(store, cfg, clock);
     r.tick = sched.tick();
-    templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale, cfg.daemon.company);
+    templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale,
+                                 cfg.daemon.company);
     sender::Dispatcher dispatcher(store, cfg, renderer, email, clock);
     r.dispatch = dispatcher.dispatch_due();
   } catch (const store::StoreError& e) {
@@ -99,7 +100,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         wait_signal();
         return;
       }
-      spdlog::info("{}: finishing the current poll and stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      spdlog::info("{}: finishing the current poll and stopping",
+                   signo == SIGTERM ? "SIGTERM" : "SIGINT");
       stopping = true;
       timer.cancel();
       if (!busy) signals.cancel();
@@ -108,7 +110,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   wait_signal();
 
   spdlog::info("dunningd {} running: database {}, mail via {}, polling every {}", DUNNINGD_VERSION,
-               cfg->daemon.database.string(), email->name(), format_duration(cfg->daemon.poll_interval));
+               cfg->daemon.database.string(), email->name(),
+               format_duration(cfg->daemon.poll_interval));
   schedule(std::chrono::seconds(0));
   io.run();
   worker.join();

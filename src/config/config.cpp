@@ -32,21 +32,30 @@ std::string_view to_string(Trigger t) {
 
 std::string_view to_string(Channel c) {
   switch (c) {
-    case Channel::kEmail: return "email";
-    case Channel::kSms: return "sms";
-    case Channel::kAction: return "action";
+    case Channel::kEmail:
+      return "email";
+    case Channel::kSms:
+      return "sms";
+    case Channel::kAction:
+      return "action";
   }
   return "?";
 }
 
 std::string_view to_string(Action a) {
   switch (a) {
-    case Action::kNone: return "none";
-    case Action::kRetry: return "retry";
-    case Action::kWebhook: return "webhook";
-    case Action::kCancel: return "cancel";
-    case Action::kPause: return "pause";
-    case Action::kMarkLost: return "mark_lost";
+    case Action::kNone:
+      return "none";
+    case Action::kRetry:
+      return "retry";
+    case Action::kWebhook:
+      return "webhook";
+    case Action::kCancel:
+      return "cancel";
+    case Action::kPause:
+      return "pause";
+    case Action::kMarkLost:
+      return "mark_lost";
   }
   return "?";
 }
@@ -82,9 +91,9 @@ void load_company(YamlReader& r, const YAML::Node& n, CompanyConfig& c) {
 
 void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (!r.expect_map(n, "'smtp'")) return;
-  r.allow_keys(n, {"url", "from", "reply_to", "username_env", "password_env", "require_tls",
-                   "timeout"},
-               "'smtp'");
+  r.allow_keys(
+      n, {"url", "from", "reply_to", "username_env", "password_env", "require_tls", "timeout"},
+      "'smtp'");
   if (n["url"]) {
     s.url = r.string(n["url"], "smtp.url").value_or("");
     if (s.url.rfind("smtp://", 0) != 0 && s.url.rfind("smtps://", 0) != 0) {
@@ -99,20 +108,29 @@ void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
     r.error(n, "'smtp' needs a 'from' address");
   }
   if (n["reply_to"]) s.reply_to = r.string(n["reply_to"], "smtp.reply_to").value_or("");
-  if (n["username_env"]) s.username_env = r.string(n["username_env"], "smtp.username_env").value_or("");
-  if (n["password_env"]) s.password_env = r.string(n["password_env"], "smtp.password_env").value_or("");
-  if (n["require_tls"]) s.require_tls = r.boolean(n["require_tls"], "smtp.require_tls").value_or(false);
+  if (n["username_env"])
+    s.username_env = r.string(n["username_env"], "smtp.username_env").value_or("");
+  if (n["password_env"])
+    s.password_env = r.string(n["password_env"], "smtp.password_env").value_or("");
+  if (n["require_tls"])
+    s.require_tls = r.boolean(n["require_tls"], "smtp.require_tls").value_or(false);
   if (n["timeout"]) s.timeout = r.duration(n["timeout"], "smtp.timeout").value_or(s.timeout);
 }
 
 void load_outbox(YamlReader& r, const YAML::Node& n, OutboxConfig& o) {
   if (!r.expect_map(n, "'outbox'")) return;
   r.allow_keys(n, {"batch_size", "lease", "retry_base", "retry_max", "give_up_after"}, "'outbox'");
-  if (n["batch_size"]) o.batch_size = r.integer(n["batch_size"], "outbox.batch_size", 1, 100000).value_or(o.batch_size);
+  if (n["batch_size"])
+    o.batch_size =
+        r.integer(n["batch_size"], "outbox.batch_size", 1, 100000).value_or(o.batch_size);
   if (n["lease"]) o.lease = r.duration(n["lease"], "outbox.lease").value_or(o.lease);
-  if (n["retry_base"]) o.retry_base = r.duration(n["retry_base"], "outbox.retry_base").value_or(o.retry_base);
-  if (n["retry_max"]) o.retry_max = r.duration(n["retry_max"], "outbox.retry_max").value_or(o.retry_max);
-  if (n["give_up_after"]) o.give_up_after = r.duration(n["give_up_after"], "outbox.give_up_after").value_or(o.give_up_after);
+  if (n["retry_base"])
+    o.retry_base = r.duration(n["retry_base"], "outbox.retry_base").value_or(o.retry_base);
+  if (n["retry_max"])
+    o.retry_max = r.duration(n["retry_max"], "outbox.retry_max").value_or(o.retry_max);
+  if (n["give_up_after"])
+    o.give_up_after =
+        r.duration(n["give_up_after"], "outbox.give_up_after").value_or(o.give_up_after);
 }
 
 std::optional<int> parse_hhmm(const std::string& s) {
@@ -135,16 +153,16 @@ std::optional<SendWindow> load_window(YamlReader& r, const YAML::Node& n) {
     auto s = r.string(n[key], std::string("send_window.") + key);
     auto v = s ? parse_hhmm(*s) : std::nullopt;
     if (!v) {
-      if (s) r.error(n[key], std::string("'send_window.") + key + "' must be a time like \"09:00\"");
+      if (s)
+        r.error(n[key], std::string("'send_window.") + key + "' must be a time like \"09:00\"");
       good = false;
     } else {
       *target = *v;
     }
   }
   if (n["days"]) {
-    static const std::map<std::string, int> kDays = {{"sun", 0}, {"mon", 1}, {"tue", 2},
-                                                     {"wed", 3}, {"thu", 4}, {"fri", 5},
-                                                     {"sat", 6}};
+    static const std::map<std::string, int> kDays = {{"sun", 0}, {"mon", 1}, {"tue", 2}, {"wed", 3},
+                                                     {"thu", 4}, {"fri", 5}, {"sat", 6}};
     w.days.fill(false);
     if (auto days = r.string_list(n["days"], "send_window.days")) {
       for (const auto& d : *days) {
@@ -194,30 +212,34 @@ std::optional<Step> load_step(YamlReader& r, const YAML::Node& n, const std::str
     s.template_name = *name;
   } else {
     s.channel = Channel::kAction;
-    static const std::map<std::string, Action> kActions = {
-        {"retry", Action::kRetry},   {"webhook", Action::kWebhook},
-        {"cancel", Action::kCancel}, {"pause", Action::kPause},
-        {"mark_lost", Action::kMarkLost}};
+    static const std::map<std::string, Action> kActions = {{"retry", Action::kRetry},
+                                                           {"webhook", Action::kWebhook},
+                                                           {"cancel", Action::kCancel},
+                                                           {"pause", Action::kPause},
+                                                           {"mark_lost", Action::kMarkLost}};
     auto a = r.string(n["action"], "action");
     if (!a) return std::nullopt;
     auto it = kActions.find(*a);
     if (it == kActions.end()) {
-      r.error(n["action"], "unknown action '" + *a +
-                               "' (expected retry, webhook, cancel, pause or mark_lost)");
+      r.error(n["action"],
+              "unknown action '" + *a + "' (expected retry, webhook, cancel, pause or mark_lost)");
       return std::nullopt;
     }
     s.action = it->second;
   }
   if (n["prefer"]) {
     s.prefer = r.string(n["prefer"], "prefer").value_or("");
-    if (s.prefer != "payday") r.error(n["prefer"], "unknown 'prefer' value '" + s.prefer + "' (expected payday)");
-    if (s.action != Action::kRetry) r.error(n["prefer"], "'prefer' applies only to 'action: retry'");
+    if (s.prefer != "payday")
+      r.error(n["prefer"], "unknown 'prefer' value '" + s.prefer + "' (expected payday)");
+    if (s.action != Action::kRetry)
+      r.error(n["prefer"], "'prefer' applies only to 'action: retry'");
   }
   if (n["unless"]) {
     s.unless = r.string_list(n["unless"], "unless").value_or(std::vector<std::string>{});
     for (const auto& u : s.unless) {
       if (u != "clicked" && u != "card_updated") {
-        r.error(n["unless"], "unknown 'unless' condition '" + u + "' (expected clicked or card_updated)");
+        r.error(n["unless"],
+                "unknown 'unless' condition '" + u + "' (expected clicked or card_updated)");
       }
     }
   }
@@ -239,10 +261,15 @@ void load_match(YamlReader& r, const YAML::Node& n, Match& m) {
       r.error(d, "'match.decline' must be hard, soft, any or a list of decline codes");
     }
   }
-  if (n["plans"]) m.plans = r.string_list(n["plans"], "match.plans").value_or(std::vector<std::string>{});
-  if (n["currencies"]) m.currencies = r.string_list(n["currencies"], "match.currencies").value_or(std::vector<std::string>{});
-  if (n["locales"]) m.locales = r.string_list(n["locales"], "match.locales").value_or(std::vector<std::string>{});
-  if (n["amount_at_least"]) m.amount_at_least = r.money(n["amount_at_least"], "match.amount_at_least");
+  if (n["plans"])
+    m.plans = r.string_list(n["plans"], "match.plans").value_or(std::vector<std::string>{});
+  if (n["currencies"])
+    m.currencies =
+        r.string_list(n["currencies"], "match.currencies").value_or(std::vector<std::string>{});
+  if (n["locales"])
+    m.locales = r.string_list(n["locales"], "match.locales").value_or(std::vector<std::string>{});
+  if (n["amount_at_least"])
+    m.amount_at_least = r.money(n["amount_at_least"], "match.amount_at_least");
   if (n["amount_below"]) m.amount_below = r.money(n["amount_below"], "match.amount_below");
 }
 
@@ -254,7 +281,8 @@ void check_steps(YamlReader& r, const YAML::Node& steps_node, const std::vector<
     if (cur.at < prev.at) {
       r.error(node, "step at " + format_duration(cur.at) + " comes before the previous step at " +
                         format_duration(prev.at) + ": steps must be in time order");
-    } else if (cur.at == prev.at && cur.channel == prev.channel && cur.channel != Channel::kAction) {
+    } else if (cur.at == prev.at && cur.channel == prev.channel &&
+               cur.channel != Channel::kAction) {
       r.error(node, "step overlaps the previous one: two " + std::string(to_string(cur.channel)) +
                         " steps at " + format_duration(cur.at));
     }
@@ -268,8 +296,9 @@ void check_steps(YamlReader& r, const YAML::Node& steps_node, const std::vector<
 std::optional<Sequence> load_sequence(YamlReader& r, const YAML::Node& n, std::size_t index) {
   const std::string where = "sequence #" + std::to_string(index + 1);
   if (!r.expect_map(n, where)) return std::nullopt;
-  r.allow_keys(n, {"id", "trigger", "days_before_expiry", "match", "steps", "stop_on",
-                   "on_card_updated", "send_window"},
+  r.allow_keys(n,
+               {"id", "trigger", "days_before_expiry", "match", "steps", "stop_on",
+                "on_card_updated", "send_window"},
                where);
   Sequence s;
   s.line = n.Mark().line + 1;
@@ -285,13 +314,15 @@ std::optional<Sequence> load_sequence(YamlReader& r, const YAML::Node& n, std::s
     } else if (t == "card_expiring") {
       s.trigger = Trigger::kCardExpiring;
     } else {
-      r.error(n["trigger"], "unknown trigger '" + t + "' (expected payment_failed or card_expiring)");
+      r.error(n["trigger"],
+              "unknown trigger '" + t + "' (expected payment_failed or card_expiring)");
     }
   } else {
     r.error(n, where + " needs a 'trigger'");
   }
   if (n["days_before_expiry"]) {
-    s.days_before_expiry = r.integer(n["days_before_expiry"], "days_before_expiry", 1, 366).value_or(30);
+    s.days_before_expiry =
+        r.integer(n["days_before_expiry"], "days_before_expiry", 1, 366).value_or(30);
   }
   if (n["match"]) load_match(r, n["match"], s.match);
   if (n["send_window"]) s.send_window = load_window(r, n["send_window"]);
@@ -322,8 +353,9 @@ std::optional<Sequence> load_sequence(YamlReader& r, const YAML::Node& n, std::s
     for (const auto& c : s.stop_on) {
       if (c != "recovered" && c != "card_updated" && c != "subscription_cancelled" &&
           c != "unreachable") {
-        r.error(n["stop_on"], "unknown stop condition '" + c +
-                                  "' (expected recovered, card_updated, subscription_cancelled or unreachable)");
+        r.error(n["stop_on"],
+                "unknown stop condition '" + c +
+                    "' (expected recovered, card_updated, subscription_cancelled or unreachable)");
       }
     }
   }
@@ -335,14 +367,15 @@ std::optional<Sequence> load_sequence(YamlReader& r, const YAML::Node& n, std::s
 
 void load_defaults(YamlReader& r, const YAML::Node& n, Defaults& d) {
   if (!r.expect_map(n, "'defaults'")) return;
-  r.allow_keys(n, {"send_window", "max_messages_per_customer_per_day",
-                   "min_hours_between_messages", "holdout_percent"},
+  r.allow_keys(n,
+               {"send_window", "max_messages_per_customer_per_day", "min_hours_between_messages",
+                "holdout_percent"},
                "'defaults'");
   if (n["send_window"]) d.send_window = load_window(r, n["send_window"]).value_or(d.send_window);
   if (n["max_messages_per_customer_per_day"]) {
-    d.max_messages_per_customer_per_day =
-        r.integer(n["max_messages_per_customer_per_day"], "max_messages_per_customer_per_day", 1, 100)
-            .value_or(d.max_messages_per_customer_per_day);
+    d.max_messages_per_customer_per_day = r.integer(n["max_messages_per_customer_per_day"],
+                                                    "max_messages_per_customer_per_day", 1, 100)
+                                              .value_or(d.max_messages_per_customer_per_day);
   }
   if (n["min_hours_between_messages"]) {
     d.min_hours_between_messages =
@@ -369,20 +402,30 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
     return {c, std::move(r.errors())};
   }
   if (!r.expect_map(root, "the daemon config")) return {c, std::move(r.errors())};
-  r.allow_keys(root, {"database", "sequences", "templates", "default_locale", "default_time_zone",
-                      "poll_interval", "log_level", "company", "smtp", "outbox", "declines"},
+  r.allow_keys(root,
+               {"database", "sequences", "templates", "default_locale", "default_time_zone",
+                "poll_interval", "log_level", "company", "smtp", "outbox", "declines"},
                "the daemon config");
-  if (root["database"]) c.database = resolve(file, r.string(root["database"], "database").value_or(""));
-  if (root["sequences"]) c.sequences = resolve(file, r.string(root["sequences"], "sequences").value_or(""));
-  if (root["templates"]) c.templates = resolve(file, r.string(root["templates"], "templates").value_or(""));
-  if (root["default_locale"]) c.default_locale = r.string(root["default_locale"], "default_locale").value_or("en");
-  if (root["default_time_zone"]) c.default_time_zone = r.string(root["default_time_zone"], "default_time_zone").value_or("UTC");
-  if (root["poll_interval"]) c.poll_interval = r.duration(root["poll_interval"], "poll_interval").value_or(c.poll_interval);
-  if (c.poll_interval.count() < 1) r.error(root["poll_interval"], "'poll_interval' must be at least 1s");
+  if (root["database"])
+    c.database = resolve(file, r.string(root["database"], "database").value_or(""));
+  if (root["sequences"])
+    c.sequences = resolve(file, r.string(root["sequences"], "sequences").value_or(""));
+  if (root["templates"])
+    c.templates = resolve(file, r.string(root["templates"], "templates").value_or(""));
+  if (root["default_locale"])
+    c.default_locale = r.string(root["default_locale"], "default_locale").value_or("en");
+  if (root["default_time_zone"])
+    c.default_time_zone = r.string(root["default_time_zone"], "default_time_zone").value_or("UTC");
+  if (root["poll_interval"])
+    c.poll_interval = r.duration(root["poll_interval"], "poll_interval").value_or(c.poll_interval);
+  if (c.poll_interval.count() < 1)
+    r.error(root["poll_interval"], "'poll_interval' must be at least 1s");
   if (root["log_level"]) {
     c.log_level = r.string(root["log_level"], "log_level").value_or("info");
-    static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-    if (!kLevels.count(c.log_level)) r.error(root["log_level"], "unknown log_level '" + c.log_level + "'");
+    static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                  "error", "critical", "off"};
+    if (!kLevels.count(c.log_level))
+      r.error(root["log_level"], "unknown log_level '" + c.log_level + "'");
   }
   if (root["company"]) load_company(r, root["company"], c.company);
   if (root["smtp"]) {
@@ -435,7 +478,8 @@ Loaded<Sequences> load_sequences(const fs::path& file) {
   return {out, std::move(r.errors())};
 }
 
-Loaded<Config> load_config(const fs::path& file, const std::optional<fs::path>& templates_override) {
+Loaded<Config> load_config(const fs::path& file,
+                           const std::optional<fs::path>& templates_override) {
   Loaded<Config> out;
   auto daemon = load_daemon_config(file);
   if (templates_override) daemon.value.templates = *templates_override;

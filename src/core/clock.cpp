@@ -46,12 +46,18 @@ std::optional<Seconds> parse_duration(std::string_view text) {
   auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
   if (ec != std::errc{} || p != number.data() + number.size() || n < 0) return std::nullopt;
   switch (unit) {
-    case 's': return Seconds(n);
-    case 'm': return Seconds(n * 60);
-    case 'h': return Seconds(n * 3600);
-    case 'd': return Seconds(n * 86400);
-    case 'w': return Seconds(n * 7 * 86400);
-    default: return std::nullopt;
+    case 's':
+      return Seconds(n);
+    case 'm':
+      return Seconds(n * 60);
+    case 'h':
+      return Seconds(n * 3600);
+    case 'd':
+      return Seconds(n * 86400);
+    case 'w':
+      return Seconds(n * 7 * 86400);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -109,8 +109,7 @@ Result<Money> Money::parse(std::string_view text) {
     number = right;
     code = left;
   } else {
-    return Error::permanent("amount \"" + std::string(text) +
-                            "\" has no ISO 4217 currency code");
+    return Error::permanent("amount \"" + std::string(text) + "\" has no ISO 4217 currency code");
   }
   int exp = currency_exponent(code);
   if (exp < 0) return Error::permanent("unknown currency \"" + std::string(code) + "\"");
@@ -122,7 +121,8 @@ Result<Money> Money::parse(std::string_view text) {
   }
   auto dot = number.find('.');
   std::string_view whole = number.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
+  std::string_view frac =
+      dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
   if (whole.empty() && frac.empty()) {
     return Error::permanent("amount \"" + std::string(text) + "\" has no number");
   }

@@ -77,8 +77,8 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
   std::vector<std::string> why_not;
   const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
   if (!seq) {
-    spdlog::info("failed payment {} (invoice {}, {}, {}) matches no sequence; no case opened",
-                 p.id, *p.invoice_id, p.amount.to_string(), p.decline_code);
+    spdlog::info("failed payment {} (invoice {}, {}, {}) matches no sequence; no case opened", p.id,
+                 *p.invoice_id, p.amount.to_string(), p.decline_code);
     return;
   }
   CaseRecord c;
@@ -97,8 +97,8 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
   c.attempt_count = 1;
   c.id = store_.insert_case(c);
   std::string detail = "sequence '" + seq->id + "' (version " + seq->hash + ") for a " +
-                       std::string(to_string(facts.decline_class)) + " decline '" +
-                       p.decline_code + "' of " + p.amount.to_string();
+                       std::string(to_string(facts.decline_class)) + " decline '" + p.decline_code +
+                       "' of " + p.amount.to_string();
   for (const auto& w : why_not) detail += "; passed over " + w;
   store_.add_case_event(c.id, p.occurred_at, "opened", detail);
   ++stats.cases_opened;
@@ -167,7 +167,8 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     row.step_index = static_cast<int>(idx);
     row.channel = std::string(config::to_string(step.channel));
     row.template_name = step.template_name;
-    row.action = step.channel == config::Channel::kAction ? std::string(config::to_string(step.action)) : "";
+    row.action =
+        step.channel == config::Channel::kAction ? std::string(config::to_string(step.action)) : "";
     row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(idx);
     row.due_at = rules::step_due_at(*seq, idx, c.opened_at);
     row.created_at = now;
@@ -196,7 +197,8 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
                             c.amount.to_string() + " written off at step #" +
                                 std::to_string(idx + 1) + " (" + step.describe() + ")");
       ++stats.cases_lost;
-      spdlog::info("case {} lost: {} written off ({})", c.id, c.amount.to_string(), step.describe());
+      spdlog::info("case {} lost: {} written off ({})", c.id, c.amount.to_string(),
+                   step.describe());
     }
     if (store_.insert_outbox(row)) {
       store_.add_case_event(c.id, now, "step_queued",

@@ -85,14 +85,16 @@ bool Dispatcher::deliver(const OutboxRow& row, DispatchStats& stats) {
   d.update_url = cfg_.daemon.company.update_url;
   for (auto [key, value] : {std::pair<std::string, std::string>{"{customer}", c->customer_id},
                             {"{case}", std::to_string(c->id)}}) {
-    for (auto pos = d.update_url.find(key); pos != std::string::npos; pos = d.update_url.find(key)) {
+    for (auto pos = d.update_url.find(key); pos != std::string::npos;
+         pos = d.update_url.find(key)) {
       d.update_url.replace(pos, key.size(), value);
     }
   }
   if (const auto* seq = cfg_.sequences.find(c->sequence_id)) {
     for (std::size_t i = static_cast<std::size_t>(row.step_index) + 1; i < seq->steps.size(); ++i) {
       const auto& step = seq->steps[i];
-      if (!d.next_retry_at && step.action == config::Action::kRetry) d.next_retry_at = c->opened_at + step.at;
+      if (!d.next_retry_at && step.action == config::Action::kRetry)
+        d.next_retry_at = c->opened_at + step.at;
       if (!d.cancel_at && step.is_final()) d.cancel_at = c->opened_at + step.at;
     }
   }
@@ -150,13 +152,14 @@ void Dispatcher::retry_later(const OutboxRow& row, const std::string& why, Dispa
   const auto& ob = cfg_.daemon.outbox;
   const TimePoint now = clock_.now();
   if (now - row.due_at > ob.give_up_after) {
-    fail(row, OutboxState::kFailed, "gave up after " + format_duration(ob.give_up_after) + ": " + why,
-         stats);
+    fail(row, OutboxState::kFailed,
+         "gave up after " + format_duration(ob.give_up_after) + ": " + why, stats);
     return;
   }
   // Exponential backoff with ±20% jitter, so many rows failing together do not retry together.
   const int exponent = std::min(row.attempts - 1, 20);
-  auto delay = std::min<long long>(ob.retry_base.count() << std::max(exponent, 0), ob.retry_max.count());
+  auto delay =
+      std::min<long long>(ob.retry_base.count() << std::max(exponent, 0), ob.retry_max.count());
   static thread_local std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.8, 1.2);
   delay = std::max<long long>(1, static_cast<long long>(static_cast<double>(delay) * jitter(rng)));
@@ -173,9 +176,9 @@ void Dispatcher::fail(const OutboxRow& row, OutboxState state, const std::string
                       DispatchStats& stats) {
   store::Store::Tx tx(store_);
   store_.mark_outbox_final(row.id, state, clock_.now(), why);
-  store_.add_case_event(row.case_id, clock_.now(),
-                        state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
-                        "step #" + std::to_string(row.step_index + 1) + " " + row.channel + ": " + why);
+  store_.add_case_event(
+      row.case_id, clock_.now(), state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
+      "step #" + std::to_string(row.step_index + 1) + " " + row.channel + ": " + why);
   tx.commit();
   if (state == OutboxState::kSkipped) {
     ++stats.skipped;

@@ -10,7 +10,8 @@ namespace dunning::sender {
 namespace {
 
 bool is_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 128; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 128; });
 }
 
 std::string one_line(std::string_view s) {
@@ -25,7 +26,9 @@ std::string base64(std::string_view in) {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
+  };
   for (; i + 2 < in.size(); i += 3) {
     unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
     out += kAlphabet[(v >> 18) & 63];
@@ -147,8 +150,10 @@ std::string build_mime(const Email& e) {
   };
   auto from_name_end = e.from.rfind('<');
   std::string from_name = from_name_end == std::string::npos ? "" : e.from.substr(0, from_name_end);
-  while (!from_name.empty() && (from_name.back() == ' ' || from_name.back() == '"')) from_name.pop_back();
-  while (!from_name.empty() && (from_name.front() == ' ' || from_name.front() == '"')) from_name.erase(0, 1);
+  while (!from_name.empty() && (from_name.back() == ' ' || from_name.back() == '"'))
+    from_name.pop_back();
+  while (!from_name.empty() && (from_name.front() == ' ' || from_name.front() == '"'))
+    from_name.erase(0, 1);
 
   header("Date", rfc5322_date(e.date));
   header("From", format_address(from_name, e.from));
@@ -171,10 +176,12 @@ std::string build_mime(const Email& e) {
   header("Content-Type", "multipart/alternative; boundary=\"" + boundary + "\"");
   m += "\r\nThis is a multi-part message in MIME format.\r\n";
   m += "\r\n--" + boundary + "\r\n";
-  m += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
+  m += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: "
+       "quoted-printable\r\n\r\n";
   m += quoted_printable(e.text) + "\r\n";
   m += "\r\n--" + boundary + "\r\n";
-  m += "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
+  m += "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: "
+       "quoted-printable\r\n\r\n";
   m += quoted_printable(e.html) + "\r\n";
   m += "\r\n--" + boundary + "--\r\n";
   return m;

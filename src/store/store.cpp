@@ -13,22 +13,32 @@ using sqlite::Stmt;
 
 std::string_view to_string(CaseState s) {
   switch (s) {
-    case CaseState::kOpen: return "open";
-    case CaseState::kPaused: return "paused";
-    case CaseState::kRecovered: return "recovered";
-    case CaseState::kLost: return "lost";
-    case CaseState::kCancelled: return "cancelled";
+    case CaseState::kOpen:
+      return "open";
+    case CaseState::kPaused:
+      return "paused";
+    case CaseState::kRecovered:
+      return "recovered";
+    case CaseState::kLost:
+      return "lost";
+    case CaseState::kCancelled:
+      return "cancelled";
   }
   return "?";
 }
 
 std::string_view to_string(OutboxState s) {
   switch (s) {
-    case OutboxState::kPending: return "pending";
-    case OutboxState::kSent: return "sent";
-    case OutboxState::kFailed: return "failed";
-    case OutboxState::kCancelled: return "cancelled";
-    case OutboxState::kSkipped: return "skipped";
+    case OutboxState::kPending:
+      return "pending";
+    case OutboxState::kSent:
+      return "sent";
+    case OutboxState::kFailed:
+      return "failed";
+    case OutboxState::kCancelled:
+      return "cancelled";
+    case OutboxState::kSkipped:
+      return "skipped";
   }
   return "?";
 }
@@ -355,7 +365,8 @@ std::vector<CaseRecord> Store::due_cases(TimePoint now, int limit) {
   });
 }
 
-void Store::set_case_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at) {
+void Store::set_case_progress(std::int64_t id, int next_step,
+                              std::optional<TimePoint> next_due_at) {
   guard("set_case_progress", [&] {
     Stmt s(impl_->db, "UPDATE cases SET next_step = ?, next_due_at = ? WHERE id = ?");
     s.bind(1, next_step);
@@ -434,10 +445,12 @@ void Store::mark_outbox_sent(std::int64_t id, TimePoint at) {
   });
 }
 
-void Store::mark_outbox_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) {
+void Store::mark_outbox_retry(std::int64_t id, TimePoint next_attempt_at,
+                              const std::string& error) {
   guard("mark_outbox_retry", [&] {
-    Stmt s(impl_->db,
-           "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?");
+    Stmt s(
+        impl_->db,
+        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?");
     s.bind(1, iso(next_attempt_at)).bind(2, error).bind(3, id).run();
   });
 }

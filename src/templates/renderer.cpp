@@ -1,11 +1,11 @@
 #include "dunning/templates/renderer.hpp"
 
-#include <kainjow/mustache.hpp>
 #include <unicode/datefmt.h>
 #include <unicode/numberformatter.h>
 #include <unicode/timezone.h>
 #include <yaml-cpp/yaml.h>
 
+#include <kainjow/mustache.hpp>
 #include <memory>
 
 #include "dunning/core/decline.hpp"
@@ -68,7 +68,9 @@ std::string format_date(TimePoint t, const std::string& locale, const std::strin
 }
 
 Renderer::Renderer(fs::path dir, std::string default_locale, config::CompanyConfig company)
-    : dir_(std::move(dir)), default_locale_(std::move(default_locale)), company_(std::move(company)) {}
+    : dir_(std::move(dir)),
+      default_locale_(std::move(default_locale)),
+      company_(std::move(company)) {}
 
 std::optional<std::string> Renderer::resolve_locale(const std::string& name,
                                                     const std::string& locale) const {
@@ -150,7 +152,8 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   auto locale = resolve_locale(name, d.locale);
   if (!locale) {
     return Error::permanent("no template '" + name + "' for locale '" + d.locale +
-                            "' or the default locale '" + default_locale_ + "' in " + dir_.string());
+                            "' or the default locale '" + default_locale_ + "' in " +
+                            dir_.string());
   }
   auto src = load(*locale, name);
   if (!src) return src.error();

@@ -29,12 +29,12 @@ struct ConfigError {
 };
 
 struct SmtpConfig {
-  std::string url;                   // smtp://host:port/ehlo-name or smtps://...
-  std::string from;                  // "Example Billing <billing@example.com>"
-  std::string reply_to;              // optional
-  std::string username_env = "DUNNINGD_SMTP_USER";      // secrets come from the environment
+  std::string url;                                  // smtp://host:port/ehlo-name or smtps://...
+  std::string from;                                 // "Example Billing <billing@example.com>"
+  std::string reply_to;                             // optional
+  std::string username_env = "DUNNINGD_SMTP_USER";  // secrets come from the environment
   std::string password_env = "DUNNINGD_SMTP_PASSWORD";
-  bool require_tls = false;          // STARTTLS required on smtp://
+  bool require_tls = false;  // STARTTLS required on smtp://
   Seconds timeout{30};
 };
 
@@ -54,10 +54,10 @@ struct CompanyConfig {
 };
 
 struct DaemonConfig {
-  std::filesystem::path file;        // where this config came from
-  std::filesystem::path database;    // SQLite file; relative paths are relative to `file`
-  std::filesystem::path sequences;   // sequences.yaml
-  std::filesystem::path templates;   // templates/<locale>/<name>.yaml
+  std::filesystem::path file;       // where this config came from
+  std::filesystem::path database;   // SQLite file; relative paths are relative to `file`
+  std::filesystem::path sequences;  // sequences.yaml
+  std::filesystem::path templates;  // templates/<locale>/<name>.yaml
   std::string default_locale = "en";
   std::string default_time_zone = "UTC";
   Seconds poll_interval{10};
@@ -77,12 +77,12 @@ std::string_view to_string(Channel c);
 std::string_view to_string(Action a);
 
 struct Step {
-  Seconds at{0};                     // offset from the case opening
+  Seconds at{0};  // offset from the case opening
   Channel channel = Channel::kEmail;
-  std::string template_name;         // email/sms
-  Action action = Action::kNone;     // channel == kAction
-  std::string prefer;                // "payday" for retries
-  std::vector<std::string> unless;   // "clicked", "card_updated"
+  std::string template_name;        // email/sms
+  Action action = Action::kNone;    // channel == kAction
+  std::string prefer;               // "payday" for retries
+  std::vector<std::string> unless;  // "clicked", "card_updated"
   int line = 0;
   int column = 0;
 
@@ -90,11 +90,11 @@ struct Step {
   bool is_final() const {
     return action == Action::kCancel || action == Action::kPause || action == Action::kMarkLost;
   }
-  std::string describe() const;      // "email update-card", "action retry"
+  std::string describe() const;  // "email update-card", "action retry"
 };
 
 struct Match {
-  std::string decline = "any";       // hard | soft | any
+  std::string decline = "any";             // hard | soft | any
   std::vector<std::string> decline_codes;  // when a list of codes is given instead
   std::vector<std::string> plans;
   std::vector<std::string> currencies;
@@ -104,7 +104,7 @@ struct Match {
 };
 
 struct SendWindow {
-  int from_minute = 0;               // minutes after local midnight
+  int from_minute = 0;  // minutes after local midnight
   int to_minute = 24 * 60;
   std::array<bool, 7> days{true, true, true, true, true, true, true};  // Sunday = 0
 };
@@ -118,7 +118,7 @@ struct Sequence {
   std::vector<std::string> stop_on;  // recovered, card_updated, subscription_cancelled, unreachable
   std::vector<Step> on_card_updated;
   std::optional<SendWindow> send_window;
-  std::string hash;                  // of this sequence's definition; cases keep it
+  std::string hash;  // of this sequence's definition; cases keep it
   int line = 0;
 };
 
@@ -131,7 +131,7 @@ struct Defaults {
 
 struct Sequences {
   std::filesystem::path file;
-  std::vector<Sequence> sequences;   // first match wins, top to bottom
+  std::vector<Sequence> sequences;  // first match wins, top to bottom
   Defaults defaults;
 
   const Sequence* find(std::string_view id) const;
@@ -146,8 +146,8 @@ struct Config {
 template <typename T>
 struct Loaded {
   T value;
-  std::vector<ConfigError> errors;    // includes warnings
-  bool ok() const;                    // no error (warnings allowed)
+  std::vector<ConfigError> errors;  // includes warnings
+  bool ok() const;                  // no error (warnings allowed)
 };
 
 Loaded<DaemonConfig> load_daemon_config(const std::filesystem::path& file);

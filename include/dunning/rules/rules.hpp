@@ -42,11 +42,11 @@ struct SkippedStep {
 
 // The outcome of walking a case's sequence forward to `now`.
 struct Progress {
-  std::vector<std::size_t> run_now;         // step indices to execute now, in order
-  std::vector<SkippedStep> skipped;         // due steps that will not run, with reasons
-  std::size_t next_step = 0;                // first step not yet decided
-  std::optional<TimePoint> next_due_at;     // when next_step is due; nullopt: sequence done
-  bool closes_case = false;                 // a final action (cancel/pause/mark_lost) runs now
+  std::vector<std::size_t> run_now;      // step indices to execute now, in order
+  std::vector<SkippedStep> skipped;      // due steps that will not run, with reasons
+  std::size_t next_step = 0;             // first step not yet decided
+  std::optional<TimePoint> next_due_at;  // when next_step is due; nullopt: sequence done
+  bool closes_case = false;              // a final action (cancel/pause/mark_lost) runs now
 };
 
 // Decides which steps from `next_step` on are due at `now`. When a case falls behind (the daemon

@@ -16,9 +16,9 @@ namespace dunning::sender {
 
 struct DispatchStats {
   int sent = 0;
-  int retried = 0;   // transient failure, will be tried again
-  int failed = 0;    // permanent failure, recorded with its reason
-  int skipped = 0;   // nothing to send on this channel (recorded with the reason)
+  int retried = 0;  // transient failure, will be tried again
+  int failed = 0;   // permanent failure, recorded with its reason
+  int skipped = 0;  // nothing to send on this channel (recorded with the reason)
 };
 
 class Dispatcher {

@@ -12,14 +12,14 @@
 namespace dunning::sender {
 
 struct Email {
-  std::string from;             // "Example Billing <billing@example.com>" or a bare address
-  std::string to_name;          // display name; may be any UTF-8, may be empty
+  std::string from;     // "Example Billing <billing@example.com>" or a bare address
+  std::string to_name;  // display name; may be any UTF-8, may be empty
   std::string to_address;
-  std::string reply_to;         // optional
-  std::string subject;          // UTF-8
-  std::string text;             // UTF-8 plain-text body
-  std::string html;             // UTF-8 HTML body; empty → a single text/plain part
-  std::string message_id;       // without angle brackets
+  std::string reply_to;    // optional
+  std::string subject;     // UTF-8
+  std::string text;        // UTF-8 plain-text body
+  std::string html;        // UTF-8 HTML body; empty → a single text/plain part
+  std::string message_id;  // without angle brackets
   TimePoint date;
   std::vector<std::pair<std::string, std::string>> extra_headers;
 };

@@ -15,7 +15,7 @@ struct Delivery {
     kPermanent,          // permanent refusal not about the recipient (auth, relay denied)
   };
   Outcome outcome = Outcome::kDelivered;
-  std::string detail;    // the server's words or the network error, for the log and the outbox
+  std::string detail;  // the server's words or the network error, for the log and the outbox
 
   bool delivered() const { return outcome == Outcome::kDelivered; }
   // The server could not be reached at all: later messages of this round will fail the same way.

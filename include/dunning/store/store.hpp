@@ -88,10 +88,10 @@ struct OutboxRow {
   std::int64_t id = 0;
   std::int64_t case_id = 0;
   int step_index = 0;
-  std::string channel;     // email | sms | action
+  std::string channel;  // email | sms | action
   std::string template_name;
-  std::string action;      // retry | webhook | cancel | pause | mark_lost (channel == action)
-  std::string message_key; // stable across re-sends: Message-ID / idempotency key
+  std::string action;       // retry | webhook | cancel | pause | mark_lost (channel == action)
+  std::string message_key;  // stable across re-sends: Message-ID / idempotency key
   OutboxState state = OutboxState::kPending;
   int attempts = 0;
   TimePoint due_at;
@@ -103,7 +103,7 @@ struct OutboxRow {
 struct LedgerEntry {
   std::int64_t id = 0;
   std::int64_t case_id = 0;
-  std::string kind;        // recovered | recovered_without_contact | lost | cancelled
+  std::string kind;  // recovered | recovered_without_contact | lost | cancelled
   std::string customer_id;
   std::optional<std::string> subscription_id;
   std::optional<std::string> invoice_id;
@@ -115,7 +115,7 @@ struct LedgerEntry {
   std::string sequence_id;
   std::string decline_code;
   TimePoint opened_at;
-  TimePoint occurred_at;   // when the money arrived / was written off
+  TimePoint occurred_at;  // when the money arrived / was written off
   TimePoint recorded_at;
 };
 
@@ -185,7 +185,8 @@ class Store {
   std::vector<OutboxRow> claim_outbox(TimePoint now, Seconds lease, int limit);
   void mark_outbox_sent(std::int64_t id, TimePoint at);
   void mark_outbox_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error);
-  void mark_outbox_final(std::int64_t id, OutboxState state, TimePoint at, const std::string& error);
+  void mark_outbox_final(std::int64_t id, OutboxState state, TimePoint at,
+                         const std::string& error);
   // Cancels the case's rows that were not sent yet (the case closed).
   int cancel_pending_outbox(std::int64_t case_id, TimePoint at, const std::string& reason);
   // The last row of the case delivered at or before `at`.

@@ -21,8 +21,8 @@ struct MessageData {
   std::string customer_id;
   std::string customer_name;
   std::string customer_email;
-  std::string locale;        // customer's; empty → default locale
-  std::string time_zone;     // IANA; empty → UTC
+  std::string locale;     // customer's; empty → default locale
+  std::string time_zone;  // IANA; empty → UTC
   Money amount;
   std::string invoice_id;
   std::string plan;
@@ -37,11 +37,11 @@ struct MessageData {
 };
 
 struct Rendered {
-  std::string locale;        // the locale whose file was used
+  std::string locale;  // the locale whose file was used
   std::string subject;
   std::string text;
-  std::string html;          // empty when the template has none
-  std::string sms;           // empty when the template has none
+  std::string html;  // empty when the template has none
+  std::string sms;   // empty when the template has none
 };
 
 class Renderer {
