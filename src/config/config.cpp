@@ -281,10 +281,16 @@ void check_steps(YamlReader& r, const YAML::Node& steps_node, const std::vector<
     if (cur.at < prev.at) {
       r.error(node, "step at " + format_duration(cur.at) + " comes before the previous step at " +
                         format_duration(prev.at) + ": steps must be in time order");
-    } else if (cur.at == prev.at && cur.channel == prev.channel &&
-               cur.channel != Channel::kAction) {
-      r.error(node, "step overlaps the previous one: two " + std::string(to_string(cur.channel)) +
-                        " steps at " + format_duration(cur.at));
+    } else if (cur.channel != Channel::kAction) {
+      // Any earlier step at the same time on the same channel, not only the previous one.
+      for (std::size_t j = 0; j < i; ++j) {
+        if (steps[j].at == cur.at && steps[j].channel == cur.channel) {
+          r.error(node, "step overlaps step #" + std::to_string(j + 1) + ": two " +
+                            std::string(to_string(cur.channel)) + " steps at " +
+                            format_duration(cur.at));
+          break;
+        }
+      }
     }
     if (prev.is_final()) {
       r.error(node, "step can never run: it follows the final action '" +

@@ -150,7 +150,11 @@ Result<Money> Money::parse(std::string_view text) {
     std::from_chars(frac.data(), frac.data() + frac.size(), minor_frac);
     minor_frac *= pow10(exp - static_cast<int>(frac.size()));
   }
-  std::int64_t minor = major * pow10(exp) + minor_frac;
+  std::int64_t minor = 0;
+  if (__builtin_mul_overflow(major, pow10(exp), &minor) ||
+      __builtin_add_overflow(minor, minor_frac, &minor)) {
+    return Error::permanent("amount \"" + std::string(text) + "\" is too large");
+  }
   return Money(negative ? -minor : minor, std::string(code));
 }
 

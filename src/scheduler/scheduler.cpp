@@ -19,12 +19,13 @@ TickStats Scheduler::tick() {
   TickStats stats;
   for (;;) {
     store::Store::Tx tx(store_);
-    auto payments = store_.payments_after(store_.cursor(kPaymentsCursor), kBatch);
-    if (payments.empty()) break;
-    for (const auto& p : payments) on_payment(p, stats);
-    store_.set_cursor(kPaymentsCursor, payments.back().rowid);
+    const auto cursor = store_.cursor(kPaymentsCursor);
+    auto batch = store_.payments_after(cursor, kBatch);
+    if (batch.last_rowid == cursor) break;
+    for (const auto& p : batch.rows) on_payment(p, stats);
+    store_.set_cursor(kPaymentsCursor, batch.last_rowid);
     tx.commit();
-    stats.payments_read += static_cast<int>(payments.size());
+    stats.payments_read += static_cast<int>(batch.rows.size());
   }
   for (;;) {
     store::Store::Tx tx(store_);

@@ -60,11 +60,44 @@ std::size_t utf8_len(unsigned char c) {
   return 1;
 }
 
+// Folds an unstructured header value at spaces so lines stay within 78 characters where
+// possible (RFC 5322 2.2.3); values that are already folded (encoded words) pass unchanged.
+std::string fold(std::size_t prefix, std::string_view value) {
+  if (value.find("\r\n") != std::string_view::npos) return std::string(value);
+  std::string out;
+  std::size_t col = prefix;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    std::size_t next = value.find(' ', i + 1);
+    if (next == std::string_view::npos) next = value.size();
+    std::string_view word = value.substr(i, next - i);  // starts with its space, if any
+    if (word.front() == ' ' && col + word.size() > 78 && col > prefix) {
+      out += "\r\n";
+      col = 0;
+    }
+    out += word;
+    col += word.size();
+    i = next;
+  }
+  return out;
+}
+
+std::size_t longest_word(std::string_view s) {
+  std::size_t longest = 0;
+  std::size_t run = 0;
+  for (char c : s) {
+    run = c == ' ' ? 0 : run + 1;
+    longest = std::max(longest, run);
+  }
+  return longest;
+}
+
 }  // namespace
 
 std::string encode_header_text(std::string_view utf8) {
   std::string s = one_line(utf8);
-  if (is_ascii(s)) return s;
+  // ASCII stays readable unless a single word is too long to fold within 998 octets.
+  if (is_ascii(s) && longest_word(s) < 900) return s;
   // Each encoded word holds at most 45 bytes of text (60 base64 chars + 12 of framing),
   // split only at UTF-8 character boundaries.
   std::string out;
@@ -145,7 +178,11 @@ std::string rfc5322_date(TimePoint t) { return date::format("%a, %d %b %Y %H:%M:
 
 std::string build_mime(const Email& e) {
   std::string m;
+  // Unstructured, caller-supplied values are folded; the structured ones we generate are short.
   auto header = [&](std::string_view name, std::string_view value) {
+    m += std::string(name) + ": " + fold(name.size() + 2, value) + "\r\n";
+  };
+  auto structured = [&](std::string_view name, std::string_view value) {
     m += std::string(name) + ": " + std::string(value) + "\r\n";
   };
   auto from_name_end = e.from.rfind('<');
@@ -155,25 +192,25 @@ std::string build_mime(const Email& e) {
   while (!from_name.empty() && (from_name.front() == ' ' || from_name.front() == '"'))
     from_name.erase(0, 1);
 
-  header("Date", rfc5322_date(e.date));
+  structured("Date", rfc5322_date(e.date));
   header("From", format_address(from_name, e.from));
   header("To", format_address(e.to_name, e.to_address));
   if (!e.reply_to.empty()) header("Reply-To", format_address("", e.reply_to));
   header("Subject", encode_header_text(e.subject));
-  header("Message-ID", "<" + one_line(e.message_id) + ">");
-  header("MIME-Version", "1.0");
-  header("Auto-Submitted", "auto-generated");
+  structured("Message-ID", "<" + one_line(e.message_id) + ">");
+  structured("MIME-Version", "1.0");
+  structured("Auto-Submitted", "auto-generated");
   for (const auto& [name, value] : e.extra_headers) header(one_line(name), one_line(value));
 
   if (e.html.empty()) {
-    header("Content-Type", "text/plain; charset=UTF-8");
-    header("Content-Transfer-Encoding", "quoted-printable");
+    structured("Content-Type", "text/plain; charset=UTF-8");
+    structured("Content-Transfer-Encoding", "quoted-printable");
     m += "\r\n" + quoted_printable(e.text) + "\r\n";
     return m;
   }
   // The boundary is derived from the content, so the same message renders identically.
   std::string boundary = "=_dunningd_" + sha256_hex(e.message_id + e.text + e.html).substr(0, 24);
-  header("Content-Type", "multipart/alternative; boundary=\"" + boundary + "\"");
+  structured("Content-Type", "multipart/alternative; boundary=\"" + boundary + "\"");
   m += "\r\nThis is a multi-part message in MIME format.\r\n";
   m += "\r\n--" + boundary + "\r\n";
   m += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: "

@@ -209,17 +209,19 @@ int Store::schema_version() {
   });
 }
 
-std::vector<Payment> Store::payments_after(std::int64_t after_rowid, int limit) {
+Store::PaymentBatch Store::payments_after(std::int64_t after_rowid, int limit) {
   return guard("payments_after", [&] {
     Stmt s(impl_->db,
            "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
            "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE rowid > ? "
            "ORDER BY rowid LIMIT ?");
     s.bind(1, after_rowid).bind(2, limit);
-    std::vector<Payment> out;
+    PaymentBatch out;
+    out.last_rowid = after_rowid;
     while (s.step()) {
       Payment p;
       p.rowid = s.int64(0);
+      out.last_rowid = p.rowid;
       p.id = s.text(1);
       p.customer_id = s.text(2);
       p.subscription_id = s.opt_text(3);
@@ -233,7 +235,7 @@ std::vector<Payment> Store::payments_after(std::int64_t after_rowid, int limit) 
         continue;
       }
       p.occurred_at = *t;
-      out.push_back(std::move(p));
+      out.rows.push_back(std::move(p));
     }
     return out;
   });

@@ -148,8 +148,14 @@ class Store {
   int schema_version();
 
   // ---- polled payments data
-  // Payments with rowid > after_rowid, oldest first, at most `limit`.
-  std::vector<Payment> payments_after(std::int64_t after_rowid, int limit);
+  // Up to `limit` payments rows with rowid > after_rowid, oldest first. Rows whose occurred_at
+  // cannot be read are logged and left out of `rows`, but `last_rowid` still moves past them so
+  // the cursor never sticks on a bad row. last_rowid == after_rowid: nothing new.
+  struct PaymentBatch {
+    std::vector<Payment> rows;
+    std::int64_t last_rowid = 0;
+  };
+  PaymentBatch payments_after(std::int64_t after_rowid, int limit);
   std::int64_t cursor(const std::string& name);
   void set_cursor(const std::string& name, std::int64_t value);
   std::optional<Customer> customer(const std::string& id);

@@ -1,0 +1,493 @@
+// Config loading: every mistake an admin can make is reported at its file:line:column.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dunning/config/config.hpp"
+
+namespace fs = std::filesystem;
+using dunning::config::ConfigError;
+
+namespace {
+
+// A fresh directory under the system temp folder, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("dunning-config-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+  fs::path write(const fs::path& name, const std::string& text) const {
+    fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
+
+constexpr const char* kSmtp =
+    "smtp:\n"
+    "  url: smtp://127.0.0.1:2525/test.local\n"
+    "  from: Billing <billing@example.com>\n";
+
+std::string dump(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e.to_string() + "\n";
+  return out;
+}
+
+// The single error whose message contains `needle` (fails the test if there is not exactly one).
+ConfigError error_with(const std::vector<ConfigError>& errors, const std::string& needle) {
+  std::vector<ConfigError> hits;
+  for (const auto& e : errors)
+    if (e.message.find(needle) != std::string::npos) hits.push_back(e);
+  INFO("errors:\n" << dump(errors));
+  INFO("looking for: " << needle);
+  REQUIRE(hits.size() == 1);
+  return hits.front();
+}
+
+// A sequences file with one payment_failed sequence whose steps start on line 5, column 9.
+std::string one_sequence(const std::string& step_lines) {
+  return "sequences:\n"
+         "  - id: basic\n"
+         "    trigger: payment_failed\n"
+         "    steps:\n" +
+         step_lines;
+}
+
+}  // namespace
+
+TEST_CASE("a minimal daemon config loads with defaults", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", kSmtp);
+  auto loaded = dunning::config::load_daemon_config(file);
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.ok());
+  CHECK(loaded.errors.empty());
+  CHECK(loaded.value.smtp.url == "smtp://127.0.0.1:2525/test.local");
+  CHECK(loaded.value.smtp.from == "Billing <billing@example.com>");
+  CHECK(loaded.value.poll_interval == dunning::Seconds(10));
+  CHECK(loaded.value.default_locale == "en");
+  CHECK(loaded.value.sequences == dir.path() / "sequences.yaml");
+}
+
+TEST_CASE("an unknown top-level key is reported at the key", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", std::string(kSmtp) + "emial: billing@example.com\n");
+  auto loaded = dunning::config::load_daemon_config(file);
+  CHECK_FALSE(loaded.ok());
+  auto e = error_with(loaded.errors, "unknown key 'emial'");
+  CHECK(e.file == file.string());
+  CHECK(e.line == 4);
+  CHECK(e.column == 1);
+  CHECK_FALSE(e.warning);
+  CHECK(e.to_string() == file.string() + ":4:1: error: " + e.message);
+}
+
+TEST_CASE("an unknown key inside a step is reported at the key", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", one_sequence("      - at: 0h\n"
+                                                       "        email: update-card\n"
+                                                       "      - at: 3d\n"
+                                                       "        emial: update-card-reminder\n"));
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  auto e = error_with(loaded.errors, "unknown key 'emial'");
+  CHECK(e.file == file.string());
+  CHECK(e.line == 8);
+  CHECK(e.column == 9);
+}
+
+TEST_CASE("a poll_interval that is not a duration is reported at the value", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", "poll_interval: banana\n" + std::string(kSmtp));
+  auto loaded = dunning::config::load_daemon_config(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "'poll_interval' must be a duration");
+  CHECK(e.line == 1);
+  CHECK(e.column == 16);
+}
+
+TEST_CASE("a zero poll_interval is refused at the value", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", "poll_interval: 0s\n" + std::string(kSmtp));
+  auto loaded = dunning::config::load_daemon_config(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "at least 1s");
+  CHECK(e.line == 1);
+  CHECK(e.column == 16);
+}
+
+TEST_CASE("decline overrides are loaded and bad classes reported", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", std::string(kSmtp) +
+                                             "declines:\n"
+                                             "  do_not_honor: hard\n"
+                                             "  stolen_card: maybe\n");
+  auto loaded = dunning::config::load_daemon_config(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "'stolen_card' must be hard or soft");
+  CHECK(e.line == 6);
+  CHECK(e.column == 16);
+  REQUIRE(loaded.value.declines.count("do_not_honor") == 1);
+  CHECK(loaded.value.declines.at("do_not_honor") == dunning::DeclineClass::kHard);
+}
+
+TEST_CASE("a message limit that is not an integer is reported at the value", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml",
+                        "defaults:\n"
+                        "  max_messages_per_customer_per_day: lots\n"
+                        "sequences:\n"
+                        "  - id: basic\n"
+                        "    trigger: payment_failed\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "'max_messages_per_customer_per_day' must be an integer");
+  CHECK(e.line == 2);
+  CHECK(e.column == 38);
+  CHECK(loaded.value.defaults.max_messages_per_customer_per_day == 1);
+}
+
+TEST_CASE("an amount bound without a currency is reported at the amount", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml",
+                        "sequences:\n"
+                        "  - id: big\n"
+                        "    trigger: payment_failed\n"
+                        "    match:\n"
+                        "      amount_at_least: \"5.00\"\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "no currency");
+  CHECK_THAT(e.message, Catch::Contains("match.amount_at_least"));
+  CHECK(e.line == 5);
+  CHECK(e.column == 24);
+}
+
+TEST_CASE("an amount bound with a currency is loaded as money", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml",
+                        "sequences:\n"
+                        "  - id: big\n"
+                        "    trigger: payment_failed\n"
+                        "    match: {amount_at_least: \"5.00 EUR\", amount_below: EUR 100}\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded.value.sequences.size() == 1);
+  const auto& m = loaded.value.sequences[0].match;
+  REQUIRE(m.amount_at_least);
+  CHECK(*m.amount_at_least == dunning::Money(500, "EUR"));
+  REQUIRE(m.amount_below);
+  CHECK(*m.amount_below == dunning::Money(10000, "EUR"));
+}
+
+TEST_CASE("steps out of time order are reported at the later step", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 3d, email: update-card}\n"
+                                                       "      - {at: 1d, email: final-notice}\n"));
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "steps must be in time order");
+  CHECK(e.line == 6);
+  CHECK(e.column == 9);
+}
+
+TEST_CASE("two email steps at the same time are reported as an overlap", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 1d, email: update-card}\n"
+                                                       "      - {at: 1d, email: final-notice}\n"));
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "overlaps");
+  CHECK_THAT(e.message, Catch::Contains("two email steps at 1d"));
+  CHECK(e.line == 6);
+  CHECK(e.column == 9);
+}
+
+TEST_CASE("two email steps at the same time are an overlap even with an action between them",
+          "[config]") {
+  // Regression: overlaps were once checked only against the step right before.
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 1d, email: update-card}\n"
+                                                       "      - {at: 1d, action: retry}\n"
+                                                       "      - {at: 1d, email: final-notice}\n"));
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "overlaps");
+  CHECK(e.line == 7);
+  CHECK(e.column == 9);
+}
+
+TEST_CASE("an action and an email at the same time are not an overlap", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 1d, action: retry}\n"
+                                                       "      - {at: 1d, email: payment-failed}\n"));
+  auto loaded = dunning::config::load_sequences(file);
+  INFO(dump(loaded.errors));
+  CHECK(loaded.ok());
+  CHECK(loaded.errors.empty());
+  REQUIRE(loaded.value.sequences.size() == 1);
+  CHECK(loaded.value.sequences[0].steps.size() == 2);
+}
+
+TEST_CASE("a step after a final cancel is reported as unreachable", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 0h, email: update-card}\n"
+                                                       "      - {at: 14d, action: cancel}\n"
+                                                       "      - {at: 15d, email: final-notice}\n"));
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "can never run");
+  CHECK_THAT(e.message, Catch::Contains("'cancel'"));
+  CHECK(e.line == 7);
+  CHECK(e.column == 9);
+}
+
+TEST_CASE("a send window whose start is not before its end has no hours", "[config]") {
+  const char* from = GENERATE("\"19:00\"", "\"09:00\"");
+  TempDir dir;
+  auto file = dir.write("sequences.yaml", std::string("sequences:\n"
+                                                      "  - id: basic\n"
+                                                      "    trigger: payment_failed\n"
+                                                      "    send_window:\n"
+                                                      "      from: ") +
+                                              from +
+                                              "\n"
+                                              "      to: \"09:00\"\n"
+                                              "    steps:\n"
+                                              "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "has no hours");
+  CHECK(e.line == 5);
+  CHECK(e.column == 7);
+}
+
+TEST_CASE("a valid send window is kept in minutes after midnight", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml",
+                        "sequences:\n"
+                        "  - id: basic\n"
+                        "    trigger: payment_failed\n"
+                        "    send_window: {from: \"09:30\", to: \"19:00\", days: [mon, fri]}\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.ok());
+  const auto& w = loaded.value.sequences.at(0).send_window;
+  REQUIRE(w);
+  CHECK(w->from_minute == 9 * 60 + 30);
+  CHECK(w->to_minute == 19 * 60);
+  CHECK(w->days == std::array<bool, 7>{false, true, false, false, false, true, false});
+}
+
+TEST_CASE("an unknown trigger is reported at its value", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml",
+                        "sequences:\n"
+                        "  - id: basic\n"
+                        "    trigger: payment_faild\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "unknown trigger 'payment_faild'");
+  CHECK(e.line == 3);
+  CHECK(e.column == 14);
+}
+
+TEST_CASE("a duplicate sequence id is reported at the second id", "[config]") {
+  TempDir dir;
+  auto file = dir.write("sequences.yaml",
+                        "sequences:\n"
+                        "  - id: dup\n"
+                        "    trigger: payment_failed\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n"
+                        "  - id: dup\n"
+                        "    trigger: payment_failed\n"
+                        "    steps:\n"
+                        "      - {at: 0h, email: update-card}\n");
+  auto loaded = dunning::config::load_sequences(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "duplicate sequence id 'dup'");
+  CHECK(e.line == 6);
+  CHECK(e.column == 9);
+}
+
+TEST_CASE("a YAML syntax error is reported at its line", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", "poll_interval: 30s\n"
+                                         "log_level: info: debug\n" +
+                                             std::string(kSmtp));
+  auto loaded = dunning::config::load_daemon_config(file);
+  CHECK_FALSE(loaded.ok());
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.errors.size() == 1);
+  CHECK(loaded.errors[0].file == file.string());
+  CHECK(loaded.errors[0].line == 2);
+  CHECK(loaded.errors[0].column > 0);
+}
+
+TEST_CASE("a file that cannot be read is reported without a position", "[config]") {
+  TempDir dir;
+  auto loaded = dunning::config::load_daemon_config(dir.path() / "missing.yaml");
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  CHECK(loaded.errors[0].line == 0);
+  CHECK(loaded.errors[0].column == 0);
+  CHECK_THAT(loaded.errors[0].message, Catch::Contains("cannot read"));
+}
+
+TEST_CASE("a daemon config without an smtp section is refused", "[config]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml", "poll_interval: 30s\n");
+  auto loaded = dunning::config::load_daemon_config(file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "needs an 'smtp' section");
+  CHECK(e.line == 1);
+  CHECK(e.column == 1);
+}
+
+TEST_CASE("a step naming a template missing from the default locale is reported at the step",
+          "[config]") {
+  TempDir dir;
+  auto config_file = dir.write("dunningd.yaml", "sequences: seqs.yaml\n"
+                                                "templates: tpl\n" +
+                                                    std::string(kSmtp));
+  auto seqs = dir.write("seqs.yaml", one_sequence("      - {at: 0h, email: nudge}\n"
+                                                  "      - {at: 3d, action: cancel}\n"));
+  fs::create_directories(dir.path() / "tpl" / "en");
+
+  auto loaded = dunning::config::load_config(config_file);
+  CHECK_FALSE(loaded.ok());
+  REQUIRE(loaded.errors.size() == 1);
+  auto e = error_with(loaded.errors, "unknown template 'nudge'");
+  CHECK(e.file == seqs.string());
+  CHECK(e.line == 5);
+  CHECK(e.column == 9);
+
+  SECTION("the same config loads once the template exists") {
+    dir.write("tpl/en/nudge.yaml", "subject: hi\ntext: hello\n");
+    auto again = dunning::config::load_config(config_file);
+    INFO(dump(again.errors));
+    CHECK(again.ok());
+    CHECK(again.errors.empty());
+    CHECK(again.value.sequences.sequences.size() == 1);
+    CHECK(again.value.daemon.templates == dir.path() / "tpl");
+  }
+  SECTION("a templates override is checked instead of the configured folder") {
+    dir.write("other/en/nudge.yaml", "subject: hi\ntext: hello\n");
+    auto with_override = dunning::config::load_config(config_file, dir.path() / "other");
+    INFO(dump(with_override.errors));
+    CHECK(with_override.ok());
+    CHECK(with_override.value.daemon.templates == dir.path() / "other");
+  }
+  SECTION("a template only in another locale does not count") {
+    dir.write("tpl/hr/nudge.yaml", "subject: hi\ntext: hello\n");
+    auto again = dunning::config::load_config(config_file);
+    CHECK_FALSE(again.ok());
+  }
+}
+
+TEST_CASE("the shipped config and templates load without errors", "[config]") {
+  auto loaded = dunning::config::load_config(DUNNING_SOURCE_DIR "/config/dunningd.yaml",
+                                             fs::path(DUNNING_SOURCE_DIR "/templates"));
+  INFO(dump(loaded.errors));
+  CHECK(loaded.ok());
+  CHECK(loaded.errors.empty());
+  const auto& seqs = loaded.value.sequences.sequences;
+  REQUIRE(seqs.size() == 3);
+  CHECK(seqs[0].id == "expiring-card");
+  CHECK(seqs[1].id == "hard-decline");
+  CHECK(seqs[2].id == "soft-decline");
+  CHECK(loaded.value.daemon.poll_interval == dunning::Seconds(30));
+}
+
+TEST_CASE("a sequence's hash depends only on its definition", "[config]") {
+  const std::string original = one_sequence("      - {at: 0h, email: update-card}\n"
+                                            "      - {at: 3d, email: final-notice}\n");
+  const std::string changed = one_sequence("      - {at: 0h, email: update-card}\n"
+                                           "      - {at: 4d, email: final-notice}\n");
+  TempDir dir;
+  auto a = dunning::config::load_sequences(dir.write("a.yaml", original));
+  auto b = dunning::config::load_sequences(dir.write("b.yaml", original));
+  auto c = dunning::config::load_sequences(dir.write("c.yaml", changed));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  const std::string& ha = a.value.sequences.at(0).hash;
+  CHECK(ha.size() == 16);
+  CHECK(ha.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(ha == b.value.sequences.at(0).hash);
+  CHECK(ha != c.value.sequences.at(0).hash);
+
+  SECTION("another sequence in the file does not change it") {
+    auto d = dunning::config::load_sequences(
+        dir.write("d.yaml", original + "  - id: other\n"
+                                       "    trigger: payment_failed\n"
+                                       "    steps:\n"
+                                       "      - {at: 0h, email: update-card}\n"));
+    REQUIRE(d.ok());
+    REQUIRE(d.value.sequences.size() == 2);
+    CHECK(d.value.sequences[0].hash == ha);
+    CHECK(d.value.sequences[1].hash != ha);
+  }
+}
+
+TEST_CASE("a relative database path is resolved against the config file's folder", "[config]") {
+  TempDir dir;
+  auto file = dir.write("etc/dunningd.yaml", "database: data/dunningd.db\n" + std::string(kSmtp));
+  auto loaded = dunning::config::load_daemon_config(file);
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value.database == dir.path() / "etc" / "data" / "dunningd.db");
+
+  SECTION("an absolute path is kept as written") {
+    auto abs = dir.write("etc/abs.yaml", "database: /var/lib/dunningd/x.db\n" + std::string(kSmtp));
+    auto l2 = dunning::config::load_daemon_config(abs);
+    REQUIRE(l2.ok());
+    CHECK(l2.value.database == fs::path("/var/lib/dunningd/x.db"));
+  }
+}
