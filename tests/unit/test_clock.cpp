@@ -1,6 +1,5 @@
 // Time: ISO 8601 timestamps and the durations admins write in sequences.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 
 #include "dunning/core/clock.hpp"

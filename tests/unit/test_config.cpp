@@ -1,6 +1,5 @@
 // Config loading: every mistake an admin can make is reported at its file:line:column.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -8,40 +7,14 @@
 #include <vector>
 
 #include "dunning/config/config.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using dunning::config::ConfigError;
 
 namespace {
 
-// A fresh directory under the system temp folder, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("dunning-config-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
-  fs::path write(const fs::path& name, const std::string& text) const {
-    fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using dunning::testing::TempDir;
 
 constexpr const char* kSmtp =
     "smtp:\n"
@@ -255,8 +228,9 @@ TEST_CASE("two email steps at the same time are an overlap even with an action b
 
 TEST_CASE("an action and an email at the same time are not an overlap", "[config]") {
   TempDir dir;
-  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 1d, action: retry}\n"
-                                                       "      - {at: 1d, email: payment-failed}\n"));
+  auto file =
+      dir.write("sequences.yaml", one_sequence("      - {at: 1d, action: retry}\n"
+                                               "      - {at: 1d, email: payment-failed}\n"));
   auto loaded = dunning::config::load_sequences(file);
   INFO(dump(loaded.errors));
   CHECK(loaded.ok());
@@ -357,9 +331,10 @@ TEST_CASE("a duplicate sequence id is reported at the second id", "[config]") {
 
 TEST_CASE("a YAML syntax error is reported at its line", "[config]") {
   TempDir dir;
-  auto file = dir.write("dunningd.yaml", "poll_interval: 30s\n"
-                                         "log_level: info: debug\n" +
-                                             std::string(kSmtp));
+  auto file = dir.write("dunningd.yaml",
+                        "poll_interval: 30s\n"
+                        "log_level: info: debug\n" +
+                            std::string(kSmtp));
   auto loaded = dunning::config::load_daemon_config(file);
   CHECK_FALSE(loaded.ok());
   INFO(dump(loaded.errors));
@@ -393,9 +368,10 @@ TEST_CASE("a daemon config without an smtp section is refused", "[config]") {
 TEST_CASE("a step naming a template missing from the default locale is reported at the step",
           "[config]") {
   TempDir dir;
-  auto config_file = dir.write("dunningd.yaml", "sequences: seqs.yaml\n"
-                                                "templates: tpl\n" +
-                                                    std::string(kSmtp));
+  auto config_file = dir.write("dunningd.yaml",
+                               "sequences: seqs.yaml\n"
+                               "templates: tpl\n" +
+                                   std::string(kSmtp));
   auto seqs = dir.write("seqs.yaml", one_sequence("      - {at: 0h, email: nudge}\n"
                                                   "      - {at: 3d, action: cancel}\n"));
   fs::create_directories(dir.path() / "tpl" / "en");
@@ -446,10 +422,12 @@ TEST_CASE("the shipped config and templates load without errors", "[config]") {
 }
 
 TEST_CASE("a sequence's hash depends only on its definition", "[config]") {
-  const std::string original = one_sequence("      - {at: 0h, email: update-card}\n"
-                                            "      - {at: 3d, email: final-notice}\n");
-  const std::string changed = one_sequence("      - {at: 0h, email: update-card}\n"
-                                           "      - {at: 4d, email: final-notice}\n");
+  const std::string original = one_sequence(
+      "      - {at: 0h, email: update-card}\n"
+      "      - {at: 3d, email: final-notice}\n");
+  const std::string changed = one_sequence(
+      "      - {at: 0h, email: update-card}\n"
+      "      - {at: 4d, email: final-notice}\n");
   TempDir dir;
   auto a = dunning::config::load_sequences(dir.write("a.yaml", original));
   auto b = dunning::config::load_sequences(dir.write("b.yaml", original));

@@ -1,10 +1,10 @@
 // The life of a dunning case, end to end through the scheduler and the dispatcher, with a fixed
 // clock, a recording transport and a real SQLite file.
-#include <catch2/catch.hpp>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -19,6 +19,7 @@
 #include "dunning/store/store.hpp"
 #include "dunning/templates/renderer.hpp"
 #include "support/recording_transport.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using dunning::Seconds;
@@ -38,25 +39,7 @@ TimePoint t0() {
   return sys_days{year{2026} / November / 2} + hours{8};
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("dunning-lifecycle-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using dunning::testing::TempDir;
 
 dunning::config::Step email_step(Seconds at, std::string name) {
   dunning::config::Step s;
@@ -147,10 +130,11 @@ class World {
                    std::int64_t minor, const std::string& occurred_at,
                    const std::string& decline_code = "insufficient_funds",
                    const std::string& customer = "cus_1") {
-    must_exec("INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "
-              "decline_code, occurred_at) VALUES ('" +
-              id + "', '" + customer + "', '" + invoice + "', " + std::to_string(minor) +
-              ", 'EUR', '" + status + "', '" + decline_code + "', '" + occurred_at + "')");
+    must_exec(
+        "INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "
+        "decline_code, occurred_at) VALUES ('" +
+        id + "', '" + customer + "', '" + invoice + "', " + std::to_string(minor) + ", 'EUR', '" +
+        status + "', '" + decline_code + "', '" + occurred_at + "')");
   }
   void add_payment_now(const std::string& id, const std::string& status,
                        const std::string& invoice = "in_1", std::int64_t minor = 1250) {
@@ -211,7 +195,8 @@ class World {
 };
 
 bool has_header(const std::string& mime, const std::string& line) {
-  return mime.find("\r\n" + line + "\r\n") != std::string::npos || mime.rfind(line + "\r\n", 0) == 0;
+  return mime.find("\r\n" + line + "\r\n") != std::string::npos ||
+         mime.rfind(line + "\r\n", 0) == 0;
 }
 
 }  // namespace
@@ -243,8 +228,8 @@ TEST_CASE("a failed payment opens one case and its first step is sent once", "[l
   const auto& sent = w.transport().attempts()[0];
   CHECK(sent.envelope_from == "billing@example.com");
   CHECK(sent.envelope_to == "ana@example.com");
-  CHECK(has_header(sent.mime, "Message-ID: <dunningd.case-" + std::to_string(c.id) +
-                                  ".step-0@example.com>"));
+  CHECK(has_header(sent.mime,
+                   "Message-ID: <dunningd.case-" + std::to_string(c.id) + ".step-0@example.com>"));
   CHECK(has_header(sent.mime, "To: \"Ana Horvat\" <ana@example.com>"));
 
   auto outbox = w.store().outbox_for_case(c.id);
@@ -289,8 +274,9 @@ TEST_CASE("a failed payment opens one case and its first step is sent once", "[l
     CHECK(due.tick.steps_queued == 1);
     CHECK(due.dispatch.sent == 1);
     REQUIRE(w.transport().attempts().size() == 2);
-    CHECK(has_header(w.transport().attempts()[1].mime,
-                     "Message-ID: <dunningd.case-" + std::to_string(c.id) + ".step-1@example.com>"));
+    CHECK(
+        has_header(w.transport().attempts()[1].mime,
+                   "Message-ID: <dunningd.case-" + std::to_string(c.id) + ".step-1@example.com>"));
     auto updated = w.store().get_case(c.id);
     REQUIRE(updated);
     CHECK(updated->next_step == 2);
@@ -476,10 +462,12 @@ TEST_CASE("a transient failure is retried after the backoff and delivered exactl
   CHECK(outbox[0].state == OutboxState::kSent);
   CHECK(outbox[0].attempts == 2);
   // Both attempts carried the same Message-ID.
-  CHECK(has_header(w.transport().attempts()[0].mime,
-                   "Message-ID: <dunningd.case-" + std::to_string(case_id) + ".step-0@example.com>"));
-  CHECK(has_header(w.transport().attempts()[1].mime,
-                   "Message-ID: <dunningd.case-" + std::to_string(case_id) + ".step-0@example.com>"));
+  CHECK(
+      has_header(w.transport().attempts()[0].mime,
+                 "Message-ID: <dunningd.case-" + std::to_string(case_id) + ".step-0@example.com>"));
+  CHECK(
+      has_header(w.transport().attempts()[1].mime,
+                 "Message-ID: <dunningd.case-" + std::to_string(case_id) + ".step-0@example.com>"));
 }
 
 TEST_CASE("consecutive transient failures back off exponentially", "[lifecycle]") {
@@ -488,9 +476,9 @@ TEST_CASE("consecutive transient failures back off exponentially", "[lifecycle]"
   w.add_payment_now("py_1", "failed");
   w.transport().fail_next(2, Delivery::Outcome::kTransient, "451 4.3.0 busy");
 
-  CHECK(w.run().dispatch.retried == 1);       // attempt 1 at t0; next after 48..72s
+  CHECK(w.run().dispatch.retried == 1);  // attempt 1 at t0; next after 48..72s
   w.clock().advance(Seconds(73));
-  CHECK(w.run().dispatch.retried == 1);       // attempt 2; next after 96..144s
+  CHECK(w.run().dispatch.retried == 1);  // attempt 2; next after 96..144s
   REQUIRE(w.transport().attempts().size() == 2);
   w.clock().advance(Seconds(95));
   CHECK(w.run().dispatch.sent == 0);
@@ -530,9 +518,10 @@ TEST_CASE("transient failures turn permanent after give_up_after", "[lifecycle]"
 TEST_CASE("a failed payment without an invoice opens no case", "[lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
-  w.must_exec("INSERT INTO payments(id, customer_id, amount_minor, currency, status, decline_code, "
-              "occurred_at) VALUES ('py_1', 'cus_1', 1250, 'EUR', 'failed', 'expired_card', '" +
-              dunning::format_iso8601(t0()) + "')");
+  w.must_exec(
+      "INSERT INTO payments(id, customer_id, amount_minor, currency, status, decline_code, "
+      "occurred_at) VALUES ('py_1', 'cus_1', 1250, 'EUR', 'failed', 'expired_card', '" +
+      dunning::format_iso8601(t0()) + "')");
   auto r = w.run();
   CHECK(r.tick.payments_read == 1);
   CHECK(r.tick.cases_opened == 0);
@@ -548,9 +537,11 @@ TEST_CASE("a payment without an invoice recovers the customer's case in the same
   REQUIRE(w.run().dispatch.sent == 1);
   w.clock().advance(kHour);
   auto pay = [&](const std::string& id, const std::string& currency) {
-    w.must_exec("INSERT INTO payments(id, customer_id, amount_minor, currency, status, "
-                "occurred_at) VALUES ('" + id + "', 'cus_1', 1250, '" + currency +
-                "', 'succeeded', '" + dunning::format_iso8601(w.clock().now()) + "')");
+    w.must_exec(
+        "INSERT INTO payments(id, customer_id, amount_minor, currency, status, "
+        "occurred_at) VALUES ('" +
+        id + "', 'cus_1', 1250, '" + currency + "', 'succeeded', '" +
+        dunning::format_iso8601(w.clock().now()) + "')");
   };
   pay("py_usd", "USD");
   CHECK(w.run().tick.cases_recovered == 0);

@@ -1,8 +1,7 @@
 // MIME building: encoded headers that decode back exactly, no header injection, line limits,
 // and byte-for-byte deterministic output.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -86,7 +85,11 @@ bool whole_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    std::size_t n = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xe  ? 3
+                    : (c >> 3) == 0x1e ? 4
+                                       : 0;
     if (n == 0 || i + n > s.size()) return false;
     for (std::size_t k = 1; k < n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
@@ -155,8 +158,8 @@ std::string header_value(const std::string& headers, const std::string& name) {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (lines[i].rfind(name + ": ", 0) != 0) continue;
     std::string v = lines[i].substr(name.size() + 2);
-    for (std::size_t k = i + 1; k < lines.size() && !lines[k].empty() &&
-                                (lines[k][0] == ' ' || lines[k][0] == '\t');
+    for (std::size_t k = i + 1;
+         k < lines.size() && !lines[k].empty() && (lines[k][0] == ' ' || lines[k][0] == '\t');
          ++k) {
       v += "\r\n" + lines[k];
     }
@@ -248,9 +251,9 @@ TEST_CASE("encoded words never split a multi-byte character", "[mime]") {
 }
 
 TEST_CASE("CR and LF in the subject cannot inject a header", "[mime]") {
-  const std::string subject = GENERATE(as<std::string>{}, "Hi\r\nBcc: evil@example.com",
-                                       "Hi\nBcc: evil@example.com", "Hi\rBcc: evil@example.com",
-                                       "Plaćanje\r\nBcc: evil@example.com");
+  const std::string subject =
+      GENERATE(as<std::string>{}, "Hi\r\nBcc: evil@example.com", "Hi\nBcc: evil@example.com",
+               "Hi\rBcc: evil@example.com", "Plaćanje\r\nBcc: evil@example.com");
   Email e = sample();
   e.subject = subject;
   auto mime = dunning::sender::build_mime(e);
@@ -266,8 +269,7 @@ TEST_CASE("CR and LF in the recipient name cannot inject a header", "[mime]") {
   e.to_name = name;
   auto mime = dunning::sender::build_mime(e);
   check_no_header_named(mime, "Bcc");
-  CHECK_THAT(header_value(split_message(mime).headers, "To"),
-             Catch::EndsWith("<ana@example.com>"));
+  CHECK_THAT(header_value(split_message(mime).headers, "To"), Catch::EndsWith("<ana@example.com>"));
 }
 
 TEST_CASE("CR and LF in extra header names and values cannot inject a header", "[mime]") {
@@ -295,8 +297,7 @@ TEST_CASE("every line stays within 998 octets and body lines within 76", "[mime]
   check_line_limits(mime);
 }
 
-TEST_CASE("a very long ASCII subject or name still keeps lines within 998 octets",
-          "[mime]") {
+TEST_CASE("a very long ASCII subject or name still keeps lines within 998 octets", "[mime]") {
   // Regression: long ASCII headers were once not folded (RFC 5322 limits lines to 998).
   Email e = sample();
   std::string words;
@@ -397,7 +398,8 @@ TEST_CASE("format_address quotes or encodes the display name", "[mime]") {
   using dunning::sender::format_address;
   CHECK(format_address("", "ana@example.com") == "<ana@example.com>");
   CHECK(format_address("Ana", "ana@example.com") == "\"Ana\" <ana@example.com>");
-  CHECK(format_address("Say \"hi\"\\", "a@example.com") == "\"Say \\\"hi\\\"\\\\\" <a@example.com>");
+  CHECK(format_address("Say \"hi\"\\", "a@example.com") ==
+        "\"Say \\\"hi\\\"\\\\\" <a@example.com>");
   CHECK(format_address("Ana", "Someone Else <ana@example.com>") == "\"Ana\" <ana@example.com>");
   std::string encoded = format_address("Željka Čović", "z@example.com");
   CHECK_THAT(encoded, Catch::StartsWith("=?UTF-8?B?") && Catch::EndsWith("?= <z@example.com>"));

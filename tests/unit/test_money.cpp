@@ -1,6 +1,5 @@
 // Money: parsing admin-written amounts, printing them, and refusing to mix currencies.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <limits>
 #include <stdexcept>

@@ -1,6 +1,5 @@
 // The rules engine: which sequence a case gets, and which of its steps are due when.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <string>
 #include <vector>
@@ -167,7 +166,9 @@ TEST_CASE("amount_at_least includes its bound and amount_below excludes its boun
   Sequence small = sequence("small");
   small.match.amount_below = Money(500, "EUR");
   seqs.sequences = {big, small, sequence("fallback")};
-  auto with = [](std::int64_t minor) { return facts("x", DeclineClass::kSoft, Money(minor, "EUR")); };
+  auto with = [](std::int64_t minor) {
+    return facts("x", DeclineClass::kSoft, Money(minor, "EUR"));
+  };
   CHECK(selected_id(seqs, with(10000)) == "big");
   CHECK(selected_id(seqs, with(25000)) == "big");
   CHECK(selected_id(seqs, with(9999)) == "fallback");
