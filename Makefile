@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DDUNNING_WERROR=ON
 
-.PHONY: all deps build demo test install clean
+.PHONY: all deps build demo test test-sanitize install clean
 
 all: build
 
@@ -21,8 +21,14 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it too).
+test-sanitize: deps
+	cmake -S . -B build-asan -DDUNNING_WERROR=ON -DDUNNING_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) _demo
+	rm -rf $(BUILD) build-asan _demo
