@@ -5,8 +5,10 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 
+#include "app/service_notify.hpp"
 #include "dunning/sender/smtp_transport.hpp"
 #include "dunning/templates/renderer.hpp"
 
@@ -15,7 +17,7 @@ namespace dunning::app {
 namespace asio = boost::asio;
 
 PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock& clock,
-                     sender::EmailTransport& email) {
+                     sender::EmailTransport& email, const std::atomic<bool>* stop) {
   PollResult r;
   auto started = std::chrono::steady_clock::now();
   try {
@@ -24,6 +26,7 @@ PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock
     templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale,
                                  cfg.daemon.company);
     sender::Dispatcher dispatcher(store, cfg, renderer, email, clock);
+    dispatcher.set_stop_flag(stop);
     r.dispatch = dispatcher.dispatch_due();
   } catch (const store::StoreError& e) {
     spdlog::error("poll failed, will retry: {}", e.what());
@@ -49,6 +52,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   asio::thread_pool worker(1);  // SQLite and libcurl block: keep them off the io_context
   asio::steady_timer timer(io);
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  asio::steady_timer watchdog(io);
+  asio::steady_timer drain_deadline(io);
 
   std::mutex cfg_mutex;  // guards `cfg` between the signal handler and the worker
   auto snapshot = [&] {
@@ -57,19 +62,34 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   };
   std::unique_ptr<sender::EmailTransport> email =
       std::make_unique<sender::SmtpTransport>(cfg->daemon.smtp);
+  auto email_cfg = cfg;  // the config `email` was built from; a reload rebuilds it (worker only)
   bool stopping = false;
   bool busy = false;
+  bool finished = false;
+  std::atomic<bool> stop_sending{false};  // read by the dispatcher between two messages
+  // Everything pending on the io_context is cancelled: io.run() returns once the worker is idle.
+  auto finish = [&] {
+    finished = true;
+    signals.cancel();
+    timer.cancel();
+    watchdog.cancel();
+    drain_deadline.cancel();
+  };
 
   std::function<void(std::chrono::seconds)> schedule;
   auto start_poll = [&] {
     busy = true;
     asio::post(worker, [&] {
       auto current = snapshot();
-      poll_once(store, *current, clock, *email);
+      if (current != email_cfg) {
+        email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
+        email_cfg = current;
+      }
+      poll_once(store, *current, clock, *email, &stop_sending);
       asio::post(io, [&] {
         busy = false;
         if (stopping) {
-          signals.cancel();
+          finish();
         } else {
           schedule(snapshot()->daemon.poll_interval);
         }
@@ -88,14 +108,18 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       if (ec) return;
       if (signo == SIGHUP) {
         spdlog::info("SIGHUP: reloading {}", config_file.string());
+        service::notify_reloading();
         auto loaded = config::load_config(config_file);
         if (!loaded.ok()) {
           for (const auto& e : loaded.errors) spdlog::error("{}", e.to_string());
           spdlog::error("reload refused: the running configuration stays in force");
+          service::notify_ready("running; the last reload was refused (see the log)");
         } else {
+          spdlog::set_level(spdlog::level::from_str(loaded.value.daemon.log_level));
           std::lock_guard lock(cfg_mutex);
           cfg = std::make_shared<const config::Config>(std::move(loaded.value));
           spdlog::info("configuration reloaded ({} sequences)", cfg->sequences.sequences.size());
+          service::notify_ready("running; configuration reloaded");
         }
         wait_signal();
         return;
@@ -103,16 +127,44 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       spdlog::info("{}: finishing the current poll and stopping",
                    signo == SIGTERM ? "SIGTERM" : "SIGINT");
       stopping = true;
+      stop_sending = true;
+      service::notify_stopping();
       timer.cancel();
-      if (!busy) signals.cancel();
+      if (!busy) {
+        finish();
+        return;
+      }
+      // The message being sent finishes (bounded by the SMTP timeout); if it still hangs after
+      // that, exit without waiting: its row stays leased and is re-sent with the same Message-ID.
+      const auto bound = snapshot()->daemon.smtp.timeout + std::chrono::seconds(10);
+      drain_deadline.expires_after(bound);
+      drain_deadline.async_wait([bound](const boost::system::error_code& timer_ec) {
+        if (timer_ec) return;
+        spdlog::critical("the in-flight send did not finish within {}; exiting now",
+                         format_duration(std::chrono::duration_cast<Seconds>(bound)));
+        spdlog::default_logger()->flush();
+        std::_Exit(1);
+      });
     });
   };
   wait_signal();
+
+  // Pings at half the interval systemd expects, from the io_context: a wedged event loop stops
+  // the pings and systemd restarts the service (Restart=on-failure).
+  std::function<void(std::chrono::microseconds)> ping = [&](std::chrono::microseconds every) {
+    service::notify_watchdog();
+    watchdog.expires_after(every);
+    watchdog.async_wait([&, every](const boost::system::error_code& ec) {
+      if (!ec && !finished) ping(every);
+    });
+  };
+  if (auto interval = service::watchdog_interval()) ping(*interval / 2);
 
   spdlog::info("dunningd {} running: database {}, mail via {}, polling every {}", DUNNINGD_VERSION,
                cfg->daemon.database.string(), email->name(),
                format_duration(cfg->daemon.poll_interval));
   schedule(std::chrono::seconds(0));
+  service::notify_ready("running: polling every " + format_duration(cfg->daemon.poll_interval));
   io.run();
   worker.join();
   spdlog::info("stopped");

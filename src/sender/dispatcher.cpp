@@ -29,6 +29,7 @@ DispatchStats Dispatcher::dispatch_due() {
   DispatchStats stats;
   const auto& ob = cfg_.daemon.outbox;
   for (;;) {
+    if (stop_requested()) break;
     std::vector<OutboxRow> batch;
     {
       store::Store::Tx tx(store_);
@@ -37,7 +38,16 @@ DispatchStats Dispatcher::dispatch_due() {
     }
     if (batch.empty()) break;
     bool reachable = true;
-    for (const auto& row : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& row = batch[i];
+      if (stop_requested()) {
+        const std::size_t handed_back = batch.size() - i;
+        store::Store::Tx tx(store_);
+        for (; i < batch.size(); ++i) store_.release_outbox(batch[i].id);
+        tx.commit();
+        spdlog::info("stop requested: {} claimed messages handed back to the outbox", handed_back);
+        return stats;
+      }
       if (!reachable) {
         retry_later(row, "not attempted: the mail server was unreachable in this round", stats);
         continue;

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dunning/config/secrets.hpp"
+
 namespace dunning::sender {
 namespace {
 
@@ -48,8 +50,9 @@ struct SmtpTransport::Impl {
 SmtpTransport::SmtpTransport(const config::SmtpConfig& cfg) : impl_(std::make_unique<Impl>()) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   impl_->cfg = cfg;
-  if (const char* u = std::getenv(cfg.username_env.c_str())) impl_->username = u;
-  if (const char* p = std::getenv(cfg.password_env.c_str())) impl_->password = p;
+  // The environment first, then a systemd credential of the same name (LoadCredential=).
+  if (auto u = config::read_secret(cfg.username_env)) impl_->username = *u;
+  if (auto p = config::read_secret(cfg.password_env)) impl_->password = *p;
 }
 
 SmtpTransport::~SmtpTransport() = default;

@@ -438,6 +438,15 @@ std::vector<OutboxRow> Store::claim_outbox(TimePoint now, Seconds lease, int lim
   });
 }
 
+void Store::release_outbox(std::int64_t id) {
+  guard("release_outbox", [&] {
+    Stmt s(impl_->db,
+           "UPDATE outbox SET lease_until = NULL, attempts = MAX(attempts - 1, 0) "
+           "WHERE id = ? AND state = 'pending'");
+    s.bind(1, id).run();
+  });
+}
+
 void Store::mark_outbox_sent(std::int64_t id, TimePoint at) {
   guard("mark_outbox_sent", [&] {
     Stmt s(impl_->db,

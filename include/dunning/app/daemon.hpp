@@ -2,6 +2,7 @@
 // timer until SIGTERM/SIGINT; SIGHUP re-reads and validates the config and swaps it only if valid.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 
@@ -20,11 +21,14 @@ struct PollResult {
   bool ok = true;  // false: the database failed; the poll is retried next time
 };
 
-// One full poll against `store`. Errors are logged, never thrown.
+// One full poll against `store`. Errors are logged, never thrown. When `stop` turns true the
+// dispatch ends after the message being sent (see Dispatcher::set_stop_flag).
 PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock& clock,
-                     sender::EmailTransport& email);
+                     sender::EmailTransport& email, const std::atomic<bool>* stop = nullptr);
 
-// Runs until SIGTERM or SIGINT (exit code 0) and returns the process exit code.
+// Runs until SIGTERM or SIGINT (exit code 0) and returns the process exit code. Speaks the
+// systemd notify protocol when NOTIFY_SOCKET is set: READY once running, RELOADING/READY around
+// a SIGHUP, STOPPING on a stop request, WATCHDOG pings at half of WatchdogSec.
 int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const config::Config> cfg,
                store::Store& store, const Clock& clock);
 

@@ -3,6 +3,7 @@
 // row that is re-sent with the same Message-ID once the lease expires (at-least-once).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -30,6 +31,11 @@ class Dispatcher {
   // unreachable (then the rest waits for its backoff).
   DispatchStats dispatch_due();
 
+  // A graceful stop: `stop` is read between two messages; once true, dispatch_due() sends
+  // nothing more, hands the rows it claimed but did not attempt back to the outbox (they are
+  // sent by the next run, not after their lease) and returns. REQUIRES: *stop outlives *this.
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
+
   // The Message-ID of a case's step: the same for every attempt.
   static std::string message_id(std::int64_t case_id, int step_index, const std::string& from);
 
@@ -39,12 +45,14 @@ class Dispatcher {
   void retry_later(const store::OutboxRow& row, const std::string& why, DispatchStats& stats);
   void fail(const store::OutboxRow& row, store::OutboxState state, const std::string& why,
             DispatchStats& stats);
+  bool stop_requested() const { return stop_ != nullptr && stop_->load(); }
 
   store::Store& store_;
   const config::Config& cfg_;
   const templates::Renderer& renderer_;
   EmailTransport& email_;
   const Clock& clock_;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace dunning::sender

@@ -189,6 +189,8 @@ class Store {
   // Claims up to `limit` pending rows due at `now` whose lease is free, leasing them until
   // now + lease. A row whose lease expired (its sender died) is claimed again.
   std::vector<OutboxRow> claim_outbox(TimePoint now, Seconds lease, int limit);
+  // Gives a claimed row back unattempted: frees its lease and undoes the claim's attempt count.
+  void release_outbox(std::int64_t id);
   void mark_outbox_sent(std::int64_t id, TimePoint at);
   void mark_outbox_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error);
   void mark_outbox_final(std::int64_t id, OutboxState state, TimePoint at,
