@@ -4,6 +4,7 @@
 
 #include "app/commands.hpp"
 #include "dunning/app/daemon.hpp"
+#include "dunning/app/logging.hpp"
 #include "dunning/sender/smtp_transport.hpp"
 
 namespace dunning::app {
@@ -22,7 +23,8 @@ Command add_run_command(CLI::App& app, Cli& cli) {
   return {sub, [&cli, opt]() -> int {
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;
-            spdlog::set_level(spdlog::level::from_str(cfg->daemon.log_level));
+            setup_logging({cfg->daemon.log_format == "json" ? LogFormat::kJson : LogFormat::kText,
+                           !cfg->daemon.log_customer_emails, cfg->daemon.log_level});
             auto store = open_store(*cfg, store::Store::Mode::kCreate);
             if (!store) return kExitFailure;
             if (opt->once) {

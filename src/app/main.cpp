@@ -1,12 +1,12 @@
 // dunningd: the command line. Each subcommand lives in its own cmd_<name>.cpp; expected failures
 // print one line and exit non-zero, and no exception escapes main().
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <vector>
 
 #include "app/commands.hpp"
+#include "dunning/app/logging.hpp"
 
 int main(int argc, char** argv) {
   using namespace dunning::app;
@@ -24,9 +24,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  auto logger = spdlog::stderr_color_mt("dunningd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
+  setup_logging({});  // console or journal, masked; `run` re-applies the config's choices
 
   try {
     for (const auto& command : commands) {

@@ -408,10 +408,11 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
     return {c, std::move(r.errors())};
   }
   if (!r.expect_map(root, "the daemon config")) return {c, std::move(r.errors())};
-  r.allow_keys(root,
-               {"database", "sequences", "templates", "default_locale", "default_time_zone",
-                "poll_interval", "log_level", "company", "smtp", "outbox", "declines"},
-               "the daemon config");
+  r.allow_keys(
+      root,
+      {"database", "sequences", "templates", "default_locale", "default_time_zone", "poll_interval",
+       "log_level", "log_format", "log_customer_emails", "company", "smtp", "outbox", "declines"},
+      "the daemon config");
   if (root["database"])
     c.database = resolve(file, r.string(root["database"], "database").value_or(""));
   if (root["sequences"])
@@ -432,6 +433,15 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
                                                   "error", "critical", "off"};
     if (!kLevels.count(c.log_level))
       r.error(root["log_level"], "unknown log_level '" + c.log_level + "'");
+  }
+  if (root["log_format"]) {
+    c.log_format = r.string(root["log_format"], "log_format").value_or("text");
+    if (c.log_format != "text" && c.log_format != "json")
+      r.error(root["log_format"], "unknown log_format '" + c.log_format + "' (text or json)");
+  }
+  if (root["log_customer_emails"]) {
+    c.log_customer_emails = r.boolean(root["log_customer_emails"], "log_customer_emails")
+                                .value_or(c.log_customer_emails);
   }
   if (root["company"]) load_company(r, root["company"], c.company);
   if (root["smtp"]) {

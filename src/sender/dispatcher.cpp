@@ -138,8 +138,8 @@ bool Dispatcher::deliver(const OutboxRow& row, DispatchStats& stats) {
                                 email_.name());
       tx.commit();
       ++stats.sent;
-      spdlog::info("case {} step {}: email '{}' sent", row.case_id, row.step_index + 1,
-                   row.template_name);
+      spdlog::info("case {} step {}: email '{}' sent to {}", row.case_id, row.step_index + 1,
+                   row.template_name, customer->email);
       return true;
     }
     case Delivery::Outcome::kTransient:

@@ -204,5 +204,35 @@ class ServiceLifecycle(unittest.TestCase):
         self.assertEqual(leased, 0)
 
 
+class Logs(unittest.TestCase):
+    def run_once(self, extra_config):
+        with SmtpServer() as smtp:
+            ws = Workspace(smtp.port, SEQUENCES, extra_config=extra_config)
+            self.addCleanup(ws.cleanup)
+            ws.run("migrate")
+            ws.add_customer("cus_1", "ana.horvat@example.com", tz="UTC")
+            ws.add_payment("py_1", "cus_1", "in_1", 1250, "EUR", "failed", iso_now(),
+                           decline_code="expired_card")
+            proc = ws.tick(iso_now())
+            self.assertEqual(len(smtp.messages), 1)
+        return proc.stderr
+
+    def test_log_format_json_writes_one_json_object_per_line_with_addresses_masked(self):
+        import json
+        stderr = self.run_once("log_format: json\n")
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        self.assertTrue(lines, "the run logged nothing")
+        for line in lines:
+            record = json.loads(line)
+            self.assertEqual(set(record), {"ts", "level", "logger", "msg"})
+        self.assertTrue(any("sent to a***@example.com" in json.loads(line)["msg"]
+                            for line in lines), stderr)
+        self.assertNotIn("ana.horvat@", stderr)
+
+    def test_log_customer_emails_true_shows_addresses_in_full(self):
+        stderr = self.run_once("log_customer_emails: true\n")
+        self.assertIn("sent to ana.horvat@example.com", stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -62,6 +62,8 @@ struct DaemonConfig {
   std::string default_time_zone = "UTC";
   Seconds poll_interval{10};
   std::string log_level = "info";
+  std::string log_format = "text";   // text | json (one JSON object per line)
+  bool log_customer_emails = false;  // false: addresses appear masked (a***@example.com)
   CompanyConfig company;
   SmtpConfig smtp;
   OutboxConfig outbox;
