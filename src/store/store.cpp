@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/migrate.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite.hpp"
 
@@ -164,25 +165,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Mo
     db.exec("PRAGMA journal_mode=WAL");
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=ON");
-    db.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
-    int version = 0;
-    {
-      Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
-      if (s.step()) version = static_cast<int>(s.int64(0));
-    }
+    const int version = detail::schema_version(db);
     if (version > kSchemaVersion) {
       return Error::permanent("database " + path.string() + " has schema version " +
                               std::to_string(version) + ", newer than this dunningd (" +
                               std::to_string(kSchemaVersion) + ")");
     }
-    for (int v = version; v < kSchemaVersion; ++v) {
-      sqlite::Transaction tx(db);
-      db.exec(detail::kMigrations[static_cast<std::size_t>(v)]);
-      Stmt ins(db, "INSERT INTO schema_version(version) VALUES (?)");
-      ins.bind(1, v + 1).run();
-      tx.commit();
-      spdlog::info("database {} migrated to schema version {}", path.string(), v + 1);
-    }
+    // Backs an existing database up to <file>.pre-v<N>.bak first (SQLite online backup).
+    static_assert(detail::kMigrations.size() == kSchemaVersion, "one migration per version");
+    detail::migrate(db, path, detail::kMigrations);
     return std::unique_ptr<Store>(new Store(std::move(impl)));
   } catch (const SqliteError& e) {
     return Error::permanent(e.what());

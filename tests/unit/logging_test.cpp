@@ -2,6 +2,8 @@
 
 #include <spdlog/details/log_msg.h>
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
