@@ -80,7 +80,9 @@ def iso_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ServiceLifecycle(unittest.TestCase):
+class DaemonFixture(unittest.TestCase):
+    """A workspace, a slow SMTP server, a notify socket and helpers to run the daemon."""
+
     def setUp(self):
         self.smtp = SmtpServer()
         self.smtp.handler = SlowRecorder()
@@ -141,7 +143,9 @@ class ServiceLifecycle(unittest.TestCase):
     def delivered(self):
         return len(self.smtp.messages)
 
-    # ---- the test
+
+
+class ServiceLifecycle(DaemonFixture):
     def test_reload_and_stop_during_a_burst_lose_nothing_and_send_nothing_twice(self):
         self.start_daemon()
         wait_for(lambda: self.notify.count("READY=1") >= 1, timeout=15, what="READY=1")
@@ -176,6 +180,8 @@ class ServiceLifecycle(unittest.TestCase):
         stop_asked = time.monotonic()
         rc = self.stop_daemon()
         stop_took = time.monotonic() - stop_asked
+        print(f"\nburst: {self.delivered() - 7} of {BURST} sent before SIGTERM took effect; "
+              f"stop took {stop_took:.2f}s")
         self.assertEqual(rc, 0, self.logs()[-3000:])
         wait_for(lambda: self.notify.count("STOPPING=1") >= 1, timeout=5, what="STOPPING=1")
         sent_before_restart = self.delivered()
@@ -202,6 +208,19 @@ class ServiceLifecycle(unittest.TestCase):
         self.assertEqual(sent, total)
         leased = self.ws.sql("SELECT COUNT(*) FROM outbox WHERE lease_until IS NOT NULL")[0][0]
         self.assertEqual(leased, 0)
+
+
+class Interrupt(DaemonFixture):
+    def test_sigint_in_a_terminal_stops_like_sigterm_with_exit_status_0(self):
+        self.start_daemon()
+        wait_for(lambda: self.notify.count("READY=1") >= 1, timeout=15, what="READY=1")
+        self.proc.send_signal(signal.SIGINT)
+        rc = self.proc.wait(timeout=20)
+        self.log.close()
+        self.proc = None
+        self.assertEqual(rc, 0, self.logs())
+        self.assertIn("SIGINT: finishing the current poll and stopping", self.logs())
+        wait_for(lambda: self.notify.count("STOPPING=1") >= 1, timeout=5, what="STOPPING=1")
 
 
 class Logs(unittest.TestCase):

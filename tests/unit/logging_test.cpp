@@ -1,7 +1,7 @@
 #include "dunning/app/logging.hpp"
 
 #include <spdlog/details/log_msg.h>
-
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -108,4 +108,20 @@ TEST_CASE("a secret comes from the environment first, then from the systemd cred
   ::unsetenv("CREDENTIALS_DIRECTORY");
   CHECK_FALSE(dunning::config::read_secret("DUNNINGD_TEST_SECRET").has_value());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("stderr counts as the journal only when JOURNAL_STREAM names it", "[logging]") {
+  struct stat st {};
+  REQUIRE(fstat(2, &st) == 0);
+  const std::string mine = std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" +
+                           std::to_string(static_cast<unsigned long long>(st.st_ino));
+  ::setenv("JOURNAL_STREAM", mine.c_str(), 1);
+  CHECK(dunning::app::stderr_is_journal());
+  // Inherited by a child whose stderr was redirected: not the journal any more.
+  ::setenv("JOURNAL_STREAM", "1:2", 1);
+  CHECK_FALSE(dunning::app::stderr_is_journal());
+  ::setenv("JOURNAL_STREAM", "garbage", 1);
+  CHECK_FALSE(dunning::app::stderr_is_journal());
+  ::unsetenv("JOURNAL_STREAM");
+  CHECK_FALSE(dunning::app::stderr_is_journal());
 }
