@@ -53,6 +53,11 @@ dpkg-deb -x "$deb" "$work/root"
   --templates "$work/root/usr/share/dunningd/templates" || { echo "packaged config fails check" >&2; fail=1; }
 grep -q '^ExecStart=/usr/bin/dunningd run --config /etc/dunningd/dunningd.yaml$' \
   "$work/root/usr/lib/systemd/system/dunningd.service" || { echo "unit ExecStart wrong" >&2; fail=1; }
-gzip -t "$work/root/usr/share/man/man1/dunningd.1.gz" || fail=1
+# The man page documents every subcommand the binary lists.
+subs=$("$work/root/usr/bin/dunningd" --help | awk '/^Subcommands:/ { on = 1; next } on && NF { print $1 }')
+for sub in $subs; do
+  zcat "$work/root/usr/share/man/man1/dunningd.1.gz" | grep -q "^\.SS dunningd $sub\$" &&
+    echo "ok   man page: $sub" || { echo "man page lacks subcommand $sub" >&2; fail=1; }
+done
 
 [ "$fail" -eq 0 ] && echo PASS || { echo "FAIL" >&2; exit 1; }
