@@ -297,9 +297,9 @@ void write_report_table(const json& report, std::ostream& out) {
 void write_report_html(const json& r, std::ostream& out) {
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
          "<title>dunningd recovery report</title>\n<style>"
-         "body{font-family:sans-serif;margin:24px;color:#222}"
+         "body{font-family:sans-serif;font-size:13px;margin:20px;color:#222}"
          "table{border-collapse:collapse;margin:8px 0 20px}"
-         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+         "td,th{border:1px solid #ccc;padding:2px 5px;text-align:right}"
          "th{background:#f0f0f0}td:first-child{text-align:left}"
          ".axis,.tick,.label,.value{font-size:12px;fill:#333}"
          "p.formula{max-width:1000px;font-size:13px;color:#444}"
