@@ -1,35 +1,61 @@
 #include <iostream>
 
 #include "app/commands.hpp"
-#include "dunning/ledger/report.hpp"
+#include "dunning/ledger/summary.hpp"
 
 namespace dunning::app {
 
 Command add_report_command(CLI::App& app, Cli& cli) {
-  auto* sub = app.add_subcommand("report", "print the recovery ledger");
+  auto* sub = app.add_subcommand(
+      "report",
+      "recovery report for finance: recovered / lost / open per currency, funnel, "
+      "uplift against the holdout group, lifetime value preserved");
   add_config_option(sub, cli);
   struct Options {
-    std::string format = "csv";
+    std::string format = "table";
     std::string from;
     std::string to;
+    std::string as_of;
+    std::string by;
+    int horizon = 36;
   };
   auto opt = std::make_shared<Options>();
-  sub->add_option("--format", opt->format, "csv or json")
-      ->check(CLI::IsMember({"csv", "json"}))
+  sub->add_option("--format", opt->format, "table, csv, json or html")
+      ->check(CLI::IsMember({"table", "csv", "json", "html"}))
       ->capture_default_str();
-  sub->add_option("--from", opt->from, "first day (inclusive, ISO 8601)");
-  sub->add_option("--to", opt->to, "end (exclusive, ISO 8601)");
+  sub->add_option("--from", opt->from, "cases opened at or after (ISO 8601)");
+  sub->add_option("--to", opt->to, "cases opened before (ISO 8601, exclusive)");
+  sub->add_option("--by", opt->by,
+                  "group by month|week|sequence|step|decline_code|currency|channel")
+      ->check(CLI::IsMember(
+          {"month", "week", "sequence", "step", "decline_code", "currency", "channel"}));
+  sub->add_option("--as-of", opt->as_of,
+                  "outcomes as recorded up to this time (default: --to, else now)");
+  sub->add_option("--ltv-horizon-months", opt->horizon,
+                  "cap on a recovered subscription's expected remaining lifetime")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   return {sub, [&cli, opt]() -> int {
-            auto from = parse_time_option(opt->from, "--from");
-            auto to = parse_time_option(opt->to, "--to");
+            ledger::ReportOptions ro;
+            ro.from = parse_time_option(opt->from, "--from");
+            ro.to = parse_time_option(opt->to, "--to");
+            auto as_of = parse_time_option(opt->as_of, "--as-of");
+            ro.as_of = as_of ? *as_of : ro.to ? *ro.to : SystemClock().now();
+            ro.by = opt->by;
+            ro.ltv_horizon_months = opt->horizon;
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;
             auto store = open_store(*cfg, store::Store::Mode::kExisting);
             if (!store) return kExitFailure;
+            const auto report = ledger::build_report(*store, ro);
             if (opt->format == "json") {
-              (void)ledger::write_json(*store, from, to, std::cout);
+              ledger::write_report_json(report, std::cout);
+            } else if (opt->format == "csv") {
+              ledger::write_report_csv(report, std::cout);
+            } else if (opt->format == "html") {
+              ledger::write_report_html(report, std::cout);
             } else {
-              (void)ledger::write_csv(*store, from, to, std::cout);
+              ledger::write_report_table(report, std::cout);
             }
             return kExitOk;
           }};

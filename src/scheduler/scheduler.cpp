@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dunning/ledger/attribution.hpp"
 #include "dunning/rules/rules.hpp"
 
 namespace dunning::scheduler {
@@ -129,6 +130,7 @@ void Scheduler::recover(CaseRecord c, const Payment& p, TickStats& stats) {
   e.opened_at = c.opened_at;
   e.occurred_at = p.occurred_at;
   e.recorded_at = now;
+  ledger::attribute_recovery(e, won_by, store_.last_click(c.id, p.occurred_at));
   store_.insert_ledger(e);
   store_.close_case(c.id, CaseState::kRecovered, p.occurred_at, "payment " + p.id + " succeeded");
   int cancelled = store_.cancel_pending_outbox(c.id, now, "case recovered");

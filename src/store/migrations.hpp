@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -77,6 +77,20 @@ CREATE TRIGGER ledger_is_append_only_update BEFORE UPDATE ON ledger
   BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
 CREATE TRIGGER ledger_is_append_only_delete BEFORE DELETE ON ledger
   BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
+)sql",
+    // ---- version 2: ledger semantics finance can sign (days to recover, click attribution,
+    // corrections that point at the row they correct) and the indexes reports stream through.
+    R"sql(
+ALTER TABLE ledger ADD COLUMN days_to_recover INTEGER;
+ALTER TABLE ledger ADD COLUMN attribution TEXT
+  CHECK (attribution IS NULL OR attribution IN ('step', 'click'));
+ALTER TABLE ledger ADD COLUMN clicked_at TEXT;
+ALTER TABLE ledger ADD COLUMN corrects INTEGER REFERENCES ledger(id);
+ALTER TABLE ledger ADD COLUMN note TEXT;
+CREATE INDEX ledger_case ON ledger(case_id, kind);
+CREATE INDEX ledger_subscription ON ledger(subscription_id, kind);
+CREATE INDEX cases_opened ON cases(opened_at);
+CREATE INDEX payments_customer_status ON payments(customer_id, status);
 )sql",
 };
 

@@ -511,17 +511,52 @@ std::int64_t Store::insert_ledger(const LedgerEntry& e) {
     Stmt s(impl_->db,
            "INSERT INTO ledger(case_id, kind, customer_id, subscription_id, invoice_id, "
            "payment_id, amount_minor, currency, step_index, channel, template, sequence_id, "
-           "decline_code, opened_at, occurred_at, recorded_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+           "decline_code, opened_at, occurred_at, recorded_at, days_to_recover, attribution, "
+           "clicked_at, corrects, note) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, e.case_id).bind(2, e.kind).bind(3, e.customer_id).bind(4, e.subscription_id);
     s.bind(5, e.invoice_id).bind(6, e.payment_id).bind(7, e.amount.minor());
     s.bind(8, e.amount.currency()).bind(9, e.step_index).bind(10, e.channel);
     s.bind(11, e.template_name).bind(12, e.sequence_id).bind(13, e.decline_code);
     s.bind(14, iso(e.opened_at)).bind(15, iso(e.occurred_at)).bind(16, iso(e.recorded_at));
+    s.bind(17, e.days_to_recover);
+    if (e.attribution.empty()) {
+      s.bind(18, std::nullopt);
+    } else {
+      s.bind(18, e.attribution);
+    }
+    if (e.clicked_at) {
+      s.bind(19, iso(*e.clicked_at));
+    } else {
+      s.bind(19, std::nullopt);
+    }
+    s.bind(20, e.corrects);
+    if (e.note.empty()) {
+      s.bind(21, std::nullopt);
+    } else {
+      s.bind(21, e.note);
+    }
     s.run();
     return impl_->db.last_insert_rowid();
   });
 }
+
+namespace {
+
+void bind_range(Stmt& s, int first, std::optional<TimePoint> from, std::optional<TimePoint> to) {
+  if (from) {
+    s.bind(first, iso(*from));
+  } else {
+    s.bind(first, std::nullopt);
+  }
+  if (to) {
+    s.bind(first + 1, iso(*to));
+  } else {
+    s.bind(first + 1, std::nullopt);
+  }
+}
+
+}  // namespace
 
 void Store::for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoint> to,
                             const std::function<void(const LedgerEntry&)>& fn) {
@@ -530,18 +565,10 @@ void Store::for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoi
            "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
            "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
            "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
-           "recorded_at FROM ledger WHERE (?1 IS NULL OR occurred_at >= ?1) AND "
+           "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
+           "COALESCE(note, '') FROM ledger WHERE (?1 IS NULL OR occurred_at >= ?1) AND "
            "(?2 IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id");
-    if (from) {
-      s.bind(1, iso(*from));
-    } else {
-      s.bind(1, std::nullopt);
-    }
-    if (to) {
-      s.bind(2, iso(*to));
-    } else {
-      s.bind(2, std::nullopt);
-    }
+    bind_range(s, 1, from, to);
     while (s.step()) {
       LedgerEntry e;
       e.id = s.int64(0);
@@ -560,8 +587,173 @@ void Store::for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoi
       e.opened_at = parse_time(s.text(14), "ledger.opened_at");
       e.occurred_at = parse_time(s.text(15), "ledger.occurred_at");
       e.recorded_at = parse_time(s.text(16), "ledger.recorded_at");
+      if (auto d = s.opt_int64(17)) e.days_to_recover = static_cast<int>(*d);
+      e.attribution = s.text(18);
+      e.clicked_at = parse_opt_time(s.opt_text(19), "ledger.clicked_at");
+      e.corrects = s.opt_int64(20);
+      e.note = s.text(21);
       fn(e);
     }
+  });
+}
+
+std::optional<TimePoint> Store::last_click(std::int64_t case_id, TimePoint at) {
+  return guard("last_click", [&]() -> std::optional<TimePoint> {
+    {
+      Stmt t(impl_->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clicks'");
+      if (!t.step()) return std::nullopt;
+    }
+    Stmt s(impl_->db, "SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?");
+    s.bind(1, case_id).bind(2, iso(at));
+    if (!s.step()) return std::nullopt;
+    return parse_opt_time(s.opt_text(0), "clicks.at");
+  });
+}
+
+void Store::for_each_case_outcome(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                                  const std::function<void(const CaseOutcome&)>& fn) {
+  guard("for_each_case_outcome", [&] {
+    Stmt s(impl_->db,
+           "SELECT c.id, c.customer_id, c.subscription_id, c.amount_minor, c.currency, "
+           "COALESCE(c.decline_code, ''), c.sequence_id, c.opened_at, c.holdout, l.kind, "
+           "l.amount_minor + COALESCE((SELECT SUM(k.amount_minor) FROM ledger k "
+           "  WHERE k.case_id = c.id AND k.kind = 'correction'), 0), "
+           "l.currency, l.step_index, COALESCE(l.channel, ''), COALESCE(l.attribution, ''), "
+           "l.occurred_at, l.days_to_recover "
+           "FROM cases c LEFT JOIN ledger l ON l.case_id = c.id AND l.kind <> 'correction' "
+           "WHERE (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
+           "ORDER BY c.id");
+    bind_range(s, 1, from, to);
+    while (s.step()) {
+      CaseOutcome o;
+      o.case_id = s.int64(0);
+      o.customer_id = s.text(1);
+      o.subscription_id = s.opt_text(2);
+      o.amount = Money(s.int64(3), s.text(4));
+      o.decline_code = s.text(5);
+      o.sequence_id = s.text(6);
+      o.opened_at = parse_time(s.text(7), "cases.opened_at");
+      o.holdout = s.int64(8) != 0;
+      o.kind = s.text(9);
+      if (!o.kind.empty()) {
+        o.closed_amount = Money(s.int64(10), s.text(11));
+        if (auto st = s.opt_int64(12)) o.step_index = static_cast<int>(*st);
+        o.channel = s.text(13);
+        o.attribution = s.text(14);
+        o.closed_at = parse_opt_time(s.opt_text(15), "ledger.occurred_at");
+        if (auto d = s.opt_int64(16)) o.days_to_recover = static_cast<int>(*d);
+      }
+      fn(o);
+    }
+  });
+}
+
+std::vector<StepReach> Store::step_reach(std::optional<TimePoint> from,
+                                         std::optional<TimePoint> to) {
+  return guard("step_reach", [&] {
+    Stmt s(impl_->db,
+           "SELECT c.sequence_id, o.step_index, MIN(o.channel), "
+           "MIN(COALESCE(NULLIF(o.template, ''), o.action, '')), COUNT(DISTINCT o.case_id) "
+           "FROM cases c JOIN outbox o ON o.case_id = c.id AND o.state = 'sent' "
+           "WHERE (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
+           "GROUP BY c.sequence_id, o.step_index ORDER BY c.sequence_id, o.step_index");
+    bind_range(s, 1, from, to);
+    std::vector<StepReach> out;
+    while (s.step()) {
+      out.push_back({s.text(0), static_cast<int>(s.int64(1)), s.text(2), s.text(3), s.int64(4)});
+    }
+    return out;
+  });
+}
+
+void Store::for_each_recovery_history(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                                      const std::function<void(const RecoveryHistory&)>& fn) {
+  guard("for_each_recovery_history", [&] {
+    Stmt s(impl_->db,
+           "SELECT l.case_id, l.customer_id, l.subscription_id, l.currency, l.occurred_at, "
+           "COALESCE(SUM(p.amount_minor), 0), COUNT(p.id), MIN(p.occurred_at) "
+           "FROM ledger l JOIN cases c ON c.id = l.case_id "
+           "LEFT JOIN payments p ON p.customer_id = l.customer_id AND p.status = 'succeeded' "
+           "  AND p.currency = l.currency AND p.occurred_at <= l.occurred_at "
+           "  AND (l.subscription_id IS NULL OR p.subscription_id = l.subscription_id) "
+           "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
+           "  AND (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
+           "GROUP BY l.id ORDER BY l.case_id");
+    bind_range(s, 1, from, to);
+    while (s.step()) {
+      RecoveryHistory h;
+      h.case_id = s.int64(0);
+      h.customer_id = s.text(1);
+      h.subscription_id = s.opt_text(2);
+      h.currency = s.text(3);
+      h.recovered_at = parse_time(s.text(4), "ledger.occurred_at");
+      h.paid_sum_minor = s.int64(5);
+      h.paid_count = s.int64(6);
+      h.first_paid_at = parse_opt_time(s.opt_text(7), "payments.occurred_at");
+      fn(h);
+    }
+  });
+}
+
+void Store::for_each_retention(TimePoint as_of,
+                               const std::function<void(const RetentionObservation&)>& fn) {
+  guard("for_each_retention", [&] {
+    Stmt s(impl_->db,
+           "SELECT l.occurred_at, "
+           "(SELECT MIN(x.occurred_at) FROM ledger x WHERE x.subscription_id = l.subscription_id "
+           "   AND x.kind IN ('lost', 'cancelled') AND x.occurred_at > l.occurred_at "
+           "   AND x.occurred_at <= ?1), "
+           "CASE WHEN s.status IN ('canceled', 'cancelled', 'ended', 'incomplete_expired') "
+           "  AND s.updated_at > l.occurred_at AND s.updated_at <= ?1 THEN s.updated_at END "
+           "FROM ledger l LEFT JOIN subscriptions s ON s.id = l.subscription_id "
+           "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
+           "  AND l.subscription_id IS NOT NULL AND l.occurred_at <= ?1 ORDER BY l.id");
+    s.bind(1, iso(as_of));
+    while (s.step()) {
+      RetentionObservation r;
+      r.recovered_at = parse_time(s.text(0), "ledger.occurred_at");
+      auto a = parse_opt_time(s.opt_text(1), "ledger.occurred_at");
+      auto b = parse_opt_time(s.opt_text(2), "subscriptions.updated_at");
+      if (a && b) {
+        r.ended_at = std::min(*a, *b);
+      } else {
+        r.ended_at = a ? a : b;
+      }
+      fn(r);
+    }
+  });
+}
+
+std::vector<VerifyCurrency> Store::verify_recovered(std::vector<VerifyMismatch>* mismatches,
+                                                    int max_mismatches) {
+  return guard("verify_recovered", [&] {
+    std::vector<VerifyCurrency> out;
+    {
+      Stmt s(impl_->db,
+             "SELECT l.currency, SUM(l.amount_minor), "
+             "COALESCE(SUM(CASE WHEN p.status = 'succeeded' AND p.currency = l.currency "
+             "  THEN p.amount_minor ELSE 0 END), 0), COUNT(*) "
+             "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
+             "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
+             "GROUP BY l.currency ORDER BY l.currency");
+      while (s.step()) out.push_back({s.text(0), s.int64(1), s.int64(2), s.int64(3)});
+    }
+    if (mismatches) {
+      Stmt s(impl_->db,
+             "SELECT l.id, COALESCE(l.payment_id, ''), "
+             "CASE WHEN p.id IS NULL THEN 'payment not found' "
+             "  WHEN p.status <> 'succeeded' THEN 'payment status is ' || p.status "
+             "  WHEN p.currency <> l.currency THEN 'payment currency is ' || p.currency "
+             "  ELSE 'payment amount is ' || p.amount_minor || ', ledger says ' || "
+             "    l.amount_minor END "
+             "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
+             "WHERE l.kind IN ('recovered', 'recovered_without_contact') AND (p.id IS NULL OR "
+             "  p.status <> 'succeeded' OR p.currency <> l.currency OR "
+             "  p.amount_minor <> l.amount_minor) ORDER BY l.id LIMIT ?");
+      s.bind(1, max_mismatches);
+      while (s.step()) mismatches->push_back({s.int64(0), s.text(1), s.text(2)});
+    }
+    return out;
   });
 }
 

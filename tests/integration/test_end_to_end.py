@@ -35,7 +35,7 @@ class EndToEnd(unittest.TestCase):
         self.ws.run("migrate")
 
     def ledger(self):
-        out = self.ws.run("report", "--format", "csv").stdout
+        out = self.ws.run("ledger", "export", "--format", "csv").stdout
         return list(csv.DictReader(io.StringIO(out)))
 
     def test_failed_payment_is_emailed_once_per_due_step_and_payment_is_recovered(self):
@@ -83,7 +83,9 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(row["payment_id"], "py_2")
         self.assertEqual(row["step"], "2")
         self.assertEqual(row["template"], "update-card-reminder")
-        self.assertEqual(row["days_to_close"], "3")
+        self.assertEqual(row["days_to_recover"], "3")
+        self.assertEqual(row["attribution"], "step")
+        self.assertEqual(row["channel"], "email")
 
         # No further emails, not even when the later steps' times pass.
         ws.tick("2026-11-13T10:00:00Z")

@@ -136,7 +136,7 @@ outbox:
     def run(self, *args, timeout=60, check=True):
         cmd = [DUNNINGD, *args]
         if "--config" not in args and args and args[0] in (
-                "run", "check", "report", "migrate", "cases"):
+                "run", "check", "report", "migrate", "cases", "ledger"):
             cmd[2:2] = ["--config", self.config]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:

@@ -26,7 +26,7 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // A row of the polled `payments` table.
 struct Payment {
@@ -103,7 +103,9 @@ struct OutboxRow {
 struct LedgerEntry {
   std::int64_t id = 0;
   std::int64_t case_id = 0;
-  std::string kind;  // recovered | recovered_without_contact | lost | cancelled
+  // recovered | recovered_without_contact | lost | cancelled | correction. A correction carries
+  // a signed amount in the corrected row's currency and `corrects` = that row's id.
+  std::string kind;
   std::string customer_id;
   std::optional<std::string> subscription_id;
   std::optional<std::string> invoice_id;
@@ -117,6 +119,74 @@ struct LedgerEntry {
   TimePoint opened_at;
   TimePoint occurred_at;  // when the money arrived / was written off
   TimePoint recorded_at;
+  std::optional<int> days_to_recover;    // whole days from opened_at to occurred_at (recovered*)
+  std::string attribution;               // "step" | "click" | "" (recovered rows only)
+  std::optional<TimePoint> clicked_at;   // the click that won it, when attribution == "click"
+  std::optional<std::int64_t> corrects;  // correction rows: the ledger row they correct
+  std::string note;
+};
+
+// One case of a report's population with its outcome (the close row, if any, plus the sum of
+// its corrections).
+struct CaseOutcome {
+  std::int64_t case_id = 0;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  Money amount;  // the failed amount the case was opened for
+  std::string decline_code;
+  std::string sequence_id;
+  TimePoint opened_at;
+  bool holdout = false;
+  std::string kind;     // close row kind; "" while the case is open
+  Money closed_amount;  // close row amount + corrections (valid when kind != "")
+  std::optional<int> step_index;
+  std::string channel;
+  std::string attribution;
+  std::optional<TimePoint> closed_at;  // the close row's occurred_at
+  std::optional<int> days_to_recover;
+};
+
+// Sent (delivered or executed) outbox steps of the cases opened in a period, counted per
+// sequence and step.
+struct StepReach {
+  std::string sequence_id;
+  int step_index = 0;
+  std::string channel;
+  std::string template_name;  // template, or the action's name
+  std::int64_t cases = 0;
+};
+
+// A recovery in the report's population with the customer's own succeeded payments for the same
+// subscription (and currency) up to and including the recovering payment.
+struct RecoveryHistory {
+  std::int64_t case_id = 0;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::string currency;
+  TimePoint recovered_at;
+  std::int64_t paid_sum_minor = 0;
+  std::int64_t paid_count = 0;
+  std::optional<TimePoint> first_paid_at;
+};
+
+// A recovered subscription observed for retention: when it was recovered and when (if ever) it
+// ended afterwards — a later lost/cancelled ledger row, or the subscription's ended status.
+struct RetentionObservation {
+  TimePoint recovered_at;
+  std::optional<TimePoint> ended_at;
+};
+
+// `ledger verify`: recovered ledger rows against the payments they name.
+struct VerifyCurrency {
+  std::string currency;
+  std::int64_t ledger_minor = 0;
+  std::int64_t payments_minor = 0;
+  std::int64_t rows = 0;
+};
+struct VerifyMismatch {
+  std::int64_t ledger_id = 0;
+  std::string payment_id;
+  std::string problem;
 };
 
 class Store {
@@ -206,6 +276,26 @@ class Store {
   std::int64_t insert_ledger(const LedgerEntry& e);
   void for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoint> to,
                        const std::function<void(const LedgerEntry&)>& fn);
+  // The latest click on the case's card-update link at or before `at`. Works whether or not
+  // the `clicks(case_id, customer_id, at)` table exists (nullopt when it does not).
+  std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at);
+
+  // ---- reports (streamed: memory does not grow with the number of cases)
+  // Cases opened in [from, to) with their outcome, ordered by case id.
+  void for_each_case_outcome(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                             const std::function<void(const CaseOutcome&)>& fn);
+  // Per sequence and step: how many cases opened in [from, to) had that step sent.
+  std::vector<StepReach> step_reach(std::optional<TimePoint> from, std::optional<TimePoint> to);
+  // Recoveries of cases opened in [from, to), with the customer's payment history.
+  void for_each_recovery_history(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                                 const std::function<void(const RecoveryHistory&)>& fn);
+  // Every recovered subscription recovered at or before `as_of` (all time), for retention.
+  void for_each_retention(TimePoint as_of,
+                          const std::function<void(const RetentionObservation&)>& fn);
+  // Recovered ledger rows summed per currency next to the succeeded payments they name, and the
+  // rows whose payment is missing, not succeeded, or of another amount or currency.
+  std::vector<VerifyCurrency> verify_recovered(std::vector<VerifyMismatch>* mismatches,
+                                               int max_mismatches);
 
  private:
   struct Impl;

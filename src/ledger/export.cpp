@@ -1,4 +1,4 @@
-#include "dunning/ledger/report.hpp"
+#include "dunning/ledger/export.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,8 +21,8 @@ void add(Totals& t, const store::LedgerEntry& e) {
   t.count[e.kind] += 1;
 }
 
-long long days_between(TimePoint a, TimePoint b) {
-  return std::chrono::duration_cast<std::chrono::hours>(b - a).count() / 24;
+std::string opt_time(const std::optional<TimePoint>& t) {
+  return t ? format_iso8601(*t) : std::string();
 }
 
 }  // namespace
@@ -31,18 +31,21 @@ Totals write_csv(store::Store& store, std::optional<TimePoint> from, std::option
                  std::ostream& out) {
   Totals t;
   out << "ledger_id,case_id,kind,customer_id,subscription_id,invoice_id,payment_id,amount_minor,"
-         "currency,amount,sequence_id,step,channel,template,decline_code,opened_at,occurred_at,"
-         "days_to_close,recorded_at\n";
+         "currency,amount,sequence_id,step,channel,template,attribution,clicked_at,decline_code,"
+         "opened_at,occurred_at,days_to_recover,recorded_at,corrects,note\n";
   store.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
     add(t, e);
     out << e.id << ',' << e.case_id << ',' << e.kind << ',' << csv_field(e.customer_id) << ','
         << csv_field(e.subscription_id.value_or("")) << ',' << csv_field(e.invoice_id.value_or(""))
         << ',' << csv_field(e.payment_id.value_or("")) << ',' << e.amount.minor() << ','
         << e.amount.currency() << ',' << e.amount.major_string() << ',' << csv_field(e.sequence_id)
-        << ',' << (e.step_index ? std::to_string(*e.step_index + 1) : "") << ',' << e.channel << ','
-        << csv_field(e.template_name) << ',' << csv_field(e.decline_code) << ','
+        << ',' << (e.step_index ? std::to_string(*e.step_index + 1) : "") << ','
+        << csv_field(e.channel) << ',' << csv_field(e.template_name) << ',' << e.attribution << ','
+        << opt_time(e.clicked_at) << ',' << csv_field(e.decline_code) << ','
         << format_iso8601(e.opened_at) << ',' << format_iso8601(e.occurred_at) << ','
-        << days_between(e.opened_at, e.occurred_at) << ',' << format_iso8601(e.recorded_at) << '\n';
+        << (e.days_to_recover ? std::to_string(*e.days_to_recover) : "") << ','
+        << format_iso8601(e.recorded_at) << ',' << (e.corrects ? std::to_string(*e.corrects) : "")
+        << ',' << csv_field(e.note) << '\n';
   });
   return t;
 }
@@ -69,7 +72,14 @@ Totals write_json(store::Store& store, std::optional<TimePoint> from, std::optio
                     {"decline_code", e.decline_code},
                     {"opened_at", format_iso8601(e.opened_at)},
                     {"occurred_at", format_iso8601(e.occurred_at)},
-                    {"recorded_at", format_iso8601(e.recorded_at)}});
+                    {"recorded_at", format_iso8601(e.recorded_at)},
+                    {"subscription_id", e.subscription_id.value_or("")},
+                    {"attribution", e.attribution},
+                    {"clicked_at", opt_time(e.clicked_at)},
+                    {"days_to_recover",
+                     e.days_to_recover ? nlohmann::json(*e.days_to_recover) : nlohmann::json()},
+                    {"corrects", e.corrects ? nlohmann::json(*e.corrects) : nlohmann::json()},
+                    {"note", e.note}});
   });
   nlohmann::json totals = nlohmann::json::object();
   for (const auto& [kind, per_currency] : t.amount) {

@@ -1,5 +1,6 @@
-// Ledger output for finance: one line per ledger row, amounts as integer minor units plus the
-// ISO 4217 code (and the exact major-unit decimal), times in ISO 8601 UTC. Totals are per
+// Raw ledger export for reconciliation: one line per ledger row, amounts as integer minor units
+// plus the ISO 4217 code (and the exact major-unit decimal), times in ISO 8601 UTC, and the ids
+// (customer, subscription, invoice, payment) that join with the billing system. Totals are per
 // currency; different currencies are never added together.
 #pragma once
 

@@ -1,0 +1,39 @@
+// Ledger attribution: who won a recovered payment, how long it took, and how a case that ends
+// some other way is written down. Pure functions over values; the caller stores the row.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/store/store.hpp"
+
+namespace dunning::ledger {
+
+// Whole days from `opened` to `closed` (floor; 0 when paid the same day).
+int days_between(TimePoint opened, TimePoint closed);
+
+// Completes a recovered row: `kind` becomes recovered (a step was delivered or the link was
+// clicked before the payment) or recovered_without_contact, `days_to_recover` is set, and the
+// winner is the clicked link when there was a click (attribution "click", with the step whose
+// message carried it), else the last step delivered before the payment (attribution "step").
+// REQUIRES: e.opened_at, e.occurred_at and e.amount are set.
+void attribute_recovery(store::LedgerEntry& e, const std::optional<store::OutboxRow>& last_step,
+                        std::optional<TimePoint> last_click);
+
+// A `cancelled` row: the customer ended the subscription while the case was open. The amount is
+// the case's open amount (not recovered, and not written off by dunningd).
+store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, TimePoint now,
+                                   const std::string& reason);
+
+// A correction row for `original`: `delta` (same currency) is added to it in every report.
+// REQUIRES: delta.currency() == original.amount.currency().
+store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Money& delta,
+                                    TimePoint now, const std::string& note);
+
+// Writes the cancelled row and closes the case, cancelling its pending steps (one transaction
+// is the caller's). For the scheduler's subscription-ended fact.
+void record_cancelled(store::Store& store, const store::CaseRecord& c, TimePoint at, TimePoint now,
+                      const std::string& reason);
+
+}  // namespace dunning::ledger

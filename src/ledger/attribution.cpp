@@ -1,0 +1,91 @@
+#include "dunning/ledger/attribution.hpp"
+
+#include <stdexcept>
+
+namespace dunning::ledger {
+
+int days_between(TimePoint opened, TimePoint closed) {
+  const auto secs = (closed - opened).count();
+  // floor division, also for the (clock-skew) case of a payment stamped before the case opened
+  const auto day = std::int64_t{86400};
+  const auto q = secs / day - ((secs % day != 0 && secs < 0) ? 1 : 0);
+  return static_cast<int>(q);
+}
+
+void attribute_recovery(store::LedgerEntry& e, const std::optional<store::OutboxRow>& last_step,
+                        std::optional<TimePoint> last_click) {
+  e.days_to_recover = days_between(e.opened_at, e.occurred_at);
+  e.clicked_at.reset();
+  if (last_click) {
+    e.kind = "recovered";
+    e.attribution = "click";
+    e.clicked_at = last_click;
+    e.step_index.reset();
+    e.channel = "click";
+    e.template_name.clear();
+    if (last_step) {
+      // The link that was clicked came with the last message delivered before the payment.
+      e.step_index = last_step->step_index;
+      e.channel = last_step->channel;
+      e.template_name = last_step->template_name;
+    }
+  } else if (last_step) {
+    e.kind = "recovered";
+    e.attribution = "step";
+    e.step_index = last_step->step_index;
+    e.channel = last_step->channel;
+    e.template_name = last_step->template_name;
+  } else {
+    e.kind = "recovered_without_contact";
+    e.attribution.clear();
+    e.step_index.reset();
+    e.channel.clear();
+    e.template_name.clear();
+  }
+}
+
+store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, TimePoint now,
+                                   const std::string& reason) {
+  store::LedgerEntry e;
+  e.case_id = c.id;
+  e.kind = "cancelled";
+  e.customer_id = c.customer_id;
+  e.subscription_id = c.subscription_id;
+  e.invoice_id = c.invoice_id;
+  e.payment_id = c.payment_id;
+  e.amount = c.amount;
+  e.sequence_id = c.sequence_id;
+  e.decline_code = c.decline_code;
+  e.opened_at = c.opened_at;
+  e.occurred_at = at;
+  e.recorded_at = now;
+  e.note = reason;
+  return e;
+}
+
+store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Money& delta,
+                                    TimePoint now, const std::string& note) {
+  if (delta.currency() != original.amount.currency()) {
+    throw std::logic_error("a correction must be in the corrected row's currency");
+  }
+  store::LedgerEntry e = original;
+  e.id = 0;
+  e.kind = "correction";
+  e.amount = delta;
+  e.corrects = original.id;
+  e.occurred_at = now;
+  e.recorded_at = now;
+  e.note = note;
+  e.days_to_recover.reset();
+  return e;
+}
+
+void record_cancelled(store::Store& store, const store::CaseRecord& c, TimePoint at, TimePoint now,
+                      const std::string& reason) {
+  store.insert_ledger(cancelled_entry(c, at, now, reason));
+  store.close_case(c.id, store::CaseState::kCancelled, at, reason);
+  store.cancel_pending_outbox(c.id, now, "case cancelled: " + reason);
+  store.add_case_event(c.id, at, "cancelled", c.amount.to_string() + " not recovered: " + reason);
+}
+
+}  // namespace dunning::ledger
