@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -77,6 +77,12 @@ CREATE TRIGGER ledger_is_append_only_update BEFORE UPDATE ON ledger
   BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
 CREATE TRIGGER ledger_is_append_only_delete BEFORE DELETE ON ledger
   BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
+)sql",
+    // ---- version 2: clicks on the signed card-update link, for attribution.
+    R"sql(
+CREATE TABLE clicks(
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, customer_id TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX clicks_case ON clicks(case_id, at);
 )sql",
 };
 
