@@ -295,5 +295,32 @@ class HttpDoors(unittest.TestCase):
         self.assertEqual(before, db_dump(self.ws.db_path))
 
 
+class HttpLimits(unittest.TestCase):
+    """Connections beyond max_connections get 503; an idle connection is closed after timeout."""
+
+    def test_connection_limit_and_idle_timeout(self):
+        import socket
+        port = free_port()
+        ws = Workspace(25, SEQUENCES, http_config(port, max_connections=2, timeout="1s"))
+        self.addCleanup(ws.cleanup)
+        with Daemon(ws, port) as daemon:
+            held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+            try:
+                # Once both held connections are accepted, a third one is refused.
+                wait_for(lambda: daemon.request("GET", "/healthz", token=None)[0] == 503,
+                         timeout=1, interval=0.02, what="503 beyond max_connections")
+                # The server closes an idle connection after the 1 s timeout: recv sees EOF.
+                held[0].settimeout(5)
+                started = time.monotonic()
+                self.assertEqual(held[0].recv(1), b"")
+                self.assertLess(time.monotonic() - started, 4)
+            finally:
+                for s in held:
+                    s.close()
+            wait_for(lambda: daemon.request("GET", "/healthz", token=None)[0] == 200,
+                     timeout=10, what="a free connection slot")
+            self.assertEqual(daemon.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -183,12 +183,12 @@ STRIPE_SECRETS = "whsec_new_secret,whsec_old_secret"
 LINK_SECRET = "link-secret-for-tests"
 
 
-def http_config(port, extra=""):
+def http_config(port, extra="", max_connections=64, timeout="10s"):
     return f"""http:
   listen: "127.0.0.1:{port}"
   max_body: 64KiB
-  max_connections: 64
-  timeout: 10s
+  max_connections: {max_connections}
+  timeout: {timeout}
   token_env: DUNNINGD_TEST_API_TOKEN
   stripe_secrets_env: DUNNINGD_TEST_STRIPE_SECRETS
 links:
