@@ -60,13 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void run() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->over_limit_) {
-        self->write(json_response(503, R"({"error":"too many connections"})"), false);
-      } else {
-        self->do_read();
-      }
-    });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
   }
 
   void close() {
@@ -82,7 +76,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(state_->cfg.max_body);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(state_->cfg.timeout);
+    // A refused connection gets little time to send its request.
+    stream_.expires_after(
+        over_limit_ ? std::min<std::chrono::seconds>(state_->cfg.timeout, std::chrono::seconds(2))
+                    : state_->cfg.timeout);
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -100,6 +97,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return fail(ec, "read");
     if (state_->stopped) return;
+    if (over_limit_) {
+      // Read first, then refuse: closing with an unread request would reset the connection
+      // before the client sees the 503.
+      write(json_response(503, R"({"error":"too many connections"})"), false);
+      return;
+    }
     auto req = parser_->release();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
@@ -152,6 +155,8 @@ void do_accept(const std::shared_ptr<Server::State>& state) {
           // The acceptor's strand and the io thread are the same thread in `dunningd run`.
           bool over = state->connections >= state->cfg.max_connections;
           if (!over) ++state->connections;
+          spdlog::debug("http: accepted, {} open connections{}", state->connections.load(),
+                        over ? " (over the limit: 503)" : "");
           auto session = std::make_shared<Session>(std::move(socket), state, over);
           state->sessions.remove_if([](const auto& w) { return w.expired(); });
           state->sessions.push_back(session);

@@ -299,28 +299,39 @@ class HttpLimits(unittest.TestCase):
     """Connections beyond max_connections get 503; an idle connection is closed after timeout."""
 
     def test_connection_limit_and_idle_timeout(self):
-        import socket
+        import http.client
         port = free_port()
-        ws = Workspace(25, SEQUENCES, http_config(port, max_connections=2, timeout="1s"))
+        ws = Workspace(25, SEQUENCES, http_config(port, max_connections=2, timeout="3s"))
         self.addCleanup(ws.cleanup)
         with Daemon(ws, port) as daemon:
-            held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+            held = []
+
+            def hold_one():
+                # A keep-alive connection that got an answer stays open and counted.
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                r.read()
+                if r.status == 200:
+                    held.append(c)
+                else:
+                    c.close()
+                return len(held) == 2
             try:
-                # Once both held connections are accepted, a third one is refused.
-                wait_for(lambda: daemon.request("GET", "/healthz", token=None)[0] == 503,
-                         timeout=1, interval=0.02, what="503 beyond max_connections")
-                # The server closes an idle connection after the 1 s timeout: recv sees EOF.
-                held[0].settimeout(5)
+                wait_for(hold_one, timeout=10, what="two open keep-alive connections")
+                status, _, body = daemon.request("GET", "/healthz", token=None)
+                self.assertEqual(status, 503, body)
+                # The server closes an idle connection after the 3 s timeout: recv sees EOF.
                 started = time.monotonic()
-                self.assertEqual(held[0].recv(1), b"")
-                self.assertLess(time.monotonic() - started, 4)
+                held[0].sock.settimeout(10)
+                self.assertEqual(held[0].sock.recv(1), b"")
+                self.assertLess(time.monotonic() - started, 6)
             finally:
-                for s in held:
-                    s.close()
+                for c in held:
+                    c.close()
             wait_for(lambda: daemon.request("GET", "/healthz", token=None)[0] == 200,
                      timeout=10, what="a free connection slot")
             self.assertEqual(daemon.stop(), 0)
-
 
 if __name__ == "__main__":
     unittest.main()

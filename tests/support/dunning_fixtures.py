@@ -99,7 +99,7 @@ class SmtpServer:
 class Workspace:
     """A temp folder holding a config, a sequences file and a SQLite database."""
 
-    def __init__(self, smtp_port, sequences=None, extra_config=""):
+    def __init__(self, smtp_port, sequences=None, extra_config="", log_level="info"):
         self.dir = tempfile.mkdtemp(prefix="dunningd-test-")
         self.config = os.path.join(self.dir, "dunningd.yaml")
         self.db_path = os.path.join(self.dir, "dunningd.db")
@@ -115,7 +115,7 @@ sequences: sequences.yaml
 templates: {os.path.join(SOURCE_DIR, 'templates')}
 default_locale: en
 poll_interval: 1s
-log_level: info
+log_level: {log_level}
 company:
   name: Example Ltd
   support_email: support@example.com
