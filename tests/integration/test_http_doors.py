@@ -174,6 +174,11 @@ class HttpDoors(unittest.TestCase):
         # Signed with the previous secret during a rotation: accepted.
         status, _, out = self.stripe(body, stripe_signature(body, OLD_SECRET))
         self.assertEqual(status, 202, out)
+        # Stripe re-delivers: the same event id is acknowledged and changes nothing.
+        after = db_dump(self.ws.db_path)
+        status, _, out = self.stripe(body, stripe_signature(body, NEW_SECRET))
+        self.assertEqual((status, json.loads(out)["status"]), (200, "duplicate"))
+        self.assertEqual(after, db_dump(self.ws.db_path))
 
     def test_stripe_card_and_subscription_events_update_the_tables(self):
         for name in ("payment_method.attached", "customer.updated",
