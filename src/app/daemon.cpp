@@ -9,6 +9,9 @@
 #include <mutex>
 
 #include "app/service_notify.hpp"
+#include "dunning/http/api.hpp"
+#include "dunning/http/metrics.hpp"
+#include "dunning/http/server.hpp"
 #include "dunning/sender/smtp_transport.hpp"
 #include "dunning/templates/renderer.hpp"
 
@@ -76,6 +79,30 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     drain_deadline.cancel();
   };
 
+  // The HTTP server shares this io_context; its database work runs on the API's own thread
+  // with its own connection.
+  http::Metrics metrics;
+  std::unique_ptr<http::Api> api;
+  std::unique_ptr<http::Server> server;
+  if (cfg->daemon.http.enabled) {
+    auto db = store::Store::open(cfg->daemon.database, store::Store::Mode::kExisting);
+    if (!db) {
+      spdlog::error("http: {}", db.error().message);
+      return 1;
+    }
+    api = std::make_unique<http::Api>(snapshot, std::move(db).value(), metrics, clock);
+    server = std::make_unique<http::Server>(
+        io, cfg->daemon.http, [a = api.get()](http::Request&& req, http::Respond respond) {
+          a->handle(std::move(req), std::move(respond));
+        });
+    auto bound = server->start();
+    if (!bound) {
+      spdlog::error("http: {}", bound.error().message);
+      return 1;
+    }
+    spdlog::info("http listening on {}:{}", bound->address().to_string(), bound->port());
+  }
+
   std::function<void(std::chrono::seconds)> schedule;
   auto start_poll = [&] {
     busy = true;
@@ -85,7 +112,13 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
         email_cfg = current;
       }
-      poll_once(store, *current, clock, *email, &stop_sending);
+      auto started = std::chrono::steady_clock::now();
+      auto result = poll_once(store, *current, clock, *email, &stop_sending);
+      metrics.tick_done(clock.now(),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started),
+                        result.ok);
+      if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
       asio::post(io, [&] {
         busy = false;
         if (stopping) {
@@ -130,6 +163,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       stop_sending = true;
       service::notify_stopping();
       timer.cancel();
+      if (server) server->stop();
       if (!busy) {
         finish();
         return;

@@ -117,6 +117,82 @@ void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (n["timeout"]) s.timeout = r.duration(n["timeout"], "smtp.timeout").value_or(s.timeout);
 }
 
+// "1MiB", "512KiB", "1048576": a size in bytes.
+std::optional<std::size_t> parse_size(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0 || i > 12) return std::nullopt;
+  std::size_t n = std::stoull(text.substr(0, i));
+  std::string unit = text.substr(i);
+  if (unit.empty() || unit == "B") return n;
+  if (unit == "KiB" || unit == "K" || unit == "KB") return n * 1024;
+  if (unit == "MiB" || unit == "M" || unit == "MB") return n * 1024 * 1024;
+  return std::nullopt;
+}
+
+void load_http(YamlReader& r, const YAML::Node& n, HttpConfig& h) {
+  h.enabled = true;
+  if (n.IsNull()) return;
+  if (!r.expect_map(n, "'http'")) return;
+  r.allow_keys(n,
+               {"listen", "max_body", "max_connections", "timeout", "token_env",
+                "stripe_secrets_env", "stripe_tolerance", "commit_batch"},
+               "'http'");
+  if (n["listen"]) {
+    h.listen = r.string(n["listen"], "http.listen").value_or(h.listen);
+    auto colon = h.listen.rfind(':');
+    int port = -1;
+    if (colon != std::string::npos && colon > 0 && colon + 1 < h.listen.size() &&
+        h.listen.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+        h.listen.size() - colon - 1 <= 5) {
+      port = std::stoi(h.listen.substr(colon + 1));
+    }
+    if (port < 0 || port > 65535) {
+      r.error(n["listen"], "'http.listen' must be host:port (e.g. 127.0.0.1:8088)");
+    } else {
+      h.host = h.listen.substr(0, colon);
+      if (h.host.size() > 2 && h.host.front() == '[' && h.host.back() == ']')
+        h.host = h.host.substr(1, h.host.size() - 2);
+      h.port = port;
+    }
+  } else {
+    h.host = "127.0.0.1";
+    h.port = 8088;
+  }
+  if (n["max_body"]) {
+    auto text = r.string(n["max_body"], "http.max_body").value_or("");
+    auto size = parse_size(text);
+    if (!size || *size < 1024 || *size > 64 * 1024 * 1024) {
+      r.error(n["max_body"], "'http.max_body' must be a size between 1KiB and 64MiB (e.g. 1MiB)");
+    } else {
+      h.max_body = *size;
+    }
+  }
+  if (n["max_connections"])
+    h.max_connections = r.integer(n["max_connections"], "http.max_connections", 1, 100000)
+                            .value_or(h.max_connections);
+  if (n["timeout"]) {
+    h.timeout = r.duration(n["timeout"], "http.timeout").value_or(h.timeout);
+    if (h.timeout.count() < 1) r.error(n["timeout"], "'http.timeout' must be at least 1s");
+  }
+  if (n["token_env"]) h.token_env = r.string(n["token_env"], "http.token_env").value_or("");
+  if (n["stripe_secrets_env"])
+    h.stripe_secrets_env =
+        r.string(n["stripe_secrets_env"], "http.stripe_secrets_env").value_or("");
+  if (n["stripe_tolerance"])
+    h.stripe_tolerance =
+        r.duration(n["stripe_tolerance"], "http.stripe_tolerance").value_or(h.stripe_tolerance);
+  if (n["commit_batch"])
+    h.commit_batch =
+        r.integer(n["commit_batch"], "http.commit_batch", 1, 100000).value_or(h.commit_batch);
+}
+
+void load_links(YamlReader& r, const YAML::Node& n, LinksConfig& l) {
+  if (!r.expect_map(n, "'links'")) return;
+  r.allow_keys(n, {"secret_env"}, "'links'");
+  if (n["secret_env"]) l.secret_env = r.string(n["secret_env"], "links.secret_env").value_or("");
+}
+
 void load_outbox(YamlReader& r, const YAML::Node& n, OutboxConfig& o) {
   if (!r.expect_map(n, "'outbox'")) return;
   r.allow_keys(n, {"batch_size", "lease", "retry_base", "retry_max", "give_up_after"}, "'outbox'");
@@ -411,7 +487,8 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
   r.allow_keys(
       root,
       {"database", "sequences", "templates", "default_locale", "default_time_zone", "poll_interval",
-       "log_level", "log_format", "log_customer_emails", "company", "smtp", "outbox", "declines"},
+       "log_level", "log_format", "log_customer_emails", "company", "smtp", "outbox", "declines",
+       "http", "links"},
       "the daemon config");
   if (root["database"])
     c.database = resolve(file, r.string(root["database"], "database").value_or(""));
@@ -450,6 +527,8 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
     r.error(root, "the daemon config needs an 'smtp' section with 'url' and 'from'");
   }
   if (root["outbox"]) load_outbox(r, root["outbox"], c.outbox);
+  if (root["http"]) load_http(r, root["http"], c.http);
+  if (root["links"]) load_links(r, root["links"], c.links);
   if (root["declines"] && r.expect_map(root["declines"], "'declines'")) {
     for (const auto& kv : root["declines"]) {
       auto v = kv.second.IsScalar() ? kv.second.Scalar() : "";

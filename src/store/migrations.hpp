@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -91,6 +91,12 @@ CREATE INDEX ledger_case ON ledger(case_id, kind);
 CREATE INDEX ledger_subscription ON ledger(subscription_id, kind);
 CREATE INDEX cases_opened ON cases(opened_at);
 CREATE INDEX payments_customer_status ON payments(customer_id, status);
+)sql",
+    // ---- version 3: clicks on the signed card-update link, for attribution.
+    R"sql(
+CREATE TABLE clicks(
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, customer_id TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX clicks_case ON clicks(case_id, at);
 )sql",
 };
 

@@ -599,10 +599,6 @@ void Store::for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoi
 
 std::optional<TimePoint> Store::last_click(std::int64_t case_id, TimePoint at) {
   return guard("last_click", [&]() -> std::optional<TimePoint> {
-    {
-      Stmt t(impl_->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clicks'");
-      if (!t.step()) return std::nullopt;
-    }
     Stmt s(impl_->db, "SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?");
     s.bind(1, case_id).bind(2, iso(at));
     if (!s.step()) return std::nullopt;
@@ -753,6 +749,218 @@ std::vector<VerifyCurrency> Store::verify_recovered(std::vector<VerifyMismatch>*
       s.bind(1, max_mismatches);
       while (s.step()) mismatches->push_back({s.int64(0), s.text(1), s.text(2)});
     }
+    return out;
+  });
+}
+
+// ---- ingest
+
+Store::Savepoint::Savepoint(Store& s) : store_(s) {
+  guard("savepoint", [&] { store_.impl_->db.exec("SAVEPOINT ingest"); });
+}
+
+Store::Savepoint::~Savepoint() {
+  if (done_) return;
+  try {
+    store_.impl_->db.exec("ROLLBACK TO ingest");
+    store_.impl_->db.exec("RELEASE ingest");
+  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more can be done in a destructor
+  }
+}
+
+void Store::Savepoint::release() {
+  guard("release", [&] { store_.impl_->db.exec("RELEASE ingest"); });
+  done_ = true;
+}
+
+bool Store::insert_event(const std::string& id, const std::string& source, const std::string& type,
+                         const std::string& payload, TimePoint received_at) {
+  return guard("insert_event", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO events(id, source, type, payload, received_at) VALUES (?, ?, ?, ?, ?) "
+           "ON CONFLICT(id) DO NOTHING");
+    s.bind(1, id).bind(2, source).bind(3, type).bind(4, payload).bind(5, iso(received_at)).run();
+    return impl_->db.changes() == 1;
+  });
+}
+
+bool Store::upsert_customer(const CustomerRow& c) {
+  return guard("upsert_customer", [&] {
+    // Only a real change touches the row, so a replay or a re-import changes nothing.
+    Stmt s(impl_->db,
+           "INSERT INTO customers(id, email, name, locale, time_zone, phone, created_at) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+           "email = COALESCE(excluded.email, email), name = COALESCE(excluded.name, name), "
+           "locale = COALESCE(excluded.locale, locale), "
+           "time_zone = COALESCE(excluded.time_zone, time_zone), "
+           "phone = COALESCE(excluded.phone, phone), "
+           "created_at = COALESCE(created_at, excluded.created_at) WHERE "
+           "(excluded.email IS NOT NULL AND excluded.email IS NOT email) OR "
+           "(excluded.name IS NOT NULL AND excluded.name IS NOT name) OR "
+           "(excluded.locale IS NOT NULL AND excluded.locale IS NOT locale) OR "
+           "(excluded.time_zone IS NOT NULL AND excluded.time_zone IS NOT time_zone) OR "
+           "(excluded.phone IS NOT NULL AND excluded.phone IS NOT phone) OR "
+           "(created_at IS NULL AND excluded.created_at IS NOT NULL)");
+    s.bind(1, c.id).bind(2, c.email).bind(3, c.name).bind(4, c.locale).bind(5, c.time_zone);
+    s.bind(6, c.phone);
+    if (c.created_at) {
+      s.bind(7, iso(*c.created_at));
+    } else {
+      s.bind(7, std::nullopt);
+    }
+    s.run();
+    return impl_->db.changes() == 1;
+  });
+}
+
+bool Store::upsert_payment_method(const PaymentMethodRow& m) {
+  return guard("upsert_payment_method", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO payment_methods(id, customer_id, brand, last4, exp_month, exp_year, "
+           "is_default, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, 0), ?8) "
+           "ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, "
+           "brand = COALESCE(excluded.brand, brand), last4 = COALESCE(excluded.last4, last4), "
+           "exp_month = COALESCE(excluded.exp_month, exp_month), "
+           "exp_year = COALESCE(excluded.exp_year, exp_year), "
+           "is_default = COALESCE(?7, is_default), updated_at = excluded.updated_at WHERE "
+           "customer_id IS NOT excluded.customer_id OR "
+           "(excluded.brand IS NOT NULL AND excluded.brand IS NOT brand) OR "
+           "(excluded.last4 IS NOT NULL AND excluded.last4 IS NOT last4) OR "
+           "(excluded.exp_month IS NOT NULL AND excluded.exp_month IS NOT exp_month) OR "
+           "(excluded.exp_year IS NOT NULL AND excluded.exp_year IS NOT exp_year) OR "
+           "(?7 IS NOT NULL AND ?7 IS NOT is_default)");
+    s.bind(1, m.id).bind(2, m.customer_id).bind(3, m.brand).bind(4, m.last4);
+    if (m.exp_month) s.bind(5, *m.exp_month);
+    if (m.exp_year) s.bind(6, *m.exp_year);
+    if (m.is_default) s.bind(7, *m.is_default ? 1 : 0);
+    s.bind(8, iso(m.updated_at));
+    s.run();
+    bool changed = impl_->db.changes() == 1;
+    if (m.is_default.value_or(false)) {
+      Stmt clear(impl_->db,
+                 "UPDATE payment_methods SET is_default = 0, updated_at = ? "
+                 "WHERE customer_id = ? AND id <> ? AND is_default = 1");
+      clear.bind(1, iso(m.updated_at)).bind(2, m.customer_id).bind(3, m.id).run();
+      changed = changed || impl_->db.changes() > 0;
+    }
+    return changed;
+  });
+}
+
+bool Store::set_default_card(const DefaultCardRow& d) {
+  PaymentMethodRow m;
+  m.id = d.payment_method_id;
+  m.customer_id = d.customer_id;
+  m.is_default = true;
+  m.updated_at = d.updated_at;
+  return upsert_payment_method(m);
+}
+
+bool Store::upsert_subscription(const SubscriptionRow& r) {
+  return guard("upsert_subscription", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO subscriptions(id, customer_id, plan, status, amount_minor, currency, "
+           "interval, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+           "ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, "
+           "plan = COALESCE(excluded.plan, plan), status = COALESCE(excluded.status, status), "
+           "amount_minor = COALESCE(excluded.amount_minor, amount_minor), "
+           "currency = COALESCE(excluded.currency, currency), "
+           "interval = COALESCE(excluded.interval, interval), updated_at = excluded.updated_at "
+           "WHERE customer_id IS NOT excluded.customer_id OR "
+           "(excluded.plan IS NOT NULL AND excluded.plan IS NOT plan) OR "
+           "(excluded.status IS NOT NULL AND excluded.status IS NOT status) OR "
+           "(excluded.amount_minor IS NOT NULL AND excluded.amount_minor IS NOT amount_minor) OR "
+           "(excluded.currency IS NOT NULL AND excluded.currency IS NOT currency) OR "
+           "(excluded.interval IS NOT NULL AND excluded.interval IS NOT interval)");
+    s.bind(1, r.id).bind(2, r.customer_id).bind(3, r.plan).bind(4, r.status);
+    s.bind(5, r.amount_minor).bind(6, r.currency).bind(7, r.interval).bind(8, iso(r.updated_at));
+    s.run();
+    return impl_->db.changes() == 1;
+  });
+}
+
+bool Store::insert_payment(const PaymentRow& p) {
+  return guard("insert_payment", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor, "
+           "currency, status, decline_code, message, occurred_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
+    s.bind(1, p.id).bind(2, p.customer_id).bind(3, p.subscription_id).bind(4, p.invoice_id);
+    s.bind(5, p.amount_minor).bind(6, p.currency).bind(7, p.status).bind(8, p.decline_code);
+    s.bind(9, p.message).bind(10, iso(p.occurred_at)).run();
+    return impl_->db.changes() == 1;
+  });
+}
+
+void Store::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) {
+  guard("record_click", [&] {
+    Stmt s(impl_->db, "INSERT INTO clicks(case_id, customer_id, at) VALUES (?, ?, ?)");
+    s.bind(1, case_id).bind(2, customer_id).bind(3, iso(at)).run();
+    Stmt e(impl_->db,
+           "INSERT INTO case_events(case_id, at, kind, detail) SELECT id, ?, 'clicked', "
+           "'card-update link opened' FROM cases WHERE id = ?");
+    e.bind(1, iso(at)).bind(2, case_id).run();
+  });
+}
+
+bool Store::pause_case(std::int64_t id, TimePoint at) {
+  return guard("pause_case", [&] {
+    Stmt s(impl_->db, "UPDATE cases SET state = 'paused' WHERE id = ? AND state = 'open'");
+    s.bind(1, id).run();
+    if (impl_->db.changes() != 1) return false;
+    add_case_event(id, at, "paused", "paused through the API");
+    return true;
+  });
+}
+
+bool Store::resume_case(std::int64_t id, TimePoint at) {
+  return guard("resume_case", [&] {
+    Stmt s(impl_->db, "UPDATE cases SET state = 'open' WHERE id = ? AND state = 'paused'");
+    s.bind(1, id).run();
+    if (impl_->db.changes() != 1) return false;
+    add_case_event(id, at, "resumed", "resumed through the API");
+    return true;
+  });
+}
+
+namespace {
+std::vector<Store::Count> counts(Db& db, const char* sql) {
+  Stmt s(db, sql);
+  std::vector<Store::Count> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2)});
+  return out;
+}
+}  // namespace
+
+std::vector<Store::Count> Store::cases_by_state() {
+  return guard("cases_by_state", [&] {
+    return counts(impl_->db, "SELECT state, '', COUNT(*) FROM cases GROUP BY state");
+  });
+}
+
+std::vector<Store::Count> Store::outbox_by_channel_state() {
+  return guard("outbox_by_channel_state", [&] {
+    return counts(impl_->db, "SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state");
+  });
+}
+
+std::vector<Store::Count> Store::recovered_by_currency() {
+  return guard("recovered_by_currency", [&] {
+    return counts(impl_->db,
+                  "SELECT currency, '', SUM(amount_minor) FROM ledger WHERE kind IN "
+                  "('recovered', 'recovered_without_contact') GROUP BY currency");
+  });
+}
+
+std::vector<CaseRecord> Store::find_cases(const std::string& state, const std::string& customer,
+                                          int limit) {
+  return guard("find_cases", [&] {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns +
+                          " FROM cases WHERE (?1 = '' OR state = ?1) AND "
+                          "(?2 = '' OR customer_id = ?2) ORDER BY id LIMIT ?3");
+    s.bind(1, state).bind(2, customer).bind(3, limit);
+    std::vector<CaseRecord> out;
+    while (s.step()) out.push_back(read_case(s));
     return out;
   });
 }

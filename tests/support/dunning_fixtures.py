@@ -99,7 +99,7 @@ class SmtpServer:
 class Workspace:
     """A temp folder holding a config, a sequences file and a SQLite database."""
 
-    def __init__(self, smtp_port, sequences=None, extra_config=""):
+    def __init__(self, smtp_port, sequences=None, extra_config="", log_level="info"):
         self.dir = tempfile.mkdtemp(prefix="dunningd-test-")
         self.config = os.path.join(self.dir, "dunningd.yaml")
         self.db_path = os.path.join(self.dir, "dunningd.db")
@@ -115,7 +115,7 @@ sequences: sequences.yaml
 templates: {os.path.join(SOURCE_DIR, 'templates')}
 default_locale: en
 poll_interval: 1s
-log_level: info
+log_level: {log_level}
 company:
   name: Example Ltd
   support_email: support@example.com
@@ -174,3 +174,117 @@ def text_part(msg):
 def html_part(msg):
     part = msg.get_body(preferencelist=("html",))
     return part.get_content() if part else ""
+
+
+# ---- the HTTP doors of `dunningd run`
+
+API_TOKEN = "test-token-0123456789"
+STRIPE_SECRETS = "whsec_new_secret,whsec_old_secret"
+LINK_SECRET = "link-secret-for-tests"
+
+
+def http_config(port, extra="", max_connections=64, timeout="10s"):
+    return f"""http:
+  listen: "127.0.0.1:{port}"
+  max_body: 64KiB
+  max_connections: {max_connections}
+  timeout: {timeout}
+  token_env: DUNNINGD_TEST_API_TOKEN
+  stripe_secrets_env: DUNNINGD_TEST_STRIPE_SECRETS
+links:
+  secret_env: DUNNINGD_TEST_LINK_SECRET
+{extra}"""
+
+
+class Daemon:
+    """`dunningd run` (poll + HTTP) on a free loopback port; stopped with SIGTERM."""
+
+    def __init__(self, workspace, port):
+        self.ws = workspace
+        self.port = port
+        self.proc = None
+        self.log_path = os.path.join(workspace.dir, "daemon.log")
+
+    def start(self):
+        env = dict(os.environ)
+        env["DUNNINGD_TEST_API_TOKEN"] = API_TOKEN
+        env["DUNNINGD_TEST_STRIPE_SECRETS"] = STRIPE_SECRETS
+        env["DUNNINGD_TEST_LINK_SECRET"] = LINK_SECRET
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([DUNNINGD, "run", "--config", self.ws.config],
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        import http.client
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dunningd exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                conn.close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, timeout=15, what="dunningd HTTP to answer")
+        return self
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(15)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise AssertionError("dunningd did not stop on SIGTERM within 20s")
+        if self.proc:
+            self._log.close()
+        return self.proc.returncode if self.proc else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def request(self, method, path, body=None, headers=None, token=API_TOKEN):
+        """Returns (status, headers dict, body bytes). `body` may be bytes, str or a dict."""
+        import http.client
+        import json as _json
+        h = dict(headers or {})
+        if token is not None:
+            h.setdefault("Authorization", f"Bearer {token}")
+        if isinstance(body, dict):
+            body = _json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if body is not None:
+            h.setdefault("Content-Type", "application/json")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+        try:
+            conn.request(method, path, body=body, headers=h)
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+
+def stripe_signature(body, secret, t=None):
+    import hashlib
+    import hmac
+    t = int(time.time()) if t is None else t
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    sig = hmac.new(secret.encode(), str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={sig}"
+
+
+def db_dump(path):
+    """Every row of every table, as text: to compare the database before and after."""
+    with sqlite3.connect(path, timeout=10) as conn:
+        return "\n".join(conn.iterdump())

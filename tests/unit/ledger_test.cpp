@@ -130,7 +130,7 @@ TEST_CASE("a recovery is attributed to the click when there was one, else to the
   }
 }
 
-TEST_CASE("the last click is read from the clicks table when it exists", "[ledger][store]") {
+TEST_CASE("the last click before a payment is read from the clicks table", "[ledger][store]") {
   TempDb tmp;
   auto opened = store::Store::open(tmp.path, store::Store::Mode::kCreate);
   REQUIRE(opened);
@@ -138,8 +138,7 @@ TEST_CASE("the last click is read from the clicks table when it exists", "[ledge
   CHECK_FALSE(st.last_click(1, at("2026-11-05T00:00:00Z")));
   store::sqlite::Db raw(tmp.path.string(), false);
   raw.exec(
-      "CREATE TABLE IF NOT EXISTS clicks(case_id INTEGER, customer_id TEXT, at TEXT);"
-      "INSERT INTO clicks VALUES (1, 'cus_1', '2026-11-03T08:00:00Z'),"
+      "INSERT INTO clicks(case_id, customer_id, at) VALUES (1, 'cus_1', '2026-11-03T08:00:00Z'),"
       "(1, 'cus_1', '2026-11-04T08:00:00Z'), (1, 'cus_1', '2026-11-06T08:00:00Z'),"
       "(2, 'cus_2', '2026-11-04T09:00:00Z')");
   CHECK(st.last_click(1, at("2026-11-05T00:00:00Z")) == at("2026-11-04T08:00:00Z"));

@@ -53,6 +53,28 @@ struct CompanyConfig {
   std::string update_url = "https://billing.example.com/update-card?customer={customer}";
 };
 
+// The HTTP server inside `dunningd run` (ingest API, Stripe webhooks, read API, health, metrics,
+// click redirects). Started only when the config has an `http` section.
+struct HttpConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:8088";  // host:port; port 0 picks a free one
+  std::string host = "127.0.0.1";         // parsed from `listen`
+  int port = 8088;
+  std::size_t max_body = 1024 * 1024;  // bytes; larger requests get 413
+  int max_connections = 256;           // more get 503 and are closed
+  Seconds timeout{30};                 // per request: read, handle, write
+  // Names of environment variables (or systemd credentials) holding secrets, never the secrets.
+  std::string token_env = "DUNNINGD_API_TOKEN";                // bearer token of /v1/*
+  std::string stripe_secrets_env = "DUNNINGD_STRIPE_SECRETS";  // "whsec_new,whsec_old"
+  Seconds stripe_tolerance{300};
+  int commit_batch = 1000;  // most events in one group-commit transaction
+};
+
+// The signed card-update links in messages and their click redirect (GET /r/{token}).
+struct LinksConfig {
+  std::string secret_env = "DUNNINGD_LINK_SECRET";
+};
+
 struct DaemonConfig {
   std::filesystem::path file;       // where this config came from
   std::filesystem::path database;   // SQLite file; relative paths are relative to `file`
@@ -67,6 +89,8 @@ struct DaemonConfig {
   CompanyConfig company;
   SmtpConfig smtp;
   OutboxConfig outbox;
+  HttpConfig http;
+  LinksConfig links;
   std::map<std::string, DeclineClass> declines;  // overrides of the built-in table
 };
 

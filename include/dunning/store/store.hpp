@@ -26,7 +26,7 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // A row of the polled `payments` table.
 struct Payment {
@@ -56,6 +56,49 @@ struct Card {
   std::string last4;
   int exp_month = 0;
   int exp_year = 0;
+};
+
+// ---- rows written by the ingest doors (HTTP events, Stripe webhooks, CSV import).
+// Optional fields left empty keep what the row already holds.
+struct CustomerRow {
+  std::string id;
+  std::optional<std::string> email, name, locale, time_zone, phone;
+  std::optional<TimePoint> created_at;
+};
+
+struct PaymentMethodRow {
+  std::string id;
+  std::string customer_id;
+  std::optional<std::string> brand, last4;
+  std::optional<int> exp_month, exp_year;
+  std::optional<bool> is_default;  // true also clears the customer's other defaults
+  TimePoint updated_at;
+};
+
+// Makes `payment_method_id` the customer's only default card (inserting a bare row if unknown).
+struct DefaultCardRow {
+  std::string customer_id;
+  std::string payment_method_id;
+  TimePoint updated_at;
+};
+
+struct SubscriptionRow {
+  std::string id;
+  std::string customer_id;
+  std::optional<std::string> plan, status, currency, interval;
+  std::optional<std::int64_t> amount_minor;
+  TimePoint updated_at;
+};
+
+struct PaymentRow {
+  std::string id;
+  std::string customer_id;
+  std::optional<std::string> subscription_id, invoice_id;
+  std::int64_t amount_minor = 0;
+  std::string currency;
+  std::string status;  // failed | succeeded | refunded
+  std::optional<std::string> decline_code, message;
+  TimePoint occurred_at;
 };
 
 enum class CaseState { kOpen, kPaused, kRecovered, kLost, kCancelled };
@@ -217,6 +260,45 @@ class Store {
 
   int schema_version();
 
+  // A nested transaction point inside a Tx: rolled back (only its own writes) unless released.
+  class Savepoint {
+   public:
+    explicit Savepoint(Store& s);
+    Savepoint(const Savepoint&) = delete;
+    Savepoint& operator=(const Savepoint&) = delete;
+    ~Savepoint();
+    void release();
+
+   private:
+    Store& store_;
+    bool done_ = false;
+  };
+
+  // ---- ingest (callers hold a Tx). Each returns true when a row changed.
+  // false when an event with this id was already recorded (an idempotent replay).
+  bool insert_event(const std::string& id, const std::string& source, const std::string& type,
+                    const std::string& payload, TimePoint received_at);
+  bool upsert_customer(const CustomerRow& c);
+  bool upsert_payment_method(const PaymentMethodRow& m);
+  bool set_default_card(const DefaultCardRow& d);
+  bool upsert_subscription(const SubscriptionRow& s);
+  // Payments are appended facts: a second row with the same id is ignored.
+  bool insert_payment(const PaymentRow& p);
+  void record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at);
+  // Admin actions of the read API; false when the case is not in a state that allows it.
+  bool pause_case(std::int64_t id, TimePoint at);
+  bool resume_case(std::int64_t id, TimePoint at);
+  // Rows of `SELECT <label>, <value>` for metrics and health; the SQL is the store's own.
+  struct Count {
+    std::string a, b;
+    std::int64_t n = 0;
+  };
+  std::vector<Count> cases_by_state();
+  std::vector<Count> outbox_by_channel_state();
+  std::vector<Count> recovered_by_currency();
+  std::vector<CaseRecord> find_cases(const std::string& state, const std::string& customer,
+                                     int limit);
+
   // ---- polled payments data
   // Up to `limit` payments rows with rowid > after_rowid, oldest first. Rows whose occurred_at
   // cannot be read are logged and left out of `rows`, but `last_rowid` still moves past them so
@@ -276,8 +358,7 @@ class Store {
   std::int64_t insert_ledger(const LedgerEntry& e);
   void for_each_ledger(std::optional<TimePoint> from, std::optional<TimePoint> to,
                        const std::function<void(const LedgerEntry&)>& fn);
-  // The latest click on the case's card-update link at or before `at`. Works whether or not
-  // the `clicks(case_id, customer_id, at)` table exists (nullopt when it does not).
+  // The latest click on the case's card-update link at or before `at`.
   std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at);
 
   // ---- reports (streamed: memory does not grow with the number of cases)

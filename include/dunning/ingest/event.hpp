@@ -1,0 +1,48 @@
+// Ingest: the facts that the three doors (HTTP events, Stripe webhooks, CSV import) turn into
+// rows of the polled tables, and how one event is written: its id and its facts together, in the
+// caller's transaction, or not at all.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/store/store.hpp"
+
+namespace dunning::ingest {
+
+using Fact = std::variant<store::CustomerRow, store::PaymentMethodRow, store::DefaultCardRow,
+                          store::SubscriptionRow, store::PaymentRow>;
+
+// An accepted, validated event, ready to be written.
+struct Event {
+  std::string id;      // the sender's event id: the idempotency key
+  std::string source;  // api | stripe
+  std::string type;
+  std::string payload;  // the raw body, kept in `events`
+  TimePoint received_at;
+  std::vector<Fact> facts;  // empty: acknowledged and ignored (an unknown Stripe type)
+};
+
+// Why a request was refused: the offending field (JSON path like "data.amount_minor") and why.
+struct FieldError {
+  std::string field;
+  std::string message;
+};
+
+template <typename T>
+using Parsed = std::variant<T, FieldError>;
+
+enum class Applied { kWritten, kDuplicate };
+
+// Writes the event row and its facts. REQUIRES: the caller holds a Store::Tx. Throws
+// store::StoreError; the caller wraps each event in a Store::Savepoint so that a failing event
+// leaves nothing behind while the rest of its batch commits.
+Applied apply_event(store::Store& store, const Event& e);
+
+// Writes one fact; true when a row changed.
+bool apply_fact(store::Store& store, const Fact& f);
+
+}  // namespace dunning::ingest

@@ -1,0 +1,603 @@
+#include "dunning/http/api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/url/parse.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "dunning/core/crypto.hpp"
+#include "dunning/core/signed_link.hpp"
+#include "dunning/ingest/api_event.hpp"
+#include "dunning/ingest/stripe.hpp"
+
+namespace dunning::http {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using nlohmann::json;
+
+std::string read_secret(const std::string& name) {
+  if (name.empty()) return {};
+  if (const char* v = std::getenv(name.c_str()); v && *v) return v;
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
+    std::ifstream in(std::string(dir) + "/" + name, std::ios::binary);
+    if (in) {
+      std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+      return s;
+    }
+  }
+  return {};
+}
+
+namespace {
+
+std::vector<std::string> split_secrets(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    auto item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string error_body(const std::string& message, const std::string& field = "") {
+  json j{{"error", message}};
+  if (!field.empty()) j["field"] = field;
+  return j.dump();
+}
+
+Response html(unsigned status, const std::string& title) {
+  Response res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+  res.body() = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + title +
+               "</title></head><body><h1>" + title + "</h1></body></html>\n";
+  res.prepare_payload();
+  return res;
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+}
+
+json case_json(const store::CaseRecord& c) {
+  json j{{"id", c.id},
+         {"trigger", c.trigger},
+         {"state", std::string(store::to_string(c.state))},
+         {"customer_id", c.customer_id},
+         {"subscription_id", c.subscription_id ? json(*c.subscription_id) : json()},
+         {"invoice_id", c.invoice_id ? json(*c.invoice_id) : json()},
+         {"amount_minor", c.amount.minor()},
+         {"currency", c.amount.currency()},
+         {"decline_code", c.decline_code},
+         {"sequence_id", c.sequence_id},
+         {"opened_at", format_iso8601(c.opened_at)},
+         {"closed_at", c.closed_at ? json(format_iso8601(*c.closed_at)) : json()},
+         {"next_step", c.next_step},
+         {"next_due_at", c.next_due_at ? json(format_iso8601(*c.next_due_at)) : json()},
+         {"attempt_count", c.attempt_count}};
+  return j;
+}
+
+}  // namespace
+
+struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
+  Impl(ConfigSnapshot c, std::unique_ptr<store::Store> d, Metrics& m, const Clock& cl)
+      : config(std::move(c)), db(std::move(d)), metrics(m), clock(cl) {
+    auto cfg = config();
+    token = read_secret(cfg->daemon.http.token_env);
+    stripe_secrets = split_secrets(read_secret(cfg->daemon.http.stripe_secrets_env));
+    link_secret = read_secret(cfg->daemon.links.secret_env);
+    if (token.empty())
+      spdlog::warn("http: no API token in {} (or credential): /v1 answers 401",
+                   cfg->daemon.http.token_env);
+    if (stripe_secrets.empty())
+      spdlog::warn("http: no Stripe webhook secret in {}: /v1/webhooks/stripe answers 401",
+                   cfg->daemon.http.stripe_secrets_env);
+    metrics.describe("dunningd_http_requests_total", "counter",
+                     "HTTP requests by route and status");
+    metrics.describe("dunningd_events_ingested_total", "counter",
+                     "Events accepted by source and result (written | duplicate)");
+    metrics.describe("dunningd_ingest_commits_total", "counter",
+                     "Group-commit transactions of the ingest API");
+    metrics.describe("dunningd_cases", "gauge", "Cases by state");
+    metrics.describe("dunningd_steps", "gauge", "Outbox steps by channel and state");
+    metrics.describe("dunningd_outbox_depth", "gauge", "Pending outbox rows");
+    metrics.describe("dunningd_recovered_minor_total", "counter",
+                     "Recovered amount per currency in minor units");
+    metrics.describe("dunningd_tick_duration_seconds", "gauge", "Duration of the last poll");
+  }
+
+  ConfigSnapshot config;
+  std::unique_ptr<store::Store> db;
+  Metrics& metrics;
+  const Clock& clock;
+  std::string token;
+  std::vector<std::string> stripe_secrets;
+  std::string link_secret;
+  asio::thread_pool pool{1};  // the only thread that touches `db`
+
+  struct Pending {
+    ingest::Event event;
+    Respond respond;
+  };
+  std::mutex mutex;
+  std::vector<Pending> queue;
+  bool flushing = false;
+
+  // ---- group commit: events queued while a commit runs go into the next one together.
+  void enqueue(ingest::Event e, Respond respond) {
+    std::lock_guard lock(mutex);
+    queue.push_back({std::move(e), std::move(respond)});
+    if (!flushing) {
+      flushing = true;
+      asio::post(pool, [self = shared_from_this()] { self->flush(); });
+    }
+  }
+
+  void flush() {
+    std::vector<Pending> batch;
+    {
+      std::lock_guard lock(mutex);
+      auto n = std::min<std::size_t>(queue.size(),
+                                     static_cast<std::size_t>(config()->daemon.http.commit_batch));
+      batch.assign(std::make_move_iterator(queue.begin()),
+                   std::make_move_iterator(queue.begin() + static_cast<std::ptrdiff_t>(n)));
+      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    std::vector<Response> answers;
+    answers.reserve(batch.size());
+    std::vector<std::string> results;
+    try {
+      store::Store::Tx tx(*db);
+      for (const auto& p : batch) {
+        try {
+          store::Store::Savepoint sp(*db);
+          auto applied = ingest::apply_event(*db, p.event);
+          sp.release();
+          bool dup = applied == ingest::Applied::kDuplicate;
+          results.emplace_back(dup ? "duplicate" : "written");
+          answers.push_back(json_response(
+              dup ? 200 : 202,
+              json{{"id", p.event.id}, {"status", dup ? "duplicate" : "accepted"}}.dump()));
+        } catch (const store::StoreError& e) {
+          spdlog::warn("event {} refused by the database: {}", p.event.id, e.what());
+          results.emplace_back("error");
+          answers.push_back(json_response(422, error_body(std::string("refused: ") + e.what())));
+        }
+      }
+      tx.commit();  // durable (synchronous=FULL) before any answer leaves
+      metrics.add("dunningd_ingest_commits_total", "");
+    } catch (const store::StoreError& e) {
+      spdlog::error("ingest commit failed: {}", e.what());
+      for (auto& a : answers) a = json_response(503, error_body("database unavailable, retry"));
+      while (answers.size() < batch.size())
+        answers.push_back(json_response(503, error_body("database unavailable, retry")));
+      results.assign(batch.size(), "error");
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      metrics.add("dunningd_events_ingested_total", "source=" + label_value(batch[i].event.source) +
+                                                        ",result=" + label_value(results[i]));
+      batch[i].respond(std::move(answers[i]));
+    }
+    std::lock_guard lock(mutex);
+    if (queue.empty()) {
+      flushing = false;
+    } else {
+      asio::post(pool, [self = shared_from_this()] { self->flush(); });
+    }
+  }
+
+  // Runs `fn` on the database thread and answers with what it returns (500 on a store error).
+  void on_db(Respond respond, std::function<Response(store::Store&)> fn) {
+    asio::post(pool, [self = shared_from_this(), respond = std::move(respond),
+                      fn = std::move(fn)]() mutable {
+      Response res;
+      try {
+        res = fn(*self->db);
+      } catch (const store::StoreError& e) {
+        spdlog::error("http: database error: {}", e.what());
+        res = json_response(503, error_body("database unavailable"));
+      }
+      respond(std::move(res));
+    });
+  }
+
+  bool authorized(const Request& req) const {
+    auto it = req.find(bhttp::field::authorization);
+    if (token.empty() || it == req.end()) return false;
+    std::string_view v(it->value().data(), it->value().size());
+    if (v.substr(0, 7) != "Bearer ") return false;
+    return constant_time_equal(v.substr(7), token);
+  }
+
+  void route(Request&& req, Respond respond);
+  void events(Request&& req, Respond respond);
+  void stripe(Request&& req, Respond respond);
+  void cases(const boost::urls::url_view& url, Respond respond);
+  void case_detail(std::int64_t id, Respond respond);
+  void case_action(std::int64_t id, const std::string& action, Respond respond);
+  void ledger(const boost::urls::url_view& url, Respond respond);
+  void healthz(Respond respond);
+  void metrics_page(Respond respond);
+  void redirect(const std::string& token, Respond respond);
+};
+
+Api::Api(ConfigSnapshot config, std::unique_ptr<store::Store> db, Metrics& metrics,
+         const Clock& clock)
+    : impl_(std::make_shared<Impl>(std::move(config), std::move(db), metrics, clock)) {}
+
+Api::~Api() { impl_->pool.join(); }
+
+void Api::handle(Request&& req, Respond respond) {
+  impl_->route(std::move(req), std::move(respond));
+}
+
+void Api::Impl::route(Request&& req, Respond respond) {
+  auto parsed =
+      boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
+  if (!parsed) {
+    respond(json_response(400, error_body("bad request target")));
+    return;
+  }
+  boost::urls::url_view url = *parsed;
+  std::vector<std::string> seg;
+  for (auto s : url.segments()) seg.push_back(s);
+  auto method = req.method();
+  // Counts every answer by route and status.
+  auto answer = [&](const std::string& label) {
+    return Respond([this, label, respond](Response res) {
+      metrics.add("dunningd_http_requests_total",
+                  "route=" + label_value(label) +
+                      ",status=" + label_value(std::to_string(res.result_int())));
+      respond(std::move(res));
+    });
+  };
+  auto wrong_method = [&](const std::string& label) {
+    answer(label)(json_response(405, error_body("method not allowed")));
+  };
+  auto unauthorized = [&](const std::string& label) {
+    auto res = json_response(401, error_body("missing or wrong bearer token", "Authorization"));
+    res.set(bhttp::field::www_authenticate, "Bearer");
+    answer(label)(std::move(res));
+  };
+
+  if (seg == std::vector<std::string>{"healthz"}) {
+    if (method != bhttp::verb::get) return wrong_method("/healthz");
+    return healthz(answer("/healthz"));
+  }
+  if (seg == std::vector<std::string>{"metrics"}) {
+    if (method != bhttp::verb::get) return wrong_method("/metrics");
+    return metrics_page(answer("/metrics"));
+  }
+  if (seg.size() == 2 && seg[0] == "r") {
+    if (method != bhttp::verb::get) return wrong_method("/r/{token}");
+    return redirect(seg[1], answer("/r/{token}"));
+  }
+  if (seg == std::vector<std::string>{"v1", "webhooks", "stripe"}) {
+    if (method != bhttp::verb::post) return wrong_method("/v1/webhooks/stripe");
+    return stripe(std::move(req), answer("/v1/webhooks/stripe"));
+  }
+  if (!seg.empty() && seg[0] == "v1") {
+    std::string label = "/v1/" + (seg.size() > 1 ? seg[1] : std::string());
+    if (seg.size() == 3 && seg[1] == "cases") label = "/v1/cases/{id}";
+    if (seg.size() == 4 && seg[1] == "cases") label = "/v1/cases/{id}/" + seg[3];
+    if (!authorized(req)) return unauthorized(label);
+    if (seg.size() == 2 && seg[1] == "events") {
+      if (method != bhttp::verb::post) return wrong_method(label);
+      return events(std::move(req), answer(label));
+    }
+    if (seg.size() == 2 && seg[1] == "ledger") {
+      if (method != bhttp::verb::get) return wrong_method(label);
+      return ledger(url, answer(label));
+    }
+    if (seg.size() >= 2 && seg[1] == "cases") {
+      if (seg.size() == 2) {
+        if (method != bhttp::verb::get) return wrong_method(label);
+        return cases(url, answer(label));
+      }
+      std::int64_t id = 0;
+      try {
+        std::size_t used = 0;
+        id = std::stoll(seg[2], &used);
+        if (used != seg[2].size()) id = 0;
+      } catch (const std::exception&) {
+        id = 0;
+      }
+      if (id <= 0) return answer(label)(json_response(404, error_body("no such case")));
+      if (seg.size() == 3) {
+        if (method != bhttp::verb::get) return wrong_method(label);
+        return case_detail(id, answer(label));
+      }
+      if (seg.size() == 4 && (seg[3] == "pause" || seg[3] == "resume" || seg[3] == "close")) {
+        if (method != bhttp::verb::post) return wrong_method(label);
+        return case_action(id, seg[3], answer(label));
+      }
+    }
+  }
+  answer("other")(json_response(404, error_body("not found")));
+}
+
+void Api::Impl::events(Request&& req, Respond respond) {
+  auto parsed = ingest::parse_api_event(req.body(), clock.now());
+  if (auto* err = std::get_if<ingest::FieldError>(&parsed)) {
+    respond(json_response(422, error_body(err->field + " " + err->message, err->field)));
+    return;
+  }
+  enqueue(std::get<ingest::Event>(std::move(parsed)), std::move(respond));
+}
+
+void Api::Impl::stripe(Request&& req, Respond respond) {
+  auto cfg = config();
+  auto it = req.find("Stripe-Signature");
+  if (it == req.end()) {
+    respond(json_response(400, error_body("missing Stripe-Signature", "Stripe-Signature")));
+    return;
+  }
+  // Verified on the raw bytes, before anything parses them.
+  auto ok = ingest::verify_stripe_signature(
+      std::string_view(it->value().data(), it->value().size()), req.body(), stripe_secrets,
+      clock.now(), cfg->daemon.http.stripe_tolerance);
+  if (!ok) {
+    respond(json_response(400, error_body(ok.error().message, "Stripe-Signature")));
+    return;
+  }
+  auto parsed = ingest::map_stripe_event(req.body(), clock.now());
+  if (auto* err = std::get_if<ingest::FieldError>(&parsed)) {
+    respond(json_response(422, error_body(err->field + " " + err->message, err->field)));
+    return;
+  }
+  auto& e = std::get<ingest::Event>(parsed);
+  if (e.facts.empty()) {
+    // Acknowledged and ignored: nothing to write for an event type dunningd does not use.
+    respond(json_response(200, json{{"id", e.id}, {"status", "ignored"}}.dump()));
+    return;
+  }
+  enqueue(std::move(e), std::move(respond));
+}
+
+void Api::Impl::cases(const boost::urls::url_view& url, Respond respond) {
+  std::string state, customer;
+  int limit = 100;
+  for (auto p : url.params()) {
+    if (p.key == "state") state = p.value;
+    if (p.key == "customer") customer = p.value;
+    if (p.key == "limit") limit = std::clamp(std::atoi(p.value.c_str()), 1, 10000);
+  }
+  on_db(std::move(respond), [state, customer, limit](store::Store& st) {
+    json arr = json::array();
+    for (const auto& c : st.find_cases(state, customer, limit)) arr.push_back(case_json(c));
+    return json_response(200, json{{"cases", arr}}.dump());
+  });
+}
+
+void Api::Impl::case_detail(std::int64_t id, Respond respond) {
+  auto cfg = config();
+  on_db(std::move(respond), [id, cfg](store::Store& st) {
+    auto c = st.get_case(id);
+    if (!c) return json_response(404, error_body("no such case"));
+    json j = case_json(*c);
+    json timeline = json::array();
+    for (const auto& e : st.case_events(id)) {
+      timeline.push_back({{"at", format_iso8601(e.at)}, {"kind", e.kind}, {"detail", e.detail}});
+    }
+    j["timeline"] = timeline;
+    json outbox = json::array();
+    std::optional<TimePoint> next_retry, next_contact;
+    for (const auto& r : st.outbox_for_case(id)) {
+      outbox.push_back({{"step", r.step_index},
+                        {"channel", r.channel},
+                        {"template", r.template_name},
+                        {"action", r.action},
+                        {"state", std::string(store::to_string(r.state))},
+                        {"attempts", r.attempts},
+                        {"due_at", format_iso8601(r.due_at)},
+                        {"sent_at", r.sent_at ? json(format_iso8601(*r.sent_at)) : json()},
+                        {"last_error", r.last_error}});
+      if (r.state == store::OutboxState::kPending) {
+        if (r.channel == "action" && r.action == "retry" && !next_retry) next_retry = r.due_at;
+        if ((r.channel == "email" || r.channel == "sms") && !next_contact) next_contact = r.due_at;
+      }
+    }
+    j["outbox"] = outbox;
+    // Steps not queued yet: the next one is due at next_due_at; later ones are planned from
+    // the opening (send windows may still move them).
+    if (c->state == store::CaseState::kOpen) {
+      if (const auto* seq = cfg->sequences.find(c->sequence_id)) {
+        for (std::size_t i = static_cast<std::size_t>(c->next_step); i < seq->steps.size(); ++i) {
+          const auto& step = seq->steps[i];
+          TimePoint due = (static_cast<int>(i) == c->next_step && c->next_due_at)
+                              ? *c->next_due_at
+                              : c->opened_at + step.at;
+          if (step.channel == config::Channel::kAction && step.action == config::Action::kRetry) {
+            if (!next_retry) next_retry = due;
+          } else if (step.channel != config::Channel::kAction) {
+            if (!next_contact) next_contact = due;
+          }
+        }
+      }
+    }
+    j["next_retry_at"] = next_retry ? json(format_iso8601(*next_retry)) : json();
+    j["next_contact_at"] = next_contact ? json(format_iso8601(*next_contact)) : json();
+    return json_response(200, j.dump());
+  });
+}
+
+void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond respond) {
+  auto now = clock.now();
+  on_db(std::move(respond), [id, action, now](store::Store& st) {
+    store::Store::Tx tx(st);
+    auto c = st.get_case(id);
+    if (!c) return json_response(404, error_body("no such case"));
+    bool done = false;
+    if (action == "pause") {
+      done = st.pause_case(id, now);
+    } else if (action == "resume") {
+      done = st.resume_case(id, now);
+    } else if (c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused) {
+      st.close_case(id, store::CaseState::kCancelled, now, "closed through the API");
+      st.cancel_pending_outbox(id, now, "case closed through the API");
+      st.add_case_event(id, now, "closed", "closed through the API");
+      store::LedgerEntry e;
+      e.case_id = id;
+      e.kind = "cancelled";
+      e.customer_id = c->customer_id;
+      e.subscription_id = c->subscription_id;
+      e.invoice_id = c->invoice_id;
+      e.payment_id = c->payment_id;
+      e.amount = c->amount;
+      e.sequence_id = c->sequence_id;
+      e.decline_code = c->decline_code;
+      e.opened_at = c->opened_at;
+      e.occurred_at = now;
+      e.recorded_at = now;
+      st.insert_ledger(e);
+      done = true;
+    }
+    if (!done) {
+      return json_response(
+          409, error_body("case " + std::to_string(id) + " is " +
+                          std::string(store::to_string(c->state)) + ": cannot " + action));
+    }
+    tx.commit();
+    return json_response(200, case_json(*st.get_case(id)).dump());
+  });
+}
+
+void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
+  std::optional<TimePoint> from, to;
+  for (auto p : url.params()) {
+    if (p.key != "from" && p.key != "to") continue;
+    auto t = parse_iso8601(p.value);
+    if (!t) {
+      respond(json_response(422, error_body(p.key + " must be an ISO 8601 time", p.key)));
+      return;
+    }
+    (p.key == "from" ? from : to) = t;
+  }
+  on_db(std::move(respond), [from, to](store::Store& st) {
+    json rows = json::array();
+    st.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
+      rows.push_back({{"id", e.id},
+                      {"case_id", e.case_id},
+                      {"kind", e.kind},
+                      {"customer_id", e.customer_id},
+                      {"invoice_id", e.invoice_id ? json(*e.invoice_id) : json()},
+                      {"amount_minor", e.amount.minor()},
+                      {"currency", e.amount.currency()},
+                      {"step_index", e.step_index ? json(*e.step_index) : json()},
+                      {"channel", e.channel},
+                      {"template", e.template_name},
+                      {"sequence_id", e.sequence_id},
+                      {"decline_code", e.decline_code},
+                      {"opened_at", format_iso8601(e.opened_at)},
+                      {"occurred_at", format_iso8601(e.occurred_at)}});
+    });
+    return json_response(200, json{{"ledger", rows}}.dump());
+  });
+}
+
+void Api::Impl::healthz(Respond respond) {
+  auto now = clock.now();
+  auto poll = config()->daemon.poll_interval;
+  auto last_tick = metrics.last_tick();
+  auto last_smtp = metrics.last_smtp_success();
+  on_db(std::move(respond), [now, poll, last_tick, last_smtp](store::Store& st) {
+    bool db_ok = true;
+    try {
+      (void)st.schema_version();
+    } catch (const store::StoreError&) {
+      db_ok = false;
+    }
+    auto stale = std::max(poll * 3, Seconds(60));
+    bool tick_ok = !last_tick || now - *last_tick <= stale;
+    json j{{"database", db_ok ? "ok" : "unreachable"},
+           {"last_tick_age_seconds", last_tick ? json((now - *last_tick).count()) : json()},
+           {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
+           {"status", db_ok && tick_ok ? "ok" : "unhealthy"}};
+    return json_response(db_ok && tick_ok ? 200 : 503, j.dump());
+  });
+}
+
+void Api::Impl::metrics_page(Respond respond) {
+  on_db(std::move(respond), [this](store::Store& st) {
+    metrics.clear("dunningd_cases");
+    for (const auto& c : st.cases_by_state())
+      metrics.set("dunningd_cases", "state=" + label_value(c.a), static_cast<double>(c.n));
+    metrics.clear("dunningd_steps");
+    std::int64_t depth = 0;
+    for (const auto& c : st.outbox_by_channel_state()) {
+      metrics.set("dunningd_steps", "channel=" + label_value(c.a) + ",state=" + label_value(c.b),
+                  static_cast<double>(c.n));
+      if (c.b == "pending") depth += c.n;
+    }
+    metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
+    metrics.clear("dunningd_recovered_minor_total");
+    for (const auto& c : st.recovered_by_currency())
+      metrics.set("dunningd_recovered_minor_total", "currency=" + label_value(c.a),
+                  static_cast<double>(c.n));
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = metrics.render();
+    res.prepare_payload();
+    return res;
+  });
+}
+
+void Api::Impl::redirect(const std::string& link_token, Respond respond) {
+  auto now = clock.now();
+  if (link_secret.empty()) {
+    respond(html(404, "This link is not valid"));
+    return;
+  }
+  auto claims = verify_link_token(link_token, link_secret, now);
+  if (!claims) {
+    // A token that verifies at the epoch but not now is genuine but expired.
+    bool expired = verify_link_token(link_token, link_secret, TimePoint{}).has_value();
+    respond(expired ? html(410, "This link has expired") : html(404, "This link is not valid"));
+    return;
+  }
+  std::string target = config()->daemon.company.update_url;
+  replace_all(target, "{customer}", url_encode(claims->customer_id));
+  replace_all(target, "{case}", std::to_string(claims->case_id));
+  on_db(std::move(respond), [claims = *claims, target, now](store::Store& st) {
+    store::Store::Tx tx(st);
+    st.record_click(claims.case_id, claims.customer_id, now);
+    tx.commit();
+    Response res{bhttp::status::found, 11};
+    res.set(bhttp::field::location, target);
+    res.set(bhttp::field::cache_control, "no-store");
+    res.prepare_payload();
+    return res;
+  });
+}
+
+}  // namespace dunning::http

@@ -1,0 +1,44 @@
+// Internal: reading typed fields out of a JSON object, remembering the first offending field.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/ingest/event.hpp"
+
+namespace dunning::ingest::detail {
+
+class Fields {
+ public:
+  Fields(const nlohmann::json& obj, std::string prefix) : obj_(obj), prefix_(std::move(prefix)) {}
+
+  bool failed() const { return error_.has_value(); }
+  const FieldError& error() const { return *error_; }
+  void fail(const std::string& field, const std::string& message) {
+    if (!error_) error_ = FieldError{path(field), message};
+  }
+  std::string path(const std::string& field) const {
+    return prefix_.empty() ? field : prefix_ + "." + field;
+  }
+
+  // A string of 1..max characters; missing → error when required. null counts as missing.
+  std::optional<std::string> str(const char* field, bool required, std::size_t max = 255);
+  std::optional<std::int64_t> integer(const char* field, bool required, std::int64_t min,
+                                      std::int64_t max);
+  std::optional<bool> boolean(const char* field);
+  std::optional<TimePoint> time(const char* field, bool required);
+  // Three letters, returned upper-case.
+  std::optional<std::string> currency(const char* field, bool required);
+  // Exactly four digits.
+  std::optional<std::string> last4(const char* field, bool required);
+
+ private:
+  const nlohmann::json* get(const char* field, bool required);
+  const nlohmann::json& obj_;
+  std::string prefix_;
+  std::optional<FieldError> error_;
+};
+
+}  // namespace dunning::ingest::detail
