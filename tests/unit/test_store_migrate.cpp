@@ -1,5 +1,3 @@
-#include <unistd.h>
-
 #include <array>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -8,6 +6,7 @@
 #include "dunning/store/store.hpp"
 #include "store/migrate.hpp"
 #include "store/sqlite.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using dunning::store::sqlite::Db;
@@ -16,16 +15,6 @@ using dunning::store::sqlite::Stmt;
 namespace detail = dunning::store::detail;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("dunningd-migrate-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::int64_t scalar(Db& db, const char* sql) {
   Stmt s(db, sql);
@@ -43,8 +32,8 @@ constexpr std::array<std::string_view, 3> kV3Broken = {
 
 TEST_CASE("an existing database is backed up before it is migrated to a newer schema",
           "[store][migrate]") {
-  TempDir dir;
-  const fs::path file = dir.path / "dunningd.db";
+  dunning::testing::TempDir dir;
+  const fs::path file = dir.path() / "dunningd.db";
   Db db(file.string(), true);
   db.exec("PRAGMA journal_mode=WAL");
 
@@ -60,7 +49,7 @@ TEST_CASE("an existing database is backed up before it is migrated to a newer sc
     CHECK(detail::migrate(db, file, kV2) == 1);
     CHECK(detail::schema_version(db) == 2);
 
-    const fs::path bak = dir.path / "dunningd.db.pre-v2.bak";
+    const fs::path bak = dir.path() / "dunningd.db.pre-v2.bak";
     REQUIRE(detail::pre_migration_backup(file, 2) == bak);
     REQUIRE(fs::exists(bak));
     CHECK_FALSE(fs::exists(bak.string() + ".tmp"));
@@ -90,12 +79,12 @@ TEST_CASE("an existing database is backed up before it is migrated to a newer sc
 }
 
 TEST_CASE("opening the store migrates a new file without leaving a backup", "[store][migrate]") {
-  TempDir dir;
-  const fs::path file = dir.path / "dunningd.db";
+  dunning::testing::TempDir dir;
+  const fs::path file = dir.path() / "dunningd.db";
   auto store = dunning::store::Store::open(file, dunning::store::Store::Mode::kCreate);
   REQUIRE(store);
   CHECK((*store)->schema_version() == dunning::store::kSchemaVersion);
-  for (const auto& entry : fs::directory_iterator(dir.path)) {
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
     CHECK(entry.path().string().find(".bak") == std::string::npos);
   }
 }

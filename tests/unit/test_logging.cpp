@@ -1,5 +1,3 @@
-#include "dunning/app/logging.hpp"
-
 #include <spdlog/details/log_msg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,21 +8,15 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "dunning/app/logging.hpp"
 #include "dunning/config/config.hpp"
 #include "dunning/config/secrets.hpp"
+#include "support/temp_dir.hpp"
 
 using dunning::app::JsonLineFormatter;
 using dunning::app::mask_emails;
 
 namespace {
-
-std::filesystem::path temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("dunningd-unit-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 std::string format_json(const spdlog::details::log_msg& msg) {
   JsonLineFormatter f;
@@ -70,12 +62,11 @@ TEST_CASE("a JSON log line is one object with time, level, logger and message", 
 }
 
 TEST_CASE("log_format and log_customer_emails are read and validated", "[logging][config]") {
-  auto dir = temp_dir("logcfg");
+  dunning::testing::TempDir dir;
   auto write = [&](const std::string& extra) {
-    std::ofstream(dir / "dunningd.yaml") << "smtp:\n  url: smtp://127.0.0.1:25/x\n"
-                                            "  from: billing@example.com\n"
-                                         << extra;
-    return dunning::config::load_daemon_config(dir / "dunningd.yaml");
+    return dunning::config::load_daemon_config(
+        dir.write("dunningd.yaml",
+                  "smtp:\n  url: smtp://127.0.0.1:25/x\n  from: billing@example.com\n" + extra));
   };
   auto defaults = write("");
   REQUIRE(defaults.ok());
@@ -90,14 +81,13 @@ TEST_CASE("log_format and log_customer_emails are read and validated", "[logging
   auto bad = write("log_format: xml\n");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.errors.front().to_string().find("dunningd.yaml:4:13") != std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a secret comes from the environment first, then from the systemd credential",
           "[config][secrets]") {
-  auto dir = temp_dir("creds");
-  std::ofstream(dir / "DUNNINGD_TEST_SECRET") << "from-credential\n";
-  ::setenv("CREDENTIALS_DIRECTORY", dir.c_str(), 1);
+  dunning::testing::TempDir dir;
+  dir.write("DUNNINGD_TEST_SECRET", "from-credential\n");
+  ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
   ::unsetenv("DUNNINGD_TEST_SECRET");
   CHECK(dunning::config::read_secret("DUNNINGD_TEST_SECRET") == "from-credential");
   ::setenv("DUNNINGD_TEST_SECRET", "from-env", 1);
@@ -107,7 +97,6 @@ TEST_CASE("a secret comes from the environment first, then from the systemd cred
   CHECK_FALSE(dunning::config::read_secret("../etc/passwd").has_value());
   ::unsetenv("CREDENTIALS_DIRECTORY");
   CHECK_FALSE(dunning::config::read_secret("DUNNINGD_TEST_SECRET").has_value());
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("stderr counts as the journal only when JOURNAL_STREAM names it", "[logging]") {
