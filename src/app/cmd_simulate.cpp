@@ -108,11 +108,7 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
               return kExitFailure;
             }
             auto& db = **store;
-            {
-              store::Store::Tx tx(db);
-              db.prepare_simulation();
-              tx.commit();
-            }
+            db.prepare_simulation();
             const auto started = std::chrono::steady_clock::now();
             RecordingTransport transport;
             FixedClock clock(*from);

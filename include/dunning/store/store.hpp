@@ -324,7 +324,8 @@ class Store {
   // without migrating or otherwise writing `from`.
   static Status snapshot(const std::filesystem::path& from, const std::filesystem::path& to);
   // Empties dunningd's own tables and the change feeds, and moves every payment into a staging
-  // table so that `release_payments` can replay them in occurred_at order.
+  // table so that `release_payments` can replay them in occurred_at order. Runs its own
+  // transaction and turns off fsync for this connection. REQUIRES: a copy (see snapshot).
   void prepare_simulation();
   // Appends staged payments with occurred_at <= `until` to `payments`; returns how many.
   int release_payments(TimePoint until);
