@@ -2,10 +2,9 @@
 """Tick cost of the scheduler against the size of the payments table.
 
 For a small and a large `payments` table (already polled: the cursor is past them), times a
-`dunningd run --once` that reads NEW failed payments, opens their cases and queues their first
-steps (retries only, so no SMTP time is measured). Prints the per-tick time for both sizes and
+`dunningd run --once` that reads NEW failed payments, opens their cases and plans their first
+step (due a day later, so the dispatcher has nothing to do and only the scheduler is measured). Prints the per-tick time for both sizes and
 their ratio against a ceiling: polling cost must grow with new rows, not with table size.
-Then times `dunningd simulate` over a generated month.
 
 usage: bench/rules_tick.py [path/to/dunningd]   (default: build/dunningd)
 """
@@ -30,7 +29,7 @@ SEQUENCES = """
 sequences:
   - id: soft
     trigger: payment_failed
-    steps: [{at: 0h, action: retry}, {at: 3d, action: retry}, {at: 21d, action: cancel}]
+    steps: [{at: 1d, action: retry}, {at: 3d, action: retry}, {at: 21d, action: cancel}]
 """
 
 
