@@ -210,6 +210,42 @@ class Reload(unittest.TestCase):
         self.assertEqual(proc.returncode, 0)
 
 
+class Check(unittest.TestCase):
+    def check(self, sequences):
+        ws = Workspace(1, sequences)
+        self.addCleanup(ws.cleanup)
+        return ws.run("check", check=False)
+
+    def test_shadowed_sequence_and_unknown_locale_warn_but_pass(self):
+        proc = self.check("""
+sequences:
+  - id: all
+    trigger: payment_failed
+    steps: [{at: 0h, email: payment-failed}]
+  - id: soft-hr
+    trigger: payment_failed
+    match: {decline: soft, locales: [hr, zz]}
+    steps: [{at: 0h, email: payment-failed}]
+""")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stderr, r"sequences\.yaml:6:\d+: warning: sequence 'soft-hr' can "
+                                      r"never match: the earlier sequence 'all'")
+        self.assertIn("unknown locale 'zz'", proc.stderr)
+        self.assertNotIn("'hr'", proc.stderr)
+
+    def test_a_sequence_breaking_the_per_card_retry_cap_is_an_error(self):
+        steps = ", ".join(f"{{at: {d}d, action: retry}}" for d in range(16))
+        proc = self.check(f"""
+sequences:
+  - id: greedy
+    trigger: payment_failed
+    steps: [{steps}]
+""")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("error: sequence 'greedy' can place 16 retries on one card within 30 days,"
+                      " above the per-card cap of 15", proc.stderr)
+
+
 class Explain(unittest.TestCase):
     def test_cases_show_prints_the_timeline_with_next_retry_and_next_contact(self):
         with SmtpServer() as smtp:

@@ -100,6 +100,10 @@ sequences:
     f.decline_class = DeclineClass::kHard;
     CHECK(rules::select_sequence(seqs, f)->id == "fraud");
   }
+  SECTION("a currency not in the list does not match") {
+    f.amount = Money(6000, "USD");
+    CHECK(rules::mismatch_reason(seqs.sequences[0], f) == "currency USD not listed");
+  }
   SECTION("plan and locale conditions") {
     f.plan = "basic";
     CHECK(rules::mismatch_reason(seqs.sequences[0], f) == "plan 'basic' not listed");
