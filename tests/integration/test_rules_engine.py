@@ -196,6 +196,14 @@ class Reload(unittest.TestCase):
             wait_for(lambda: len(self.smtp.messages) == 1, timeout=20, what="email under v1")
             self.assertEqual(ws.sql("SELECT sequence_id FROM cases")[0][0], "hard-decline")
 
+            # A file that loads but breaks the per-card retry cap is refused too.
+            greedy = ", ".join(f"{{at: {d}d, action: retry}}" for d in range(16))
+            self.write_sequences(f"sequences:\n  - id: g\n    trigger: payment_failed\n"
+                                 f"    steps: [{greedy}]\n")
+            proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: self.log().count("reload refused") == 2, what="cap refusal")
+            self.assertIn("above the per-card cap", self.log())
+
             self.write_sequences(SEQ_V2)
             proc.send_signal(signal.SIGHUP)
             wait_for(lambda: "configuration reloaded" in self.log(), what="good reload")
