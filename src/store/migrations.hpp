@@ -99,8 +99,8 @@ CREATE INDEX payments_customer_status ON payments(customer_id, status);
 ALTER TABLE outbox ADD COLUMN card_id TEXT;
 CREATE INDEX outbox_card_retries ON outbox(card_id, due_at) WHERE card_id IS NOT NULL;
 -- Clicks on links in messages (written by the HTTP click endpoint); `unless: clicked`.
-CREATE TABLE IF NOT EXISTS clicks(
-  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, at TEXT NOT NULL, url TEXT);
+-- Same shape as the ledger's click attribution expects (case_id, customer_id, at).
+CREATE TABLE IF NOT EXISTS clicks(case_id INTEGER NOT NULL, customer_id TEXT, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS clicks_case ON clicks(case_id);
 -- Change feeds filled by triggers on the polled tables, read through cursors: the poll cost
 -- grows with changes, not with the size of payment_methods or subscriptions.
