@@ -30,10 +30,39 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
                     << c->customer_id << ", invoice " << c->invoice_id.value_or("-") << ", "
                     << c->amount.to_string() << ", sequence " << c->sequence_id << " ("
                     << c->sequence_hash << ")\n";
+          std::cout << "attempts: " << c->attempt_count
+                    << (c->holdout ? ", holdout (control group: no contact)" : "") << '\n';
           if (c->next_due_at) {
             std::cout << "next step #" << c->next_step + 1 << " due "
                       << format_iso8601(*c->next_due_at) << '\n';
           }
+          // Next retry / next contact: a queued row wins (its time already went through the
+          // window, payday and caps); otherwise the next such step of the sequence, as planned.
+          std::optional<std::string> next_retry;
+          std::optional<std::string> next_contact;
+          for (const auto& row : store->outbox_for_case(c->id)) {
+            if (row.state != store::OutboxState::kPending) continue;
+            std::string when = format_iso8601(row.due_at) + " (queued, step #" +
+                               std::to_string(row.step_index + 1) + ")";
+            if (row.action == "retry" && !next_retry) next_retry = when;
+            if (row.channel != "action" && !next_contact)
+              next_contact = when + " " + row.channel + " " + row.template_name;
+          }
+          const auto* seq = cfg->sequences.find(c->sequence_id);
+          if (seq && c->state == store::CaseState::kOpen) {
+            for (std::size_t i = static_cast<std::size_t>(c->next_step); i < seq->steps.size();
+                 ++i) {
+              const auto& step = seq->steps[i];
+              std::string when = format_iso8601(c->opened_at + step.at) + " (planned, step #" +
+                                 std::to_string(i + 1) + ", before window/caps)";
+              if (step.action == config::Action::kRetry && !next_retry) next_retry = when;
+              if (step.channel != config::Channel::kAction && !next_contact && !c->holdout)
+                next_contact = when + " " + step.describe();
+            }
+          }
+          std::cout << "next retry: " << next_retry.value_or("none") << '\n';
+          std::cout << "next contact: " << next_contact.value_or("none") << '\n';
+          std::cout << "timeline:\n";
           for (const auto& e : store->case_events(opt->show)) {
             std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail << '\n';
           }

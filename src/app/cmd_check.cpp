@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/rules/rules.hpp"
 
 namespace dunning::app {
 
@@ -12,6 +13,17 @@ Command add_check_command(CLI::App& app, Cli& cli) {
   return {sub, [&cli, templates]() -> int {
             auto cfg = load_or_report(cli.config_file, *templates);
             if (!cfg) return kExitConfig;
+            // What only the rules engine can tell: shadowed sequences, the per-card retry cap,
+            // unknown locales.
+            bool failed = false;
+            for (const auto& e : rules::check_sequences(cfg->sequences)) {
+              std::cerr << e.to_string() << '\n';
+              failed = failed || !e.warning;
+            }
+            if (failed) {
+              std::cerr << "dunningd: " << cli.config_file << " is not valid (errors above)\n";
+              return kExitConfig;
+            }
             std::cout << cli.config_file << ": OK (" << cfg->sequences.sequences.size()
                       << " sequences)\n";
             return kExitOk;

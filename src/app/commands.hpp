@@ -48,5 +48,6 @@ Command add_report_command(CLI::App& app, Cli& cli);
 Command add_cases_command(CLI::App& app, Cli& cli);
 Command add_ledger_command(CLI::App& app, Cli& cli);
 Command add_import_command(CLI::App& app, Cli& cli);
+Command add_simulate_command(CLI::App& app, Cli& cli);
 
 }  // namespace dunning::app

@@ -12,6 +12,7 @@
 #include "dunning/http/api.hpp"
 #include "dunning/http/metrics.hpp"
 #include "dunning/http/server.hpp"
+#include "dunning/rules/rules.hpp"
 #include "dunning/sender/smtp_transport.hpp"
 #include "dunning/templates/renderer.hpp"
 
@@ -143,12 +144,27 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         spdlog::info("SIGHUP: reloading {}", config_file.string());
         service::notify_reloading();
         auto loaded = config::load_config(config_file);
+        if (loaded.ok()) {
+          // The rules engine's own findings (e.g. a sequence above the per-card retry cap).
+          auto findings = rules::check_sequences(loaded.value.sequences);
+          loaded.errors.insert(loaded.errors.end(), findings.begin(), findings.end());
+        }
         if (!loaded.ok()) {
           for (const auto& e : loaded.errors) spdlog::error("{}", e.to_string());
           spdlog::error("reload refused: the running configuration stays in force");
           service::notify_ready("running; the last reload was refused (see the log)");
         } else {
           spdlog::set_level(spdlog::level::from_str(loaded.value.daemon.log_level));
+          for (const auto& e : loaded.errors) spdlog::warn("{}", e.to_string());
+          for (const auto& s : loaded.value.sequences.sequences) {
+            const auto* before = snapshot()->sequences.find(s.id);
+            if (before && before->hash != s.hash) {
+              spdlog::info(
+                  "sequence '{}' changed: version {} -> {}; open cases continue by step "
+                  "index in the new version",
+                  s.id, before->hash, s.hash);
+            }
+          }
           std::lock_guard lock(cfg_mutex);
           cfg = std::make_shared<const config::Config>(std::move(loaded.value));
           spdlog::info("configuration reloaded ({} sequences)", cfg->sequences.sequences.size());

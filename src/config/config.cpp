@@ -451,7 +451,8 @@ void load_defaults(YamlReader& r, const YAML::Node& n, Defaults& d) {
   if (!r.expect_map(n, "'defaults'")) return;
   r.allow_keys(n,
                {"send_window", "max_messages_per_customer_per_day", "min_hours_between_messages",
-                "holdout_percent"},
+                "holdout_percent", "holidays", "paydays", "payday_max_days",
+                "max_retries_per_card_per_30_days"},
                "'defaults'");
   if (n["send_window"]) d.send_window = load_window(r, n["send_window"]).value_or(d.send_window);
   if (n["max_messages_per_customer_per_day"]) {
@@ -466,6 +467,43 @@ void load_defaults(YamlReader& r, const YAML::Node& n, Defaults& d) {
   }
   if (n["holdout_percent"]) {
     d.holdout_percent = r.integer(n["holdout_percent"], "holdout_percent", 0, 100).value_or(0);
+  }
+  if (n["holidays"]) {
+    const auto& list = n["holidays"];
+    if (!list.IsSequence()) {
+      r.error(list, "'holidays' must be a list of dates like 2026-12-25");
+    } else {
+      for (const auto& item : list) {
+        auto text = item.IsScalar() ? item.Scalar() : std::string();
+        auto t = text.size() == 10 ? parse_iso8601(text) : std::nullopt;
+        if (!t) {
+          r.error(item, "holiday '" + text + "' must be a date like 2026-12-25");
+          continue;
+        }
+        d.holidays.push_back(std::chrono::floor<std::chrono::days>(*t));
+      }
+    }
+  }
+  if (n["paydays"]) {
+    d.paydays.clear();
+    const auto& list = n["paydays"];
+    if (!list.IsSequence() || list.size() == 0) {
+      r.error(list, "'paydays' must be a non-empty list of days of the month (1..31)");
+    } else {
+      for (const auto& item : list) {
+        if (auto v = r.integer(item, "paydays", 1, 31)) d.paydays.push_back(*v);
+      }
+    }
+  }
+  if (n["payday_max_days"]) {
+    d.payday_max_days =
+        r.integer(n["payday_max_days"], "payday_max_days", 0, 31).value_or(d.payday_max_days);
+  }
+  if (n["max_retries_per_card_per_30_days"]) {
+    // Visa allows 20 attempts per card in 30 days; the cap may only be stricter.
+    d.max_retries_per_card_per_30_days =
+        r.integer(n["max_retries_per_card_per_30_days"], "max_retries_per_card_per_30_days", 1, 20)
+            .value_or(d.max_retries_per_card_per_30_days);
   }
 }
 

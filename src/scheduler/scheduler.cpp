@@ -1,6 +1,10 @@
 #include "dunning/scheduler/scheduler.hpp"
 
+#include <date/date.h>
+#include <date/tz.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "dunning/ledger/attribution.hpp"
 #include "dunning/rules/rules.hpp"
@@ -16,8 +20,30 @@ Scheduler::Scheduler(store::Store& store, const config::Config& cfg, const Clock
   for (const auto& [code, cls] : cfg.daemon.declines) declines_.set(code, cls);
 }
 
+namespace {
+
+bool has(const std::vector<std::string>& list, std::string_view v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+std::string step_label(int index, const config::Step& step) {
+  return "step #" + std::to_string(index + 1) + " " + step.describe();
+}
+
+}  // namespace
+
 TickStats Scheduler::tick() {
   TickStats stats;
+  // Card changes first: a card saved before a payment fails must not count as an update of the
+  // case that payment opens.
+  for (;;) {
+    store::Store::Tx tx(store_);
+    auto changes = store_.card_changes_after(store_.cursor(kCardChangesCursor), kBatch);
+    if (changes.empty()) break;
+    for (const auto& ch : changes) on_card_change(ch, stats);
+    store_.set_cursor(kCardChangesCursor, changes.back().seq);
+    tx.commit();
+  }
   for (;;) {
     store::Store::Tx tx(store_);
     const auto cursor = store_.cursor(kPaymentsCursor);
@@ -27,6 +53,20 @@ TickStats Scheduler::tick() {
     store_.set_cursor(kPaymentsCursor, batch.last_rowid);
     tx.commit();
     stats.payments_read += static_cast<int>(batch.rows.size());
+  }
+  for (;;) {
+    store::Store::Tx tx(store_);
+    auto changes =
+        store_.subscription_changes_after(store_.cursor(kSubscriptionChangesCursor), kBatch);
+    if (changes.empty()) break;
+    for (const auto& ch : changes) on_subscription_change(ch, stats);
+    store_.set_cursor(kSubscriptionChangesCursor, changes.back().seq);
+    tx.commit();
+  }
+  {
+    store::Store::Tx tx(store_);
+    open_expiring_cases(stats);
+    tx.commit();
   }
   for (;;) {
     store::Store::Tx tx(store_);
@@ -57,7 +97,8 @@ void Scheduler::on_payment(const Payment& p, TickStats& stats) {
     } else {
       // Invoice unknown: the customer's oldest open case in the same currency.
       for (auto& candidate : store_.open_cases_for_customer(p.customer_id)) {
-        if (candidate.amount.currency() == p.amount.currency()) {
+        if (candidate.trigger == "payment_failed" &&
+            candidate.amount.currency() == p.amount.currency()) {
           c = std::move(candidate);
           break;
         }
@@ -97,12 +138,20 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
   c.next_step = 0;
   c.next_due_at = rules::step_due_at(*seq, 0, c.opened_at);
   c.attempt_count = 1;
+  c.holdout =
+      rules::in_holdout("invoice:" + *p.invoice_id, cfg_.sequences.defaults.holdout_percent);
   c.id = store_.insert_case(c);
   std::string detail = "sequence '" + seq->id + "' (version " + seq->hash + ") for a " +
                        std::string(to_string(facts.decline_class)) + " decline '" + p.decline_code +
                        "' of " + p.amount.to_string();
   for (const auto& w : why_not) detail += "; passed over " + w;
   store_.add_case_event(c.id, p.occurred_at, "opened", detail);
+  if (c.holdout) {
+    store_.add_case_event(c.id, p.occurred_at, "holdout",
+                          "in the control group (holdout_percent " +
+                              std::to_string(cfg_.sequences.defaults.holdout_percent) +
+                              "): no email or sms, retries still run");
+  }
   ++stats.cases_opened;
   spdlog::info("case {} opened for invoice {} ({}): {}", c.id, *p.invoice_id, p.amount.to_string(),
                seq->id);
@@ -156,62 +205,295 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     store_.add_case_event(c.id, now, "stalled", "sequence '" + c.sequence_id + "' not configured");
     return;
   }
+  if (seq->hash != c.sequence_hash &&
+      store_.count_case_events(c.id, "sequence_changed:" + seq->hash) == 0) {
+    // Policy (docs/rules.md): an open case follows the current version of its sequence id, by
+    // step index; the hash it started with stays on the case.
+    store_.add_case_event(c.id, now, "sequence_changed:" + seq->hash,
+                          "sequence '" + seq->id + "' changed from version " + c.sequence_hash +
+                              " to " + seq->hash + "; the case continues at step #" +
+                              std::to_string(c.next_step + 1) + " of the new version");
+  }
   auto progress = rules::advance(*seq, c.opened_at, static_cast<std::size_t>(c.next_step), now);
   for (const auto& skipped : progress.skipped) {
     store_.add_case_event(c.id, now, "step_skipped",
-                          "step #" + std::to_string(skipped.index + 1) + " " +
-                              seq->steps[skipped.index].describe() + ": " + skipped.reason);
+                          step_label(static_cast<int>(skipped.index), seq->steps[skipped.index]) +
+                              ": " + skipped.reason);
     ++stats.steps_skipped;
   }
   for (std::size_t idx : progress.run_now) {
     const auto& step = seq->steps[idx];
-    store::OutboxRow row;
-    row.case_id = c.id;
-    row.step_index = static_cast<int>(idx);
-    row.channel = std::string(config::to_string(step.channel));
-    row.template_name = step.template_name;
-    row.action =
-        step.channel == config::Channel::kAction ? std::string(config::to_string(step.action)) : "";
-    row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(idx);
-    row.due_at = rules::step_due_at(*seq, idx, c.opened_at);
-    row.created_at = now;
     if (step.is_final()) {
-      // Close first (cancelling what is still pending), then queue the final action itself.
+      close_lost(c, step, static_cast<int>(idx), stats);
+    } else {
+      queue_step(c, *seq, step, static_cast<int>(idx), rules::step_due_at(*seq, idx, c.opened_at),
+                 stats);
+    }
+  }
+  if (progress.closes_case) return;
+  store_.set_case_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
+  if (!progress.next_due_at && c.trigger == "card_expiring") {
+    // Nothing is at stake in money: no ledger row, the case just ends.
+    store_.close_case(c.id, CaseState::kLost, now, "sequence finished; the card was not updated");
+    store_.add_case_event(c.id, now, "closed",
+                          "sequence finished without a card update (no ledger row: no invoice)");
+  }
+}
+
+void Scheduler::close_lost(const CaseRecord& c, const config::Step& step, int idx,
+                           TickStats& stats) {
+  const TimePoint now = clock_.now();
+  store::LedgerEntry e;
+  e.case_id = c.id;
+  e.kind = "lost";
+  e.customer_id = c.customer_id;
+  e.subscription_id = c.subscription_id;
+  e.invoice_id = c.invoice_id;
+  e.payment_id = c.payment_id;
+  e.amount = c.amount;
+  e.step_index = idx;
+  e.channel = "action";
+  e.template_name = std::string(config::to_string(step.action));
+  e.sequence_id = c.sequence_id;
+  e.decline_code = c.decline_code;
+  e.opened_at = c.opened_at;
+  e.occurred_at = now;
+  e.recorded_at = now;
+  // Close first (cancelling what is still pending), then queue the final action itself.
+  if (c.trigger == "payment_failed") store_.insert_ledger(e);
+  store_.close_case(c.id, CaseState::kLost, now, "final step: " + step.describe());
+  store_.cancel_pending_outbox(c.id, now, "case closed as lost");
+  store_.add_case_event(c.id, now, "lost",
+                        c.amount.to_string() + " written off at " + step_label(idx, step));
+  ++stats.cases_lost;
+  spdlog::info("case {} lost: {} written off ({})", c.id, c.amount.to_string(), step.describe());
+  store::OutboxRow row;
+  row.case_id = c.id;
+  row.step_index = idx;
+  row.channel = "action";
+  row.action = std::string(config::to_string(step.action));
+  row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(idx);
+  row.due_at = now;
+  row.created_at = now;
+  if (store_.insert_outbox(row)) {
+    store_.add_case_event(c.id, now, "step_queued",
+                          step_label(idx, step) + " (due " + format_iso8601(row.due_at) + ")");
+    ++stats.steps_queued;
+  }
+}
+
+void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
+                           const config::Step& step, int idx, TimePoint nominal, TickStats& stats) {
+  const TimePoint now = clock_.now();
+  const auto& defaults = cfg_.sequences.defaults;
+  auto skip = [&](const std::string& reason) {
+    store_.add_case_event(c.id, now, "step_skipped", step_label(idx, step) + ": " + reason);
+    ++stats.steps_skipped;
+  };
+  const bool card_updated = store_.count_case_events(c.id, "card_updated") > 0;
+  for (const auto& u : step.unless) {
+    if (u == "clicked" && store_.case_clicked(c.id)) {
+      return skip("unless clicked: the customer clicked a link of this case");
+    }
+    if (u == "card_updated" && card_updated) {
+      return skip("unless card_updated: the customer updated their card");
+    }
+  }
+  const bool contact = step.channel != config::Channel::kAction;
+  if (contact) {
+    if (c.holdout) return skip("holdout: the case is in the control group (no contact)");
+    if (card_updated && has(seq.stop_on, "card_updated") && idx < kCardUpdatedSteps) {
+      return skip("stop_on card_updated: the customer updated their card; reminders stop");
+    }
+    if (store_.email_refused(c.id) &&
+        (step.channel == config::Channel::kEmail || has(seq.stop_on, "unreachable"))) {
+      return skip("unreachable: the mail server refused the customer's address");
+    }
+  }
+
+  store::OutboxRow row;
+  row.case_id = c.id;
+  row.step_index = idx;
+  row.channel = std::string(config::to_string(step.channel));
+  row.template_name = step.template_name;
+  row.action = contact ? "" : std::string(config::to_string(step.action));
+  row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(idx);
+  row.due_at = std::max(nominal, c.opened_at);
+  row.created_at = now;
+  std::vector<std::string> moved;
+
+  auto customer = store_.customer(c.customer_id);
+  std::string zone_note;
+  const auto* zone = rules::zone_or(customer ? customer->time_zone : "",
+                                    cfg_.daemon.default_time_zone, &zone_note);
+  if (!zone) zone = date::locate_zone("UTC");
+  if (contact) {
+    rules::Calendar cal{zone, seq.send_window.value_or(defaults.send_window), defaults.holidays};
+    const Seconds look_back = std::chrono::hours(std::max(48, defaults.min_hours_between_messages));
+    auto placed = rules::place_contact(row.due_at, cal, defaults,
+                                       store_.contact_times(c.customer_id, row.due_at - look_back));
+    if (!placed.possible) return skip(placed.why.back());
+    row.due_at = placed.at;
+    moved = std::move(placed.why);
+  } else if (step.action == config::Action::kRetry) {
+    if (step.prefer == "payday") {
+      auto placed = rules::prefer_payday(row.due_at, zone, defaults);
+      row.due_at = placed.at;
+      moved = std::move(placed.why);
+    }
+    auto card = store_.default_card(c.customer_id);
+    row.card_id = card ? card->id : "customer:" + c.customer_id;
+    constexpr Seconds kSpan = std::chrono::hours(24 * 30);
+    auto others = store_.retry_times(*row.card_id, row.due_at - kSpan, row.due_at + kSpan);
+    if (auto why = rules::retry_cap_violation(row.due_at, others,
+                                              defaults.max_retries_per_card_per_30_days)) {
+      spdlog::warn("case {}: retry not queued: {}", c.id, *why);
+      return skip(*why + "; the retry is not sent");
+    }
+  }
+  if (!zone_note.empty() && !moved.empty()) moved.insert(moved.begin(), zone_note);
+  if (!store_.insert_outbox(row)) return;
+  for (const auto& why : moved) store_.add_case_event(c.id, now, "step_moved", why);
+  if (!moved.empty()) ++stats.steps_deferred;
+  if (step.action == config::Action::kRetry) store_.add_attempt(c.id);
+  store_.add_case_event(c.id, now, "step_queued",
+                        step_label(idx, step) + " (due " + format_iso8601(row.due_at) +
+                            (contact ? ", " + rules::format_local(row.due_at, zone) : "") + ")");
+  ++stats.steps_queued;
+}
+
+void Scheduler::on_card_change(const store::Store::CardChange& ch, TickStats& stats) {
+  const TimePoint now = clock_.now();
+  for (const auto& c : store_.open_cases_for_customer(ch.customer_id)) {
+    if (c.state != CaseState::kOpen) continue;
+    const auto* seq = cfg_.sequences.find(c.sequence_id);
+    const int earlier = store_.count_case_events(c.id, "card_updated");
+    store_.add_case_event(
+        c.id, now, "card_updated",
+        "the customer's default card " + ch.payment_method_id + " was added or changed");
+    ++stats.card_updates;
+    if (!seq) continue;
+    const bool stops = has(seq->stop_on, "card_updated");
+    if (c.trigger == "card_expiring") {
+      if (stops) {
+        store_.close_case(c.id, CaseState::kRecovered, now, "card updated");
+        int n = store_.cancel_pending_outbox(c.id, now, "card updated");
+        store_.add_case_event(c.id, now, "closed",
+                              "stop_on card_updated: the expiring card was replaced (" +
+                                  std::to_string(n) + " pending step(s) cancelled)");
+      }
+      continue;
+    }
+    if (stops) {
+      int n = store_.cancel_pending_contacts(c.id, now, "card updated");
+      store_.add_case_event(c.id, now, "stopped",
+                            "stop_on card_updated: reminders stop (" + std::to_string(n) +
+                                " pending message(s) cancelled); actions continue");
+    }
+    for (std::size_t i = 0; i < seq->on_card_updated.size(); ++i) {
+      const auto& step = seq->on_card_updated[i];
+      queue_step(c, *seq, step, kCardUpdatedSteps + 16 * earlier + static_cast<int>(i),
+                 now + step.at, stats);
+    }
+  }
+}
+
+void Scheduler::on_subscription_change(const store::Store::SubscriptionChange& ch,
+                                       TickStats& stats) {
+  const TimePoint now = clock_.now();
+  for (const auto& c : store_.open_cases_for_subscription(ch.subscription_id)) {
+    const auto* seq = cfg_.sequences.find(c.sequence_id);
+    if (seq && !has(seq->stop_on, "subscription_cancelled")) {
+      store_.add_case_event(c.id, now, "subscription_cancelled",
+                            "subscription " + ch.subscription_id + " is " + ch.status +
+                                "; sequence '" + seq->id +
+                                "' has no stop_on subscription_cancelled, so it continues");
+      continue;
+    }
+    if (c.trigger == "payment_failed") {
       store::LedgerEntry e;
       e.case_id = c.id;
-      e.kind = "lost";
+      e.kind = "cancelled";
       e.customer_id = c.customer_id;
       e.subscription_id = c.subscription_id;
       e.invoice_id = c.invoice_id;
       e.payment_id = c.payment_id;
       e.amount = c.amount;
-      e.step_index = static_cast<int>(idx);
-      e.channel = "action";
-      e.template_name = std::string(config::to_string(step.action));
       e.sequence_id = c.sequence_id;
       e.decline_code = c.decline_code;
       e.opened_at = c.opened_at;
       e.occurred_at = now;
       e.recorded_at = now;
       store_.insert_ledger(e);
-      store_.close_case(c.id, CaseState::kLost, now, "final step: " + step.describe());
-      store_.cancel_pending_outbox(c.id, now, "case closed as lost");
-      store_.add_case_event(c.id, now, "lost",
-                            c.amount.to_string() + " written off at step #" +
-                                std::to_string(idx + 1) + " (" + step.describe() + ")");
-      ++stats.cases_lost;
-      spdlog::info("case {} lost: {} written off ({})", c.id, c.amount.to_string(),
-                   step.describe());
     }
-    if (store_.insert_outbox(row)) {
-      store_.add_case_event(c.id, now, "step_queued",
-                            "step #" + std::to_string(idx + 1) + " " + step.describe() + " (due " +
-                                format_iso8601(row.due_at) + ")");
-      ++stats.steps_queued;
-    }
+    store_.close_case(c.id, CaseState::kCancelled, now,
+                      "subscription " + ch.subscription_id + " " + ch.status);
+    int n = store_.cancel_pending_outbox(c.id, now, "subscription cancelled");
+    store_.add_case_event(c.id, now, "cancelled",
+                          "stop_on subscription_cancelled: subscription " + ch.subscription_id +
+                              " is " + ch.status + " (" + std::to_string(n) +
+                              " pending step(s) cancelled)");
+    ++stats.cases_cancelled;
   }
-  if (!progress.closes_case) {
-    store_.set_case_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
+}
+
+void Scheduler::open_expiring_cases(TickStats& stats) {
+  int max_days = 0;
+  for (const auto& s : cfg_.sequences.sequences)
+    if (s.trigger == config::Trigger::kCardExpiring)
+      max_days = std::max(max_days, s.days_before_expiry);
+  if (max_days == 0) return;
+  const TimePoint now = clock_.now();
+  auto month_index = [](TimePoint t) {
+    date::year_month_day ymd(date::floor<date::days>(t));
+    return static_cast<int>(ymd.year()) * 12 + static_cast<int>(unsigned(ymd.month())) - 1;
+  };
+  // A card expires at the end of its expiry month (UTC): it is in range when that end is after
+  // now and at most max_days away.
+  const int from = month_index(now);
+  const int to = month_index(now + date::days{max_days}) - 1;
+  if (to < from) return;
+  for (const auto& card : store_.expiring_cards(from, to, 10 * kBatch)) {
+    date::year_month_day first{date::year{card.exp_year}, date::month{unsigned(card.exp_month)},
+                               date::day{1}};
+    const TimePoint end = date::sys_days(first + date::months{1});
+    if (end <= now) continue;
+    rules::CaseFacts facts;
+    facts.trigger = config::Trigger::kCardExpiring;
+    facts.days_until_expiry = static_cast<int>(std::chrono::ceil<date::days>(end - now).count());
+    auto sub = store_.customer_subscription(card.customer_id);
+    facts.plan = sub ? sub->plan : "";
+    facts.amount = sub && sub->amount ? *sub->amount : Money(0, "XXX");
+    if (auto customer = store_.customer(card.customer_id)) facts.locale = customer->locale;
+    std::vector<std::string> why_not;
+    const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
+    if (!seq) continue;  // e.g. not yet within days_before_expiry: looked at again next tick
+    CaseRecord c;
+    c.trigger = "card_expiring";
+    c.customer_id = card.customer_id;
+    if (sub) c.subscription_id = sub->id;
+    c.amount = facts.amount;
+    c.sequence_id = seq->id;
+    c.sequence_hash = seq->hash;
+    c.opened_at = now;
+    c.next_step = 0;
+    c.next_due_at = rules::step_due_at(*seq, 0, now);
+    c.holdout = rules::in_holdout("card:" + card.id + ":" + std::to_string(card.exp_year) + "-" +
+                                      std::to_string(card.exp_month),
+                                  cfg_.sequences.defaults.holdout_percent);
+    c.id = store_.insert_case(c);
+    store_.record_expiry_case(card, c.id);
+    std::string detail = "sequence '" + seq->id + "' (version " + seq->hash + "): card " + card.id +
+                         " expires " + std::to_string(card.exp_month) + "/" +
+                         std::to_string(card.exp_year) + ", in " +
+                         std::to_string(*facts.days_until_expiry) + " days";
+    for (const auto& w : why_not) detail += "; passed over " + w;
+    store_.add_case_event(c.id, now, "opened", detail);
+    if (c.holdout) {
+      store_.add_case_event(c.id, now, "holdout", "in the control group: no email or sms");
+    }
+    ++stats.cases_opened;
+    advance_case(c, stats);
   }
 }
 

@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 3> kMigrations = {
+inline constexpr std::array<std::string_view, 4> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -97,6 +97,46 @@ CREATE INDEX payments_customer_status ON payments(customer_id, status);
 CREATE TABLE clicks(
   id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, customer_id TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX clicks_case ON clicks(case_id, at);
+)sql",
+    // ---- version 4: the rules engine's facts (card changes, cancelled subscriptions, expiring
+    // cards, clicks) and the per-card retry cap.
+    R"sql(
+-- Which card a queued retry charges, so the per-card cap can count across cases.
+ALTER TABLE outbox ADD COLUMN card_id TEXT;
+CREATE INDEX outbox_card_retries ON outbox(card_id, due_at) WHERE card_id IS NOT NULL;
+-- `unless: clicked` reads the clicks table (version 3), written by the HTTP click endpoint.
+-- Change feeds filled by triggers on the polled tables, read through cursors: the poll cost
+-- grows with changes, not with the size of payment_methods or subscriptions.
+CREATE TABLE card_changes(
+  seq INTEGER PRIMARY KEY, payment_method_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+  at TEXT NOT NULL);
+CREATE TRIGGER payment_methods_default_added AFTER INSERT ON payment_methods
+  WHEN new.is_default = 1
+  BEGIN INSERT INTO card_changes(payment_method_id, customer_id, at)
+        VALUES (new.id, new.customer_id,
+                COALESCE(new.updated_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))); END;
+CREATE TRIGGER payment_methods_default_changed
+  AFTER UPDATE OF is_default, exp_month, exp_year, last4, brand ON payment_methods
+  WHEN new.is_default = 1 AND (old.is_default IS NOT new.is_default OR
+       old.exp_month IS NOT new.exp_month OR old.exp_year IS NOT new.exp_year OR
+       old.last4 IS NOT new.last4 OR old.brand IS NOT new.brand)
+  BEGIN INSERT INTO card_changes(payment_method_id, customer_id, at)
+        VALUES (new.id, new.customer_id,
+                COALESCE(new.updated_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))); END;
+CREATE TABLE subscription_changes(
+  seq INTEGER PRIMARY KEY, subscription_id TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TRIGGER subscriptions_cancelled AFTER UPDATE OF status ON subscriptions
+  WHEN new.status IN ('cancelled', 'canceled') AND old.status IS NOT new.status
+  BEGIN INSERT INTO subscription_changes(subscription_id, status, at)
+        VALUES (new.id, new.status,
+                COALESCE(new.updated_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))); END;
+-- Expiring cards: a range scan over the default cards' expiry month.
+CREATE INDEX payment_methods_expiry ON payment_methods(exp_year, exp_month) WHERE is_default = 1;
+-- One card_expiring case per card and expiry, ever.
+CREATE TABLE card_expiry_cases(
+  payment_method_id TEXT NOT NULL, exp_year INTEGER NOT NULL, exp_month INTEGER NOT NULL,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  PRIMARY KEY (payment_method_id, exp_year, exp_month));
 )sql",
 };
 

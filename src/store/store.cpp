@@ -104,7 +104,7 @@ CaseRecord read_case(const Stmt& s) {
 
 constexpr const char* kOutboxColumns =
     "id, case_id, step_index, channel, template, action, message_key, state, attempts, due_at, "
-    "created_at, sent_at, last_error";
+    "created_at, sent_at, last_error, card_id";
 
 OutboxRow read_outbox(const Stmt& s) {
   OutboxRow r;
@@ -121,6 +121,7 @@ OutboxRow read_outbox(const Stmt& s) {
   r.created_at = parse_time(s.text(10), "outbox.created_at");
   r.sent_at = parse_opt_time(s.opt_text(11), "outbox.sent_at");
   r.last_error = s.text(12);
+  r.card_id = s.opt_text(13);
   return r;
 }
 
@@ -403,11 +404,12 @@ bool Store::insert_outbox(const OutboxRow& r) {
   return guard("insert_outbox", [&] {
     Stmt s(impl_->db,
            "INSERT INTO outbox(case_id, step_index, channel, template, action, message_key, state, "
-           "due_at, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "due_at, next_attempt_at, created_at, card_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT DO NOTHING");
     s.bind(1, r.case_id).bind(2, r.step_index).bind(3, r.channel).bind(4, r.template_name);
     s.bind(5, r.action).bind(6, r.message_key).bind(7, to_string(r.state));
     s.bind(8, iso(r.due_at)).bind(9, iso(r.due_at)).bind(10, iso(r.created_at));
+    s.bind(11, r.card_id);
     s.run();
     return impl_->db.changes() == 1;
   });
@@ -503,6 +505,210 @@ std::int64_t Store::outbox_depth() {
   return guard("outbox_depth", [&] {
     Stmt s(impl_->db, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'");
     return s.step() ? s.int64(0) : std::int64_t{0};
+  });
+}
+
+std::vector<TimePoint> Store::contact_times(const std::string& customer_id, TimePoint since) {
+  return guard("contact_times", [&] {
+    Stmt s(impl_->db,
+           "SELECT CASE WHEN o.state = 'sent' THEN o.sent_at ELSE o.due_at END AS t "
+           "FROM cases c JOIN outbox o ON o.case_id = c.id WHERE c.customer_id = ?1 "
+           "AND o.channel IN ('email', 'sms') AND o.state IN ('pending', 'sent') AND t >= ?2 "
+           "ORDER BY t");
+    s.bind(1, customer_id).bind(2, iso(since));
+    std::vector<TimePoint> out;
+    while (s.step()) out.push_back(parse_time(s.text(0), "outbox.due_at"));
+    return out;
+  });
+}
+
+std::vector<TimePoint> Store::retry_times(const std::string& card_id, TimePoint from,
+                                          TimePoint to) {
+  return guard("retry_times", [&] {
+    Stmt s(impl_->db,
+           "SELECT due_at FROM outbox WHERE card_id = ? AND due_at >= ? AND due_at < ? "
+           "AND state <> 'cancelled' AND action = 'retry' ORDER BY due_at");
+    s.bind(1, card_id).bind(2, iso(from)).bind(3, iso(to));
+    std::vector<TimePoint> out;
+    while (s.step()) out.push_back(parse_time(s.text(0), "outbox.due_at"));
+    return out;
+  });
+}
+
+int Store::count_case_events(std::int64_t case_id, const std::string& kind) {
+  return guard("count_case_events", [&] {
+    Stmt s(impl_->db, "SELECT COUNT(*) FROM case_events WHERE case_id = ? AND kind = ?");
+    s.bind(1, case_id).bind(2, kind);
+    return s.step() ? static_cast<int>(s.int64(0)) : 0;
+  });
+}
+
+bool Store::case_clicked(std::int64_t case_id) {
+  return guard("case_clicked", [&] {
+    Stmt s(impl_->db, "SELECT 1 FROM clicks WHERE case_id = ? LIMIT 1");
+    s.bind(1, case_id);
+    return s.step();
+  });
+}
+
+bool Store::email_refused(std::int64_t case_id) {
+  return guard("email_refused", [&] {
+    Stmt s(impl_->db,
+           "SELECT 1 FROM outbox WHERE case_id = ? AND channel = 'email' AND state = 'failed' "
+           "AND last_error LIKE 'recipient refused%' LIMIT 1");
+    s.bind(1, case_id);
+    return s.step();
+  });
+}
+
+void Store::add_attempt(std::int64_t case_id) {
+  guard("add_attempt", [&] {
+    Stmt s(impl_->db, "UPDATE cases SET attempt_count = attempt_count + 1 WHERE id = ?");
+    s.bind(1, case_id).run();
+  });
+}
+
+int Store::cancel_pending_contacts(std::int64_t case_id, TimePoint at, const std::string& reason) {
+  return guard("cancel_pending_contacts", [&] {
+    Stmt s(
+        impl_->db,
+        "UPDATE outbox SET state = 'cancelled', sent_at = ?, lease_until = NULL, "
+        "last_error = ? WHERE case_id = ? AND state = 'pending' AND channel IN ('email', 'sms')");
+    s.bind(1, iso(at)).bind(2, reason).bind(3, case_id).run();
+    return impl_->db.changes();
+  });
+}
+
+std::vector<Store::CardChange> Store::card_changes_after(std::int64_t seq, int limit) {
+  return guard("card_changes_after", [&] {
+    Stmt s(impl_->db,
+           "SELECT seq, payment_method_id, customer_id FROM card_changes WHERE seq > ? "
+           "ORDER BY seq LIMIT ?");
+    s.bind(1, seq).bind(2, limit);
+    std::vector<CardChange> out;
+    while (s.step()) out.push_back({s.int64(0), s.text(1), s.text(2)});
+    return out;
+  });
+}
+
+std::vector<Store::SubscriptionChange> Store::subscription_changes_after(std::int64_t seq,
+                                                                         int limit) {
+  return guard("subscription_changes_after", [&] {
+    Stmt s(impl_->db,
+           "SELECT seq, subscription_id, status FROM subscription_changes WHERE seq > ? "
+           "ORDER BY seq LIMIT ?");
+    s.bind(1, seq).bind(2, limit);
+    std::vector<SubscriptionChange> out;
+    while (s.step()) out.push_back({s.int64(0), s.text(1), s.text(2)});
+    return out;
+  });
+}
+
+std::vector<CaseRecord> Store::open_cases_for_subscription(const std::string& subscription_id) {
+  return guard("open_cases_for_subscription", [&] {
+    Stmt s(impl_->db, std::string("SELECT ") + kCaseColumns +
+                          " FROM cases WHERE subscription_id = ? AND state IN ('open', 'paused') "
+                          "ORDER BY id");
+    s.bind(1, subscription_id);
+    std::vector<CaseRecord> out;
+    while (s.step()) out.push_back(read_case(s));
+    return out;
+  });
+}
+
+std::vector<Store::ExpiringCard> Store::expiring_cards(int from_month_index, int to_month_index,
+                                                       int limit) {
+  return guard("expiring_cards", [&] {
+    const int y1 = from_month_index / 12, m1 = from_month_index % 12 + 1;
+    const int y2 = to_month_index / 12, m2 = to_month_index % 12 + 1;
+    Stmt s(impl_->db,
+           "SELECT pm.id, pm.customer_id, pm.exp_month, pm.exp_year FROM payment_methods pm "
+           "WHERE pm.is_default = 1 AND (pm.exp_year, pm.exp_month) >= (?1, ?2) "
+           "AND (pm.exp_year, pm.exp_month) <= (?3, ?4) AND NOT EXISTS (SELECT 1 FROM "
+           "card_expiry_cases e WHERE e.payment_method_id = pm.id AND e.exp_year = pm.exp_year "
+           "AND e.exp_month = pm.exp_month) ORDER BY pm.exp_year, pm.exp_month, pm.id LIMIT ?5");
+    s.bind(1, y1).bind(2, m1).bind(3, y2).bind(4, m2).bind(5, limit);
+    std::vector<ExpiringCard> out;
+    while (s.step()) {
+      out.push_back(
+          {s.text(0), s.text(1), static_cast<int>(s.int64(2)), static_cast<int>(s.int64(3))});
+    }
+    return out;
+  });
+}
+
+void Store::record_expiry_case(const ExpiringCard& card, std::int64_t case_id) {
+  guard("record_expiry_case", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO card_expiry_cases(payment_method_id, exp_year, exp_month, case_id) "
+           "VALUES (?, ?, ?, ?)");
+    s.bind(1, card.id).bind(2, card.exp_year).bind(3, card.exp_month).bind(4, case_id).run();
+  });
+}
+
+std::optional<Store::SubscriptionInfo> Store::customer_subscription(
+    const std::string& customer_id) {
+  return guard("customer_subscription", [&]() -> std::optional<SubscriptionInfo> {
+    Stmt s(impl_->db,
+           "SELECT id, COALESCE(plan, ''), amount_minor, currency FROM subscriptions "
+           "WHERE customer_id = ? AND COALESCE(status, '') NOT IN ('cancelled', 'canceled') "
+           "ORDER BY updated_at DESC, id LIMIT 1");
+    s.bind(1, customer_id);
+    if (!s.step()) return std::nullopt;
+    SubscriptionInfo info{s.text(0), s.text(1), std::nullopt};
+    auto minor = s.opt_int64(2);
+    auto currency = s.text(3);
+    if (minor && currency_exponent(currency) >= 0) info.amount = Money(*minor, currency);
+    return info;
+  });
+}
+
+Status Store::snapshot(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (!std::filesystem::exists(from)) {
+    return Error::permanent("database " + from.string() + " does not exist");
+  }
+  if (std::filesystem::exists(to)) {
+    return Error::permanent(to.string() + " already exists; simulate writes a fresh copy");
+  }
+  try {
+    Db db(from.string(), false);
+    Stmt s(db, "VACUUM INTO ?");
+    s.bind(1, to.string()).run();
+    return Status::success();
+  } catch (const SqliteError& e) {
+    return Error::permanent(e.what());
+  }
+}
+
+void Store::prepare_simulation() {
+  guard("prepare_simulation", [&] {
+    // A simulation copy is disposable: no fsync per transaction.
+    impl_->db.exec("PRAGMA synchronous=OFF");
+    sqlite::Transaction tx(impl_->db);
+    impl_->db.exec(R"sql(
+DROP TRIGGER IF EXISTS ledger_is_append_only_update;
+DROP TRIGGER IF EXISTS ledger_is_append_only_delete;
+DELETE FROM ledger; DELETE FROM outbox; DELETE FROM case_events; DELETE FROM card_expiry_cases;
+DELETE FROM clicks; DELETE FROM cases; DELETE FROM cursors; DELETE FROM card_changes;
+DELETE FROM subscription_changes;
+DROP TABLE IF EXISTS simulation_payments;
+CREATE TABLE simulation_payments AS SELECT * FROM payments ORDER BY occurred_at, rowid;
+DELETE FROM payments;
+)sql");
+    tx.commit();
+  });
+}
+
+int Store::release_payments(TimePoint until) {
+  return guard("release_payments", [&] {
+    Stmt ins(impl_->db,
+             "INSERT INTO payments SELECT * FROM simulation_payments WHERE occurred_at <= ? "
+             "ORDER BY occurred_at, rowid");
+    ins.bind(1, iso(until)).run();
+    const int n = impl_->db.changes();
+    Stmt del(impl_->db, "DELETE FROM simulation_payments WHERE occurred_at <= ?");
+    del.bind(1, iso(until)).run();
+    return n;
   });
 }
 

@@ -149,10 +149,18 @@ struct Sequence {
 };
 
 struct Defaults {
-  SendWindow send_window;
-  int max_messages_per_customer_per_day = 1;
+  SendWindow send_window;  // contact steps (email/sms) only; retries are not windowed
+  int max_messages_per_customer_per_day = 1;  // counted in the customer's local day, all cases
   int min_hours_between_messages = 0;
   int holdout_percent = 0;
+  // Local calendar dates on which no contact is sent (the customer's time zone).
+  std::vector<std::chrono::sys_days> holidays;
+  // `prefer: payday` moves a retry to the next of these days of the month, if one comes within
+  // payday_max_days; otherwise the retry keeps its own time.
+  std::vector<int> paydays{1, 15};
+  int payday_max_days = 5;
+  // No card gets more retries than this in any 30 days, whatever the sequences say (Visa: 20).
+  int max_retries_per_card_per_30_days = 15;
 };
 
 struct Sequences {

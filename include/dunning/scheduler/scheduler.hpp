@@ -16,6 +16,9 @@ struct TickStats {
   int cases_lost = 0;
   int steps_queued = 0;
   int steps_skipped = 0;
+  int steps_deferred = 0;  // moved by a send window, payday or a cap
+  int cases_cancelled = 0;
+  int card_updates = 0;
 };
 
 class Scheduler {
@@ -28,6 +31,11 @@ class Scheduler {
   TickStats tick();
 
   static constexpr const char* kPaymentsCursor = "payments";
+  static constexpr const char* kCardChangesCursor = "card_changes";
+  static constexpr const char* kSubscriptionChangesCursor = "subscription_changes";
+  // Step indices of `on_card_updated` steps in the outbox: kCardUpdatedSteps + 16 * (number of
+  // earlier card updates of the case) + the step's position.
+  static constexpr int kCardUpdatedSteps = 1000;
   static constexpr int kBatch = 500;
 
  private:
@@ -35,6 +43,14 @@ class Scheduler {
   void open_case(const store::Payment& p, TickStats& stats);
   void recover(store::CaseRecord c, const store::Payment& p, TickStats& stats);
   void advance_case(const store::CaseRecord& c, TickStats& stats);
+  void on_card_change(const store::Store::CardChange& change, TickStats& stats);
+  void on_subscription_change(const store::Store::SubscriptionChange& change, TickStats& stats);
+  void open_expiring_cases(TickStats& stats);
+  // Decides one step of a case (skip with a reason, or queue it at its placed time).
+  void queue_step(const store::CaseRecord& c, const config::Sequence& seq, const config::Step& step,
+                  int step_index, TimePoint nominal, TickStats& stats);
+  void close_lost(const store::CaseRecord& c, const config::Step& step, int step_index,
+                  TickStats& stats);
 
   store::Store& store_;
   const config::Config& cfg_;

@@ -26,7 +26,7 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // A row of the polled `payments` table.
 struct Payment {
@@ -141,6 +141,7 @@ struct OutboxRow {
   TimePoint created_at;
   std::optional<TimePoint> sent_at;
   std::string last_error;
+  std::optional<std::string> card_id;  // retries: the card charged (per-card cap)
 };
 
 struct LedgerEntry {
@@ -353,6 +354,63 @@ class Store {
   std::optional<OutboxRow> last_delivered(std::int64_t case_id, TimePoint at);
   std::vector<OutboxRow> outbox_for_case(std::int64_t case_id);
   std::int64_t outbox_depth();
+
+  // ---- facts the rules engine needs (issue 3)
+  // Send (or planned) times of the customer's email/sms rows across all their cases, pending or
+  // sent, at or after `since`.
+  std::vector<TimePoint> contact_times(const std::string& customer_id, TimePoint since);
+  // Times of the card's retries (any state but cancelled) in [from, to).
+  std::vector<TimePoint> retry_times(const std::string& card_id, TimePoint from, TimePoint to);
+  int count_case_events(std::int64_t case_id, const std::string& kind);
+  bool case_clicked(std::int64_t case_id);
+  // An email step of the case failed because the server refused the recipient.
+  bool email_refused(std::int64_t case_id);
+  void add_attempt(std::int64_t case_id);
+  // Cancels the case's pending email/sms rows (a stop condition for contact only).
+  int cancel_pending_contacts(std::int64_t case_id, TimePoint at, const std::string& reason);
+
+  struct CardChange {
+    std::int64_t seq = 0;
+    std::string payment_method_id;
+    std::string customer_id;
+  };
+  std::vector<CardChange> card_changes_after(std::int64_t seq, int limit);
+  struct SubscriptionChange {
+    std::int64_t seq = 0;
+    std::string subscription_id;
+    std::string status;
+  };
+  std::vector<SubscriptionChange> subscription_changes_after(std::int64_t seq, int limit);
+  std::vector<CaseRecord> open_cases_for_subscription(const std::string& subscription_id);
+
+  struct ExpiringCard {
+    std::string id;
+    std::string customer_id;
+    int exp_month = 0;
+    int exp_year = 0;
+  };
+  // Default cards expiring in months [from, to] (inclusive, year*12 + month - 1) that have no
+  // card_expiring case yet for that expiry.
+  std::vector<ExpiringCard> expiring_cards(int from_month_index, int to_month_index, int limit);
+  void record_expiry_case(const ExpiringCard& card, std::int64_t case_id);
+  struct SubscriptionInfo {
+    std::string id;
+    std::string plan;
+    std::optional<Money> amount;
+  };
+  // The customer's most recently updated subscription that is not cancelled.
+  std::optional<SubscriptionInfo> customer_subscription(const std::string& customer_id);
+
+  // ---- simulation (only ever on a copy of the database)
+  // Writes a consistent copy of the database at `from` to the new file `to` (VACUUM INTO),
+  // without migrating or otherwise writing `from`.
+  static Status snapshot(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Empties dunningd's own tables and the change feeds, and moves every payment into a staging
+  // table so that `release_payments` can replay them in occurred_at order. Runs its own
+  // transaction and turns off fsync for this connection. REQUIRES: a copy (see snapshot).
+  void prepare_simulation();
+  // Appends staged payments with occurred_at <= `until` to `payments`; returns how many.
+  int release_payments(TimePoint until);
 
   // ---- ledger (append-only: the schema refuses UPDATE and DELETE)
   std::int64_t insert_ledger(const LedgerEntry& e);
