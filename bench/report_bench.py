@@ -26,13 +26,14 @@ from dunning_fixtures import Workspace  # noqa: E402
 
 
 def timed(cmd):
-    """(seconds, max RSS in KiB) of one run under /usr/bin/time -v."""
-    start = time.monotonic()
+    """(CPU seconds (user + system), max RSS in KiB) of one run under /usr/bin/time -v.
+    CPU time, not wall time: the machine is shared and wall time swings with its load."""
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, check=True)
-    wall = time.monotonic() - start
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return wall, rss
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", proc.stderr).group(1))
+              for k in ("User", "System"))
+    return cpu, rss
 
 
 def main():
@@ -48,7 +49,7 @@ def main():
             gen = time.monotonic() - t0
             rows = len(data["ledger"])
             del data
-            args = ["--config", ws.config, "--from", "2026-01-01", "--to", "2027-01-01"]
+            args = ["--config", ws.config, "--from", "2026-01-01", "--to", "2028-01-01"]
             report_s, report_rss = timed([dunningd, "report", "--format", "json", *args])
             html_s, html_rss = timed([dunningd, "report", "--format", "html", "--by", "week", *args])
             export_s, export_rss = timed([dunningd, "ledger", "export", "--config", ws.config])
@@ -57,7 +58,7 @@ def main():
                                   "SELECT c.*, l.* FROM cases c LEFT JOIN ledger l ON "
                                   "l.case_id = c.id AND l.kind <> 'correction' ORDER BY c.id"])
             print(f"cases={n} ledger_rows={rows} (generated in {gen:.1f}s) | "
-                  f"report json {report_s:.2f}s {report_rss / 1024:.1f} MiB | "
+                  f"CPU time: report json {report_s:.2f}s {report_rss / 1024:.1f} MiB | "
                   f"report html --by week {html_s:.2f}s {html_rss / 1024:.1f} MiB | "
                   f"ledger export {export_s:.2f}s {export_rss / 1024:.1f} MiB | "
                   f"ledger verify {verify_s:.2f}s {verify_rss / 1024:.1f} MiB | "

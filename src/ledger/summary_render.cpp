@@ -271,27 +271,91 @@ void write_report_csv(const json& report, std::ostream& out) {
   });
 }
 
-void write_report_table(const json& report, std::ostream& out) {
-  out << "dunningd recovery report — cases opened " << scalar_text(report["period"]["from"])
-      << " .. " << scalar_text(report["period"]["to"]) << " (as of " << scalar_text(report["as_of"])
-      << ")\n";
-  std::string last_section, last_group;
-  walk(report, [&](const std::string& section, const std::string& group,
-                   const std::string& currency, const std::string& metric, const json& v) {
-    if (section == "report") return;
-    if (section != last_section) {
-      out << "\n== " << section << " ==\n";
-      last_section = section;
-      last_group.clear();
+void write_report_table(const json& r, std::ostream& out) {
+  auto pad = [](std::string t, std::size_t w, bool left = false) {
+    if (t.size() < w)
+      t = left ? t + std::string(w - t.size(), ' ') : std::string(w - t.size(), ' ') + t;
+    return t;
+  };
+  auto money_cell = [&](const json& b) {
+    return b["amount"].get<std::string>() + " (" + b["count"].dump() + ")";
+  };
+  out << "Recovery report: cases opened " << scalar_text(r["period"]["from"]) << " .. "
+      << scalar_text(r["period"]["to"]) << ", outcomes as of " << scalar_text(r["as_of"]) << "\n("
+      << r["population"].get<std::string>() << ")\n";
+  auto groups_table = [&](const json& groups) {
+    out << pad("group", 22, true) << pad("cur", 4, true) << pad("cases", 7) << pad("recovered", 20)
+        << pad("w/o contact", 18) << pad("lost", 18) << pad("cancelled", 18) << pad("open", 18)
+        << pad("rate", 9) << pad("median d", 10) << '\n';
+    for (auto g = groups.begin(); g != groups.end(); ++g) {
+      for (auto c = g.value()["currencies"].begin(); c != g.value()["currencies"].end(); ++c) {
+        const json& v = c.value();
+        out << pad(g.key(), 22, true) << pad(c.key(), 4, true) << pad(v["cases"].dump(), 7)
+            << pad(money_cell(v["recovered"]), 20)
+            << pad(money_cell(v["recovered_without_contact"]), 18) << pad(money_cell(v["lost"]), 18)
+            << pad(money_cell(v["cancelled"]), 18) << pad(money_cell(v["open"]), 18)
+            << pad(display("recovery_rate", v["recovery_rate"]), 9)
+            << pad(display("median", v["median_days_to_recover"]), 10) << '\n';
+      }
     }
-    if (group != last_group) {
-      if (!group.empty()) out << "  [" << group << "]\n";
-      last_group = group;
+  };
+  out << "\nTotals (amount (count) per currency)\n";
+  groups_table(json{{"all", r["totals"]}});
+  out << "all currencies: " << r["totals"]["cases"].dump() << " cases, recovery rate "
+      << display("recovery_rate", r["totals"]["recovery_rate"]) << ", median days to recover "
+      << display("median", r["totals"]["median_days_to_recover"]) << '\n';
+  if (r["group_by"] != "all") {
+    out << "\nBy " << r["group_by"].get<std::string>() << '\n';
+    groups_table(r["groups"]);
+  }
+  out << "\nFunnel (cases reaching each step / recovered after it)\n";
+  for (auto f = r["funnel"].begin(); f != r["funnel"].end(); ++f) {
+    out << "  " << f.key() << ": opened " << f.value()["cases"].dump()
+        << " / recovered without contact " << f.value()["recovered_without_contact"].dump() << '\n';
+    for (const auto& st : f.value()["steps"]) {
+      out << "    #" << st["step"].dump() << ' ' << pad(st["channel"].get<std::string>(), 7, true)
+          << pad(st["template"].get<std::string>(), 28, true) << pad(st["reached"].dump(), 8)
+          << " / " << st["recovered_after"].dump() << '\n';
     }
-    std::string label = (currency.empty() ? "" : currency + " ") + metric;
-    out << "    " << label << std::string(label.size() < 48 ? 48 - label.size() : 1, ' ')
-        << display(metric, v) << '\n';
-  });
+  }
+  out << "\nRecovered per week (week of the payment)\n";
+  for (auto c = r["weekly_recovered"].begin(); c != r["weekly_recovered"].end(); ++c) {
+    for (auto w = c.value().begin(); w != c.value().end(); ++w) {
+      out << "  " << w.key() << ' ' << c.key() << pad(w.value()["amount"].get<std::string>(), 14)
+          << '\n';
+    }
+  }
+  const json& u = r["uplift"];
+  out << "\nUplift: " << u["method"].get<std::string>() << "\n  contacted "
+      << u["contacted"]["recovered"].dump() << '/' << u["contacted"]["cases"].dump() << " = "
+      << display("rate", u["contacted"]["recovery_rate"]) << ", holdout "
+      << u["holdout"]["recovered"].dump() << '/' << u["holdout"]["cases"].dump() << " = "
+      << display("rate", u["holdout"]["recovery_rate"]) << ", difference "
+      << display("difference", u["difference"]) << " (95% CI " << display("ci95", u["ci95_low"])
+      << " .. " << display("ci95", u["ci95_high"]) << ")\n  "
+      << u["attributable_formula"].get<std::string>() << '\n';
+  for (auto c = u["attributable"].begin(); c != u["attributable"].end(); ++c) {
+    out << "  " << c.key() << ": recovered "
+        << c.value()["contacted_recovered"]["amount"].get<std::string>();
+    if (c.value()["attributable"].is_null()) {
+      out << ", attributable: – (" << c.value().value("note", "") << ")\n";
+    } else {
+      out << ", expected without dunning "
+          << c.value()["expected_without_dunning"]["amount"].get<std::string>()
+          << ", attributable to dunningd " << c.value()["attributable"]["amount"].get<std::string>()
+          << '\n';
+    }
+  }
+  const json& l = r["ltv_preserved"];
+  out << "\nLTV preserved: " << l["formula"].get<std::string>() << "\n  inputs:";
+  for (auto it = l["inputs"].begin(); it != l["inputs"].end(); ++it) {
+    out << ' ' << it.key() << '=' << display(it.key(), it.value());
+  }
+  out << '\n';
+  for (auto c = l["currencies"].begin(); c != l["currencies"].end(); ++c) {
+    out << "  " << c.key() << ": " << c.value()["amount"].get<std::string>() << " over "
+        << c.value()["subscriptions"].dump() << " recovered subscriptions\n";
+  }
 }
 
 void write_report_html(const json& r, std::ostream& out) {

@@ -824,7 +824,7 @@ void Store::for_each_case_outcome(std::optional<TimePoint> from, std::optional<T
            "l.occurred_at, l.days_to_recover "
            "FROM cases c LEFT JOIN ledger l ON l.case_id = c.id AND l.kind <> 'correction' "
            "WHERE (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
-           "ORDER BY c.id");
+           "ORDER BY c.opened_at, c.id");
     bind_range(s, 1, from, to);
     while (s.step()) {
       CaseOutcome o;
@@ -855,8 +855,8 @@ std::vector<StepReach> Store::step_reach(std::optional<TimePoint> from,
   return guard("step_reach", [&] {
     Stmt s(impl_->db,
            "SELECT c.sequence_id, o.step_index, MIN(o.channel), "
-           "MIN(COALESCE(NULLIF(o.template, ''), o.action, '')), COUNT(DISTINCT o.case_id) "
-           "FROM cases c JOIN outbox o ON o.case_id = c.id AND o.state = 'sent' "
+           "MIN(COALESCE(NULLIF(o.template, ''), o.action, '')), COUNT(*) "
+           "FROM cases c CROSS JOIN outbox o ON o.case_id = c.id AND o.state = 'sent' "
            "WHERE (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
            "GROUP BY c.sequence_id, o.step_index ORDER BY c.sequence_id, o.step_index");
     bind_range(s, 1, from, to);
@@ -880,7 +880,7 @@ void Store::for_each_recovery_history(std::optional<TimePoint> from, std::option
            "  AND (l.subscription_id IS NULL OR p.subscription_id = l.subscription_id) "
            "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
            "  AND (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
-           "GROUP BY l.id ORDER BY l.case_id");
+           "GROUP BY l.id");
     bind_range(s, 1, from, to);
     while (s.step()) {
       RecoveryHistory h;

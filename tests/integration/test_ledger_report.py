@@ -157,8 +157,9 @@ class ReportFigures(unittest.TestCase):
 
     def test_table_format_is_readable_and_names_the_formulas(self):
         out = self.report("table")
-        self.assertIn("== totals ==", out)
-        self.assertIn("EUR recovered.amount", out)
+        self.assertIn("Totals", out)
+        eur = self.exp["totals"]["currencies"]["EUR"]
+        self.assertIn(f"{eur['recovered']['amount']} ({eur['recovered']['count']})", out)
         self.assertIn("Newcombe", out)
         self.assertIn("m*a*t", out)
 

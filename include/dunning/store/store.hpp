@@ -420,7 +420,7 @@ class Store {
   std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at);
 
   // ---- reports (streamed: memory does not grow with the number of cases)
-  // Cases opened in [from, to) with their outcome, ordered by case id.
+  // Cases opened in [from, to) with their outcome, in the order they were opened.
   void for_each_case_outcome(std::optional<TimePoint> from, std::optional<TimePoint> to,
                              const std::function<void(const CaseOutcome&)>& fn);
   // Per sequence and step: how many cases opened in [from, to) had that step sent.
