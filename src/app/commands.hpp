@@ -47,5 +47,6 @@ Command add_migrate_command(CLI::App& app, Cli& cli);
 Command add_report_command(CLI::App& app, Cli& cli);
 Command add_cases_command(CLI::App& app, Cli& cli);
 Command add_ledger_command(CLI::App& app, Cli& cli);
+Command add_preview_command(CLI::App& app, Cli& cli);
 
 }  // namespace dunning::app
