@@ -49,5 +49,6 @@ Command add_cases_command(CLI::App& app, Cli& cli);
 Command add_ledger_command(CLI::App& app, Cli& cli);
 Command add_import_command(CLI::App& app, Cli& cli);
 Command add_simulate_command(CLI::App& app, Cli& cli);
+Command add_preview_command(CLI::App& app, Cli& cli);
 
 }  // namespace dunning::app

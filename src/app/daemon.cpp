@@ -50,6 +50,24 @@ PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock
   return r;
 }
 
+namespace {
+
+// A channel paused by a permanent refusal (bad credentials, relay denied) is tried again as soon
+// as the operator has had a chance to fix it: at start and after a reload.
+void resume_paused_channels(store::Store& store) {
+  try {
+    for (const auto& p : store.channel_pauses()) {
+      spdlog::warn("{} channel was paused since {} ({}): trying again", p.channel,
+                   format_iso8601(p.since), p.reason);
+      store.resume_channel(p.channel);
+    }
+  } catch (const store::StoreError& e) {
+    spdlog::error("cannot read channel pauses: {}", e.what());
+  }
+}
+
+}  // namespace
+
 int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const config::Config> cfg,
                store::Store& store, const Clock& clock) {
   asio::io_context io;
@@ -79,6 +97,9 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     watchdog.cancel();
     drain_deadline.cancel();
   };
+  // Settings may have been fixed while we were stopped or before a reload: paused channels get
+  // another try. Only the worker thread touches the store.
+  std::atomic<bool> resume_pauses{true};
 
   // The HTTP server shares this io_context; its database work runs on the API's own thread
   // with its own connection.
@@ -113,6 +134,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
         email_cfg = current;
       }
+      if (resume_pauses.exchange(false)) resume_paused_channels(store);
       auto started = std::chrono::steady_clock::now();
       auto result = poll_once(store, *current, clock, *email, &stop_sending);
       metrics.tick_done(clock.now(),
@@ -167,6 +189,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
           }
           std::lock_guard lock(cfg_mutex);
           cfg = std::make_shared<const config::Config>(std::move(loaded.value));
+          resume_pauses = true;  // the new settings get their chance at the next poll
           spdlog::info("configuration reloaded ({} sequences)", cfg->sequences.sequences.size());
           service::notify_ready("running; configuration reloaded");
         }

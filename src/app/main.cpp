@@ -15,10 +15,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Cli cli;
   const std::vector<Command> commands = {
-      add_run_command(app, cli),    add_check_command(app, cli), add_migrate_command(app, cli),
-      add_report_command(app, cli), add_cases_command(app, cli), add_ledger_command(app, cli),
-      add_import_command(app, cli),
-      add_simulate_command(app, cli),
+      add_run_command(app, cli),     add_check_command(app, cli),    add_migrate_command(app, cli),
+      add_report_command(app, cli),  add_cases_command(app, cli),    add_ledger_command(app, cli),
+      add_import_command(app, cli),  add_simulate_command(app, cli), add_preview_command(app, cli),
   };
   try {
     app.parse(argc, argv);

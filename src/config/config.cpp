@@ -91,9 +91,10 @@ void load_company(YamlReader& r, const YAML::Node& n, CompanyConfig& c) {
 
 void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (!r.expect_map(n, "'smtp'")) return;
-  r.allow_keys(
-      n, {"url", "from", "reply_to", "username_env", "password_env", "require_tls", "timeout"},
-      "'smtp'");
+  r.allow_keys(n,
+               {"url", "from", "reply_to", "username_env", "password_env", "require_tls", "timeout",
+                "connections"},
+               "'smtp'");
   if (n["url"]) {
     s.url = r.string(n["url"], "smtp.url").value_or("");
     if (s.url.rfind("smtp://", 0) != 0 && s.url.rfind("smtps://", 0) != 0) {
@@ -115,6 +116,66 @@ void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (n["require_tls"])
     s.require_tls = r.boolean(n["require_tls"], "smtp.require_tls").value_or(false);
   if (n["timeout"]) s.timeout = r.duration(n["timeout"], "smtp.timeout").value_or(s.timeout);
+  if (n["connections"])
+    s.connections = r.integer(n["connections"], "smtp.connections", 1, 64).value_or(1);
+}
+
+// An http(s):// URL, or an error at the node.
+std::string http_url(YamlReader& r, const YAML::Node& n, const std::string& field) {
+  std::string url = r.string(n, field).value_or("");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    r.error(n, "'" + field + "' must start with http:// or https://");
+  }
+  return url;
+}
+
+void load_links(YamlReader& r, const YAML::Node& n, LinksConfig& l) {
+  if (!r.expect_map(n, "'links'")) return;
+  r.allow_keys(n, {"base_url", "secret_env", "ttl"}, "'links'");
+  if (n["base_url"]) {
+    l.base_url = http_url(r, n["base_url"], "links.base_url");
+    while (!l.base_url.empty() && l.base_url.back() == '/') l.base_url.pop_back();
+  }
+  if (n["secret_env"]) l.secret_env = r.string(n["secret_env"], "links.secret_env").value_or("");
+  if (n["ttl"]) l.ttl = r.duration(n["ttl"], "links.ttl").value_or(l.ttl);
+  if (l.ttl.count() < 3600) r.error(n["ttl"] ? n["ttl"] : n, "'links.ttl' must be at least 1h");
+}
+
+void load_sms(YamlReader& r, const YAML::Node& n, SmsConfig& s) {
+  if (!r.expect_map(n, "'sms'")) return;
+  r.allow_keys(n, {"url", "from", "token_env", "timeout"}, "'sms'");
+  if (n["url"]) s.url = http_url(r, n["url"], "sms.url");
+  if (n["from"]) s.from = r.string(n["from"], "sms.from").value_or("");
+  if (n["token_env"]) s.token_env = r.string(n["token_env"], "sms.token_env").value_or("");
+  if (n["timeout"]) s.timeout = r.duration(n["timeout"], "sms.timeout").value_or(s.timeout);
+}
+
+void load_webhooks(YamlReader& r, const YAML::Node& n, WebhooksConfig& w) {
+  if (!r.expect_map(n, "'webhooks'")) return;
+  r.allow_keys(n, {"url", "secret_env", "events", "timeout"}, "'webhooks'");
+  if (n["url"]) w.url = http_url(r, n["url"], "webhooks.url");
+  if (n["secret_env"]) w.secret_env = r.string(n["secret_env"], "webhooks.secret_env").value_or("");
+  if (n["events"]) {
+    w.events = r.string_list(n["events"], "webhooks.events").value_or(w.events);
+    for (const auto& e : w.events) {
+      if (e != "case.opened" && e != "step.sent" && e != "case.recovered" && e != "case.lost") {
+        r.error(n["events"], "unknown webhook event '" + e +
+                                 "' (expected case.opened, step.sent, case.recovered, case.lost)");
+      }
+    }
+  }
+  if (n["timeout"]) w.timeout = r.duration(n["timeout"], "webhooks.timeout").value_or(w.timeout);
+}
+
+void load_billing(YamlReader& r, const YAML::Node& n, BillingConfig& b) {
+  if (!r.expect_map(n, "'billing'")) return;
+  r.allow_keys(n, {"url", "token_env", "timeout"}, "'billing'");
+  if (n["url"]) {
+    b.url = http_url(r, n["url"], "billing.url");
+    while (!b.url.empty() && b.url.back() == '/') b.url.pop_back();
+  }
+  if (n["token_env"]) b.token_env = r.string(n["token_env"], "billing.token_env").value_or("");
+  if (n["timeout"]) b.timeout = r.duration(n["timeout"], "billing.timeout").value_or(b.timeout);
 }
 
 // "1MiB", "512KiB", "1048576": a size in bytes.
@@ -185,12 +246,6 @@ void load_http(YamlReader& r, const YAML::Node& n, HttpConfig& h) {
   if (n["commit_batch"])
     h.commit_batch =
         r.integer(n["commit_batch"], "http.commit_batch", 1, 100000).value_or(h.commit_batch);
-}
-
-void load_links(YamlReader& r, const YAML::Node& n, LinksConfig& l) {
-  if (!r.expect_map(n, "'links'")) return;
-  r.allow_keys(n, {"secret_env"}, "'links'");
-  if (n["secret_env"]) l.secret_env = r.string(n["secret_env"], "links.secret_env").value_or("");
 }
 
 void load_outbox(YamlReader& r, const YAML::Node& n, OutboxConfig& o) {
@@ -522,12 +577,11 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
     return {c, std::move(r.errors())};
   }
   if (!r.expect_map(root, "the daemon config")) return {c, std::move(r.errors())};
-  r.allow_keys(
-      root,
-      {"database", "sequences", "templates", "default_locale", "default_time_zone", "poll_interval",
-       "log_level", "log_format", "log_customer_emails", "company", "smtp", "outbox", "declines",
-       "http", "links"},
-      "the daemon config");
+  r.allow_keys(root,
+               {"database", "sequences", "templates", "default_locale", "default_time_zone",
+                "poll_interval", "log_level", "log_format", "log_customer_emails", "company",
+                "smtp", "outbox", "declines", "http", "links", "sms", "webhooks", "billing"},
+               "the daemon config");
   if (root["database"])
     c.database = resolve(file, r.string(root["database"], "database").value_or(""));
   if (root["sequences"])
@@ -567,6 +621,9 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
   if (root["outbox"]) load_outbox(r, root["outbox"], c.outbox);
   if (root["http"]) load_http(r, root["http"], c.http);
   if (root["links"]) load_links(r, root["links"], c.links);
+  if (root["sms"]) load_sms(r, root["sms"], c.sms);
+  if (root["webhooks"]) load_webhooks(r, root["webhooks"], c.webhooks);
+  if (root["billing"]) load_billing(r, root["billing"], c.billing);
   if (root["declines"] && r.expect_map(root["declines"], "'declines'")) {
     for (const auto& kv : root["declines"]) {
       auto v = kv.second.IsScalar() ? kv.second.Scalar() : "";

@@ -305,9 +305,18 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
     if (card_updated && has(seq.stop_on, "card_updated") && idx < kCardUpdatedSteps) {
       return skip("stop_on card_updated: the customer updated their card; reminders stop");
     }
-    if (store_.email_refused(c.id) &&
-        (step.channel == config::Channel::kEmail || has(seq.stop_on, "unreachable"))) {
+    // contact_status is written by the dispatcher when a provider permanently refuses the
+    // address; it is per customer and address, so a new address makes the customer reachable.
+    const bool email_gone = store_.channel_unreachable(c.customer_id, "email");
+    if (step.channel == config::Channel::kEmail && email_gone) {
       return skip("unreachable: the mail server refused the customer's address");
+    }
+    if (step.channel == config::Channel::kSms &&
+        store_.channel_unreachable(c.customer_id, "sms")) {
+      return skip("unreachable: the SMS provider refused the customer's number");
+    }
+    if (email_gone && has(seq.stop_on, "unreachable")) {
+      return skip("stop_on unreachable: the mail server refused the customer's address");
     }
   }
 
@@ -355,7 +364,6 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   if (!store_.insert_outbox(row)) return;
   for (const auto& why : moved) store_.add_case_event(c.id, now, "step_moved", why);
   if (!moved.empty()) ++stats.steps_deferred;
-  if (step.action == config::Action::kRetry) store_.add_attempt(c.id);
   store_.add_case_event(c.id, now, "step_queued",
                         step_label(idx, step) + " (due " + format_iso8601(row.due_at) +
                             (contact ? ", " + rules::format_local(row.due_at, zone) : "") + ")");

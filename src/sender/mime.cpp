@@ -215,11 +215,12 @@ std::string build_mime(const Email& e) {
   m += "\r\n--" + boundary + "\r\n";
   m += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: "
        "quoted-printable\r\n\r\n";
-  m += quoted_printable(e.text) + "\r\n";
+  // The CRLF before a boundary belongs to the boundary (RFC 2046 5.1.1): no extra line here.
+  m += quoted_printable(e.text);
   m += "\r\n--" + boundary + "\r\n";
   m += "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: "
        "quoted-printable\r\n\r\n";
-  m += quoted_printable(e.html) + "\r\n";
+  m += quoted_printable(e.html);
   m += "\r\n--" + boundary + "--\r\n";
   return m;
 }

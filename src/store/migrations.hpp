@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -137,6 +137,19 @@ CREATE TABLE card_expiry_cases(
   payment_method_id TEXT NOT NULL, exp_year INTEGER NOT NULL, exp_month INTEGER NOT NULL,
   case_id INTEGER NOT NULL REFERENCES cases(id),
   PRIMARY KEY (payment_method_id, exp_year, exp_month));
+)sql",
+    // ---- version 5: delivery outcomes that outlive one outbox row
+    R"sql(
+-- An address (email) or number (sms) the provider refused permanently (SMTP 5xx at RCPT, an SMS
+-- API's 4xx naming the number). It stops that channel for that customer until the address changes.
+CREATE TABLE contact_status(
+  customer_id TEXT NOT NULL, channel TEXT NOT NULL, address TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('unreachable')), reason TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (customer_id, channel, address));
+-- A channel stopped for everyone by a refusal that is not about the recipient (bad credentials,
+-- relay denied, 5xx to MAIL FROM or DATA). Its rows stay pending; one is tried at retry_at.
+CREATE TABLE channel_pauses(
+  channel TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL, retry_at TEXT NOT NULL);
 )sql",
 };
 

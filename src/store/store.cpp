@@ -551,23 +551,6 @@ bool Store::case_clicked(std::int64_t case_id) {
   });
 }
 
-bool Store::email_refused(std::int64_t case_id) {
-  return guard("email_refused", [&] {
-    Stmt s(impl_->db,
-           "SELECT 1 FROM outbox WHERE case_id = ? AND channel = 'email' AND state = 'failed' "
-           "AND last_error LIKE 'recipient refused%' LIMIT 1");
-    s.bind(1, case_id);
-    return s.step();
-  });
-}
-
-void Store::add_attempt(std::int64_t case_id) {
-  guard("add_attempt", [&] {
-    Stmt s(impl_->db, "UPDATE cases SET attempt_count = attempt_count + 1 WHERE id = ?");
-    s.bind(1, case_id).run();
-  });
-}
-
 int Store::cancel_pending_contacts(std::int64_t case_id, TimePoint at, const std::string& reason) {
   return guard("cancel_pending_contacts", [&] {
     Stmt s(
@@ -1168,6 +1151,151 @@ std::vector<CaseRecord> Store::find_cases(const std::string& state, const std::s
     std::vector<CaseRecord> out;
     while (s.step()) out.push_back(read_case(s));
     return out;
+  });
+}
+
+std::vector<OutboxRow> Store::claim_outbox(TimePoint now, Seconds lease, int limit,
+                                           const std::vector<std::string>& skip_channels) {
+  if (skip_channels.empty()) return claim_outbox(now, lease, limit);
+  return guard("claim_outbox", [&] {
+    std::string skip;
+    for (std::size_t i = 0; i < skip_channels.size(); ++i)
+      skip += (i ? ", ?" : "?") + std::to_string(i + 4);
+    Stmt s(impl_->db,
+           std::string("UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE id IN ("
+                       "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2 "
+                       "AND (lease_until IS NULL OR lease_until <= ?2) AND channel NOT IN (") +
+               skip + ") ORDER BY next_attempt_at, id LIMIT ?3) RETURNING " + kOutboxColumns);
+    s.bind(1, iso(now + lease)).bind(2, iso(now)).bind(3, limit);
+    for (std::size_t i = 0; i < skip_channels.size(); ++i)
+      s.bind(static_cast<int>(i) + 4, skip_channels[i]);
+    std::vector<OutboxRow> out;
+    while (s.step()) out.push_back(read_outbox(s));
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  });
+}
+
+std::int64_t Store::pending_due(const std::string& channel, TimePoint now) {
+  return guard("pending_due", [&] {
+    Stmt s(impl_->db,
+           "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND channel = ? AND due_at <= ?");
+    s.bind(1, channel).bind(2, iso(now));
+    return s.step() ? s.int64(0) : std::int64_t{0};
+  });
+}
+
+void Store::mark_unreachable(const std::string& customer_id, const std::string& channel,
+                             const std::string& address, const std::string& reason, TimePoint at) {
+  guard("mark_unreachable", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO contact_status(customer_id, channel, address, state, reason, at) "
+           "VALUES (?, ?, ?, 'unreachable', ?, ?) ON CONFLICT(customer_id, channel, address) "
+           "DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at");
+    s.bind(1, customer_id).bind(2, channel).bind(3, address).bind(4, reason).bind(5, iso(at)).run();
+  });
+}
+
+std::optional<ContactStatus> Store::contact_status(const std::string& customer_id,
+                                                   const std::string& channel,
+                                                   const std::string& address) {
+  return guard("contact_status", [&]() -> std::optional<ContactStatus> {
+    Stmt s(impl_->db,
+           "SELECT customer_id, channel, address, state, reason, at FROM contact_status "
+           "WHERE customer_id = ? AND channel = ? AND address = ?");
+    s.bind(1, customer_id).bind(2, channel).bind(3, address);
+    if (!s.step()) return std::nullopt;
+    return ContactStatus{s.text(0), s.text(1), s.text(2),
+                         s.text(3), s.text(4), parse_time(s.text(5), "contact_status.at")};
+  });
+}
+
+bool Store::channel_unreachable(const std::string& customer_id, const std::string& channel) {
+  auto c = customer(customer_id);
+  if (!c) return false;
+  const std::string& address = channel == "sms" ? c->phone : c->email;
+  if (address.empty()) return false;
+  return contact_status(customer_id, channel, address).has_value();
+}
+
+void Store::pause_channel(const std::string& channel, const std::string& reason, TimePoint since,
+                          TimePoint retry_at) {
+  guard("pause_channel", [&] {
+    // `since` keeps the start of an ongoing pause; the reason and next probe are refreshed.
+    Stmt s(impl_->db,
+           "INSERT INTO channel_pauses(channel, reason, since, retry_at) VALUES (?, ?, ?, ?) "
+           "ON CONFLICT(channel) DO UPDATE SET reason = excluded.reason, "
+           "retry_at = excluded.retry_at");
+    s.bind(1, channel).bind(2, reason).bind(3, iso(since)).bind(4, iso(retry_at)).run();
+  });
+}
+
+void Store::resume_channel(const std::string& channel) {
+  guard("resume_channel", [&] {
+    Stmt s(impl_->db, "DELETE FROM channel_pauses WHERE channel = ?");
+    s.bind(1, channel).run();
+  });
+}
+
+std::vector<ChannelPause> Store::channel_pauses() {
+  return guard("channel_pauses", [&] {
+    Stmt s(impl_->db,
+           "SELECT channel, reason, since, retry_at FROM channel_pauses ORDER BY channel");
+    std::vector<ChannelPause> out;
+    while (s.step()) {
+      out.push_back({s.text(0), s.text(1), parse_time(s.text(2), "channel_pauses.since"),
+                     parse_time(s.text(3), "channel_pauses.retry_at")});
+    }
+    return out;
+  });
+}
+
+void Store::increment_attempt_count(std::int64_t case_id) {
+  guard("increment_attempt_count", [&] {
+    Stmt s(impl_->db, "UPDATE cases SET attempt_count = attempt_count + 1 WHERE id = ?");
+    s.bind(1, case_id).run();
+  });
+}
+
+std::vector<Store::CaseEventRow> Store::case_events_after(std::int64_t after_id,
+                                                          const std::vector<std::string>& kinds,
+                                                          int limit) {
+  return guard("case_events_after", [&] {
+    std::vector<CaseEventRow> out;
+    if (kinds.empty()) return out;
+    std::string in;
+    for (std::size_t i = 0; i < kinds.size(); ++i) in += (i ? ", ?" : "?") + std::to_string(i + 3);
+    Stmt s(impl_->db,
+           "SELECT id, case_id, at, kind, detail FROM case_events WHERE id > ?1 AND "
+           "kind IN (" +
+               in + ") ORDER BY id LIMIT ?2");
+    s.bind(1, after_id).bind(2, limit);
+    for (std::size_t i = 0; i < kinds.size(); ++i) s.bind(static_cast<int>(i) + 3, kinds[i]);
+    while (s.step()) {
+      out.push_back(
+          {s.int64(0), s.int64(1), parse_time(s.text(2), "case_events.at"), s.text(3), s.text(4)});
+    }
+    return out;
+  });
+}
+
+bool Store::insert_payment(const Payment& p) {
+  return guard("insert_payment", [&] {
+    Stmt s(impl_->db,
+           "INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor, "
+           "currency, status, decline_code, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT(id) DO NOTHING");
+    s.bind(1, p.id)
+        .bind(2, p.customer_id)
+        .bind(3, p.subscription_id)
+        .bind(4, p.invoice_id)
+        .bind(5, p.amount.minor())
+        .bind(6, p.amount.currency())
+        .bind(7, p.status)
+        .bind(8, p.decline_code.empty() ? std::optional<std::string>() : p.decline_code)
+        .bind(9, iso(p.occurred_at))
+        .run();
+    return impl_->db.changes() > 0;
   });
 }
 

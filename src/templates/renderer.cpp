@@ -7,6 +7,7 @@
 
 #include <kainjow/mustache.hpp>
 #include <memory>
+#include <mutex>
 
 #include "dunning/core/decline.hpp"
 
@@ -67,8 +68,70 @@ std::string format_date(TimePoint t, const std::string& locale, const std::strin
   return out;
 }
 
+struct Renderer::Cache {
+  std::mutex mutex;
+  std::map<std::string, YAML::Node> files;
+
+  // The parsed file; throws YAML::Exception like YAML::LoadFile (failures are not cached).
+  YAML::Node load(const fs::path& file) {
+    std::lock_guard lock(mutex);
+    auto it = files.find(file.string());
+    if (it != files.end()) return it->second;
+    YAML::Node n = YAML::LoadFile(file.string());
+    files.emplace(file.string(), n);
+    return n;
+  }
+
+  // format_money / format_date with the ICU formatters kept per locale (building one costs far
+  // more than formatting with it).
+  std::map<std::string, icu::number::LocalizedNumberFormatter> money_formatters;
+  std::map<std::string, std::unique_ptr<icu::DateFormat>> date_formatters;
+
+  std::string money(const Money& m, const std::string& locale) {
+    std::lock_guard lock(mutex);
+    const std::string key = locale + "|" + m.currency();
+    auto it = money_formatters.find(key);
+    if (it == money_formatters.end()) {
+      UErrorCode status = U_ZERO_ERROR;
+      icu::CurrencyUnit unit(icu::StringPiece(m.currency()), status);
+      if (U_FAILURE(status)) return m.to_string();
+      it = money_formatters
+               .emplace(key, icu::number::NumberFormatter::withLocale(
+                                 icu::Locale(locale.empty() ? "en" : locale.c_str()))
+                                 .unit(unit))
+               .first;
+    }
+    UErrorCode status = U_ZERO_ERROR;
+    std::string decimal = m.major_string();
+    icu::UnicodeString u =
+        it->second.formatDecimal(icu::StringPiece(decimal), status).toString(status);
+    if (U_FAILURE(status)) return m.to_string();
+    std::string out;
+    u.toUTF8String(out);
+    return out;
+  }
+
+  std::string date(TimePoint t, const std::string& locale, const std::string& time_zone) {
+    std::lock_guard lock(mutex);
+    auto& df = date_formatters[locale + "|" + time_zone];
+    if (!df) {
+      df.reset(icu::DateFormat::createDateInstance(
+          icu::DateFormat::kLong, icu::Locale(locale.empty() ? "en" : locale.c_str())));
+      if (!df) return format_iso8601(t).substr(0, 10);
+      df->adoptTimeZone(icu::TimeZone::createTimeZone(
+          icu::UnicodeString::fromUTF8(time_zone.empty() ? "UTC" : time_zone)));
+    }
+    icu::UnicodeString u;
+    df->format(static_cast<UDate>(t.time_since_epoch().count()) * 1000.0, u);
+    std::string out;
+    u.toUTF8String(out);
+    return out;
+  }
+};
+
 Renderer::Renderer(fs::path dir, std::string default_locale, config::CompanyConfig company)
-    : dir_(std::move(dir)),
+    : cache_(std::make_shared<Cache>()),
+      dir_(std::move(dir)),
       default_locale_(std::move(default_locale)),
       company_(std::move(company)) {}
 
@@ -91,7 +154,7 @@ Result<Renderer::Source> Renderer::load(const std::string& locale, const std::st
   fs::path file = dir_ / locale / (name + ".yaml");
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file.string());
+    root = cache_->load(file);
   } catch (const YAML::Exception& e) {
     return Error::permanent(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
                             std::to_string(e.mark.column + 1) + ": " + e.msg);
@@ -123,7 +186,7 @@ std::map<std::string, std::string> Renderer::partials(const std::string& locale)
     fs::path file = dir_ / l / "_partials.yaml";
     if (!fs::exists(file)) continue;
     try {
-      for (const auto& kv : YAML::LoadFile(file.string())) {
+      for (const auto& kv : cache_->load(file)) {
         out[kv.first.Scalar()] = kv.second.as<std::string>("");
       }
     } catch (const YAML::Exception&) {  // reported by `dunningd check`; render without it
@@ -138,7 +201,7 @@ std::string Renderer::reason(const std::string& locale, const std::string& code)
     fs::path file = dir_ / l / "_reasons.yaml";
     if (!fs::exists(file)) continue;
     try {
-      YAML::Node n = YAML::LoadFile(file.string());
+      YAML::Node n = cache_->load(file);
       if (n[key]) return n[key].as<std::string>("");
       if (n["generic"]) return n["generic"].as<std::string>("");
     } catch (const YAML::Exception&) {
@@ -189,11 +252,11 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   vars.set("invoice", invoice);
   vars.set("card", card);
   vars.set("subscription", subscription);
-  vars.set("amount", format_money(d.amount, fmt_locale));
+  vars.set("amount", cache_->money(d.amount, fmt_locale));
   vars.set("reason", reason(*locale, d.decline_code));
   vars.set("next_retry_date",
-           d.next_retry_at ? format_date(*d.next_retry_at, fmt_locale, d.time_zone) : "");
-  vars.set("cancel_date", d.cancel_at ? format_date(*d.cancel_at, fmt_locale, d.time_zone) : "");
+           d.next_retry_at ? cache_->date(*d.next_retry_at, fmt_locale, d.time_zone) : "");
+  vars.set("cancel_date", d.cancel_at ? cache_->date(*d.cancel_at, fmt_locale, d.time_zone) : "");
   vars.set("update_url", d.update_url);
   for (const auto& [pname, ptext] : partials(*locale)) {
     std::string copy = ptext;

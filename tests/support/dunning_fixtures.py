@@ -3,6 +3,7 @@
 Every server listens on 127.0.0.1 on a free port, every wait has a deadline, and every fixture
 stops what it started (context managers).
 """
+import asyncio
 import email
 import email.policy
 import os
@@ -47,6 +48,7 @@ class _Recorder:
         self.lock = threading.Lock()
         self.rcpt_reply = {}      # address -> SMTP reply string for RCPT (e.g. "550 no such user")
         self.data_replies = []    # replies for the next DATA commands, consumed in order
+        self.data_delay = 0.0     # seconds to wait after recording a message, before replying
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_reply.get(address)
@@ -63,6 +65,8 @@ class _Recorder:
             self.raw.append(raw)
             msg = email.message_from_bytes(raw, policy=email.policy.default)
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         return "250 Message accepted"
 
 
@@ -94,6 +98,127 @@ class SmtpServer:
     def messages(self):
         with self.handler.lock:
             return list(self.handler.messages)
+
+
+class HttpServer:
+    """A real HTTP server (http.server) on 127.0.0.1 that records every POST and answers with
+    `reply(path, json_body) -> (status, dict)` (default: 200 {"ok": true})."""
+
+    def __init__(self, reply=None):
+        import http.server
+        import json as _json
+        self.requests = []  # (path, headers dict, raw body bytes, parsed json or None)
+        self.lock = threading.Lock()
+        self.reply = reply or (lambda path, body: (200, {"ok": True}))
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    body = _json.loads(raw)
+                except ValueError:
+                    body = None
+                with outer.lock:
+                    outer.requests.append((self.path, dict(self.headers), raw, body))
+                status, answer = outer.reply(self.path, body)
+                data = _json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._thread:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def posts(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or r[0] == path]
+
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on 127.0.0.1 with optional fault injection (see ENVIRONMENT.md):
+    soft=-r (4xx), hard=-f (5xx), drop_421=-Q (421 and disconnect), drop=-q (disconnect without
+    a reply), each a comma list of commands (CONNECT, EHLO, MAIL, RCPT, DATA, ., ...). With
+    dump=True every accepted message is written to its own file in self.dir."""
+
+    def __init__(self, port=None, soft="", hard="", drop_421="", drop="", dump=True):
+        self.port = port or free_port()
+        self.args = []
+        for flag, cmds in (("-r", soft), ("-f", hard), ("-Q", drop_421), ("-q", drop)):
+            if cmds:
+                self.args += [flag, cmds]
+        self.dump = dump
+        self.dir = tempfile.mkdtemp(prefix="dunningd-sink-")
+        os.chmod(self.dir, 0o777)  # smtp-sink writes as nobody
+        self.proc = None
+
+    def start(self):
+        cmd = [SMTP_SINK, *self.args]
+        if self.dump:
+            cmd += ["-d", os.path.join(self.dir, "%Y%m%d%H%M%S.")]
+        if os.geteuid() == 0:
+            cmd += ["-u", "nobody"]
+        cmd += [f"127.0.0.1:{self.port}", "100"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"smtp-sink exited: {self.proc.stderr.read()!r}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        wait_for(listening, timeout=10, what="smtp-sink to listen")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def messages(self):
+        """Every dumped message, parsed."""
+        out = []
+        for name in sorted(os.listdir(self.dir)):
+            with open(os.path.join(self.dir, name), "rb") as f:
+                raw = f.read()
+            # The dump starts with smtp-sink's own envelope lines (X-Client-Addr...).
+            out.append(email.message_from_bytes(raw, policy=email.policy.default))
+        return out
 
 
 class Workspace:
@@ -133,12 +258,15 @@ outbox:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    env = None  # extra environment variables for every run (secrets)
+
     def run(self, *args, timeout=60, check=True):
         cmd = [DUNNINGD, *args]
         if "--config" not in args and args and args[0] in (
-                "run", "check", "report", "migrate", "cases", "ledger"):
+                "run", "check", "report", "migrate", "cases", "ledger", "preview"):
             cmd[2:2] = ["--config", self.config]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        env = dict(os.environ, **self.env) if self.env else None
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
         return proc

@@ -164,7 +164,8 @@ defaults:
   CHECK(ev.find("step_skipped: step #3 action retry: per-card retry cap: the card would get 3 "
                 "retries") != std::string::npos);
   CHECK(ev.find("the retry is not sent") != std::string::npos);
-  CHECK(w.count("SELECT attempt_count FROM cases WHERE id = 1") == 3);
+  // Queued retries are not attempts yet: the dispatcher counts one when billing answers.
+  CHECK(w.count("SELECT attempt_count FROM cases WHERE id = 1") == 1);
   SECTION("another case on the same card is bound by the same cap") {
     w.failed("py_2", "cus_1", "in_2", "2026-11-14T10:00:00Z");
     w.tick("2026-11-15T10:01:00Z");
@@ -313,8 +314,9 @@ sequences:
   w.tick("2026-11-24T10:01:00Z");
 
   SECTION("unreachable") {
-    w.store->mark_outbox_final(1, store::OutboxState::kFailed, at("2026-11-24T10:02:00Z"),
-                               "recipient refused: 550 no such user");
+    // What the dispatcher records when the server answers 550 to RCPT.
+    w.store->mark_unreachable("cus_1", "email", "cus_1@example.com",
+                              "recipient refused: 550 no such user", at("2026-11-24T10:02:00Z"));
     w.tick("2026-11-27T10:01:00Z");
     auto ev = w.events(1);
     INFO(ev);

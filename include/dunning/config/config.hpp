@@ -36,6 +36,38 @@ struct SmtpConfig {
   std::string password_env = "DUNNINGD_SMTP_PASSWORD";
   bool require_tls = false;  // STARTTLS required on smtp://
   Seconds timeout{30};
+  int connections = 1;  // parallel SMTP connections (each one reused across messages)
+};
+
+// The signed card-update link: update_url = base_url + "/r/" + token; the click redirect
+// (GET /r/{token}) verifies it and sends the customer on to company.update_url.
+struct LinksConfig {
+  std::string base_url;                             // empty: company.update_url is used as is
+  std::string secret_env = "DUNNINGD_LINK_SECRET";  // env var or systemd credential name
+  Seconds ttl{30 * 86400};                          // a link stays valid this long after sending
+};
+
+// SMS over an HTTP API: POST url {"to": "+E.164", "text": "...", "from": ...} with a bearer token.
+struct SmsConfig {
+  std::string url;  // empty: no SMS transport (sms steps are skipped with that reason)
+  std::string from;
+  std::string token_env = "DUNNINGD_SMS_TOKEN";
+  Seconds timeout{10};
+};
+
+// Outbound webhooks: POST url with a JSON event, signed with HMAC-SHA256 over "<ts>.<body>".
+struct WebhooksConfig {
+  std::string url;  // empty: no webhooks
+  std::string secret_env = "DUNNINGD_WEBHOOK_SECRET";
+  std::vector<std::string> events{"case.opened", "step.sent", "case.recovered", "case.lost"};
+  Seconds timeout{10};
+};
+
+// The billing system's endpoint for retry / cancel / pause: POST url/<action>.
+struct BillingConfig {
+  std::string url;  // empty: retry/cancel/pause steps are skipped with that reason
+  std::string token_env = "DUNNINGD_BILLING_TOKEN";
+  Seconds timeout{30};
 };
 
 struct OutboxConfig {
@@ -71,10 +103,6 @@ struct HttpConfig {
 };
 
 // The signed card-update links in messages and their click redirect (GET /r/{token}).
-struct LinksConfig {
-  std::string secret_env = "DUNNINGD_LINK_SECRET";
-};
-
 struct DaemonConfig {
   std::filesystem::path file;       // where this config came from
   std::filesystem::path database;   // SQLite file; relative paths are relative to `file`
@@ -91,6 +119,9 @@ struct DaemonConfig {
   OutboxConfig outbox;
   HttpConfig http;
   LinksConfig links;
+  SmsConfig sms;
+  WebhooksConfig webhooks;
+  BillingConfig billing;
   std::map<std::string, DeclineClass> declines;  // overrides of the built-in table
 };
 

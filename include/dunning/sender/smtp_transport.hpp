@@ -1,4 +1,7 @@
-// SMTP delivery through libcurl, reusing one connection across messages.
+// SMTP delivery through libcurl: smtp:// (STARTTLS when required) or smtps://, AUTH from the
+// environment or a systemd credential, `connections` parallel connections each reused across
+// messages, timeouts. Replies are classified: 5xx to RCPT is about the recipient; any other
+// permanent refusal (AUTH, MAIL FROM, DATA, TLS unavailable) is about the server or our account.
 #pragma once
 
 #include <memory>
@@ -10,12 +13,16 @@ namespace dunning::sender {
 
 class SmtpTransport final : public EmailTransport {
  public:
-  // Credentials are read from the environment variables the config names (never from YAML).
+  // Credentials are the secrets the config names (environment variable, else
+  // $CREDENTIALS_DIRECTORY/<name>); never YAML.
   explicit SmtpTransport(const config::SmtpConfig& cfg);
   ~SmtpTransport() override;
 
   Delivery send(std::string_view envelope_from, std::string_view envelope_to,
                 std::string_view mime) override;
+  // Spreads the batch over cfg.connections connections (one thread each).
+  std::vector<Delivery> send_all(const std::vector<OutgoingEmail>& messages,
+                                 const std::atomic<bool>* stop = nullptr) override;
   std::string name() const override;
 
  private:

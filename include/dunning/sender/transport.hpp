@@ -2,8 +2,10 @@
 // transport per file beside this one (smtp_transport.hpp, ...).
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dunning::sender {
 
@@ -20,6 +22,18 @@ struct Delivery {
   bool delivered() const { return outcome == Outcome::kDelivered; }
   // The server could not be reached at all: later messages of this round will fail the same way.
   bool connection_failed = false;
+  // False when the message was never handed to the server (the batch stopped before it).
+  bool attempted = true;
+
+  // Further messages to the same server would fail the same way.
+  bool stops_batch() const { return connection_failed || outcome == Outcome::kPermanent; }
+};
+
+// One message of a batch handed to EmailTransport::send_all.
+struct OutgoingEmail {
+  std::string envelope_from;
+  std::string envelope_to;
+  std::string mime;
 };
 
 class EmailTransport {
@@ -32,6 +46,12 @@ class EmailTransport {
   // Sends a complete MIME message from `envelope_from` to `envelope_to`.
   virtual Delivery send(std::string_view envelope_from, std::string_view envelope_to,
                         std::string_view mime) = 0;
+  // Sends a batch, possibly over several connections in parallel; one Delivery per message, in
+  // order. After a connection failure or a permanent refusal not about the recipient, messages
+  // not yet started are not attempted (kTransient, attempted == false); so are they once *stop
+  // turns true. The default sends one after the other through send().
+  virtual std::vector<Delivery> send_all(const std::vector<OutgoingEmail>& messages,
+                                         const std::atomic<bool>* stop = nullptr);
   // A short human name for logs ("smtp://127.0.0.1:2525").
   virtual std::string name() const = 0;
 };

@@ -26,7 +26,7 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 // A row of the polled `payments` table.
 struct Payment {
@@ -142,6 +142,24 @@ struct OutboxRow {
   std::optional<TimePoint> sent_at;
   std::string last_error;
   std::optional<std::string> card_id;  // retries: the card charged (per-card cap)
+};
+
+// An address or number a provider refused permanently (see Store::mark_unreachable).
+struct ContactStatus {
+  std::string customer_id;
+  std::string channel;  // email | sms
+  std::string address;
+  std::string state;  // unreachable
+  std::string reason;
+  TimePoint at;
+};
+
+// A channel stopped for everyone (see Store::pause_channel).
+struct ChannelPause {
+  std::string channel;
+  std::string reason;
+  TimePoint since;
+  TimePoint retry_at;
 };
 
 struct LedgerEntry {
@@ -354,6 +372,48 @@ class Store {
   std::optional<OutboxRow> last_delivered(std::int64_t case_id, TimePoint at);
   std::vector<OutboxRow> outbox_for_case(std::int64_t case_id);
   std::int64_t outbox_depth();
+  // Like claim_outbox, but leaves rows of the channels in `skip_channels` untouched.
+  std::vector<OutboxRow> claim_outbox(TimePoint now, Seconds lease, int limit,
+                                      const std::vector<std::string>& skip_channels);
+  // Pending rows of `channel` that are due at `now` (what a channel pause is holding back).
+  std::int64_t pending_due(const std::string& channel, TimePoint now);
+
+  // ---- contact status: addresses a provider refused permanently
+  void mark_unreachable(const std::string& customer_id, const std::string& channel,
+                        const std::string& address, const std::string& reason, TimePoint at);
+  // The status of this exact address, when it was marked unreachable.
+  std::optional<ContactStatus> contact_status(const std::string& customer_id,
+                                              const std::string& channel,
+                                              const std::string& address);
+  // Hook for the scheduler: true when the customer's *current* address on `channel` (email or
+  // sms: the customer's phone) was refused permanently.
+  bool channel_unreachable(const std::string& customer_id, const std::string& channel);
+
+  // ---- channel pauses: a refusal not about the recipient stops a channel for everyone
+  // Inserts or replaces the pause of `channel`.
+  void pause_channel(const std::string& channel, const std::string& reason, TimePoint since,
+                     TimePoint retry_at);
+  void resume_channel(const std::string& channel);
+  // Every paused channel (for /healthz and /metrics: a non-empty list is unhealthy).
+  std::vector<ChannelPause> channel_pauses();
+
+  // One more charge attempt was made for the case (a retry the billing system declined).
+  void increment_attempt_count(std::int64_t case_id);
+  // Case events with id > after_id whose kind is in `kinds`, oldest first (outbound webhooks
+  // follow this with a cursor).
+  struct CaseEventRow {
+    std::int64_t id = 0;
+    std::int64_t case_id = 0;
+    TimePoint at;
+    std::string kind;
+    std::string detail;
+  };
+  std::vector<CaseEventRow> case_events_after(std::int64_t after_id,
+                                              const std::vector<std::string>& kinds, int limit);
+
+  // ---- payments written by dunningd itself (the answer of a retry through the billing API)
+  // Inserts a payments row; false when a row with this id exists already.
+  bool insert_payment(const Payment& p);
 
   // ---- facts the rules engine needs (issue 3)
   // Send (or planned) times of the customer's email/sms rows across all their cases, pending or
@@ -363,9 +423,6 @@ class Store {
   std::vector<TimePoint> retry_times(const std::string& card_id, TimePoint from, TimePoint to);
   int count_case_events(std::int64_t case_id, const std::string& kind);
   bool case_clicked(std::int64_t case_id);
-  // An email step of the case failed because the server refused the recipient.
-  bool email_refused(std::int64_t case_id);
-  void add_attempt(std::int64_t case_id);
   // Cancels the case's pending email/sms rows (a stop condition for contact only).
   int cancel_pending_contacts(std::int64_t case_id, TimePoint at, const std::string& reason);
 

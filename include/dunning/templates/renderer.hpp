@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -65,6 +66,9 @@ class Renderer {
   std::map<std::string, std::string> partials(const std::string& locale) const;
   std::string reason(const std::string& locale, const std::string& decline_code) const;
 
+  // Parsed template files, read once per Renderer (a new Renderer sees edited files).
+  struct Cache;
+  std::shared_ptr<Cache> cache_;
   std::filesystem::path dir_;
   std::string default_locale_;
   config::CompanyConfig company_;
