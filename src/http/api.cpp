@@ -14,6 +14,7 @@
 #include "dunning/core/signed_link.hpp"
 #include "dunning/ingest/api_event.hpp"
 #include "dunning/ingest/stripe.hpp"
+#include "dunning/ledger/attribution.hpp"
 
 namespace dunning::http {
 
@@ -466,20 +467,7 @@ void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond 
       st.close_case(id, store::CaseState::kCancelled, now, "closed through the API");
       st.cancel_pending_outbox(id, now, "case closed through the API");
       st.add_case_event(id, now, "closed", "closed through the API");
-      store::LedgerEntry e;
-      e.case_id = id;
-      e.kind = "cancelled";
-      e.customer_id = c->customer_id;
-      e.subscription_id = c->subscription_id;
-      e.invoice_id = c->invoice_id;
-      e.payment_id = c->payment_id;
-      e.amount = c->amount;
-      e.sequence_id = c->sequence_id;
-      e.decline_code = c->decline_code;
-      e.opened_at = c->opened_at;
-      e.occurred_at = now;
-      e.recorded_at = now;
-      st.insert_ledger(e);
+      st.insert_ledger(ledger::cancelled_entry(*c, now, now, "closed through the API"));
       done = true;
     }
     if (!done) {

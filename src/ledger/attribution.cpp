@@ -44,11 +44,11 @@ void attribute_recovery(store::LedgerEntry& e, const std::optional<store::Outbox
   }
 }
 
-store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, TimePoint now,
-                                   const std::string& reason) {
+store::LedgerEntry case_entry(const store::CaseRecord& c, std::string kind, TimePoint at,
+                              TimePoint now) {
   store::LedgerEntry e;
   e.case_id = c.id;
-  e.kind = "cancelled";
+  e.kind = std::move(kind);
   e.customer_id = c.customer_id;
   e.subscription_id = c.subscription_id;
   e.invoice_id = c.invoice_id;
@@ -59,6 +59,31 @@ store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, Tim
   e.opened_at = c.opened_at;
   e.occurred_at = at;
   e.recorded_at = now;
+  return e;
+}
+
+store::LedgerEntry recovered_entry(const store::CaseRecord& c, const store::Payment& p,
+                                   const std::optional<store::OutboxRow>& last_step,
+                                   std::optional<TimePoint> last_click, TimePoint now) {
+  auto e = case_entry(c, "recovered", p.occurred_at, now);
+  e.payment_id = p.id;
+  e.amount = p.amount;  // what was actually paid
+  attribute_recovery(e, last_step, last_click);
+  return e;
+}
+
+store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
+                              TimePoint at, TimePoint now) {
+  auto e = case_entry(c, "lost", at, now);
+  e.step_index = step_index;
+  e.channel = "action";
+  e.template_name = action;
+  return e;
+}
+
+store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, TimePoint now,
+                                   const std::string& reason) {
+  auto e = case_entry(c, "cancelled", at, now);
   e.note = reason;
   return e;
 }

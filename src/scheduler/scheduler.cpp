@@ -161,25 +161,8 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
 void Scheduler::recover(CaseRecord c, const Payment& p, TickStats& stats) {
   const TimePoint now = clock_.now();
   auto won_by = store_.last_delivered(c.id, p.occurred_at);
-  store::LedgerEntry e;
-  e.case_id = c.id;
-  e.kind = won_by ? "recovered" : "recovered_without_contact";
-  e.customer_id = c.customer_id;
-  e.subscription_id = c.subscription_id;
-  e.invoice_id = c.invoice_id;
-  e.payment_id = p.id;
-  e.amount = p.amount;  // what was actually paid
-  if (won_by) {
-    e.step_index = won_by->step_index;
-    e.channel = won_by->channel;
-    e.template_name = won_by->template_name;
-  }
-  e.sequence_id = c.sequence_id;
-  e.decline_code = c.decline_code;
-  e.opened_at = c.opened_at;
-  e.occurred_at = p.occurred_at;
-  e.recorded_at = now;
-  ledger::attribute_recovery(e, won_by, store_.last_click(c.id, p.occurred_at));
+  const auto e =
+      ledger::recovered_entry(c, p, won_by, store_.last_click(c.id, p.occurred_at), now);
   store_.insert_ledger(e);
   store_.close_case(c.id, CaseState::kRecovered, p.occurred_at, "payment " + p.id + " succeeded");
   int cancelled = store_.cancel_pending_outbox(c.id, now, "case recovered");
@@ -243,22 +226,7 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
 void Scheduler::close_lost(const CaseRecord& c, const config::Step& step, int idx,
                            TickStats& stats) {
   const TimePoint now = clock_.now();
-  store::LedgerEntry e;
-  e.case_id = c.id;
-  e.kind = "lost";
-  e.customer_id = c.customer_id;
-  e.subscription_id = c.subscription_id;
-  e.invoice_id = c.invoice_id;
-  e.payment_id = c.payment_id;
-  e.amount = c.amount;
-  e.step_index = idx;
-  e.channel = "action";
-  e.template_name = std::string(config::to_string(step.action));
-  e.sequence_id = c.sequence_id;
-  e.decline_code = c.decline_code;
-  e.opened_at = c.opened_at;
-  e.occurred_at = now;
-  e.recorded_at = now;
+  const auto e = ledger::lost_entry(c, idx, std::string(config::to_string(step.action)), now, now);
   // Close first (cancelling what is still pending), then queue the final action itself.
   if (c.trigger == "payment_failed") store_.insert_ledger(e);
   store_.close_case(c.id, CaseState::kLost, now, "final step: " + step.describe());
@@ -419,20 +387,8 @@ void Scheduler::on_subscription_change(const store::Store::SubscriptionChange& c
       continue;
     }
     if (c.trigger == "payment_failed") {
-      store::LedgerEntry e;
-      e.case_id = c.id;
-      e.kind = "cancelled";
-      e.customer_id = c.customer_id;
-      e.subscription_id = c.subscription_id;
-      e.invoice_id = c.invoice_id;
-      e.payment_id = c.payment_id;
-      e.amount = c.amount;
-      e.sequence_id = c.sequence_id;
-      e.decline_code = c.decline_code;
-      e.opened_at = c.opened_at;
-      e.occurred_at = now;
-      e.recorded_at = now;
-      store_.insert_ledger(e);
+      store_.insert_ledger(ledger::cancelled_entry(
+          c, now, now, "subscription " + ch.subscription_id + " " + ch.status));
     }
     store_.close_case(c.id, CaseState::kCancelled, now,
                       "subscription " + ch.subscription_id + " " + ch.status);

@@ -165,6 +165,46 @@ TEST_CASE("a cancelled case writes a cancelled row with the open amount and clos
   CHECK(rows == 1);
 }
 
+TEST_CASE("rows built from a case carry its ids; recovered rows carry what was actually paid",
+          "[ledger]") {
+  auto c = a_case();
+  c.id = 7;
+  store::Payment p;
+  p.id = "py_2";
+  p.amount = Money(1000, "EUR");  // a partial payment
+  p.occurred_at = at("2026-11-04T12:00:00Z");
+  store::OutboxRow step;
+  step.step_index = 1;
+  step.channel = "email";
+  step.template_name = "payment-failed-reminder";
+  auto now = at("2026-11-04T12:01:00Z");
+
+  auto won = ledger::recovered_entry(c, p, step, std::nullopt, now);
+  CHECK(won.kind == "recovered");
+  CHECK(won.case_id == 7);
+  CHECK(won.payment_id == "py_2");
+  CHECK(won.amount == Money(1000, "EUR"));
+  CHECK(won.invoice_id == "in_1");
+  CHECK(won.step_index == 1);
+  CHECK(won.days_to_recover == 2);
+  CHECK(won.occurred_at == p.occurred_at);
+  CHECK(won.recorded_at == now);
+
+  auto silent = ledger::recovered_entry(c, p, std::nullopt, std::nullopt, now);
+  CHECK(silent.kind == "recovered_without_contact");
+  CHECK_FALSE(silent.step_index);
+
+  auto lost = ledger::lost_entry(c, 3, "cancel", now, now);
+  CHECK(lost.kind == "lost");
+  CHECK(lost.payment_id == "py_1");
+  CHECK(lost.amount == Money(1250, "EUR"));
+  CHECK(lost.step_index == 3);
+  CHECK(lost.channel == "action");
+  CHECK(lost.template_name == "cancel");
+  CHECK(lost.decline_code == "insufficient_funds");
+  CHECK(lost.sequence_id == "soft");
+}
+
 TEST_CASE("Newcombe's hybrid score interval matches the published example", "[ledger]") {
   // Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80,
   // method 10 gives 0.0524 to 0.3339.

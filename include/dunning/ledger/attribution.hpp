@@ -21,6 +21,21 @@ int days_between(TimePoint opened, TimePoint closed);
 void attribute_recovery(store::LedgerEntry& e, const std::optional<store::OutboxRow>& last_step,
                         std::optional<TimePoint> last_click);
 
+// The fields every row of a case carries: the case's ids, its open amount, sequence, decline
+// code and opening time; `occurred_at` = at, `recorded_at` = now.
+store::LedgerEntry case_entry(const store::CaseRecord& c, std::string kind, TimePoint at,
+                              TimePoint now);
+
+// A recovered or recovered_without_contact row for payment `p` of case `c`: the amount actually
+// paid, attributed by attribute_recovery.
+store::LedgerEntry recovered_entry(const store::CaseRecord& c, const store::Payment& p,
+                                   const std::optional<store::OutboxRow>& last_step,
+                                   std::optional<TimePoint> last_click, TimePoint now);
+
+// A `lost` row: the case's amount written off by its final action, step `step_index` (0-based).
+store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
+                              TimePoint at, TimePoint now);
+
 // A `cancelled` row: the customer ended the subscription while the case was open. The amount is
 // the case's open amount (not recovered, and not written off by dunningd).
 store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, TimePoint now,
