@@ -132,6 +132,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     metrics.describe("dunningd_cases", "gauge", "Cases by state");
     metrics.describe("dunningd_steps", "gauge", "Outbox steps by channel and state");
     metrics.describe("dunningd_outbox_depth", "gauge", "Pending outbox rows");
+    metrics.describe("dunningd_channel_paused", "gauge",
+                     "1 while a channel is paused for everyone by a permanent refusal");
     metrics.describe("dunningd_recovered_minor_total", "counter",
                      "Recovered amount per currency in minor units");
     metrics.describe("dunningd_tick_duration_seconds", "gauge", "Duration of the last poll");
@@ -525,13 +527,27 @@ void Api::Impl::healthz(Respond respond) {
     } catch (const store::StoreError&) {
       db_ok = false;
     }
+    // A channel paused for everyone (bad credentials, relay denied) needs the operator: it
+    // makes the service unhealthy until it is resumed.
+    json paused = json::array();
+    if (db_ok) {
+      for (const auto& p : st.channel_pauses()) {
+        paused.push_back({{"channel", p.channel},
+                          {"reason", p.reason},
+                          {"since", format_iso8601(p.since)},
+                          {"retry_at", format_iso8601(p.retry_at)}});
+      }
+    }
     auto stale = std::max(poll * 3, Seconds(60));
     bool tick_ok = !last_tick || now - *last_tick <= stale;
+    const bool ok = db_ok && tick_ok && paused.empty();
+    const char* status = !db_ok || !tick_ok ? "unhealthy" : paused.empty() ? "ok" : "degraded";
     json j{{"database", db_ok ? "ok" : "unreachable"},
            {"last_tick_age_seconds", last_tick ? json((now - *last_tick).count()) : json()},
            {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
-           {"status", db_ok && tick_ok ? "ok" : "unhealthy"}};
-    return json_response(db_ok && tick_ok ? 200 : 503, j.dump());
+           {"paused_channels", paused},
+           {"status", status}};
+    return json_response(ok ? 200 : 503, j.dump());
   });
 }
 
@@ -548,6 +564,9 @@ void Api::Impl::metrics_page(Respond respond) {
       if (c.b == "pending") depth += c.n;
     }
     metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
+    metrics.clear("dunningd_channel_paused");
+    for (const auto& p : st.channel_pauses())
+      metrics.set("dunningd_channel_paused", "channel=" + label_value(p.channel), 1);
     metrics.clear("dunningd_recovered_minor_total");
     for (const auto& c : st.recovered_by_currency())
       metrics.set("dunningd_recovered_minor_total", "currency=" + label_value(c.a),

@@ -274,6 +274,23 @@ class HttpDoors(unittest.TestCase):
                        "dunningd_tick_duration_seconds", "dunningd_outbox_depth",
                        "# TYPE dunningd_http_requests_total counter"):
             self.assertIn(needle, text)
+        self.assertNotIn("dunningd_channel_paused{", text)
+
+    def test_a_channel_paused_for_everyone_makes_healthz_fail_and_shows_in_metrics(self):
+        # What the dispatcher writes when the SMTP server refuses the sender or the credentials.
+        reason = "535 authentication failed"
+        self.ws.sql("INSERT INTO channel_pauses(channel, reason, since, retry_at) VALUES "
+                    "('email', ?, '2026-11-22T10:00:00Z', '2099-01-01T00:00:00Z')", (reason,))
+        self.addCleanup(self.ws.sql, "DELETE FROM channel_pauses")
+        status, _, body = self.daemon.request("GET", "/healthz", token=None)
+        self.assertEqual(status, 503, body)
+        health = json.loads(body)
+        self.assertEqual(health["status"], "degraded")
+        self.assertEqual(health["database"], "ok")
+        self.assertEqual([(p["channel"], p["reason"]) for p in health["paused_channels"]],
+                         [("email", reason)])
+        text = self.daemon.request("GET", "/metrics", token=None)[2].decode()
+        self.assertIn('dunningd_channel_paused{channel="email"} 1', text)
 
     def test_click_redirect_records_the_click_and_refuses_bad_tokens(self):
         import hashlib
