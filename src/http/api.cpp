@@ -6,10 +6,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/url/parse.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/signed_link.hpp"
 #include "dunning/ingest/api_event.hpp"
@@ -21,20 +21,6 @@ namespace dunning::http {
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using nlohmann::json;
-
-std::string read_secret(const std::string& name) {
-  if (name.empty()) return {};
-  if (const char* v = std::getenv(name.c_str()); v && *v) return v;
-  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
-    std::ifstream in(std::string(dir) + "/" + name, std::ios::binary);
-    if (in) {
-      std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-      return s;
-    }
-  }
-  return {};
-}
 
 namespace {
 
@@ -114,9 +100,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   Impl(ConfigSnapshot c, std::unique_ptr<store::Store> d, Metrics& m, const Clock& cl)
       : config(std::move(c)), db(std::move(d)), metrics(m), clock(cl) {
     auto cfg = config();
-    token = read_secret(cfg->daemon.http.token_env);
-    stripe_secrets = split_secrets(read_secret(cfg->daemon.http.stripe_secrets_env));
-    link_secret = read_secret(cfg->daemon.links.secret_env);
+    token = config::read_secret(cfg->daemon.http.token_env).value_or("");
+    stripe_secrets =
+        split_secrets(config::read_secret(cfg->daemon.http.stripe_secrets_env).value_or(""));
+    link_secret = config::read_secret(cfg->daemon.links.secret_env).value_or("");
     if (token.empty())
       spdlog::warn("http: no API token in {} (or credential): /v1 answers 401",
                    cfg->daemon.http.token_env);

@@ -18,10 +18,6 @@
 
 namespace dunning::http {
 
-// Secrets named in the config: the environment variable, else the systemd credential file
-// $CREDENTIALS_DIRECTORY/<name>; "" when neither exists.
-std::string read_secret(const std::string& name);
-
 class Api {
  public:
   using ConfigSnapshot = std::function<std::shared_ptr<const config::Config>()>;
