@@ -93,6 +93,13 @@ struct Dispatcher::Decision {
   std::string pause_channel;    // non-empty: pause this channel for everyone
   std::function<void()> extra;  // more writes in the same transaction (retry answers)
   std::string locale;
+
+  // The row ends here: sent nothing more, `state` with the reason.
+  void finish(OutboxState s, std::string reason) {
+    kind = Kind::kFinal;
+    state = s;
+    why = std::move(reason);
+  }
 };
 
 std::string update_url(const config::Config& cfg, const std::string& customer_id,
@@ -283,31 +290,26 @@ DispatchStats Dispatcher::dispatch_due() {
 }
 
 void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail& out) {
-  auto final = [&](OutboxState state, std::string why) {
-    d.kind = Decision::Kind::kFinal;
-    d.state = state;
-    d.why = std::move(why);
-  };
   auto c = store_.get_case(row.case_id);
-  if (!c) return final(OutboxState::kFailed, "case not found");
+  if (!c) return d.finish(OutboxState::kFailed, "case not found");
   auto customer = store_.customer(c->customer_id);
   if (!customer || customer->email.empty()) {
-    return final(OutboxState::kSkipped, "customer " + c->customer_id + " has no email address");
+    return d.finish(OutboxState::kSkipped, "customer " + c->customer_id + " has no email address");
   }
   if (!plausible_email(customer->email)) {
-    return final(OutboxState::kFailed,
-                 "customer " + c->customer_id + " has an invalid email address (not sent)");
+    return d.finish(OutboxState::kFailed,
+                    "customer " + c->customer_id + " has an invalid email address (not sent)");
   }
   d.customer_id = c->customer_id;
   d.address = customer->email;
   if (auto st = store_.contact_status(c->customer_id, "email", customer->email)) {
-    return final(OutboxState::kSkipped, "address " + customer->email + " is unreachable since " +
-                                            format_iso8601(st->at) + ": " + st->reason);
+    return d.finish(OutboxState::kSkipped, "address " + customer->email + " is unreachable since " +
+                                               format_iso8601(st->at) + ": " + st->reason);
   }
   const TimePoint now = clock_.now();
   auto data = case_message_data(store_, cfg_, *c, row.step_index, now, link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
-  if (!rendered) return final(OutboxState::kFailed, "template: " + rendered.error().message);
+  if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   d.locale = rendered->locale;
 
   Email e;
@@ -344,9 +346,7 @@ void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, D
       d.why = result.detail;
       return;
     case Delivery::Outcome::kRecipientRejected:
-      d.kind = Decision::Kind::kFinal;
-      d.state = OutboxState::kFailed;
-      d.why = "recipient refused: " + result.detail;
+      d.finish(OutboxState::kFailed, "recipient refused: " + result.detail);
       d.mark_unreachable = true;
       return;
     case Delivery::Outcome::kPermanent:
@@ -359,36 +359,31 @@ void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, D
 }
 
 void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
-  auto final = [&](OutboxState state, std::string why) {
-    d.kind = Decision::Kind::kFinal;
-    d.state = state;
-    d.why = std::move(why);
-  };
   const auto& sms = cfg_.daemon.sms;
-  if (sms.url.empty()) return final(OutboxState::kSkipped, "no sms transport configured");
+  if (sms.url.empty()) return d.finish(OutboxState::kSkipped, "no sms transport configured");
   auto c = store_.get_case(row.case_id);
-  if (!c) return final(OutboxState::kFailed, "case not found");
+  if (!c) return d.finish(OutboxState::kFailed, "case not found");
   auto customer = store_.customer(c->customer_id);
   if (!customer || customer->phone.empty()) {
-    return final(OutboxState::kSkipped, "customer " + c->customer_id + " has no phone number");
+    return d.finish(OutboxState::kSkipped, "customer " + c->customer_id + " has no phone number");
   }
   auto number = e164(customer->phone);
   if (!number) {
-    return final(OutboxState::kFailed,
-                 "phone number '" + customer->phone + "' is not an E.164 number");
+    return d.finish(OutboxState::kFailed,
+                    "phone number '" + customer->phone + "' is not an E.164 number");
   }
   d.customer_id = c->customer_id;
   d.address = *number;
   if (auto st = store_.contact_status(c->customer_id, "sms", *number)) {
-    return final(OutboxState::kSkipped, "number " + *number + " is unreachable since " +
-                                            format_iso8601(st->at) + ": " + st->reason);
+    return d.finish(OutboxState::kSkipped, "number " + *number + " is unreachable since " +
+                                               format_iso8601(st->at) + ": " + st->reason);
   }
   auto data = case_message_data(store_, cfg_, *c, row.step_index, clock_.now(), link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
-  if (!rendered) return final(OutboxState::kFailed, "template: " + rendered.error().message);
+  if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   if (rendered->sms.empty()) {
-    return final(OutboxState::kFailed,
-                 "template " + row.template_name + " (" + rendered->locale + ") has no 'sms' text");
+    return d.finish(OutboxState::kFailed, "template " + row.template_name + " (" +
+                                              rendered->locale + ") has no 'sms' text");
   }
   json body;
   body["to"] = *number;
@@ -415,26 +410,21 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
     d.pause_channel = "sms";
   } else {
     // Any other 4xx names the message: the number (unknown, unroutable, opted out).
-    final(OutboxState::kFailed, "SMS API refused the number: " + reply.describe());
+    d.finish(OutboxState::kFailed, "SMS API refused the number: " + reply.describe());
     d.mark_unreachable = true;
   }
 }
 
 void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
-  auto final = [&](OutboxState state, std::string why) {
-    d.kind = Decision::Kind::kFinal;
-    d.state = state;
-    d.why = std::move(why);
-  };
   auto c = store_.get_case(row.case_id);
-  if (!c) return final(OutboxState::kFailed, "case not found");
+  if (!c) return d.finish(OutboxState::kFailed, "case not found");
   const TimePoint now = clock_.now();
   if (row.action == "mark_lost") {
-    return final(OutboxState::kSkipped, "mark_lost calls nothing: the case is closed as lost");
+    return d.finish(OutboxState::kSkipped, "mark_lost calls nothing: the case is closed as lost");
   }
   if (row.action == "webhook") {
     if (cfg_.daemon.webhooks.url.empty()) {
-      return final(OutboxState::kSkipped, "no webhooks.url configured");
+      return d.finish(OutboxState::kSkipped, "no webhooks.url configured");
     }
     json ev;
     ev["id"] = row.message_key;
@@ -451,10 +441,11 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
   }
   const auto& billing = cfg_.daemon.billing;
   if (billing.url.empty()) {
-    return final(OutboxState::kSkipped, "no billing endpoint configured for '" + row.action + "'");
+    return d.finish(OutboxState::kSkipped,
+                    "no billing endpoint configured for '" + row.action + "'");
   }
   if (row.action != "retry" && row.action != "cancel" && row.action != "pause") {
-    return final(OutboxState::kSkipped, "unknown action '" + row.action + "'");
+    return d.finish(OutboxState::kSkipped, "unknown action '" + row.action + "'");
   }
   json body = case_json(*c);
   body["case_id"] = c->id;
@@ -515,10 +506,9 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
       store_.add_case_event(case_id, now, "retry_declined", "the billing system declined: " + code);
     };
   } else {
-    d.kind = Decision::Kind::kFinal;
-    d.state = OutboxState::kFailed;
-    d.why = "billing retry answer not understood (expected status succeeded or declined): " +
-            reply.describe();
+    d.finish(OutboxState::kFailed,
+             "billing retry answer not understood (expected status succeeded or declined): " +
+                 reply.describe());
   }
 }
 
@@ -536,9 +526,7 @@ void Dispatcher::http_result(const OutboxRow& row, const std::string& what, long
     d.why = what + " refused our credentials: " + detail;
     d.pause_channel = row.channel;
   } else {
-    d.kind = Decision::Kind::kFinal;
-    d.state = OutboxState::kFailed;
-    d.why = what + " refused: " + detail;
+    d.finish(OutboxState::kFailed, what + " refused: " + detail);
   }
 }
 
@@ -572,9 +560,8 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
       return;
     case Decision::Kind::kRetry: {
       if (now - row.due_at > ob.give_up_after) {
-        d.kind = Decision::Kind::kFinal;
-        d.state = OutboxState::kFailed;
-        d.why = "gave up after " + format_duration(ob.give_up_after) + ": " + d.why;
+        d.finish(OutboxState::kFailed,
+                 "gave up after " + format_duration(ob.give_up_after) + ": " + d.why);
         return apply(row, d, stats);
       }
       // Exponential backoff with ±20% jitter, so many rows failing together do not retry

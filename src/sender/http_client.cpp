@@ -2,15 +2,10 @@
 
 #include <curl/curl.h>
 
+#include "sender/curl_handles.hpp"
+
 namespace dunning::sender {
 namespace {
-
-struct CurlEasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 constexpr std::size_t kMaxBody = 64 * 1024;
 
@@ -37,7 +32,7 @@ std::string HttpReply::describe() const {
 
 struct HttpClient::Impl {
   Seconds timeout;
-  std::unique_ptr<CURL, CurlEasyDeleter> curl;
+  CurlEasy curl;
 };
 
 HttpClient::HttpClient(Seconds timeout) : impl_(std::make_unique<Impl>()) {
@@ -57,8 +52,7 @@ HttpReply HttpClient::post_json(const std::string& url, const std::string& json,
     return reply;
   }
   curl_easy_reset(c);  // keeps the connection cache
-  std::unique_ptr<curl_slist, SlistDeleter> list(
-      curl_slist_append(nullptr, "Content-Type: application/json"));
+  CurlSlist list(curl_slist_append(nullptr, "Content-Type: application/json"));
   for (const auto& h : headers) {
     std::string one = h;
     for (char& ch : one)

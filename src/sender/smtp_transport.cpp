@@ -7,16 +7,10 @@
 #include <thread>
 
 #include "dunning/config/secrets.hpp"
+#include "sender/curl_handles.hpp"
 
 namespace dunning::sender {
 namespace {
-
-struct CurlEasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 struct Upload {
   std::string_view data;
@@ -54,7 +48,7 @@ class Connection {
 
     std::string from = "<" + std::string(envelope_from) + ">";
     std::string to = "<" + std::string(envelope_to) + ">";
-    std::unique_ptr<curl_slist, SlistDeleter> rcpt(curl_slist_append(nullptr, to.c_str()));
+    CurlSlist rcpt(curl_slist_append(nullptr, to.c_str()));
     Upload up{mime, 0};
     char errbuf[CURL_ERROR_SIZE] = {0};
     const long timeout_ms = static_cast<long>(cfg_.timeout.count()) * 1000;
@@ -117,7 +111,7 @@ class Connection {
   const config::SmtpConfig& cfg_;
   const std::string& user_;
   const std::string& password_;
-  std::unique_ptr<CURL, CurlEasyDeleter> curl_;
+  CurlEasy curl_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <kainjow/mustache.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "dunning/core/decline.hpp"
 
@@ -37,35 +38,60 @@ const std::map<std::string, std::string>& english_reasons() {
 
 std::string identity(const std::string& s) { return s; }
 
-}  // namespace
+icu::Locale icu_locale(const std::string& locale) {
+  return icu::Locale(locale.empty() ? "en" : locale.c_str());
+}
 
-std::string format_money(const Money& m, const std::string& locale) {
-  UErrorCode status = U_ZERO_ERROR;
-  icu::CurrencyUnit unit(icu::StringPiece(m.currency()), status);
-  if (U_FAILURE(status)) return m.to_string();
-  auto formatter =
-      icu::number::NumberFormatter::withLocale(icu::Locale(locale.empty() ? "en" : locale.c_str()))
-          .unit(unit);
-  std::string decimal = m.major_string();
-  auto formatted = formatter.formatDecimal(icu::StringPiece(decimal), status);
-  icu::UnicodeString u = formatted.toString(status);
-  if (U_FAILURE(status)) return m.to_string();
+std::string utf8(const icu::UnicodeString& u) {
   std::string out;
   u.toUTF8String(out);
   return out;
 }
 
-std::string format_date(TimePoint t, const std::string& locale, const std::string& time_zone) {
-  std::unique_ptr<icu::DateFormat> df(icu::DateFormat::createDateInstance(
-      icu::DateFormat::kLong, icu::Locale(locale.empty() ? "en" : locale.c_str())));
+// The ICU formatter of `currency` amounts for `locale`; nullopt for a currency ICU does not know.
+std::optional<icu::number::LocalizedNumberFormatter> money_formatter(const std::string& currency,
+                                                                     const std::string& locale) {
+  UErrorCode status = U_ZERO_ERROR;
+  icu::CurrencyUnit unit(icu::StringPiece(currency), status);
+  if (U_FAILURE(status)) return std::nullopt;
+  return icu::number::NumberFormatter::withLocale(icu_locale(locale)).unit(unit);
+}
+
+std::string format_with(const icu::number::LocalizedNumberFormatter& f, const Money& m) {
+  UErrorCode status = U_ZERO_ERROR;
+  const std::string decimal = m.major_string();  // exact: no floating point on the way
+  icu::UnicodeString u = f.formatDecimal(icu::StringPiece(decimal), status).toString(status);
+  return U_FAILURE(status) ? m.to_string() : utf8(u);
+}
+
+// A long-date formatter for `locale` in `time_zone` (UTC when empty); null when ICU has none.
+std::unique_ptr<icu::DateFormat> date_formatter(const std::string& locale,
+                                                const std::string& time_zone) {
+  std::unique_ptr<icu::DateFormat> df(
+      icu::DateFormat::createDateInstance(icu::DateFormat::kLong, icu_locale(locale)));
+  if (df) {
+    df->adoptTimeZone(icu::TimeZone::createTimeZone(
+        icu::UnicodeString::fromUTF8(time_zone.empty() ? "UTC" : time_zone)));
+  }
+  return df;
+}
+
+std::string format_with(const icu::DateFormat* df, TimePoint t) {
   if (!df) return format_iso8601(t).substr(0, 10);
-  df->adoptTimeZone(icu::TimeZone::createTimeZone(
-      icu::UnicodeString::fromUTF8(time_zone.empty() ? "UTC" : time_zone)));
   icu::UnicodeString u;
   df->format(static_cast<UDate>(t.time_since_epoch().count()) * 1000.0, u);
-  std::string out;
-  u.toUTF8String(out);
-  return out;
+  return utf8(u);
+}
+
+}  // namespace
+
+std::string format_money(const Money& m, const std::string& locale) {
+  auto f = money_formatter(m.currency(), locale);
+  return f ? format_with(*f, m) : m.to_string();
+}
+
+std::string format_date(TimePoint t, const std::string& locale, const std::string& time_zone) {
+  return format_with(date_formatter(locale, time_zone).get(), t);
 }
 
 struct Renderer::Cache {
@@ -92,40 +118,18 @@ struct Renderer::Cache {
     const std::string key = locale + "|" + m.currency();
     auto it = money_formatters.find(key);
     if (it == money_formatters.end()) {
-      UErrorCode status = U_ZERO_ERROR;
-      icu::CurrencyUnit unit(icu::StringPiece(m.currency()), status);
-      if (U_FAILURE(status)) return m.to_string();
-      it = money_formatters
-               .emplace(key, icu::number::NumberFormatter::withLocale(
-                                 icu::Locale(locale.empty() ? "en" : locale.c_str()))
-                                 .unit(unit))
-               .first;
+      auto f = money_formatter(m.currency(), locale);
+      if (!f) return m.to_string();
+      it = money_formatters.emplace(key, std::move(*f)).first;
     }
-    UErrorCode status = U_ZERO_ERROR;
-    std::string decimal = m.major_string();
-    icu::UnicodeString u =
-        it->second.formatDecimal(icu::StringPiece(decimal), status).toString(status);
-    if (U_FAILURE(status)) return m.to_string();
-    std::string out;
-    u.toUTF8String(out);
-    return out;
+    return format_with(it->second, m);
   }
 
   std::string date(TimePoint t, const std::string& locale, const std::string& time_zone) {
     std::lock_guard lock(mutex);
     auto& df = date_formatters[locale + "|" + time_zone];
-    if (!df) {
-      df.reset(icu::DateFormat::createDateInstance(
-          icu::DateFormat::kLong, icu::Locale(locale.empty() ? "en" : locale.c_str())));
-      if (!df) return format_iso8601(t).substr(0, 10);
-      df->adoptTimeZone(icu::TimeZone::createTimeZone(
-          icu::UnicodeString::fromUTF8(time_zone.empty() ? "UTC" : time_zone)));
-    }
-    icu::UnicodeString u;
-    df->format(static_cast<UDate>(t.time_since_epoch().count()) * 1000.0, u);
-    std::string out;
-    u.toUTF8String(out);
-    return out;
+    if (!df) df = date_formatter(locale, time_zone);
+    return format_with(df.get(), t);
   }
 };
 
