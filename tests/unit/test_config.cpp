@@ -76,40 +76,114 @@ TEST_CASE("an unknown top-level key is reported at the key", "[config]") {
   CHECK(e.to_string() == file.string() + ":4:1: error: " + e.message);
 }
 
-TEST_CASE("an unknown key inside a step is reported at the key", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml", one_sequence("      - at: 0h\n"
-                                                       "        email: update-card\n"
-                                                       "      - at: 3d\n"
-                                                       "        emial: update-card-reminder\n"));
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  auto e = error_with(loaded.errors, "unknown key 'emial'");
-  CHECK(e.file == file.string());
-  CHECK(e.line == 8);
-  CHECK(e.column == 9);
-}
+// Each mistake an admin can make in one file, and where it must be reported: the file is loaded
+// on its own (sequences or daemon config) and must give exactly this one error.
+struct Mistake {
+  const char* what;
+  bool sequences;  // sequences.yaml, else dunningd.yaml
+  std::string text;
+  const char* needle;  // part of the message
+  int line;
+  int column;
+};
 
-TEST_CASE("a poll_interval that is not a duration is reported at the value", "[config]") {
-  TempDir dir;
-  auto file = dir.write("dunningd.yaml", "poll_interval: banana\n" + std::string(kSmtp));
-  auto loaded = dunning::config::load_daemon_config(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "'poll_interval' must be a duration");
-  CHECK(e.line == 1);
-  CHECK(e.column == 16);
-}
-
-TEST_CASE("a zero poll_interval is refused at the value", "[config]") {
-  TempDir dir;
-  auto file = dir.write("dunningd.yaml", "poll_interval: 0s\n" + std::string(kSmtp));
-  auto loaded = dunning::config::load_daemon_config(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "at least 1s");
-  CHECK(e.line == 1);
-  CHECK(e.column == 16);
+TEST_CASE("each mistake is reported once, at its file:line:column", "[config]") {
+  const std::vector<Mistake> mistakes = {
+      {"an unknown key inside a step is reported at the key", true,
+       one_sequence("      - at: 0h\n"
+                    "        email: update-card\n"
+                    "      - at: 3d\n"
+                    "        email: final-notice\n"
+                    "        emial: update-card-reminder\n"),
+       "unknown key 'emial'", 9, 9},
+      {"a poll_interval that is not a duration is reported at the value", false,
+       "poll_interval: banana\n" + std::string(kSmtp), "'poll_interval' must be a duration", 1, 16},
+      {"a zero poll_interval is refused at the value", false,
+       "poll_interval: 0s\n" + std::string(kSmtp), "at least 1s", 1, 16},
+      {"a daemon config without an smtp section is refused", false, "poll_interval: 30s\n",
+       "needs an 'smtp' section", 1, 1},
+      {"an amount bound without a currency is reported at the amount", true,
+       "sequences:\n"
+       "  - id: big\n"
+       "    trigger: payment_failed\n"
+       "    match:\n"
+       "      amount_at_least: \"5.00\"\n"
+       "    steps:\n"
+       "      - {at: 0h, email: update-card}\n",
+       "'match.amount_at_least': amount \"5.00\" has no currency", 5, 24},
+      {"steps out of time order are reported at the later step", true,
+       one_sequence("      - {at: 3d, email: update-card}\n"
+                    "      - {at: 1d, email: final-notice}\n"),
+       "steps must be in time order", 6, 9},
+      {"two email steps at the same time are reported as an overlap", true,
+       one_sequence("      - {at: 1d, email: update-card}\n"
+                    "      - {at: 1d, email: final-notice}\n"),
+       "two email steps at 1d", 6, 9},
+      // Regression: overlaps were once checked only against the step right before.
+      {"two email steps at the same time are an overlap even with an action between them", true,
+       one_sequence("      - {at: 1d, email: update-card}\n"
+                    "      - {at: 1d, action: retry}\n"
+                    "      - {at: 1d, email: final-notice}\n"),
+       "overlaps", 7, 9},
+      {"a step after a final cancel is reported as unreachable", true,
+       one_sequence("      - {at: 0h, email: update-card}\n"
+                    "      - {at: 14d, action: cancel}\n"
+                    "      - {at: 15d, email: final-notice}\n"),
+       "can never run", 7, 9},
+      {"a send window that ends before it starts has no hours", true,
+       "sequences:\n"
+       "  - id: basic\n"
+       "    trigger: payment_failed\n"
+       "    send_window:\n"
+       "      from: \"19:00\"\n"
+       "      to: \"09:00\"\n"
+       "    steps:\n"
+       "      - {at: 0h, email: update-card}\n",
+       "has no hours", 5, 7},
+      {"a send window that ends when it starts has no hours", true,
+       "sequences:\n"
+       "  - id: basic\n"
+       "    trigger: payment_failed\n"
+       "    send_window:\n"
+       "      from: \"09:00\"\n"
+       "      to: \"09:00\"\n"
+       "    steps:\n"
+       "      - {at: 0h, email: update-card}\n",
+       "has no hours", 5, 7},
+      {"an unknown trigger is reported at its value", true,
+       "sequences:\n"
+       "  - id: basic\n"
+       "    trigger: payment_faild\n"
+       "    steps:\n"
+       "      - {at: 0h, email: update-card}\n",
+       "unknown trigger 'payment_faild'", 3, 14},
+      {"a duplicate sequence id is reported at the second id", true,
+       "sequences:\n"
+       "  - id: dup\n"
+       "    trigger: payment_failed\n"
+       "    steps:\n"
+       "      - {at: 0h, email: update-card}\n"
+       "  - id: dup\n"
+       "    trigger: payment_failed\n"
+       "    steps:\n"
+       "      - {at: 0h, email: update-card}\n",
+       "duplicate sequence id 'dup'", 6, 9},
+  };
+  for (const auto& m : mistakes) {
+    DYNAMIC_SECTION(m.what) {
+      TempDir dir;
+      auto file = dir.write(m.sequences ? "sequences.yaml" : "dunningd.yaml", m.text);
+      auto errors = m.sequences ? dunning::config::load_sequences(file).errors
+                                : dunning::config::load_daemon_config(file).errors;
+      INFO(dump(errors));
+      REQUIRE(errors.size() == 1);
+      auto e = error_with(errors, m.needle);
+      CHECK(e.file == file.string());
+      CHECK(e.line == m.line);
+      CHECK(e.column == m.column);
+      CHECK_FALSE(e.warning);
+    }
+  }
 }
 
 TEST_CASE("decline overrides are loaded and bad classes reported", "[config]") {
@@ -147,25 +221,6 @@ TEST_CASE("a message limit that is not an integer is reported at the value", "[c
   CHECK(loaded.value.defaults.max_messages_per_customer_per_day == 1);
 }
 
-TEST_CASE("an amount bound without a currency is reported at the amount", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml",
-                        "sequences:\n"
-                        "  - id: big\n"
-                        "    trigger: payment_failed\n"
-                        "    match:\n"
-                        "      amount_at_least: \"5.00\"\n"
-                        "    steps:\n"
-                        "      - {at: 0h, email: update-card}\n");
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "no currency");
-  CHECK_THAT(e.message, Catch::Contains("match.amount_at_least"));
-  CHECK(e.line == 5);
-  CHECK(e.column == 24);
-}
-
 TEST_CASE("an amount bound with a currency is loaded as money", "[config]") {
   TempDir dir;
   auto file = dir.write("sequences.yaml",
@@ -186,46 +241,6 @@ TEST_CASE("an amount bound with a currency is loaded as money", "[config]") {
   CHECK(*m.amount_below == dunning::Money(10000, "EUR"));
 }
 
-TEST_CASE("steps out of time order are reported at the later step", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 3d, email: update-card}\n"
-                                                       "      - {at: 1d, email: final-notice}\n"));
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "steps must be in time order");
-  CHECK(e.line == 6);
-  CHECK(e.column == 9);
-}
-
-TEST_CASE("two email steps at the same time are reported as an overlap", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 1d, email: update-card}\n"
-                                                       "      - {at: 1d, email: final-notice}\n"));
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "overlaps");
-  CHECK_THAT(e.message, Catch::Contains("two email steps at 1d"));
-  CHECK(e.line == 6);
-  CHECK(e.column == 9);
-}
-
-TEST_CASE("two email steps at the same time are an overlap even with an action between them",
-          "[config]") {
-  // Regression: overlaps were once checked only against the step right before.
-  TempDir dir;
-  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 1d, email: update-card}\n"
-                                                       "      - {at: 1d, action: retry}\n"
-                                                       "      - {at: 1d, email: final-notice}\n"));
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "overlaps");
-  CHECK(e.line == 7);
-  CHECK(e.column == 9);
-}
-
 TEST_CASE("an action and an email at the same time are not an overlap", "[config]") {
   TempDir dir;
   auto file =
@@ -237,41 +252,6 @@ TEST_CASE("an action and an email at the same time are not an overlap", "[config
   CHECK(loaded.errors.empty());
   REQUIRE(loaded.value.sequences.size() == 1);
   CHECK(loaded.value.sequences[0].steps.size() == 2);
-}
-
-TEST_CASE("a step after a final cancel is reported as unreachable", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml", one_sequence("      - {at: 0h, email: update-card}\n"
-                                                       "      - {at: 14d, action: cancel}\n"
-                                                       "      - {at: 15d, email: final-notice}\n"));
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "can never run");
-  CHECK_THAT(e.message, Catch::Contains("'cancel'"));
-  CHECK(e.line == 7);
-  CHECK(e.column == 9);
-}
-
-TEST_CASE("a send window whose start is not before its end has no hours", "[config]") {
-  const char* from = GENERATE("\"19:00\"", "\"09:00\"");
-  TempDir dir;
-  auto file = dir.write("sequences.yaml", std::string("sequences:\n"
-                                                      "  - id: basic\n"
-                                                      "    trigger: payment_failed\n"
-                                                      "    send_window:\n"
-                                                      "      from: ") +
-                                              from +
-                                              "\n"
-                                              "      to: \"09:00\"\n"
-                                              "    steps:\n"
-                                              "      - {at: 0h, email: update-card}\n");
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "has no hours");
-  CHECK(e.line == 5);
-  CHECK(e.column == 7);
 }
 
 TEST_CASE("a valid send window is kept in minutes after midnight", "[config]") {
@@ -291,42 +271,6 @@ TEST_CASE("a valid send window is kept in minutes after midnight", "[config]") {
   CHECK(w->from_minute == 9 * 60 + 30);
   CHECK(w->to_minute == 19 * 60);
   CHECK(w->days == std::array<bool, 7>{false, true, false, false, false, true, false});
-}
-
-TEST_CASE("an unknown trigger is reported at its value", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml",
-                        "sequences:\n"
-                        "  - id: basic\n"
-                        "    trigger: payment_faild\n"
-                        "    steps:\n"
-                        "      - {at: 0h, email: update-card}\n");
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "unknown trigger 'payment_faild'");
-  CHECK(e.line == 3);
-  CHECK(e.column == 14);
-}
-
-TEST_CASE("a duplicate sequence id is reported at the second id", "[config]") {
-  TempDir dir;
-  auto file = dir.write("sequences.yaml",
-                        "sequences:\n"
-                        "  - id: dup\n"
-                        "    trigger: payment_failed\n"
-                        "    steps:\n"
-                        "      - {at: 0h, email: update-card}\n"
-                        "  - id: dup\n"
-                        "    trigger: payment_failed\n"
-                        "    steps:\n"
-                        "      - {at: 0h, email: update-card}\n");
-  auto loaded = dunning::config::load_sequences(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "duplicate sequence id 'dup'");
-  CHECK(e.line == 6);
-  CHECK(e.column == 9);
 }
 
 TEST_CASE("a YAML syntax error is reported at its line", "[config]") {
@@ -352,17 +296,6 @@ TEST_CASE("a file that cannot be read is reported without a position", "[config]
   CHECK(loaded.errors[0].line == 0);
   CHECK(loaded.errors[0].column == 0);
   CHECK_THAT(loaded.errors[0].message, Catch::Contains("cannot read"));
-}
-
-TEST_CASE("a daemon config without an smtp section is refused", "[config]") {
-  TempDir dir;
-  auto file = dir.write("dunningd.yaml", "poll_interval: 30s\n");
-  auto loaded = dunning::config::load_daemon_config(file);
-  CHECK_FALSE(loaded.ok());
-  REQUIRE(loaded.errors.size() == 1);
-  auto e = error_with(loaded.errors, "needs an 'smtp' section");
-  CHECK(e.line == 1);
-  CHECK(e.column == 1);
 }
 
 TEST_CASE("a step naming a template missing from the default locale is reported at the step",
