@@ -346,25 +346,26 @@ json build_report(store::Store& store, const ReportOptions& opt) {
   }
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> ltv;  // cur → (subs, minor)
   std::int64_t without_history = 0;
-  store.for_each_recovery_history(opt.from, opt.to, [&](const store::RecoveryHistory& h) {
-    if (h.recovered_at > opt.as_of) return;
-    if (h.paid_count == 0 || !h.first_paid_at) {
-      ++without_history;
-      return;
-    }
-    const std::int64_t span = (h.recovered_at - *h.first_paid_at).count();
-    const std::int64_t months = std::max<std::int64_t>(0, span) / kMonthSeconds + 1;
-    const Int128 num = static_cast<Int128>(h.paid_sum_minor) * t_num;
-    const Int128 den = static_cast<Int128>(months) * t_den;
-    Int128 q = num / den;
-    if (num % den != 0 && num < 0) --q;  // floor
-    auto& l = ltv[h.currency];
-    ++l.first;
-    l.second += static_cast<std::int64_t>(q);
-  });
+  store.for_each_recovery_history(
+      opt.from, opt.to, opt.as_of, [&](const store::RecoveryHistory& h) {
+        if (h.paid_count == 0 || !h.first_paid_at) {
+          ++without_history;
+          return;
+        }
+        const std::int64_t span = (h.recovered_at - *h.first_paid_at).count();
+        const std::int64_t months = std::max<std::int64_t>(0, span) / kMonthSeconds + 1;
+        const Int128 num = static_cast<Int128>(h.paid_sum_minor) * t_num;
+        const Int128 den = static_cast<Int128>(months) * t_den;
+        Int128 q = num / den;
+        if (num % den != 0 && num < 0) --q;  // floor
+        auto& l = ltv[h.currency];
+        ++l.first;
+        l.second += static_cast<std::int64_t>(q);
+      });
   json lj;
   lj["formula"] =
-      "LTV preserved = sum over recovered cases of m*a*t. m*a = S / M: S = the customer's "
+      "LTV preserved = sum over recovered subscriptions (each counted once, at its latest "
+      "recovery in the period) of m*a*t. m*a = S / M: S = the customer's "
       "succeeded payments for the subscription (same currency) up to and including the "
       "recovering payment, P of them, so m = S/P is the average payment and a = P/M payments per "
       "month, M = floor(days from the first of those payments to the recovery / 30) + 1 months. "

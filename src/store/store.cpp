@@ -852,6 +852,7 @@ std::vector<StepReach> Store::step_reach(std::optional<TimePoint> from,
 }
 
 void Store::for_each_recovery_history(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                                      TimePoint as_of,
                                       const std::function<void(const RecoveryHistory&)>& fn) {
   guard("for_each_recovery_history", [&] {
     Stmt s(impl_->db,
@@ -863,8 +864,18 @@ void Store::for_each_recovery_history(std::optional<TimePoint> from, std::option
            "  AND (l.subscription_id IS NULL OR p.subscription_id = l.subscription_id) "
            "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
            "  AND (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
+           "  AND l.occurred_at <= ?3 "
+           // a later recovery of the same subscription in the period replaces this one
+           "  AND (l.subscription_id IS NULL OR NOT EXISTS (SELECT 1 FROM ledger l2 "
+           "    JOIN cases c2 ON c2.id = l2.case_id "
+           "    WHERE l2.subscription_id = l.subscription_id AND l2.currency = l.currency "
+           "      AND l2.kind IN ('recovered', 'recovered_without_contact') "
+           "      AND (?1 IS NULL OR c2.opened_at >= ?1) AND (?2 IS NULL OR c2.opened_at < ?2) "
+           "      AND l2.occurred_at <= ?3 AND (l2.occurred_at > l.occurred_at "
+           "        OR (l2.occurred_at = l.occurred_at AND l2.id > l.id)))) "
            "GROUP BY l.id");
     bind_range(s, 1, from, to);
+    s.bind(3, iso(as_of));
     while (s.step()) {
       RecoveryHistory h;
       h.case_id = s.int64(0);

@@ -318,9 +318,14 @@ def expected(data, start, end, as_of, horizon=36):
         if p[6] == "succeeded":
             by_customer[(p[1], p[2], p[5])].append(p)
     ltv = defaultdict(lambda: [0, 0])
+    # one term per recovered subscription: its latest recovery among the cohort's cases
+    latest = {}
     for c in cohort:
-        if not (outcome(c, as_of) or "").startswith("recovered"):
-            continue
+        if (outcome(c, as_of) or "").startswith("recovered"):
+            key = (c["subscription"], c["currency"])
+            if key not in latest or c["closed"] > latest[key]["closed"]:
+                latest[key] = c
+    for c in latest.values():
         ps = [p for p in by_customer[(c["customer"], c["subscription"], c["currency"])]
               if p[8] <= iso(c["closed"])]
         s = sum(p[4] for p in ps)

@@ -205,6 +205,54 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
   CHECK(lost.sequence_id == "soft");
 }
 
+TEST_CASE("LTV preserved counts a subscription recovered twice in the period once",
+          "[ledger][store]") {
+  TempDb tmp;
+  auto opened = store::Store::open(tmp.path, store::Store::Mode::kCreate);
+  REQUIRE(opened);
+  auto& st = *opened.value();
+  auto pay = [&](const char* id, const char* invoice, const char* when, const char* status) {
+    store::Payment p;
+    p.id = id;
+    p.customer_id = "cus_1";
+    p.subscription_id = "sub_1";
+    p.invoice_id = invoice;
+    p.amount = Money(1000, "EUR");
+    p.status = status;
+    p.occurred_at = at(when);
+    st.insert_payment(p);
+    return p;
+  };
+  pay("py_h1", "in_h1", "2026-08-01T00:00:00Z", "succeeded");
+  pay("py_h2", "in_h2", "2026-09-01T00:00:00Z", "succeeded");
+  auto recover = [&](const char* invoice, const char* failed_at, const char* paid_id,
+                     const char* paid_at) {
+    auto c = a_case();
+    c.invoice_id = invoice;
+    c.amount = Money(1000, "EUR");
+    c.opened_at = at(failed_at);
+    c.id = st.insert_case(c);
+    auto p = pay(paid_id, invoice, paid_at, "succeeded");
+    st.insert_ledger(ledger::recovered_entry(c, p, std::nullopt, std::nullopt, p.occurred_at));
+  };
+  recover("in_10", "2026-10-01T00:00:00Z", "py_10", "2026-10-03T00:00:00Z");
+  recover("in_11", "2026-11-01T00:00:00Z", "py_11", "2026-11-02T00:00:00Z");
+
+  ledger::ReportOptions opt;
+  opt.from = at("2026-10-01T00:00:00Z");
+  opt.to = at("2026-12-01T00:00:00Z");
+  opt.as_of = at("2026-12-01T00:00:00Z");
+  auto report = ledger::build_report(st, opt);
+  const auto& eur = report["ltv_preserved"]["currencies"]["EUR"];
+  INFO(report["ltv_preserved"].dump(2));
+  // Only the latest recovery counts: 4 payments of 10.00 over 4 months (1 Aug .. 2 Nov) is
+  // 10.00 a month, times the 36-month horizon (nothing has churned). Counting both recoveries
+  // would give 720.00 for 2 subscriptions.
+  CHECK(eur["subscriptions"] == 1);
+  CHECK(eur["amount_minor"] == 36000);
+  CHECK(report["totals"]["recovered_count"] == 2);
+}
+
 TEST_CASE("Newcombe's hybrid score interval matches the published example", "[ledger]") {
   // Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80,
   // method 10 gives 0.0524 to 0.3339.

@@ -482,8 +482,11 @@ class Store {
                              const std::function<void(const CaseOutcome&)>& fn);
   // Per sequence and step: how many cases opened in [from, to) had that step sent.
   std::vector<StepReach> step_reach(std::optional<TimePoint> from, std::optional<TimePoint> to);
-  // Recoveries of cases opened in [from, to), with the customer's payment history.
+  // Recoveries (at or before `as_of`) of cases opened in [from, to), with the customer's payment
+  // history: one per recovered subscription and currency, its latest recovery in the period
+  // (cases without a subscription id each stand for themselves).
   void for_each_recovery_history(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                                 TimePoint as_of,
                                  const std::function<void(const RecoveryHistory&)>& fn);
   // Every recovered subscription recovered at or before `as_of` (all time), for retention.
   void for_each_retention(TimePoint as_of,
