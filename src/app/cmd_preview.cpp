@@ -127,6 +127,9 @@ Command add_preview_command(CLI::App& app, Cli& cli) {
           e.html = r->html;
           e.message_id = sender::Dispatcher::message_id(d.case_id, step_index, e.from);
           e.date = now;
+          e.list_unsubscribe = sender::expand_uri_patterns(cfg->daemon.smtp.list_unsubscribe,
+                                                           d.customer_id, d.case_id);
+          e.list_unsubscribe_post = cfg->daemon.smtp.list_unsubscribe_post;
           content = sender::build_mime(e);
         } else {
           std::cerr << "dunningd: --out must end in .html or .eml\n";

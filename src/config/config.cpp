@@ -1,6 +1,8 @@
 #include "dunning/config/config.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "config/yaml_reader.hpp"
@@ -89,11 +91,90 @@ void load_company(YamlReader& r, const YAML::Node& n, CompanyConfig& c) {
   if (n["update_url"]) c.update_url = r.string(n["update_url"], "company.update_url").value_or("");
 }
 
+// A readable PEM file with at least one certificate: a typo in the path is a config error, not
+// a TLS failure at the first send.
+void load_ca_file(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
+  auto value = r.string(n, "smtp.ca_file");
+  if (!value) return;
+  if (value->empty()) return r.error(n, "'smtp.ca_file' must not be empty");
+  s.ca_file = resolve(r.file(), *value);
+  std::error_code ec;
+  if (!fs::is_regular_file(s.ca_file, ec)) {
+    return r.error(n, "'smtp.ca_file': no such file " + s.ca_file.string());
+  }
+  std::ifstream in(s.ca_file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return r.error(n, "'smtp.ca_file': cannot read " + s.ca_file.string());
+  }
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    r.error(n, "'smtp.ca_file': " + s.ca_file.string() +
+                   " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  }
+}
+
+// Why `uri` is not an acceptable List-Unsubscribe pattern, or empty when it is. Only mailto: and
+// https: URIs; the header is "<uri>, <uri>" so a pattern must not contain what would end or
+// split an entry (angle brackets, commas, quotes, whitespace, control or non-ASCII bytes).
+std::string list_unsubscribe_problem(const std::string& uri) {
+  if (uri.size() > 500) return "is longer than 500 characters";
+  const bool mailto = uri.rfind("mailto:", 0) == 0;
+  const bool https = uri.rfind("https://", 0) == 0;
+  if (!mailto && !https) return "must be a mailto: or https:// URI";
+  for (unsigned char c : uri) {
+    if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == ',' || c == '\\') {
+      return "must not contain spaces, control or non-ASCII characters, angle brackets, quotes, "
+             "backslashes or commas (write them percent-encoded)";
+    }
+  }
+  std::string rest = uri;
+  for (std::string_view key : {"{customer}", "{case}"}) {
+    for (auto pos = rest.find(key); pos != std::string::npos; pos = rest.find(key, pos)) {
+      rest.replace(pos, key.size(), "x");
+    }
+  }
+  if (rest.find_first_of("{}") != std::string::npos) {
+    return "has an unknown placeholder (only {customer} and {case} are replaced)";
+  }
+  if (mailto) {
+    auto end = rest.find('?');
+    auto address = rest.substr(7, end == std::string::npos ? std::string::npos : end - 7);
+    if (address.find('@') == std::string::npos || address.front() == '@' || address.back() == '@') {
+      return "needs an address after mailto: (mailto:unsubscribe@example.com?subject=...)";
+    }
+  } else if (rest.size() <= 8 || rest[8] == '/' || rest[8] == '?') {
+    return "needs a host after https://";
+  }
+  return {};
+}
+
+void load_list_unsubscribe(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
+  if (!n.IsScalar() && !n.IsSequence()) {
+    return r.error(n, "'smtp.list_unsubscribe' must be a URI or a list of URIs");
+  }
+  std::vector<YAML::Node> items;
+  if (n.IsScalar()) {
+    items.push_back(n);
+  } else {
+    for (const auto& item : n) items.push_back(item);
+  }
+  for (const auto& item : items) {
+    auto uri = r.string(item, "smtp.list_unsubscribe");
+    if (!uri) continue;
+    auto problem = list_unsubscribe_problem(*uri);
+    if (!problem.empty()) {
+      r.error(item, "'smtp.list_unsubscribe' entry '" + *uri + "' " + problem);
+      continue;
+    }
+    s.list_unsubscribe.push_back(*uri);
+  }
+}
+
 void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (!r.expect_map(n, "'smtp'")) return;
   r.allow_keys(n,
                {"url", "from", "reply_to", "username_env", "password_env", "require_tls", "timeout",
-                "connections"},
+                "connections", "ca_file", "list_unsubscribe", "list_unsubscribe_post"},
                "'smtp'");
   if (n["url"]) {
     s.url = r.string(n["url"], "smtp.url").value_or("");
@@ -118,6 +199,19 @@ void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (n["timeout"]) s.timeout = r.duration(n["timeout"], "smtp.timeout").value_or(s.timeout);
   if (n["connections"])
     s.connections = r.integer(n["connections"], "smtp.connections", 1, 64).value_or(1);
+  if (n["ca_file"]) load_ca_file(r, n["ca_file"], s);
+  if (n["list_unsubscribe"]) load_list_unsubscribe(r, n["list_unsubscribe"], s);
+  if (n["list_unsubscribe_post"]) {
+    s.list_unsubscribe_post =
+        r.boolean(n["list_unsubscribe_post"], "smtp.list_unsubscribe_post").value_or(false);
+    const bool has_https = std::any_of(s.list_unsubscribe.begin(), s.list_unsubscribe.end(),
+                                       [](const auto& u) { return u.rfind("https://", 0) == 0; });
+    if (s.list_unsubscribe_post && !has_https) {
+      r.error(n["list_unsubscribe_post"],
+              "'smtp.list_unsubscribe_post' needs an https:// URI in 'smtp.list_unsubscribe' "
+              "(one-click unsubscribe is an HTTPS POST, RFC 8058)");
+    }
+  }
 }
 
 // An http(s):// URL, or an error at the node.

@@ -324,6 +324,9 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
   e.date = now;
   e.extra_headers.push_back({"X-Dunningd-Case", std::to_string(c->id)});
   e.extra_headers.push_back({"X-Dunningd-Step", std::to_string(row.step_index)});
+  e.list_unsubscribe =
+      expand_uri_patterns(cfg_.daemon.smtp.list_unsubscribe, c->customer_id, c->id);
+  e.list_unsubscribe_post = cfg_.daemon.smtp.list_unsubscribe_post;
   out.envelope_from = address_of(e.from);
   out.envelope_to = customer->email;
   out.mime = build_mime(e);

@@ -92,7 +92,56 @@ std::size_t longest_word(std::string_view s) {
   return longest;
 }
 
+// A URI as it may stand between angle brackets in a header: anything that could end the entry
+// or the line (whitespace, controls, <, >, ", comma, non-ASCII) is percent-encoded.
+std::string header_safe_uri(std::string_view uri) {
+  std::string out;
+  for (unsigned char c : uri) {
+    if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == ',') {
+      out += percent_encode(std::string_view(reinterpret_cast<const char*>(&c), 1));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string percent_encode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> expand_uri_patterns(const std::vector<std::string>& patterns,
+                                             std::string_view customer_id, std::int64_t case_id) {
+  const std::pair<std::string_view, std::string> values[] = {
+      {"{customer}", percent_encode(customer_id)},
+      {"{case}", percent_encode(std::to_string(case_id))}};
+  std::vector<std::string> out;
+  out.reserve(patterns.size());
+  for (std::string uri : patterns) {
+    for (const auto& [key, value] : values) {
+      for (auto pos = uri.find(key); pos != std::string::npos; pos = uri.find(key, pos)) {
+        uri.replace(pos, key.size(), value);
+        pos += value.size();
+      }
+    }
+    out.push_back(std::move(uri));
+  }
+  return out;
+}
 
 std::string encode_header_text(std::string_view utf8) {
   std::string s = one_line(utf8);
@@ -200,6 +249,19 @@ std::string build_mime(const Email& e) {
   structured("Message-ID", "<" + one_line(e.message_id) + ">");
   structured("MIME-Version", "1.0");
   structured("Auto-Submitted", "auto-generated");
+  std::string unsubscribe;
+  bool one_click = false;
+  for (const auto& uri : e.list_unsubscribe) {
+    std::string safe = header_safe_uri(uri);
+    if (safe.empty() || safe.size() > 900) continue;
+    unsubscribe += (unsubscribe.empty() ? "<" : ", <") + safe + ">";
+    one_click = one_click || safe.rfind("https://", 0) == 0;
+  }
+  if (!unsubscribe.empty()) {
+    header("List-Unsubscribe", unsubscribe);  // folded only between entries
+    if (e.list_unsubscribe_post && one_click)
+      structured("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+  }
   for (const auto& [name, value] : e.extra_headers) header(one_line(name), one_line(value));
 
   if (e.html.empty()) {

@@ -67,6 +67,11 @@ class Connection {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     if (cfg_.require_tls) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+    // Peer and host verification stay on (curl's default); ca_file only changes whom we trust.
+    if (!cfg_.ca_file.empty()) {
+      curl_easy_setopt(c, CURLOPT_CAINFO, cfg_.ca_file.c_str());
+      curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    }
     if (!user_.empty()) {
       curl_easy_setopt(c, CURLOPT_USERNAME, user_.c_str());
       curl_easy_setopt(c, CURLOPT_PASSWORD, password_.c_str());
@@ -92,6 +97,11 @@ class Connection {
       case CURLE_USE_SSL_FAILED:
         return {Delivery::Outcome::kPermanent, "STARTTLS required but not available: " + detail,
                 false};
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+        // Trying again cannot help until the certificate or smtp.ca_file is fixed.
+        return {Delivery::Outcome::kPermanent,
+                "the server's TLS certificate is not trusted (see smtp.ca_file): " + detail, false};
       default:
         break;
     }

@@ -8,6 +8,7 @@ import hmac
 import os
 import re
 import unittest
+import urllib.parse
 
 import yaml
 
@@ -120,6 +121,9 @@ class MessagesInSixLanguages(unittest.TestCase):
                 self.assertEqual(sent.isoformat(), f"2026-11-{2 + step:02d}T10:05:00+00:00")
                 self.assertEqual(msg["Auto-Submitted"], "auto-generated")
                 self.assertEqual(msg["MIME-Version"], "1.0")
+                # Not configured here: no unsubscribe headers at all.
+                self.assertIsNone(msg["List-Unsubscribe"])
+                self.assertIsNone(msg["List-Unsubscribe-Post"])
                 self.assertEqual(msg.get_content_type(), "multipart/alternative")
                 self.assertEqual(len(msg.defects), 0, msg.defects)
 
@@ -203,6 +207,48 @@ class HeaderInjection(unittest.TestCase):
             "WHERE c.customer_id = 'cus_evil2'")
         self.assertEqual(state, "failed")
         self.assertIn("invalid email address", error)
+
+
+LIST_UNSUBSCRIBE = """  list_unsubscribe:
+    - mailto:billing@example.com?subject=unsubscribe-{customer}-{case}
+    - https://billing.example.com/unsubscribe?c={customer}&case={case}
+  list_unsubscribe_post: true
+"""
+
+
+class ListUnsubscribe(unittest.TestCase):
+    """smtp.list_unsubscribe: the header lists the configured URIs with the customer and case
+    filled in, percent-encoded, so an odd customer id round-trips instead of breaking out."""
+
+    def test_configured_uris_carry_the_customer_and_case_and_one_click_is_offered(self):
+        smtp = SmtpServer().start()
+        self.addCleanup(smtp.stop)
+        ws = Workspace(smtp.port, SEQUENCES)
+        self.addCleanup(ws.cleanup)
+        with open(ws.config, encoding="utf-8") as f:
+            cfg = f.read()
+        with open(ws.config, "w", encoding="utf-8") as f:
+            f.write(cfg.replace("  timeout: 5s\n", "  timeout: 5s\n" + LIST_UNSUBSCRIBE))
+        ws.run("migrate")
+        odd = "cus 1&c=2,<x>\u00e9"
+        ws.add_customer(odd, "ana@example.com", name="Ana")
+        ws.add_payment("py_1", odd, "in_1", 1000, "EUR", "failed", START,
+                       decline_code="insufficient_funds")
+        ws.tick("2026-11-02T10:05:00Z")
+        self.assertEqual(len(smtp.messages), 1)
+        msg = smtp.messages[0][2]
+        self.assertEqual(len(msg.defects), 0, msg.defects)
+        self.assertEqual(msg["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+        value = str(msg["List-Unsubscribe"])
+        uris = re.findall(r"<([^<>]*)>", value)
+        self.assertEqual(len(uris), 2, value)
+        self.assertEqual(re.sub(r"<[^<>]*>", "", value).replace(" ", ""), ",")
+        mailto, https = (urllib.parse.urlsplit(u) for u in uris)
+        self.assertEqual((mailto.scheme, mailto.path), ("mailto", "billing@example.com"))
+        self.assertEqual(urllib.parse.parse_qs(mailto.query)["subject"], [f"unsubscribe-{odd}-1"])
+        self.assertEqual((https.scheme, https.netloc, https.path),
+                         ("https", "billing.example.com", "/unsubscribe"))
+        self.assertEqual(urllib.parse.parse_qs(https.query), {"c": [odd], "case": ["1"]})
 
 
 if __name__ == "__main__":

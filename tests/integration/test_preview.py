@@ -51,8 +51,24 @@ class Preview(unittest.TestCase):
             msg = email.message_from_binary_file(f, policy=email.policy.default)
         self.assertEqual(msg["Message-ID"], "<dunningd.case-42.step-0@example.com>")
         self.assertIn("٤٩٫٠٠", str(msg["Subject"]))
+        self.assertIsNone(msg["List-Unsubscribe"])  # not configured
         with open(html, encoding="utf-8") as f:
             self.assertEqual(msg.get_body(("html",)).get_content(), f.read())
+
+    def test_eml_output_carries_list_unsubscribe_as_configured(self):
+        with open(self.ws.config, encoding="utf-8") as f:
+            cfg = f.read()
+        with open(self.ws.config, "w", encoding="utf-8") as f:
+            f.write(cfg.replace("  timeout: 5s\n", "  timeout: 5s\n  list_unsubscribe: "
+                                "'mailto:u@example.com?subject=unsubscribe-{customer}'\n"))
+        eml = os.path.join(self.ws.dir, "m.eml")
+        self.ws.run("preview", "--template", "update-card", "--locale", "en", "--now", NOW,
+                    "--out", eml)
+        with open(eml, "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        self.assertEqual(msg["List-Unsubscribe"],
+                         "<mailto:u@example.com?subject=unsubscribe-cus_sample>")
+        self.assertIsNone(msg["List-Unsubscribe-Post"])  # no https URI, not asked for
 
     def test_preview_of_a_real_case_uses_its_customer_and_amount(self):
         ws = self.ws

@@ -49,6 +49,7 @@ class _Recorder:
         self.rcpt_reply = {}      # address -> SMTP reply string for RCPT (e.g. "550 no such user")
         self.data_replies = []    # replies for the next DATA commands, consumed in order
         self.data_delay = 0.0     # seconds to wait after recording a message, before replying
+        self.sessions = []        # per accepted message: {"tls": version or None, "login": bytes}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_reply.get(address)
@@ -65,21 +66,28 @@ class _Recorder:
             self.raw.append(raw)
             msg = email.message_from_bytes(raw, policy=email.policy.default)
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+            tls = server.transport.get_extra_info("ssl_object") if server.transport else None
+            login = getattr(session.auth_data, "login", None) if session.authenticated else None
+            self.sessions.append({"tls": tls.version() if tls else None, "login": login})
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         return "250 Message accepted"
 
 
 class SmtpServer:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts."""
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts. Keyword
+    arguments go to aiosmtpd's Controller: ssl_context (implicit TLS), tls_context and
+    require_starttls (STARTTLS), authenticator, auth_required, auth_require_tls..."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, **controller_kwargs):
         self.port = port or free_port()
         self.handler = _Recorder()
         self._controller = None
+        self._kwargs = controller_kwargs
 
     def start(self):
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                      **self._kwargs)
         self._controller.start()
         return self
 
@@ -152,6 +160,19 @@ class HttpServer:
     def posts(self, path=None):
         with self.lock:
             return [r for r in self.requests if path is None or r[0] == path]
+
+
+def self_signed_certificate(directory):
+    """A throwaway self-signed certificate for 127.0.0.1 (openssl CLI): (cert.pem, key.pem).
+    The certificate is its own CA, so it is also what a client trusts (smtp.ca_file)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 SMTP_SINK = "/usr/sbin/smtp-sink"

@@ -86,3 +86,88 @@ TEST_CASE("the card-update link is a signed token under links.base_url when a se
   CHECK(claims->expires == now + dunning::Seconds(3600));
   CHECK_FALSE(dunning::verify_link_token(url.substr(prefix.size()), "other", now).has_value());
 }
+
+TEST_CASE("smtp.ca_file is resolved next to the config and must hold a PEM certificate",
+          "[config][sender]") {
+  TempDir dir;
+  dir.write("relay-ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  dir.write("not-pem.txt", "hello\n");
+  auto file = dir.write("dunningd.yaml", std::string(kSmtp) + "  ca_file: relay-ca.pem\n");
+  auto loaded = dunning::config::load_daemon_config(file);
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value.smtp.ca_file == file.parent_path() / "relay-ca.pem");
+
+  auto none = dunning::config::load_daemon_config(
+      dir.write("none.yaml", std::string(kSmtp) + "  require_tls: true\n"));
+  REQUIRE(none.ok());
+  CHECK(none.value.smtp.ca_file.empty());  // the system store
+
+  auto missing = dunning::config::load_daemon_config(
+      dir.write("missing.yaml", std::string(kSmtp) + "  ca_file: nowhere/ca.pem\n"));
+  std::string errors = dump(missing.errors);
+  INFO(errors);
+  CHECK_FALSE(missing.ok());
+  CHECK(errors.find("missing.yaml:4:12: error: 'smtp.ca_file': no such file") != std::string::npos);
+
+  auto wrong = dunning::config::load_daemon_config(
+      dir.write("wrong.yaml", std::string(kSmtp) + "  ca_file: not-pem.txt\n"));
+  errors = dump(wrong.errors);
+  CHECK_FALSE(wrong.ok());
+  CHECK(errors.find("wrong.yaml:4:12: error: 'smtp.ca_file':") != std::string::npos);
+  CHECK(errors.find("holds no PEM certificate") != std::string::npos);
+}
+
+TEST_CASE("smtp.list_unsubscribe takes mailto: and https:// URIs with placeholders",
+          "[config][sender]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml",
+                        std::string(kSmtp) +
+                            "  list_unsubscribe:\n"
+                            "    - mailto:billing@example.com?subject=unsubscribe-{customer}\n"
+                            "    - https://example.com/unsub?c={customer}&case={case}\n"
+                            "  list_unsubscribe_post: true\n");
+  auto loaded = dunning::config::load_daemon_config(file);
+  INFO(dump(loaded.errors));
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value.smtp.list_unsubscribe ==
+        std::vector<std::string>{"mailto:billing@example.com?subject=unsubscribe-{customer}",
+                                 "https://example.com/unsub?c={customer}&case={case}"});
+  CHECK(loaded.value.smtp.list_unsubscribe_post);
+
+  auto single = dunning::config::load_daemon_config(
+      dir.write("single.yaml", std::string(kSmtp) + "  list_unsubscribe: mailto:u@example.com\n"));
+  REQUIRE(single.ok());
+  CHECK(single.value.smtp.list_unsubscribe == std::vector<std::string>{"mailto:u@example.com"});
+  CHECK_FALSE(single.value.smtp.list_unsubscribe_post);
+}
+
+TEST_CASE("a List-Unsubscribe entry that is not a safe mailto: or https:// URI is an error",
+          "[config][sender]") {
+  TempDir dir;
+  auto file = dir.write("dunningd.yaml",
+                        std::string(kSmtp) +
+                            "  list_unsubscribe:\n"
+                            "    - http://example.com/unsub\n"                 // line 5
+                            "    - <mailto:u@example.com>\n"                   // line 6
+                            "    - 'https://example.com/u?c={customer}, x'\n"  // line 7
+                            "    - https://example.com/u?c={email}\n"          // line 8
+                            "    - mailto:?subject=unsubscribe\n"              // line 9
+                            "  list_unsubscribe_post: true\n");                // line 10
+  auto loaded = dunning::config::load_daemon_config(file);
+  const std::string errors = dump(loaded.errors);
+  INFO(errors);
+  CHECK_FALSE(loaded.ok());
+  CHECK(errors.find(":5:7: error: 'smtp.list_unsubscribe' entry 'http://example.com/unsub' must "
+                    "be a mailto: or https:// URI") != std::string::npos);
+  CHECK(errors.find(":6:7: error:") != std::string::npos);
+  CHECK(errors.find(":7:7: error:") != std::string::npos);
+  CHECK(errors.find("commas") != std::string::npos);
+  CHECK(errors.find(":8:7: error:") != std::string::npos);
+  CHECK(errors.find("unknown placeholder") != std::string::npos);
+  CHECK(errors.find(":9:7: error:") != std::string::npos);
+  CHECK(errors.find("needs an address after mailto:") != std::string::npos);
+  // None of them was usable, so one-click has no https URI to POST to.
+  CHECK(errors.find(":10:26: error: 'smtp.list_unsubscribe_post' needs an https:// URI") !=
+        std::string::npos);
+}

@@ -421,3 +421,59 @@ TEST_CASE("rfc5322_date writes the English day and month in UTC", "[mime]") {
   CHECK(dunning::sender::rfc5322_date(when()) == "Tue, 24 Nov 2026 13:22:20 +0000");
   CHECK(dunning::sender::rfc5322_date(TimePoint{}) == "Thu, 01 Jan 1970 00:00:00 +0000");
 }
+
+TEST_CASE("List-Unsubscribe lists the URIs in angle brackets only when configured", "[mime]") {
+  Email e = sample();
+  check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe");
+  e.list_unsubscribe = {"mailto:billing@example.com?subject=unsubscribe-cus_1",
+                        "https://example.com/unsub?c=cus_1"};
+  auto headers = split_message(dunning::sender::build_mime(e)).headers;
+  // Folded (if at all) only between entries; unfolding gives the list back.
+  std::string value = header_value(headers, "List-Unsubscribe");
+  for (auto pos = value.find("\r\n"); pos != std::string::npos; pos = value.find("\r\n"))
+    value.erase(pos, 2);
+  CHECK(value ==
+        "<mailto:billing@example.com?subject=unsubscribe-cus_1>, "
+        "<https://example.com/unsub?c=cus_1>");
+  check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe-Post");
+}
+
+TEST_CASE("List-Unsubscribe-Post is added for one-click only with an https URI", "[mime]") {
+  Email e = sample();
+  e.list_unsubscribe_post = true;
+  e.list_unsubscribe = {"mailto:billing@example.com"};
+  check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe-Post");
+  e.list_unsubscribe.push_back("https://example.com/unsub?c=1");
+  auto headers = split_message(dunning::sender::build_mime(e)).headers;
+  CHECK(header_value(headers, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click");
+  e.list_unsubscribe.clear();  // nothing to unsubscribe with: neither header
+  check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe-Post");
+}
+
+TEST_CASE("a customer id cannot break out of a List-Unsubscribe URI or inject a header", "[mime]") {
+  using dunning::sender::expand_uri_patterns;
+  const std::string evil = "cus_1>, <https://evil.example/\r\nBcc: evil@example.com&x=1 ?";
+  auto uris = expand_uri_patterns({"mailto:u@example.com?subject=unsubscribe-{customer}-{case}",
+                                   "https://example.com/unsub?c={customer}&k={case}"},
+                                  evil, 42);
+  REQUIRE(uris.size() == 2);
+  CHECK(uris[0] ==
+        "mailto:u@example.com?subject=unsubscribe-cus_1%3E%2C%20%3Chttps%3A%2F%2Fevil.example%2F"
+        "%0D%0ABcc%3A%20evil%40example.com%26x%3D1%20%3F-42");
+  CHECK(uris[1].rfind("https://example.com/unsub?c=cus_1%3E%2C%20%3C", 0) == 0);
+  CHECK(uris[1].find("&k=42") != std::string::npos);
+
+  Email e = sample();
+  e.list_unsubscribe = uris;
+  auto mime = dunning::sender::build_mime(e);
+  check_no_header_named(mime, "Bcc");
+  // Even a caller that hands over raw text gets it escaped, never a bracket or a line break.
+  e.list_unsubscribe = {"https://example.com/u?c=" + evil};
+  mime = dunning::sender::build_mime(e);
+  check_no_header_named(mime, "Bcc");
+  const std::string value = header_value(split_message(mime).headers, "List-Unsubscribe");
+  CHECK(value.front() == '<');
+  CHECK(value.find('>') == value.size() - 1);
+  CHECK(value.find(',') == std::string::npos);
+  check_line_limits(mime);
+}

@@ -37,6 +37,15 @@ struct SmtpConfig {
   bool require_tls = false;  // STARTTLS required on smtp://
   Seconds timeout{30};
   int connections = 1;  // parallel SMTP connections (each one reused across messages)
+  // PEM bundle of the CAs trusted for the server's certificate, instead of the system store
+  // (an internal relay's CA). Empty: the system store. Verification is never switched off.
+  std::filesystem::path ca_file;
+  // List-Unsubscribe URIs (RFC 2369), mailto: or https:, with {customer} and {case} replaced by
+  // the percent-encoded values. Empty: no List-Unsubscribe header.
+  std::vector<std::string> list_unsubscribe;
+  // Also send "List-Unsubscribe-Post: List-Unsubscribe=One-Click" (RFC 8058); REQUIRES an
+  // https: URI in list_unsubscribe (checked when loading).
+  bool list_unsubscribe_post = false;
 };
 
 // The signed card-update link: update_url = base_url + "/r/" + token; the click redirect

@@ -2,6 +2,7 @@
 // non-ASCII headers, quoted-printable bodies with lines of at most 76 characters. Pure code.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,11 @@ struct Email {
   std::string message_id;  // without angle brackets
   TimePoint date;
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  // List-Unsubscribe URIs (without angle brackets); empty → no header. A URI longer than 900
+  // octets is left out, so the header never breaks the 998-octet line limit.
+  std::vector<std::string> list_unsubscribe;
+  // "List-Unsubscribe-Post: List-Unsubscribe=One-Click" when one of them is https:// (RFC 8058).
+  bool list_unsubscribe_post = false;
 };
 
 // The complete message with CRLF line endings. CR and LF inside any header value are replaced
@@ -35,6 +41,12 @@ std::string format_address(std::string_view name, std::string_view address);
 // The addr-spec of "Name <addr>" (or the input itself when there are no brackets).
 std::string address_of(std::string_view mailbox);
 std::string quoted_printable(std::string_view utf8);
+// Percent-encodes every byte but the unreserved ones (ALPHA DIGIT - . _ ~), RFC 3986.
+std::string percent_encode(std::string_view bytes);
+// Each pattern with {customer} and {case} replaced by the percent-encoded values, so no id can
+// end a URI, add a query parameter or a header line.
+std::vector<std::string> expand_uri_patterns(const std::vector<std::string>& patterns,
+                                             std::string_view customer_id, std::int64_t case_id);
 // RFC 5322 date: "Tue, 24 Nov 2026 13:22:20 +0000".
 std::string rfc5322_date(TimePoint t);
 
