@@ -77,4 +77,33 @@ std::optional<LinkClaims> verify_link_token(std::string_view token, std::string_
   return c;
 }
 
+std::string percent_encode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string expand_link_pattern(std::string pattern, std::string_view customer_id,
+                                std::int64_t case_id) {
+  const std::pair<std::string_view, std::string> values[] = {
+      {"{customer}", percent_encode(customer_id)}, {"{case}", std::to_string(case_id)}};
+  for (const auto& [key, value] : values) {
+    for (auto pos = pattern.find(key); pos != std::string::npos; pos = pattern.find(key, pos)) {
+      pattern.replace(pos, key.size(), value);
+      pos += value.size();
+    }
+  }
+  return pattern;
+}
+
 }  // namespace dunning

@@ -54,27 +54,6 @@ Response html(unsigned status, const std::string& title) {
   return res;
 }
 
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
-    s.replace(pos, from.size(), to);
-  }
-}
-
 json case_json(const store::CaseRecord& c) {
   json j{{"id", c.id},
          {"trigger", c.trigger},
@@ -579,9 +558,8 @@ void Api::Impl::redirect(const std::string& link_token, Respond respond) {
     respond(expired ? html(410, "This link has expired") : html(404, "This link is not valid"));
     return;
   }
-  std::string target = config()->daemon.company.update_url;
-  replace_all(target, "{customer}", url_encode(claims->customer_id));
-  replace_all(target, "{case}", std::to_string(claims->case_id));
+  const std::string target = expand_link_pattern(config()->daemon.company.update_url,
+                                                 claims->customer_id, claims->case_id);
   on_db(std::move(respond), [claims = *claims, target, now](store::Store& st) {
     store::Store::Tx tx(st);
     st.record_click(claims.case_id, claims.customer_id, now);

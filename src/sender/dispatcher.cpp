@@ -110,15 +110,7 @@ std::string update_url(const config::Config& cfg, const std::string& customer_id
     return links.base_url + "/r/" +
            make_link_token({customer_id, case_id, now + links.ttl}, *link_secret);
   }
-  std::string url = cfg.daemon.company.update_url;
-  for (auto [key, value] : {std::pair<std::string, std::string>{"{customer}", customer_id},
-                            {"{case}", std::to_string(case_id)}}) {
-    for (auto pos = url.find(key); pos != std::string::npos; pos = url.find(key, pos)) {
-      url.replace(pos, key.size(), value);
-      pos += value.size();
-    }
-  }
-  return url;
+  return expand_link_pattern(cfg.daemon.company.update_url, customer_id, case_id);
 }
 
 templates::MessageData case_message_data(store::Store& store, const config::Config& cfg,

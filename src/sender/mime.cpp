@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "dunning/core/crypto.hpp"
+#include "dunning/core/signed_link.hpp"
 
 namespace dunning::sender {
 namespace {
@@ -108,38 +109,11 @@ std::string header_safe_uri(std::string_view uri) {
 
 }  // namespace
 
-std::string percent_encode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : bytes) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> expand_uri_patterns(const std::vector<std::string>& patterns,
                                              std::string_view customer_id, std::int64_t case_id) {
-  const std::pair<std::string_view, std::string> values[] = {
-      {"{customer}", percent_encode(customer_id)},
-      {"{case}", percent_encode(std::to_string(case_id))}};
   std::vector<std::string> out;
   out.reserve(patterns.size());
-  for (std::string uri : patterns) {
-    for (const auto& [key, value] : values) {
-      for (auto pos = uri.find(key); pos != std::string::npos; pos = uri.find(key, pos)) {
-        uri.replace(pos, key.size(), value);
-        pos += value.size();
-      }
-    }
-    out.push_back(std::move(uri));
-  }
+  for (const auto& uri : patterns) out.push_back(expand_link_pattern(uri, customer_id, case_id));
   return out;
 }
 

@@ -74,6 +74,9 @@ TEST_CASE("the card-update link is a signed token under links.base_url when a se
   const auto now = dunning::TimePoint(dunning::Seconds(1'800'000'000));
   CHECK(dunning::sender::update_url(cfg, "cus_1", 7, now, std::nullopt) ==
         "https://b.example.com/u?c=cus_1&k=7");
+  // A customer id cannot add a query parameter or end the URL.
+  CHECK(dunning::sender::update_url(cfg, "a&admin=1 x/é", 7, now, std::nullopt) ==
+        "https://b.example.com/u?c=a%26admin%3D1%20x%2F%C3%A9&k=7");
   cfg.daemon.links.base_url = "https://pay.example.com";
   cfg.daemon.links.ttl = dunning::Seconds(3600);
   const std::string url = dunning::sender::update_url(cfg, "cus_1", 7, now, "s3cret");

@@ -26,4 +26,12 @@ std::string make_link_token(const LinkClaims& claims, std::string_view secret);
 std::optional<LinkClaims> verify_link_token(std::string_view token, std::string_view secret,
                                             TimePoint now);
 
+// Percent-encodes every byte but the unreserved ones (ALPHA DIGIT - . _ ~), RFC 3986.
+std::string percent_encode(std::string_view bytes);
+
+// A URL pattern from the config with {customer} and {case} replaced by their percent-encoded
+// values, so no id can end the URL, add a query parameter or start a header line.
+std::string expand_link_pattern(std::string pattern, std::string_view customer_id,
+                                std::int64_t case_id);
+
 }  // namespace dunning

@@ -41,10 +41,8 @@ std::string format_address(std::string_view name, std::string_view address);
 // The addr-spec of "Name <addr>" (or the input itself when there are no brackets).
 std::string address_of(std::string_view mailbox);
 std::string quoted_printable(std::string_view utf8);
-// Percent-encodes every byte but the unreserved ones (ALPHA DIGIT - . _ ~), RFC 3986.
-std::string percent_encode(std::string_view bytes);
-// Each pattern with {customer} and {case} replaced by the percent-encoded values, so no id can
-// end a URI, add a query parameter or a header line.
+// Each pattern (see expand_link_pattern) with {customer} and {case} replaced by the percent-encoded
+// values, so no id can end a URI, add a query parameter or a header line.
 std::vector<std::string> expand_uri_patterns(const std::vector<std::string>& patterns,
                                              std::string_view customer_id, std::int64_t case_id);
 // RFC 5322 date: "Tue, 24 Nov 2026 13:22:20 +0000".
