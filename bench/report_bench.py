@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Report generation over a generated ledger: time and peak memory (max RSS) of
 `dunningd report --format json` and `dunningd ledger export`, against a ceiling measured in the
 same run — the sqlite3 shell streaming the same case⋈ledger rows (what any report must read).
