@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DDUNNING_WERROR=ON
 
-.PHONY: all deps build demo test test-sanitize install clean
+.PHONY: all deps build demo test test-later-days test-sanitize install clean
 
 all: build
 
@@ -20,6 +20,17 @@ demo: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The integration tests again as if today were a later day, at another hour: libfaketime shifts
+# the clock of every dunningd the tests start, and the tests date their data by the same shift.
+# A test that passes today and fails on one of these days depends on the calendar.
+LATER_DAYS ?= 40d 400d13h
+test-later-days: build
+	@for shift in $(LATER_DAYS); do \
+	  echo "== integration tests as if it were $$shift later"; \
+	  DUNNING_TEST_TIME_SHIFT=$$shift ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) \
+	    -R '^integration\.' || exit 1; \
+	done
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it too).
 test-sanitize: deps

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import unittest
 
-from dunning_fixtures import (DUNNINGD, SMTP_SINK, SmtpServer, SmtpSink, Workspace, free_port,
+from dunning_fixtures import (DUNNINGD, SMTP_SINK, process_env, SmtpServer, SmtpSink, Workspace, free_port,
                               wait_for)
 
 SEQUENCES = """
@@ -173,7 +173,7 @@ class LeaseExpiry(unittest.TestCase):
                        decline_code="expired_card")
         smtp.handler.data_delay = 30
         proc = subprocess.Popen([DUNNINGD, "run", "--config", ws.config, "--once", "--now",
-                                 "2026-11-02T10:01:00Z"],
+                                 "2026-11-02T10:01:00Z"], env=process_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: len(smtp.messages) == 1, timeout=20, what="the first send")

@@ -1,14 +1,16 @@
 """The HTTP doors of `dunningd run` over real loopback HTTP: the ingest API, Stripe webhooks,
 the read API, health, metrics and the click redirect. Every bad request leaves the database
 exactly as it was (compared with a full dump before and after)."""
+import datetime
 import json
 import os
+import re
 import time
 import unittest
 
 from dunning_fixtures import (API_TOKEN, LINK_SECRET, SOURCE_DIR, STRIPE_SECRETS, Daemon,
-                              SmtpServer, Workspace, db_dump, free_port, http_config,
-                              stripe_signature, wait_for)
+                              SmtpServer, Workspace, db_dump, free_port, http_config, iso,
+                              iso_ago, stripe_signature, unix_now, utc_now, wait_for)
 
 SEQUENCES = """
 sequences:
@@ -23,13 +25,25 @@ FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures", "stripe")
 NEW_SECRET, OLD_SECRET = STRIPE_SECRETS.split(",")
 
 
+# The Stripe fixtures were captured around this time; the daemon runs at the real time, so their
+# `created` stamps are moved to two hours ago (same order, same gaps) before they are sent.
+FIXTURE_EPOCH = 1795000000
+
+
 def fixture(name):
     with open(os.path.join(FIXTURES, name + ".json"), "rb") as f:
-        return f.read()
+        raw = f.read()
+    shift = unix_now() - 2 * 3600 - FIXTURE_EPOCH
+    return re.sub(rb'"created": (\d+)',
+                  lambda m: b'"created": %d' % (int(m.group(1)) + shift), raw)
+
+
+# Events happened two hours before the daemon's now: the sequence's first step (3d) is ahead.
+OCCURRED_AT = iso_ago(hours=2)
 
 
 def event(eid, etype, **data):
-    return {"id": eid, "type": etype, "occurred_at": "2026-11-22T10:00:00Z", "data": data}
+    return {"id": eid, "type": etype, "occurred_at": OCCURRED_AT, "data": data}
 
 
 class HttpDoors(unittest.TestCase):
@@ -95,7 +109,7 @@ class HttpDoors(unittest.TestCase):
                                      "customer_id='c-1' ORDER BY id"),
                          [("p-1", "failed", "insufficient_funds"), ("p-2", "succeeded", None)])
         self.assertEqual(self.ws.sql("SELECT status, updated_at FROM subscriptions WHERE "
-                                     "id='sub-1'"), [("cancelled", "2026-11-22T10:00:00Z")])
+                                     "id='sub-1'"), [("cancelled", OCCURRED_AT)])
         self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM events WHERE id IN ('e-cust', "
                                      "'e-card', 'e-fail', 'e-ok', 'e-sub')"), [(5,)])
 
@@ -163,7 +177,7 @@ class HttpDoors(unittest.TestCase):
         for header, why in [
                 (None, "missing"),
                 (stripe_signature(body, "whsec_unknown"), "unknown secret"),
-                (stripe_signature(body, NEW_SECRET, int(time.time()) - 400), "too old"),
+                (stripe_signature(body, NEW_SECRET, unix_now() - 400), "too old"),
                 (stripe_signature(body + b" ", NEW_SECRET), "signed another body")]:
             status, _, out = self.stripe(body, header)
             self.assertEqual(status, 400, f"{why}: {out}")
@@ -275,12 +289,18 @@ class HttpDoors(unittest.TestCase):
                        "# TYPE dunningd_http_requests_total counter"):
             self.assertIn(needle, text)
         self.assertNotIn("dunningd_channel_paused{", text)
+        # The daemon's clock is the one the test dates its data by (shifted in CI's later-day
+        # runs): if the two disagreed, every relative date in this suite would be meaningless.
+        tick = re.search(r"^dunningd_last_tick_timestamp_seconds (\S+)$", text, re.M)
+        self.assertIsNotNone(tick, text)
+        self.assertLess(abs(float(tick.group(1)) - unix_now()), 120)
 
     def test_a_channel_paused_for_everyone_makes_healthz_fail_and_shows_in_metrics(self):
         # What the dispatcher writes when the SMTP server refuses the sender or the credentials.
         reason = "535 authentication failed"
         self.ws.sql("INSERT INTO channel_pauses(channel, reason, since, retry_at) VALUES "
-                    "('email', ?, '2026-11-22T10:00:00Z', '2099-01-01T00:00:00Z')", (reason,))
+                    "('email', ?, ?, ?)",
+                    (reason, iso_ago(minutes=5), iso(utc_now() + datetime.timedelta(days=1))))
         self.addCleanup(self.ws.sql, "DELETE FROM channel_pauses")
         status, _, body = self.daemon.request("GET", "/healthz", token=None)
         self.assertEqual(status, 503, body)
@@ -301,7 +321,7 @@ class HttpDoors(unittest.TestCase):
             payload = f"{case_id}.{expires}.{customer.encode().hex()}"
             return payload + "." + hmac.new(secret.encode(), payload.encode(),
                                             hashlib.sha256).hexdigest()
-        good = token("c-case-click", cid, int(time.time()) + 3600)
+        good = token("c-case-click", cid, unix_now() + 3600)
         status, headers, _ = self.daemon.request("GET", "/r/" + good, token=None)
         self.assertEqual(status, 302)
         self.assertEqual(headers["Location"],
@@ -309,9 +329,9 @@ class HttpDoors(unittest.TestCase):
         self.assertEqual(self.ws.sql("SELECT customer_id FROM clicks WHERE case_id=?", (cid,)),
                          [("c-case-click",)])
         before = db_dump(self.ws.db_path)
-        expired = token("c-case-click", cid, int(time.time()) - 10)
+        expired = token("c-case-click", cid, unix_now() - 10)
         self.assertEqual(self.daemon.request("GET", "/r/" + expired, token=None)[0], 410)
-        forged = token("c-case-click", cid, int(time.time()) + 3600, secret="guess")
+        forged = token("c-case-click", cid, unix_now() + 3600, secret="guess")
         self.assertEqual(self.daemon.request("GET", "/r/" + forged, token=None)[0], 404)
         self.assertEqual(self.daemon.request("GET", "/r/garbage", token=None)[0], 404)
         self.assertEqual(before, db_dump(self.ws.db_path))

@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from dunning_fixtures import DUNNINGD, SmtpServer, Workspace, wait_for
+from dunning_fixtures import DUNNINGD, SmtpServer, Workspace, process_env, utc_now, wait_for
 
 START = datetime.datetime(2026, 11, 1, 9, 0, tzinfo=datetime.timezone.utc)
 DAYS = 30
@@ -182,14 +182,15 @@ class Reload(unittest.TestCase):
         ws.add_customer("cus_1", "ana@example.com", tz="UTC")
         ws.add_customer("cus_2", "ben@example.com", tz="UTC")  # the daily cap is per customer
         with open(self.log_path, "w", encoding="utf-8") as log:
-            proc = subprocess.Popen([DUNNINGD, "run", "--config", ws.config], stderr=log)
+            proc = subprocess.Popen([DUNNINGD, "run", "--config", ws.config], stderr=log,
+                                    env=process_env())
         try:
             wait_for(lambda: "running" in self.log(), what="daemon start")
             self.write_sequences(SEQ_BROKEN)
             proc.send_signal(signal.SIGHUP)
             wait_for(lambda: "reload refused" in self.log(), what="refused reload")
             self.assertRegex(self.log(), r"sequences\.yaml:\d+:\d+: error: .*colour")
-            now = datetime.datetime.now(datetime.timezone.utc)
+            now = utc_now()  # the daemon runs at the real (or CI-shifted) time
             ws.add_payment("py_1", "cus_1", "in_1", 1250, "EUR", "failed", iso(now),
                            decline_code="stolen_card")
             # The old rules still run: the hard decline gets its update-card email.

@@ -2,7 +2,6 @@
 real SMTP server, speaking sd_notify to a datagram socket, reloading on SIGHUP and draining on
 SIGTERM during a burst — and after a restart every due step is delivered exactly once."""
 import asyncio
-import datetime
 import os
 import re
 import signal
@@ -13,7 +12,8 @@ import threading
 import time
 import unittest
 
-from dunning_fixtures import DUNNINGD, SmtpServer, Workspace, _Recorder, wait_for
+from dunning_fixtures import (DUNNINGD, SmtpServer, Workspace, _Recorder, iso, process_env,
+                              utc_now, wait_for)
 
 SEQUENCES = """
 sequences:
@@ -77,7 +77,7 @@ class NotifySocket:
 
 
 def iso_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(utc_now())  # the daemon runs at the real (or CI-shifted) time
 
 
 class DaemonFixture(unittest.TestCase):
@@ -101,7 +101,7 @@ class DaemonFixture(unittest.TestCase):
 
     # ---- helpers
     def start_daemon(self):
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path, WATCHDOG_USEC="400000")
+        env = process_env({"NOTIFY_SOCKET": self.notify.path, "WATCHDOG_USEC": "400000"})
         env.pop("JOURNAL_STREAM", None)
         self.log = open(self.log_path, "a", encoding="utf-8")
         self.proc = subprocess.Popen([DUNNINGD, "run", "--config", self.ws.config],

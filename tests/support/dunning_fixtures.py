@@ -4,6 +4,7 @@ Every server listens on 127.0.0.1 on a free port, every wait has a deadline, and
 stops what it started (context managers).
 """
 import asyncio
+import datetime
 import email
 import email.policy
 import os
@@ -21,6 +22,65 @@ from aiosmtpd.controller import Controller
 DUNNINGD = os.environ.get("DUNNINGD", "dunningd")
 SOURCE_DIR = os.environ.get("DUNNING_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+
+# ---- time: the tests never depend on the day they run
+#
+# A process under test gets its time either explicitly (`run --once --now T`) or from the real
+# clock; in the second case the test's data is dated relative to `utc_now()`, never to a fixed
+# calendar date. To prove it, CI runs the suite as if it were a later day:
+# DUNNING_TEST_TIME_SHIFT=400d shifts `utc_now()` and, through libfaketime preloaded into every
+# dunningd the tests start (never into Python itself: it breaks time.sleep), the daemon's clock.
+
+def _parse_shift(text):
+    """'40d', '400d13h' or '13h' -> timedelta (a later day, and another hour of it)."""
+    import re
+    m = re.fullmatch(r"\+?(?:(\d+)d)?(?:(\d+)h)?", text or "")
+    if not m:
+        raise ValueError(f"DUNNING_TEST_TIME_SHIFT={text!r}: expected days and hours, e.g. 400d13h")
+    return datetime.timedelta(days=int(m.group(1) or 0), hours=int(m.group(2) or 0))
+
+
+TIME_SHIFT = _parse_shift(os.environ.get("DUNNING_TEST_TIME_SHIFT", ""))
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+# Built by tests/CMakeLists.txt: keeps asio's monotonic timerfd deadlines away from libfaketime.
+TIMERFD_SHIM = os.environ.get("DUNNING_TIMERFD_SHIM", "")
+
+
+def utc_now():
+    """The time the processes under test see: the real UTC time, plus the CI's shift."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + TIME_SHIFT
+
+
+def iso(dt):
+    """ISO 8601 UTC, the form of the payments tables: 2026-11-22T10:00:00Z."""
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ago(**delta):
+    """`utc_now()` minus a timedelta, as ISO 8601: iso_ago(hours=2)."""
+    return iso(utc_now() - datetime.timedelta(**delta))
+
+
+def unix_now():
+    """Seconds since the epoch as the processes under test see them (Stripe's `t=`, link expiry)."""
+    return int(time.time() + TIME_SHIFT.total_seconds())
+
+
+def process_env(extra=None, base=None):
+    """The environment for a dunningd process: `base` (default os.environ) plus `extra`, with
+    libfaketime preloaded when the suite runs shifted."""
+    env = dict(os.environ if base is None else base)
+    env.update(extra or {})
+    if TIME_SHIFT:
+        for lib in (TIMERFD_SHIM, FAKETIME_LIB):
+            if not os.path.exists(lib):
+                raise AssertionError(f"DUNNING_TEST_TIME_SHIFT needs {lib or 'DUNNING_TIMERFD_SHIM'}")
+        env["LD_PRELOAD"] = f"{TIMERFD_SHIM}:{FAKETIME_LIB}"  # the shim first: it must win
+        env["FAKETIME"] = f"+{int(TIME_SHIFT.total_seconds())}"  # seconds
+        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # timers and timeouts run at the real rate
+        env["FAKETIME_DONT_RESET"] = "1"
+    return env
 
 
 def free_port():
@@ -164,14 +224,16 @@ class HttpServer:
 
 def self_signed_certificate(directory):
     """A throwaway self-signed certificate for 127.0.0.1 (openssl CLI): (cert.pem, key.pem).
-    The certificate is its own CA, so it is also what a client trusts (smtp.ca_file)."""
+    The certificate is its own CA, so it is also what a client trusts (smtp.ca_file). It is
+    issued at the time dunningd sees (openssl runs in the same shifted clock)."""
     cert = os.path.join(directory, "cert.pem")
     key = os.path.join(directory, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
                     "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=60,
+                   env=process_env())  # valid from the daemon's now, shifted or not
     return cert, key
 
 
@@ -286,8 +348,8 @@ outbox:
         if "--config" not in args and args and args[0] in (
                 "run", "check", "report", "migrate", "cases", "ledger", "preview"):
             cmd[2:2] = ["--config", self.config]
-        env = dict(os.environ, **self.env) if self.env else None
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env=process_env(self.env))
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
         return proc
@@ -355,10 +417,9 @@ class Daemon:
         self.log_path = os.path.join(workspace.dir, "daemon.log")
 
     def start(self):
-        env = dict(os.environ)
-        env["DUNNINGD_TEST_API_TOKEN"] = API_TOKEN
-        env["DUNNINGD_TEST_STRIPE_SECRETS"] = STRIPE_SECRETS
-        env["DUNNINGD_TEST_LINK_SECRET"] = LINK_SECRET
+        env = process_env({"DUNNINGD_TEST_API_TOKEN": API_TOKEN,
+                           "DUNNINGD_TEST_STRIPE_SECRETS": STRIPE_SECRETS,
+                           "DUNNINGD_TEST_LINK_SECRET": LINK_SECRET})
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([DUNNINGD, "run", "--config", self.ws.config],
                                      stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -426,7 +487,7 @@ class Daemon:
 def stripe_signature(body, secret, t=None):
     import hashlib
     import hmac
-    t = int(time.time()) if t is None else t
+    t = unix_now() if t is None else t
     if isinstance(body, str):
         body = body.encode("utf-8")
     sig = hmac.new(secret.encode(), str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
