@@ -1,7 +1,5 @@
 #include "dunning/core/money.hpp"
 
-#include <unicode/ucurr.h>
-
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -37,26 +35,18 @@ std::int64_t pow10(int n) {
 
 }  // namespace
 
-int currency_exponent(std::string_view currency) {
-  if (!valid_code(currency)) return -1;
-  UChar code[4] = {static_cast<UChar>(currency[0]), static_cast<UChar>(currency[1]),
-                   static_cast<UChar>(currency[2]), 0};
-  UErrorCode status = U_ZERO_ERROR;
-  // ICU knows ISO 4217; an unknown code is reported as "XXX"-like defaults, so check it is
-  // a currency ICU has a name for.
-  UBool is_choice = false;
-  int32_t len = 0;
-  const UChar* name = ucurr_getName(code, "en", UCURR_LONG_NAME, &is_choice, &len, &status);
-  if (U_FAILURE(status) || status == U_USING_DEFAULT_WARNING || name == nullptr) return -1;
-  status = U_ZERO_ERROR;
-  int32_t digits = ucurr_getDefaultFractionDigits(code, &status);
-  if (U_FAILURE(status)) return -1;
-  return digits;
-}
-
 Money::Money(std::int64_t minor, std::string currency)
     : minor_(minor), currency_(std::move(currency)) {
   if (!valid_code(currency_)) throw std::logic_error("invalid currency code: " + currency_);
+}
+
+Result<Money> Money::make(std::int64_t minor, std::string_view currency) {
+  if (currency_exponent(currency) < 0) {
+    return Error::permanent("\"" + std::string(currency) +
+                            "\" is not an ISO 4217 currency code (three upper-case letters, e.g. "
+                            "EUR)");
+  }
+  return Money(minor, std::string(currency));
 }
 
 Money Money::operator+(const Money& other) const {

@@ -49,12 +49,18 @@ std::string utf8(const icu::UnicodeString& u) {
 }
 
 // The ICU formatter of `currency` amounts for `locale`; nullopt for a currency ICU does not know.
+// The number of decimals is ISO 4217's, never ICU's display rule (CLDR shows RSD and IQD with
+// none, which would round RSD 1,999.50 to "RSD 2,000"): what is owed is shown to the minor unit.
 std::optional<icu::number::LocalizedNumberFormatter> money_formatter(const std::string& currency,
                                                                      const std::string& locale) {
+  const int exponent = currency_exponent(currency);
+  if (exponent < 0) return std::nullopt;
   UErrorCode status = U_ZERO_ERROR;
   icu::CurrencyUnit unit(icu::StringPiece(currency), status);
   if (U_FAILURE(status)) return std::nullopt;
-  return icu::number::NumberFormatter::withLocale(icu_locale(locale)).unit(unit);
+  return icu::number::NumberFormatter::withLocale(icu_locale(locale))
+      .unit(unit)
+      .precision(icu::number::Precision::fixedFraction(exponent));
 }
 
 std::string format_with(const icu::number::LocalizedNumberFormatter& f, const Money& m) {

@@ -152,7 +152,38 @@ TEST_CASE("currency_exponent follows ISO 4217", "[money]") {
   CHECK(dunning::currency_exponent("USD") == 2);
   CHECK(dunning::currency_exponent("JPY") == 0);
   CHECK(dunning::currency_exponent("KWD") == 3);
+  // ISO 4217's exponents, not ICU's display digits (which are 0 for RSD and IQD).
+  CHECK(dunning::currency_exponent("RSD") == 2);
+  CHECK(dunning::currency_exponent("IQD") == 3);
+  CHECK(dunning::currency_exponent("ISK") == 0);
+  CHECK(dunning::currency_exponent("CLF") == 4);
+  CHECK(dunning::currency_exponent("XAU") == -1);  // no minor unit: not money we collect
+  CHECK(dunning::currency_exponent("XXX") == -1);
+  CHECK(dunning::currency_exponent("ZZZ") == -1);
   CHECK(dunning::currency_exponent("ABC") == -1);
   CHECK(dunning::currency_exponent("eur") == -1);
   CHECK(dunning::currency_exponent("") == -1);
+}
+
+TEST_CASE("the ISO 4217 table is sorted and every code is three upper-case letters", "[money]") {
+  const auto table = dunning::iso4217_table();
+  REQUIRE(table.size() > 150);
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    INFO(table[i].first);
+    CHECK(table[i].first.size() == 3);
+    CHECK(dunning::currency_exponent(table[i].first) == table[i].second);
+    if (i > 0) CHECK(table[i - 1].first < table[i].first);
+  }
+}
+
+TEST_CASE("Money::make refuses codes that are not ISO 4217 currencies", "[money]") {
+  CHECK(Money::make(199900, "RSD").ok());
+  CHECK(Money::make(199900, "RSD")->to_string() == "1999.00 RSD");
+  CHECK(Money::make(25000, "IQD")->to_string() == "25.000 IQD");
+  for (const char* bad : {"ZZZ", "ABC", "eur", "EURO", "", "XAU", "XXX"}) {
+    INFO(bad);
+    auto m = Money::make(100, bad);
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.error().message.find("ISO 4217") != std::string::npos);
+  }
 }

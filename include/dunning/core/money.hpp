@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "dunning/core/result.hpp"
 
@@ -13,8 +15,13 @@ namespace dunning {
 class Money {
  public:
   Money() = default;
-  // REQUIRES: currency is three upper-case letters.
+  // REQUIRES: currency is three upper-case letters (a programmer error otherwise: throws
+  // std::logic_error). Text from outside goes through `make` or `parse`.
   Money(std::int64_t minor, std::string currency);
+
+  // Money from untrusted parts: an error unless `currency` is an ISO 4217 code with a minor unit
+  // (see currency_exponent).
+  static Result<Money> make(std::int64_t minor, std::string_view currency);
 
   std::int64_t minor() const { return minor_; }
   const std::string& currency() const { return currency_; }
@@ -41,7 +48,13 @@ class Money {
   std::string currency_;
 };
 
-// Number of minor-unit digits of an ISO 4217 currency (EUR 2, JPY 0, KWD 3) or -1 if unknown.
+// The minor-unit exponent of an ISO 4217 currency as ISO 4217 list one gives it (EUR 2, JPY 0,
+// KWD 3, IQD 3, RSD 2, ISK 0, CLF 4), or -1 for anything else: lower case, unknown codes, and
+// codes without a minor unit (XAU, XDR, XXX). Not the display digits of a locale library:
+// ICU/CLDR show RSD and IQD with 0 decimals, which would make RSD 1,999.00 read as 199,900.
 int currency_exponent(std::string_view currency);
+
+// Every (code, exponent) of the table, sorted by code (for tests and `dunningd check`).
+std::vector<std::pair<std::string, int>> iso4217_table();
 
 }  // namespace dunning
