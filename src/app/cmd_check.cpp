@@ -1,7 +1,9 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/rules/plan.hpp"
 #include "dunning/rules/rules.hpp"
+#include "dunning/templates/lint.hpp"
 
 namespace dunning::app {
 
@@ -15,8 +17,14 @@ Command add_check_command(CLI::App& app, Cli& cli) {
             if (!cfg) return kExitConfig;
             // What only the rules engine can tell: shadowed sequences, the per-card retry cap,
             // unknown locales.
+            // Steps that cannot act here, and template sentences that can render empty.
             bool failed = false;
-            for (const auto& e : rules::check_sequences(cfg->sequences)) {
+            auto findings = rules::check_sequences(cfg->sequences);
+            for (auto more : {rules::check_capabilities(*cfg),
+                              templates::lint_templates(cfg->daemon.templates)}) {
+              findings.insert(findings.end(), more.begin(), more.end());
+            }
+            for (const auto& e : findings) {
               std::cerr << e.to_string() << '\n';
               failed = failed || !e.warning;
             }
