@@ -8,7 +8,8 @@
 #include <fstream>
 
 #include "dunning/scheduler/scheduler.hpp"
-#include "store/sqlite.hpp"
+#include "dunning/store/engine.hpp"
+#include "store/sqlite/sqlite.hpp"
 
 using namespace dunning;
 
@@ -20,7 +21,7 @@ TimePoint at(const char* iso) { return *parse_iso8601(iso); }
 
 struct World {
   fs::path dir;
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Engine> store;
   std::unique_ptr<store::sqlite::Db> raw;  // writes the polled tables like a billing system
   config::Config cfg;
   FixedClock clock{at("2026-11-24T10:00:00Z")};
@@ -31,7 +32,7 @@ struct World {
           ("dunning-sched-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
     fs::remove_all(dir);
     fs::create_directories(dir);
-    store = std::move(store::Store::open(dir / "d.db", store::Store::Mode::kCreate)).value();
+    store = std::move(store::open_engine(dir / "d.db", store::OpenMode::kCreate)).value();
     raw = std::make_unique<store::sqlite::Db>((dir / "d.db").string(), false);
     load(sequences_yaml);
     cfg.daemon.default_time_zone = "UTC";
@@ -61,7 +62,8 @@ struct World {
   }
   scheduler::TickStats tick(const char* now) {
     clock.set(at(now));
-    scheduler::Scheduler sched(*store, cfg, clock);
+    scheduler::Scheduler sched(store->db(), store->feed(), store->cases(), store->outbox(),
+                               store->ledger(), store->contacts(), cfg, clock);
     return sched.tick();
   }
   void customer(const std::string& id, const std::string& tz = "UTC") {
@@ -78,7 +80,7 @@ struct World {
   }
   std::string events(int case_id) {
     std::string out;
-    for (const auto& e : store->case_events(case_id)) out += e.kind + ": " + e.detail + "\n";
+    for (const auto& e : store->cases().events(case_id)) out += e.kind + ": " + e.detail + "\n";
     return out;
   }
 };
@@ -315,7 +317,7 @@ sequences:
 
   SECTION("unreachable") {
     // What the dispatcher records when the server answers 550 to RCPT.
-    w.store->mark_unreachable("cus_1", "email", "cus_1@example.com",
+    w.store->contacts().mark_unreachable("cus_1", "email", "cus_1@example.com",
                               "recipient refused: 550 no such user", at("2026-11-24T10:02:00Z"));
     w.tick("2026-11-27T10:01:00Z");
     auto ev = w.events(1);
