@@ -374,3 +374,42 @@ sequences:
   CHECK(w.count("SELECT COUNT(*) FROM case_events WHERE kind LIKE 'sequence_changed:%'") == 1);
   CHECK(w.events(1).find("changed from version " + old_hash) != std::string::npos);
 }
+
+TEST_CASE("payments rows that cannot be decoded are skipped, reported once, and passed by",
+          "[scheduler][feed]") {
+  World w(R"(
+sequences:
+  - id: soft
+    trigger: payment_failed
+    steps: [{at: 0h, email: payment-failed}]
+)");
+  w.customer("cus_1");
+  w.failed("py_1", "cus_1", "in_1", "2026-11-24T09:00:00Z");
+  w.sql(
+      "INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "
+      "decline_code, occurred_at) VALUES "
+      "('py_lower', 'cus_1', 'in_2', 1250, 'eur', 'failed', 'insufficient_funds', "
+      "'2026-11-24T09:01:00Z'), "
+      "('py_when', 'cus_1', 'in_3', 1250, 'EUR', 'failed', 'insufficient_funds', 'soon')");
+  w.failed("py_4", "cus_1", "in_4", "2026-11-24T09:03:00Z");
+
+  auto stats = w.tick("2026-11-24T10:00:00Z");
+  CHECK(stats.payments_read == 2);
+  CHECK(stats.rows_rejected == 2);
+  CHECK(stats.cases_opened == 2);
+  CHECK(w.count("SELECT COUNT(*) FROM cases WHERE invoice_id IN ('in_1', 'in_4')") == 2);
+  CHECK(w.count("SELECT COUNT(*) FROM cases WHERE invoice_id IN ('in_2', 'in_3')") == 0);
+  CHECK(w.count("SELECT COUNT(*) FROM rejected_rows WHERE source_table = 'payments'") == 2);
+  CHECK(w.text("SELECT reason FROM rejected_rows WHERE row_id = 'py_lower'")
+            .find("currency \"eur\"") != std::string::npos);
+  CHECK(w.text("SELECT reason FROM rejected_rows WHERE row_id = 'py_when'").find("occurred_at") !=
+        std::string::npos);
+  CHECK(w.count("SELECT value FROM cursors WHERE name = 'payments'") ==
+        w.count("SELECT MAX(rowid) FROM payments"));
+
+  // The next poll reads nothing again: no second report, no crash loop.
+  auto again = w.tick("2026-11-24T10:05:00Z");
+  CHECK(again.rows_rejected == 0);
+  CHECK(again.payments_read == 0);
+  CHECK(w.count("SELECT COUNT(*) FROM rejected_rows") == 2);
+}
