@@ -56,13 +56,15 @@ namespace {
 
 // A channel paused by a permanent refusal (bad credentials, relay denied) is tried again as soon
 // as the operator has had a chance to fix it: at start and after a reload.
-void resume_paused_channels(store::ContactBook& contacts) {
+void resume_paused_channels(store::Database& db, store::ContactBook& contacts) {
   try {
+    store::Tx tx(db);
     for (const auto& p : contacts.channel_pauses()) {
       spdlog::warn("{} channel was paused since {} ({}): trying again", p.channel,
                    format_iso8601(p.since), p.reason);
       contacts.resume_channel(p.channel);
     }
+    tx.commit();
   } catch (const store::StoreError& e) {
     spdlog::error("cannot read channel pauses: {}", e.what());
   }
@@ -136,7 +138,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
         email_cfg = current;
       }
-      if (resume_pauses.exchange(false)) resume_paused_channels(store.contacts());
+      if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
       auto result = poll_once(store, *current, clock, *email, &stop_sending);
       metrics.tick_done(clock.now(),

@@ -331,8 +331,8 @@ json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
 
   // LTV preserved.
   std::int64_t exposure = 0, churned = 0, observed = 0;
-  reports.for_each_retention(opt.as_of, kEndedSubscriptionStatuses,
-                             [&](const RetentionObservation& r) {
+  const auto& ended = kEndedSubscriptionStatuses;
+  reports.for_each_retention(opt.as_of, ended, [&](const RetentionObservation& r) {
     const TimePoint end = r.ended_at.value_or(opt.as_of);
     if (end > r.recovered_at) exposure += (end - r.recovered_at).count();
     if (r.ended_at) ++churned;
@@ -349,7 +349,7 @@ json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> ltv;  // cur → (subs, minor)
   std::int64_t without_history = 0;
   reports.for_each_recovery_history(
-      opt.from, opt.to, opt.as_of, [&](const RecoveryHistory& h) {
+      opt.from, opt.to, opt.as_of, [&](const ledger::RecoveryHistory& h) {
         if (h.paid_count == 0 || !h.first_paid_at) {
           ++without_history;
           return;

@@ -17,8 +17,8 @@ using store::CaseState;
 using store::Payment;
 
 Scheduler::Scheduler(store::Database& db, store::PaymentsFeed& feed, store::Cases& cases,
-                     store::Outbox& outbox, store::LedgerBook& ledger,
-                     store::ContactBook& contacts, const config::Config& cfg, const Clock& clock)
+                     store::Outbox& outbox, store::LedgerBook& ledger, store::ContactBook& contacts,
+                     const config::Config& cfg, const Clock& clock)
     : db_(db),
       feed_(feed),
       cases_(cases),
@@ -102,8 +102,7 @@ void Scheduler::reject(const store::PaymentRead& row, TickStats& stats) {
   // once, in rejected_rows, for the operator to fix in the billing system.
   spdlog::error("payments row {} (rowid {}) cannot be read and is skipped: {}", row.id, row.rowid,
                 row.payment.error().message);
-  feed_.record_rejected({"payments", row.rowid, row.id, row.payment.error().message},
-                        clock_.now());
+  feed_.record_rejected({"payments", row.rowid, row.id, row.payment.error().message}, clock_.now());
   ++stats.rows_rejected;
 }
 
@@ -124,7 +123,7 @@ void Scheduler::on_payment(const Payment& p, TickStats& stats) {
     }
     if (auto open = cases_.open_for_invoice(*p.invoice_id)) {
       cases_.add_event(open->id, p.occurred_at, "payment_failed",
-                            "another failed payment " + p.id + " (" + p.decline_code + ")");
+                       "another failed payment " + p.id + " (" + p.decline_code + ")");
       return;
     }
     open_case(p, stats);
@@ -186,9 +185,9 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
   cases_.add_event(c.id, p.occurred_at, "opened", detail);
   if (c.holdout) {
     cases_.add_event(c.id, p.occurred_at, "holdout",
-                          "in the control group (holdout_percent " +
-                              std::to_string(cfg_.sequences.defaults.holdout_percent) +
-                              "): no email or sms, retries still run");
+                     "in the control group (holdout_percent " +
+                         std::to_string(cfg_.sequences.defaults.holdout_percent) +
+                         "): no email or sms, retries still run");
   }
   ++stats.cases_opened;
   spdlog::info("case {} opened for invoice {} ({}): {}", c.id, *p.invoice_id, p.amount.to_string(),
@@ -231,15 +230,15 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     // Policy (docs/rules.md): an open case follows the current version of its sequence id, by
     // step index; the hash it started with stays on the case.
     cases_.add_event(c.id, now, "sequence_changed:" + seq->hash,
-                          "sequence '" + seq->id + "' changed from version " + c.sequence_hash +
-                              " to " + seq->hash + "; the case continues at step #" +
-                              std::to_string(c.next_step + 1) + " of the new version");
+                     "sequence '" + seq->id + "' changed from version " + c.sequence_hash + " to " +
+                         seq->hash + "; the case continues at step #" +
+                         std::to_string(c.next_step + 1) + " of the new version");
   }
   auto progress = rules::advance(*seq, c.opened_at, static_cast<std::size_t>(c.next_step), now);
   for (const auto& skipped : progress.skipped) {
     cases_.add_event(c.id, now, "step_skipped",
-                          step_label(static_cast<int>(skipped.index), seq->steps[skipped.index]) +
-                              ": " + skipped.reason);
+                     step_label(static_cast<int>(skipped.index), seq->steps[skipped.index]) + ": " +
+                         skipped.reason);
     ++stats.steps_skipped;
   }
   for (std::size_t idx : progress.run_now) {
@@ -257,7 +256,7 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     // Nothing is at stake in money: no ledger row, the case just ends.
     cases_.close(c.id, CaseState::kLost, now, "sequence finished; the card was not updated");
     cases_.add_event(c.id, now, "closed",
-                          "sequence finished without a card update (no ledger row: no invoice)");
+                     "sequence finished without a card update (no ledger row: no invoice)");
   }
 }
 
@@ -270,7 +269,7 @@ void Scheduler::close_lost(const CaseRecord& c, const config::Step& step, int id
   cases_.close(c.id, CaseState::kLost, now, "final step: " + step.describe());
   outbox_.cancel_pending(c.id, now, "case closed as lost");
   cases_.add_event(c.id, now, "lost",
-                        c.amount.to_string() + " written off at " + step_label(idx, step));
+                   c.amount.to_string() + " written off at " + step_label(idx, step));
   ++stats.cases_lost;
   spdlog::info("case {} lost: {} written off ({})", c.id, c.amount.to_string(), step.describe());
   store::OutboxRow row;
@@ -283,7 +282,7 @@ void Scheduler::close_lost(const CaseRecord& c, const config::Step& step, int id
   row.created_at = now;
   if (outbox_.enqueue(row)) {
     cases_.add_event(c.id, now, "step_queued",
-                          step_label(idx, step) + " (due " + format_iso8601(row.due_at) + ")");
+                     step_label(idx, step) + " (due " + format_iso8601(row.due_at) + ")");
     ++stats.steps_queued;
   }
 }
@@ -317,8 +316,7 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
     if (step.channel == config::Channel::kEmail && email_gone) {
       return skip("unreachable: the mail server refused the customer's address");
     }
-    if (step.channel == config::Channel::kSms &&
-        unreachable(c.customer_id, "sms")) {
+    if (step.channel == config::Channel::kSms && unreachable(c.customer_id, "sms")) {
       return skip("unreachable: the SMS provider refused the customer's number");
     }
     if (email_gone && has(seq.stop_on, "unreachable")) {
@@ -345,8 +343,8 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   if (contact) {
     rules::Calendar cal{zone, seq.send_window.value_or(defaults.send_window), defaults.holidays};
     const Seconds look_back = std::chrono::hours(std::max(48, defaults.min_hours_between_messages));
-    auto placed = rules::place_contact(row.due_at, cal, defaults,
-                                       outbox_.contact_times(c.customer_id, row.due_at - look_back));
+    auto placed = rules::place_contact(
+        row.due_at, cal, defaults, outbox_.contact_times(c.customer_id, row.due_at - look_back));
     if (!placed.possible) return skip(placed.why.back());
     row.due_at = placed.at;
     moved = std::move(placed.why);
@@ -371,8 +369,8 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   for (const auto& why : moved) cases_.add_event(c.id, now, "step_moved", why);
   if (!moved.empty()) ++stats.steps_deferred;
   cases_.add_event(c.id, now, "step_queued",
-                        step_label(idx, step) + " (due " + format_iso8601(row.due_at) +
-                            (contact ? ", " + rules::format_local(row.due_at, zone) : "") + ")");
+                   step_label(idx, step) + " (due " + format_iso8601(row.due_at) +
+                       (contact ? ", " + rules::format_local(row.due_at, zone) : "") + ")");
   ++stats.steps_queued;
 }
 
@@ -393,16 +391,16 @@ void Scheduler::on_card_change(const store::CardChange& ch, TickStats& stats) {
         cases_.close(c.id, CaseState::kRecovered, now, "card updated");
         int n = outbox_.cancel_pending(c.id, now, "card updated");
         cases_.add_event(c.id, now, "closed",
-                              "stop_on card_updated: the expiring card was replaced (" +
-                                  std::to_string(n) + " pending step(s) cancelled)");
+                         "stop_on card_updated: the expiring card was replaced (" +
+                             std::to_string(n) + " pending step(s) cancelled)");
       }
       continue;
     }
     if (stops) {
       int n = outbox_.cancel_pending_contacts(c.id, now, "card updated");
       cases_.add_event(c.id, now, "stopped",
-                            "stop_on card_updated: reminders stop (" + std::to_string(n) +
-                                " pending message(s) cancelled); actions continue");
+                       "stop_on card_updated: reminders stop (" + std::to_string(n) +
+                           " pending message(s) cancelled); actions continue");
     }
     for (std::size_t i = 0; i < seq->on_card_updated.size(); ++i) {
       const auto& step = seq->on_card_updated[i];
@@ -412,17 +410,15 @@ void Scheduler::on_card_change(const store::CardChange& ch, TickStats& stats) {
   }
 }
 
-void Scheduler::on_subscription_change(const store::SubscriptionChange& ch,
-                                       TickStats& stats) {
+void Scheduler::on_subscription_change(const store::SubscriptionChange& ch, TickStats& stats) {
   if (!subscription_ended(ch.status)) return;  // the feed has every status change
   const TimePoint now = clock_.now();
   for (const auto& c : cases_.open_for_subscription(ch.subscription_id)) {
     const auto* seq = cfg_.sequences.find(c.sequence_id);
     if (seq && !has(seq->stop_on, "subscription_cancelled")) {
       cases_.add_event(c.id, now, "subscription_cancelled",
-                            "subscription " + ch.subscription_id + " is " + ch.status +
-                                "; sequence '" + seq->id +
-                                "' has no stop_on subscription_cancelled, so it continues");
+                       "subscription " + ch.subscription_id + " is " + ch.status + "; sequence '" +
+                           seq->id + "' has no stop_on subscription_cancelled, so it continues");
       continue;
     }
     if (c.trigger == "payment_failed") {
@@ -430,12 +426,11 @@ void Scheduler::on_subscription_change(const store::SubscriptionChange& ch,
           c, now, now, "subscription " + ch.subscription_id + " " + ch.status));
     }
     cases_.close(c.id, CaseState::kCancelled, now,
-                      "subscription " + ch.subscription_id + " " + ch.status);
+                 "subscription " + ch.subscription_id + " " + ch.status);
     int n = outbox_.cancel_pending(c.id, now, "subscription cancelled");
     cases_.add_event(c.id, now, "cancelled",
-                          "stop_on subscription_cancelled: subscription " + ch.subscription_id +
-                              " is " + ch.status + " (" + std::to_string(n) +
-                              " pending step(s) cancelled)");
+                     "stop_on subscription_cancelled: subscription " + ch.subscription_id + " is " +
+                         ch.status + " (" + std::to_string(n) + " pending step(s) cancelled)");
     ++stats.cases_cancelled;
   }
 }

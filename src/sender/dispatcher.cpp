@@ -551,7 +551,7 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
     case Decision::Kind::kSent:
       outbox_.mark_sent(row.id, now);
       cases_.add_event(row.case_id, now, "step_sent",
-                            "step #" + std::to_string(row.step_index + 1) + " " + d.why);
+                       "step #" + std::to_string(row.step_index + 1) + " " + d.why);
       if (d.extra) d.extra();
       if (auto it = std::find(probing_.begin(), probing_.end(), row.channel);
           it != probing_.end()) {
@@ -607,7 +607,7 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
       if (d.mark_unreachable && !d.address.empty()) {
         contacts_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, now);
         cases_.add_event(row.case_id, now, "contact_unreachable",
-                              row.channel + " " + d.address + " marked unreachable: " + d.why);
+                         row.channel + " " + d.address + " marked unreachable: " + d.why);
       }
       if (d.state == OutboxState::kSkipped) {
         ++stats.skipped;

@@ -74,7 +74,7 @@ TEST_CASE("ledger rows can be neither updated nor deleted; corrections are new r
   // A second close row for the same case is refused; a correction is accepted and counted.
   CHECK_THROWS_AS(st.ledger().append(row), store::StoreError);
   st.ledger().append(ledger::correction_entry(row, Money(-250, "EUR"), at("2026-11-06T00:00:00Z"),
-                                            "partial refund"));
+                                              "partial refund"));
   CHECK_THROWS_AS(ledger::correction_entry(row, Money(1, "USD"), row.occurred_at, ""),
                   std::logic_error);
   int rows = 0;

@@ -318,7 +318,8 @@ sequences:
   SECTION("unreachable") {
     // What the dispatcher records when the server answers 550 to RCPT.
     w.store->contacts().mark_unreachable("cus_1", "email", "cus_1@example.com",
-                              "recipient refused: 550 no such user", at("2026-11-24T10:02:00Z"));
+                                         "recipient refused: 550 no such user",
+                                         at("2026-11-24T10:02:00Z"));
     w.tick("2026-11-27T10:01:00Z");
     auto ev = w.events(1);
     INFO(ev);
@@ -412,4 +413,28 @@ sequences:
   CHECK(again.rows_rejected == 0);
   CHECK(again.payments_read == 0);
   CHECK(w.count("SELECT COUNT(*) FROM rejected_rows") == 2);
+}
+
+TEST_CASE("a subscription ends by the one list of ended statuses; other changes leave cases open",
+          "[scheduler][triggers]") {
+  World w(R"(
+sequences:
+  - id: soft
+    trigger: payment_failed
+    steps: [{at: 0h, email: payment-failed}, {at: 3d, email: payment-failed-reminder}]
+    stop_on: [recovered, subscription_cancelled]
+)");
+  w.customer("cus_1");
+  w.sql(
+      "INSERT INTO subscriptions(id, customer_id, plan, status) VALUES "
+      "('sub_1', 'cus_1', 'pro', 'active')");
+  w.failed("py_1", "cus_1", "in_1", "2026-11-24T10:00:00Z", "insufficient_funds", "sub_1");
+  w.tick("2026-11-24T10:01:00Z");
+  w.sql("UPDATE subscriptions SET status = 'past_due' WHERE id = 'sub_1'");
+  CHECK(w.tick("2026-11-24T11:00:00Z").cases_cancelled == 0);
+  CHECK(w.text("SELECT state FROM cases") == "open");
+  w.sql("UPDATE subscriptions SET status = 'incomplete_expired' WHERE id = 'sub_1'");
+  CHECK(w.tick("2026-11-24T12:00:00Z").cases_cancelled == 1);
+  CHECK(w.text("SELECT state FROM cases") == "cancelled");
+  CHECK(w.text("SELECT kind FROM ledger") == "cancelled");
 }

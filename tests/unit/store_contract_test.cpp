@@ -108,8 +108,8 @@ TEST_CASE("a savepoint undoes only its own writes, its transaction still commits
     CHECK(e.facts().record_event("e1", "api", "payment.failed", "{}", at("2026-11-02T10:00:00Z")));
     {
       store::Savepoint sp(e.db());
-      CHECK(e.facts().record_event("e2", "api", "payment.failed", "{}",
-                                   at("2026-11-02T10:00:00Z")));
+      CHECK(
+          e.facts().record_event("e2", "api", "payment.failed", "{}", at("2026-11-02T10:00:00Z")));
       {
         store::Savepoint inner(e.db());
         CHECK(e.facts().record_event("e3", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
@@ -207,12 +207,12 @@ TEST_CASE("facts are idempotent: a replay changes nothing, a real change is writ
           "[store][contract][facts]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
-    store::CustomerRow c{"cus_1", "ana@example.com", "Ana", "hr", "Europe/Zagreb", "+38591000",
-                         std::nullopt};
+    store::CustomerRow c{"cus_1",         "ana@example.com", "Ana",       "hr",
+                         "Europe/Zagreb", "+38591000",       std::nullopt};
     CHECK(e.facts().upsert_customer(c));
     CHECK_FALSE(e.facts().upsert_customer(c));
-    store::CustomerRow only_name{"cus_1", std::nullopt, "Ana H.", std::nullopt, std::nullopt,
-                                 std::nullopt, std::nullopt};
+    store::CustomerRow only_name{"cus_1",      std::nullopt, "Ana H.",    std::nullopt,
+                                 std::nullopt, std::nullopt, std::nullopt};
     CHECK(e.facts().upsert_customer(only_name));
     auto customer = e.feed().customer("cus_1");
     REQUIRE(customer);
@@ -383,14 +383,13 @@ TEST_CASE("cases: due work in due order, progress, admin state changes and attem
 
     e.cases().set_progress(early.id, 2, at("2026-11-09T00:00:00Z"));
     CHECK(e.cases().get(early.id)->next_step == 2);
-    CHECK(ids(e.cases().due(at("2026-11-05T00:00:00Z"), 10)) ==
-          std::vector<std::int64_t>{late.id});
+    CHECK(ids(e.cases().due(at("2026-11-05T00:00:00Z"), 10)) == std::vector<std::int64_t>{late.id});
 
     CHECK(e.cases().change_state(late.id, CaseState::kOpen, CaseState::kPaused));
     CHECK_FALSE(e.cases().change_state(late.id, CaseState::kOpen, CaseState::kPaused));
     CHECK(e.cases().get(late.id)->state == CaseState::kPaused);
     CHECK(e.cases().due(at("2026-11-05T00:00:00Z"), 10).empty());  // paused: nothing is due
-    CHECK(e.cases().open_for_invoice("in_1"));                      // but still open
+    CHECK(e.cases().open_for_invoice("in_1"));                     // but still open
     CHECK(e.cases().change_state(late.id, CaseState::kPaused, CaseState::kOpen));
 
     e.cases().increment_attempt_count(late.id);

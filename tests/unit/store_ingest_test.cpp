@@ -100,6 +100,7 @@ TEST_CASE("an event refused by the database leaves nothing behind, its batch sti
   store::Tx tx(db.store->db());
   CHECK(ingest::apply_event(db.store->facts(), good) == ingest::Applied::kDuplicate);
   std::get<store::PaymentRow>(bad.facts[0]).currency = "EUR";
-  CHECK(ingest::apply_event(db.store->facts(), bad) == ingest::Applied::kWritten);  // e2 was not kept
+  CHECK(ingest::apply_event(db.store->facts(), bad) ==
+        ingest::Applied::kWritten);  // e2 was not kept
   tx.commit();
 }

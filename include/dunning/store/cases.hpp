@@ -2,8 +2,9 @@
 // and the case's timeline (case_events) that explains every decision taken about it.
 // The store keeps the rows; when a case opens, advances or closes is decided by the scheduler and
 // the rules, and the words of the timeline are the caller's.
-// One instance per connection, not thread-safe. Throws StoreError only; writes REQUIRE the
-// caller's Tx (a case's writes and its outbox and ledger rows commit together).
+// One instance per connection, not thread-safe. Throws StoreError only. Writes join the caller's
+// Tx, so a case's writes commit together with its outbox and ledger rows (outside a Tx each
+// write commits on its own).
 #pragma once
 
 #include <cstdint>
@@ -68,7 +69,8 @@ class Cases {
 
   // ---- opening
   // Inserts `c` (its id is ignored) and returns the new id.
-  // REQUIRES: no open or paused case for the same invoice (the schema refuses a second one).
+  // Throws StoreError when the invoice already has an open or paused case (the schema refuses a
+  // second one).
   virtual std::int64_t insert(const CaseRecord& c) = 0;
   // Remembers that `case_id` was opened for this card and expiry, so expiring_cards no longer
   // returns it (one card_expiring case per card and expiry, ever).
@@ -92,8 +94,7 @@ class Cases {
   // written, when the case is not in state `from`.
   virtual bool change_state(std::int64_t id, CaseState from, CaseState to) = 0;
   // Closes the case in `state` (recovered, lost, cancelled) at `at`; nothing is due any more.
-  virtual void close(std::int64_t id, CaseState state, TimePoint at,
-                     const std::string& reason) = 0;
+  virtual void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) = 0;
   // One more charge attempt was made for the case (a retry the billing system answered).
   virtual void increment_attempt_count(std::int64_t id) = 0;
 
@@ -106,12 +107,10 @@ class Cases {
   // Events of any case with id > after_id whose kind is in `kinds`, oldest first (outbound
   // webhooks follow them with a cursor). Empty when `kinds` is empty.
   virtual std::vector<CaseEvent> events_after(std::int64_t after_id,
-                                              std::span<const std::string> kinds,
-                                              int limit) = 0;
+                                              std::span<const std::string> kinds, int limit) = 0;
 
   // ---- clicks on the case's signed card-update link
-  virtual void record_click(std::int64_t case_id, const std::string& customer_id,
-                            TimePoint at) = 0;
+  virtual void record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) = 0;
   // True when the case's link was ever clicked (`unless: clicked`).
   virtual bool clicked(std::int64_t case_id) = 0;
 };

@@ -2,8 +2,8 @@
 // provider refused permanently, per customer and channel; and a channel paused for everyone by
 // a refusal that is not about the recipient. Which of a customer's addresses a step would use,
 // and what a refusal means, is the caller's decision: the book only remembers exact addresses.
-// One instance per connection, not thread-safe. Throws StoreError only; writes REQUIRE the
-// caller's Tx.
+// One instance per connection, not thread-safe. Throws StoreError only. Writes join the caller's
+// Tx (outside a Tx each write commits on its own).
 #pragma once
 
 #include <optional>
@@ -53,8 +53,8 @@ class ContactBook {
   // ---- channel pauses
   // Pauses `channel` until retry_at; an ongoing pause keeps its `since` and gets the new reason
   // and retry_at.
-  virtual void pause_channel(const std::string& channel, const std::string& reason,
-                             TimePoint since, TimePoint retry_at) = 0;
+  virtual void pause_channel(const std::string& channel, const std::string& reason, TimePoint since,
+                             TimePoint retry_at) = 0;
   // Lifts the pause of `channel` (nothing when it is not paused).
   virtual void resume_channel(const std::string& channel) = 0;
   // Every paused channel by name (for /healthz and /metrics: a non-empty list is unhealthy).

@@ -3,7 +3,8 @@
 // Every write is idempotent: writing the same fact twice changes nothing the second time, so a
 // replayed event or a re-imported file is harmless.
 // One instance per connection, not thread-safe. Throws StoreError only (a CHECK violation
-// included); every method REQUIRES the caller's Tx, whose Savepoint undoes a refused event.
+// included). Writes join the caller's Tx: the doors write one event per Savepoint, so a refused
+// event leaves nothing behind while its batch commits.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // schema refuses both); a mistake is corrected by a new correction row. Which rows a case gets
 // and how a recovery is attributed is decided in ledger/ (attribution.hpp), not here.
 // One instance per connection, not thread-safe. Throws StoreError only (a second close row for a
-// case included); appends join the caller's Tx.
+// case included). Appends join the caller's Tx, so a close row commits with its case.
 #pragma once
 
 #include <cstdint>

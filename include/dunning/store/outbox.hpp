@@ -1,8 +1,8 @@
 // The outbox: the durable queue of steps to deliver (email, sms, actions). A row exists before
 // its send and is marked after it; a crash in between re-sends it under the same message_key
 // (at-least-once), and a sender that dies leaves a lease that expires.
-// One instance per connection, not thread-safe. Throws StoreError only; writes REQUIRE the
-// caller's Tx.
+// One instance per connection, not thread-safe. Throws StoreError only. Writes join the caller's
+// Tx (outside a Tx each write commits on its own).
 #pragma once
 
 #include <cstdint>
@@ -57,15 +57,15 @@ class Outbox {
 
   // ---- delivering (the dispatcher)
   // Leases up to `limit` pending rows due at `now` whose lease is free (or expired: its sender
-  // died) until now + lease, counting an attempt, by id. Rows of `skip_channels` stay untouched.
+  // died) until now + lease, counting an attempt; returned by id. Rows of `skip_channels` stay
+  // untouched. Atomic on its own: two claimers never lease the same row.
   virtual std::vector<OutboxRow> claim(TimePoint now, Seconds lease, int limit,
                                        std::span<const std::string> skip_channels = {}) = 0;
   // Gives a claimed row back unattempted: frees its lease and undoes the claim's attempt.
   virtual void release(std::int64_t id) = 0;
   virtual void mark_sent(std::int64_t id, TimePoint at) = 0;
   // Keeps the row pending, next tried at `next_attempt_at`, with the error that delayed it.
-  virtual void mark_retry(std::int64_t id, TimePoint next_attempt_at,
-                          const std::string& error) = 0;
+  virtual void mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) = 0;
   // Ends the row in `state` (failed, skipped, cancelled) with its reason.
   virtual void mark_final(std::int64_t id, OutboxState state, TimePoint at,
                           const std::string& error) = 0;
@@ -79,8 +79,7 @@ class Outbox {
   virtual std::int64_t pending_due(const std::string& channel, TimePoint now) = 0;
   // Send (or planned) times of the customer's email and sms rows across all their cases,
   // pending or sent, at or after `since`, in time order (the daily cap's facts).
-  virtual std::vector<TimePoint> contact_times(const std::string& customer_id,
-                                               TimePoint since) = 0;
+  virtual std::vector<TimePoint> contact_times(const std::string& customer_id, TimePoint since) = 0;
   // Due times of the card's retries in any state but cancelled, in [from, to) (per-card cap).
   virtual std::vector<TimePoint> retry_times(const std::string& card_id, TimePoint from,
                                              TimePoint to) = 0;

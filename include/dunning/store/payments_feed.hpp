@@ -107,15 +107,15 @@ class PaymentsFeed {
   // ---- cursors: named positions of the feed readers ("payments", "card_changes", ...)
   // The stored position of `name`; 0 when it never moved.
   virtual std::int64_t cursor(const std::string& name) = 0;
-  // REQUIRES: the caller holds a Tx (the position moves with the work it covers).
+  // Joins the caller's Tx, so the position moves with the work it covers.
   virtual void set_cursor(const std::string& name, std::int64_t value) = 0;
 
   // ---- feeds, oldest first
   // Up to `limit` payments rows after `after_rowid`, each decoded or with the reason it cannot
   // be (currency not ISO 4217 upper case, unreadable occurred_at, non-integer amount).
   virtual PaymentBatch payments_after(std::int64_t after_rowid, int limit) = 0;
-  // Reports rows that payments_after could not decode, once each (a second report of the same
-  // table and rowid changes nothing). REQUIRES: the caller holds a Tx.
+  // Reports a row that payments_after could not decode, once (a second report of the same table
+  // and rowid changes nothing). Joins the caller's Tx, like the cursor that passes the row.
   virtual void record_rejected(const RejectedRow& row, TimePoint at) = 0;
   // Default cards added or changed (brand, last4, expiry, default flag) after `seq`.
   virtual std::vector<CardChange> card_changes_after(std::int64_t seq, int limit) = 0;

@@ -56,10 +56,10 @@ class ReportQueries {
       std::vector<ledger::VerifyMismatch>* mismatches, int max_mismatches) = 0;
 
   // ---- gauges for /metrics
-  virtual std::vector<Count> cases_by_state() = 0;                  // a = state
-  virtual std::vector<Count> outbox_by_channel_state() = 0;         // a = channel, b = state
-  virtual std::vector<Count> recovered_by_currency() = 0;           // a = currency, n = minor
-  virtual std::vector<Count> rejected_rows_by_table() = 0;          // a = polled table
+  virtual std::vector<Count> cases_by_state() = 0;           // a = state
+  virtual std::vector<Count> outbox_by_channel_state() = 0;  // a = channel, b = state
+  virtual std::vector<Count> recovered_by_currency() = 0;    // a = currency, n = minor
+  virtual std::vector<Count> rejected_rows_by_table() = 0;   // a = polled table
 };
 
 }  // namespace dunning::store

@@ -124,8 +124,7 @@ bool SqliteCases::change_state(std::int64_t id, CaseState from, CaseState to) {
   });
 }
 
-void SqliteCases::close(std::int64_t id, CaseState state, TimePoint at,
-                        const std::string& reason) {
+void SqliteCases::close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) {
   guard("close_case", [&] {
     auto s = db_.prepare(
         "UPDATE cases SET state = ?, closed_at = ?, close_reason = ?, next_due_at = NULL "
@@ -189,8 +188,7 @@ std::vector<CaseEvent> SqliteCases::events_after(std::int64_t after_id,
   });
 }
 
-void SqliteCases::record_click(std::int64_t case_id, const std::string& customer_id,
-                               TimePoint at) {
+void SqliteCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) {
   guard("record_click", [&] {
     auto s = db_.prepare("INSERT INTO clicks(case_id, customer_id, at) VALUES (?, ?, ?)");
     s.bind(1, case_id).bind(2, customer_id).bind(3, iso(at)).run();

@@ -3,9 +3,9 @@
 
 namespace dunning::store::sqlite {
 
-void SqliteContactBook::mark_unreachable(const std::string& customer_id,
-                                         const std::string& channel, const std::string& address,
-                                         const std::string& reason, TimePoint at) {
+void SqliteContactBook::mark_unreachable(const std::string& customer_id, const std::string& channel,
+                                         const std::string& address, const std::string& reason,
+                                         TimePoint at) {
   guard("mark_unreachable", [&] {
     auto s = db_.prepare(
         "INSERT INTO contact_status(customer_id, channel, address, state, reason, at) "

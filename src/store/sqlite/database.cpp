@@ -17,7 +17,7 @@ SqliteDatabase::~SqliteDatabase() {
 }
 
 Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::filesystem::path& path,
-                                                              OpenMode mode) {
+                                                             OpenMode mode) {
   if (mode == OpenMode::kExisting && !std::filesystem::exists(path)) {
     return Error::permanent("database " + path.string() + " does not exist");
   }
@@ -60,7 +60,8 @@ void SqliteDatabase::rollback() noexcept {
   in_tx_ = false;
   try {
     db_.exec("ROLLBACK");
-  } catch (...) {  // NOLINT(bugprone-empty-catch): SQLite may have rolled back already (an I/O error)
+  } catch (
+      ...) {  // NOLINT(bugprone-empty-catch): SQLite may have rolled back already (an I/O error)
   }
 }
 

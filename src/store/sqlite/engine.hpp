@@ -19,8 +19,7 @@ class SqlitePaymentsFeed final : public PaymentsFeed {
   PaymentBatch payments_after(std::int64_t after_rowid, int limit) override;
   void record_rejected(const RejectedRow& row, TimePoint at) override;
   std::vector<CardChange> card_changes_after(std::int64_t seq, int limit) override;
-  std::vector<SubscriptionChange> subscription_changes_after(std::int64_t seq,
-                                                             int limit) override;
+  std::vector<SubscriptionChange> subscription_changes_after(std::int64_t seq, int limit) override;
   std::vector<ExpiringCard> expiring_cards(int from_month_index, int to_month_index,
                                            int limit) override;
   std::optional<Customer> customer(const std::string& id) override;
@@ -59,8 +58,7 @@ class SqliteCases final : public Cases {
   std::vector<CaseRecord> open_for_subscription(const std::string& subscription_id) override;
   std::vector<CaseRecord> due(TimePoint now, int limit) override;
   std::vector<CaseRecord> find(const CaseFilter& filter) override;
-  void set_progress(std::int64_t id, int next_step,
-                    std::optional<TimePoint> next_due_at) override;
+  void set_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at) override;
   bool change_state(std::int64_t id, CaseState from, CaseState to) override;
   void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) override;
   void increment_attempt_count(std::int64_t id) override;
@@ -194,8 +192,7 @@ class SqliteEngine final : public Engine {
 };
 
 // Opens the SQLite file `path` as an engine (see store::open_engine).
-Result<std::unique_ptr<SqliteEngine>> open_sqlite(const std::filesystem::path& path,
-                                                  OpenMode mode);
+Result<std::unique_ptr<SqliteEngine>> open_sqlite(const std::filesystem::path& path, OpenMode mode);
 // VACUUM INTO: a consistent copy of `from` at `to`.
 Status snapshot_sqlite(const std::filesystem::path& from, const std::filesystem::path& to);
 

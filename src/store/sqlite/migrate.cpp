@@ -9,8 +9,8 @@
 namespace dunning::store::detail {
 
 int schema_version(sqlite::Db& db) {
-  sqlite::Stmt table(db,
-                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  sqlite::Stmt table(
+      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
   if (!table.step()) return 0;
   sqlite::Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
   return s.step() ? static_cast<int>(s.int64(0)) : 0;

@@ -149,7 +149,7 @@ class StatementCache {
     Lease(Stmt* stmt, bool* busy, std::unique_ptr<Stmt> own)
         : stmt_(stmt), busy_(busy), own_(std::move(own)) {}
     Stmt* stmt_;
-    bool* busy_;                // the cache entry's in-use flag; nullptr for an own statement
+    bool* busy_;                 // the cache entry's in-use flag; nullptr for an own statement
     std::unique_ptr<Stmt> own_;  // a statement for a nested use of a busy text
   };
 
