@@ -11,7 +11,7 @@
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
 #include "dunning/sender/smtp_transport.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/engine.hpp"
 #include "dunning/templates/renderer.hpp"
 
 int main(int argc, char** argv) {
@@ -30,19 +30,22 @@ int main(int argc, char** argv) {
   auto now = parse_iso8601(argv[2]);
   if (!now) return 2;
   FixedClock clock(*now);
-  auto store = store::Store::open(cfg.daemon.database, store::Store::Mode::kExisting);
+  auto store = store::open_engine(cfg.daemon.database, store::OpenMode::kExisting);
   if (!store) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;
   }
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
-  scheduler::Scheduler sched(**store, cfg, clock);
+  auto& e = **store;
+  scheduler::Scheduler sched(e.db(), e.feed(), e.cases(), e.outbox(), e.ledger(), e.contacts(), cfg,
+                             clock);
   auto tick = sched.tick();
   auto t1 = Clock::now();
   templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale, cfg.daemon.company);
   sender::SmtpTransport smtp(cfg.daemon.smtp);
-  sender::Dispatcher dispatcher(**store, cfg, renderer, smtp, clock);
+  sender::Dispatcher dispatcher(e.db(), e.outbox(), e.cases(), e.contacts(), e.feed(), e.facts(),
+                                cfg, renderer, smtp, clock);
   auto stats = dispatcher.dispatch_due();
   auto t2 = Clock::now();
   auto secs = [](auto d) { return std::chrono::duration<double>(d).count(); };

@@ -21,8 +21,8 @@ std::shared_ptr<const config::Config> load_or_report(const std::string& file,
   return std::make_shared<const config::Config>(std::move(all.value));
 }
 
-std::unique_ptr<store::Store> open_store(const config::Config& cfg, store::Store::Mode mode) {
-  auto s = store::Store::open(cfg.daemon.database, mode);
+std::unique_ptr<store::Engine> open_store(const config::Config& cfg, store::OpenMode mode) {
+  auto s = store::open_engine(cfg.daemon.database, mode);
   if (!s) {
     std::cerr << "dunningd: " << s.error().message << '\n';
     return nullptr;

@@ -18,10 +18,10 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
       sub, [&cli, opt]() -> int {
         auto cfg = load_or_report(cli.config_file);
         if (!cfg) return kExitConfig;
-        auto store = open_store(*cfg, store::Store::Mode::kExisting);
+        auto store = open_store(*cfg, store::OpenMode::kExisting);
         if (!store) return kExitFailure;
         if (opt->show > 0) {
-          auto c = store->get_case(opt->show);
+          auto c = store->cases().get(opt->show);
           if (!c) {
             std::cerr << "dunningd: no case " << opt->show << '\n';
             return kExitFailure;
@@ -40,7 +40,7 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
           // window, payday and caps); otherwise the next such step of the sequence, as planned.
           std::optional<std::string> next_retry;
           std::optional<std::string> next_contact;
-          for (const auto& row : store->outbox_for_case(c->id)) {
+          for (const auto& row : store->outbox().for_case(c->id)) {
             if (row.state != store::OutboxState::kPending) continue;
             std::string when = format_iso8601(row.due_at) + " (queued, step #" +
                                std::to_string(row.step_index + 1) + ")";
@@ -63,14 +63,14 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
           std::cout << "next retry: " << next_retry.value_or("none") << '\n';
           std::cout << "next contact: " << next_contact.value_or("none") << '\n';
           std::cout << "timeline:\n";
-          for (const auto& e : store->case_events(opt->show)) {
+          for (const auto& e : store->cases().events(opt->show)) {
             std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail << '\n';
           }
           return kExitOk;
         }
         std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
                      "next_due_at\n";
-        for (const auto& c : store->list_cases(opt->state, 1000000)) {
+        for (const auto& c : store->cases().find({opt->state, "", 1000000})) {
           std::cout << c.id << ',' << store::to_string(c.state) << ',' << c.customer_id << ','
                     << c.invoice_id.value_or("") << ',' << c.amount.minor() << ','
                     << c.amount.currency() << ',' << c.sequence_id << ',' << c.next_step + 1 << ','

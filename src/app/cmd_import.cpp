@@ -17,8 +17,8 @@ struct ImportStats {
 // Streams one CSV file into the store: header-mapped columns, one transaction per batch, every
 // rejected row reported with its line number. Rows are upserts / appended facts keyed by id, so
 // importing the same file again changes nothing.
-bool import_file(store::Store& store, const std::string& path, ingest::CsvKind kind, int batch_size,
-                 ImportStats& stats) {
+bool import_file(store::Database& db, store::FactsWriter& facts, const std::string& path,
+                 ingest::CsvKind kind, int batch_size, ImportStats& stats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::cerr << "dunningd: cannot read " << path << '\n';
@@ -49,8 +49,8 @@ bool import_file(store::Store& store, const std::string& path, ingest::CsvKind k
   std::vector<ingest::Fact> batch;
   auto flush = [&] {
     if (batch.empty()) return;
-    store::Store::Tx tx(store);
-    for (const auto& f : batch) stats.changed += ingest::apply_fact(store, f) ? 1 : 0;
+    store::Tx tx(db);
+    for (const auto& f : batch) stats.changed += ingest::apply_fact(facts, f) ? 1 : 0;
     tx.commit();
     batch.clear();
   };
@@ -95,7 +95,7 @@ Command add_import_command(CLI::App& app, Cli& cli) {
             }
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;
-            auto store = open_store(*cfg, store::Store::Mode::kCreate);
+            auto store = open_store(*cfg, store::OpenMode::kCreate);
             if (!store) return kExitFailure;
             bool ok = true;
             int rejected = 0;
@@ -107,7 +107,9 @@ Command add_import_command(CLI::App& app, Cli& cli) {
             for (const auto& [path, kind] : files) {
               if (path->empty()) continue;
               ImportStats stats;
-              ok = import_file(*store, *path, kind, std::max(1, opt->batch), stats) && ok;
+              ok = import_file(store->db(), store->facts(), *path, kind, std::max(1, opt->batch),
+                               stats) &&
+                   ok;
               rejected += stats.rejected;
               std::cout << *path << ": " << stats.rows << " rows, " << stats.changed << " changed, "
                         << stats.rejected << " rejected\n";

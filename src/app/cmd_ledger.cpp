@@ -33,18 +33,18 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
         auto to = parse_time_option(opt->to, "--to");
         auto cfg = load_or_report(cli.config_file);
         if (!cfg) return kExitConfig;
-        auto store = open_store(*cfg, store::Store::Mode::kExisting);
+        auto store = open_store(*cfg, store::OpenMode::kExisting);
         if (!store) return kExitFailure;
         if (exporting) {
           if (opt->format == "json") {
-            (void)ledger::write_json(*store, from, to, std::cout);
+            (void)ledger::write_json(store->ledger(), from, to, std::cout);
           } else {
-            (void)ledger::write_csv(*store, from, to, std::cout);
+            (void)ledger::write_csv(store->ledger(), from, to, std::cout);
           }
           return kExitOk;
         }
-        std::vector<store::VerifyMismatch> mismatches;
-        const auto sums = store->verify_recovered(&mismatches, 100);
+        std::vector<ledger::VerifyMismatch> mismatches;
+        const auto sums = store->reports().verify_recovered(&mismatches, 100);
         bool ok = true;
         for (const auto& s : sums) {
           const bool same = s.ledger_minor == s.payments_minor;

@@ -10,10 +10,10 @@ Command add_migrate_command(CLI::App& app, Cli& cli) {
   return {sub, [&cli]() -> int {
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;
-            auto store = open_store(*cfg, store::Store::Mode::kCreate);
+            auto store = open_store(*cfg, store::OpenMode::kCreate);
             if (!store) return kExitFailure;
             std::cout << cfg->daemon.database.string() << ": schema version "
-                      << store->schema_version() << '\n';
+                      << store->db().schema_version() << '\n';
             return kExitOk;
           }};
 }

@@ -64,15 +64,15 @@ Command add_preview_command(CLI::App& app, Cli& cli) {
         templates::MessageData d;
         int step_index = 0;
         if (opt->case_id > 0) {
-          auto store = open_store(*cfg, store::Store::Mode::kExisting);
+          auto store = open_store(*cfg, store::OpenMode::kExisting);
           if (!store) return kExitFailure;
-          auto c = store->get_case(opt->case_id);
+          auto c = store->cases().get(opt->case_id);
           if (!c) {
             std::cerr << "dunningd: no case " << opt->case_id << '\n';
             return kExitFailure;
           }
           step_index = std::max(0, c->next_step - 1);
-          d = sender::case_message_data(*store, *cfg, *c, step_index, now, secret);
+          d = sender::case_message_data(store->feed(), *cfg, *c, step_index, now, secret);
           if (!opt->locale.empty()) d.locale = opt->locale;
         } else {
           d.case_id = 42;

@@ -45,9 +45,9 @@ Command add_report_command(CLI::App& app, Cli& cli) {
             ro.ltv_horizon_months = opt->horizon;
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;
-            auto store = open_store(*cfg, store::Store::Mode::kExisting);
+            auto store = open_store(*cfg, store::OpenMode::kExisting);
             if (!store) return kExitFailure;
-            const auto report = ledger::build_report(*store, ro);
+            const auto report = ledger::build_report(store->reports(), ro);
             if (opt->format == "json") {
               ledger::write_report_json(report, std::cout);
             } else if (opt->format == "csv") {

@@ -25,7 +25,7 @@ Command add_run_command(CLI::App& app, Cli& cli) {
             if (!cfg) return kExitConfig;
             setup_logging({cfg->daemon.log_format == "json" ? LogFormat::kJson : LogFormat::kText,
                            !cfg->daemon.log_customer_emails, cfg->daemon.log_level});
-            auto store = open_store(*cfg, store::Store::Mode::kCreate);
+            auto store = open_store(*cfg, store::OpenMode::kCreate);
             if (!store) return kExitFailure;
             if (opt->once) {
               std::unique_ptr<Clock> clock;

@@ -98,17 +98,17 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
                   fs::remove(fs::path(p.string() + suffix), ec);
               }
             } cleanup{copy, keep};
-            if (auto st = store::Store::snapshot(real, copy); !st) {
+            if (auto st = store::snapshot_database(real.string(), copy); !st) {
               std::cerr << "dunningd: " << st.error().message << '\n';
               return kExitFailure;
             }
-            auto store = store::Store::open(copy, store::Store::Mode::kExisting);
+            auto store = store::open_engine(copy, store::OpenMode::kExisting);
             if (!store) {
               std::cerr << "dunningd: " << store.error().message << '\n';
               return kExitFailure;
             }
             auto& db = **store;
-            db.prepare_simulation();
+            db.simulation().prepare();
             const auto started = std::chrono::steady_clock::now();
             RecordingTransport transport;
             FixedClock clock(*from);
@@ -117,8 +117,8 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             for (TimePoint t = *from; t <= *to; t += *step) {
               clock.set(t);
               {
-                store::Store::Tx tx(db);
-                payments += db.release_payments(t);
+                store::Tx tx(db.db());
+                payments += db.simulation().release_payments(t);
                 tx.commit();
               }
               if (!poll_once(db, *cfg, clock, transport).ok) return kExitFailure;
@@ -131,11 +131,11 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             std::map<std::string, int> messages_per_customer;
             std::map<std::string, int> retries_per_card;
             int steps = 0;
-            const auto cases = db.list_cases("", 100000000);
+            const auto cases = db.cases().find({"", "", 100000000});
             for (const auto& c : cases) {
               ++by_state[std::string(store::to_string(c.state))];
               messages_per_customer.try_emplace(c.customer_id, 0);
-              const auto rows = db.outbox_for_case(c.id);
+              const auto rows = db.outbox().for_case(c.id);
               steps += static_cast<int>(rows.size());
               for (const auto& row : rows) {
                 if (row.channel != "action" && row.state == store::OutboxState::kSent)
@@ -147,7 +147,7 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
               std::cout << "case " << c.id << " " << store::to_string(c.state) << " customer "
                         << c.customer_id << " invoice " << c.invoice_id.value_or("-") << " "
                         << c.amount.to_string() << " sequence " << c.sequence_id << '\n';
-              for (const auto& e : db.case_events(c.id)) {
+              for (const auto& e : db.cases().events(c.id)) {
                 std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail
                           << '\n';
               }

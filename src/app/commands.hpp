@@ -10,7 +10,7 @@
 
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/engine.hpp"
 
 namespace dunning::app {
 
@@ -36,7 +36,7 @@ void add_config_option(CLI::App* sub, Cli& cli);
 std::shared_ptr<const config::Config> load_or_report(const std::string& file,
                                                      const std::string& templates_override = "");
 // Opens the database; prints one line and returns nullptr on failure.
-std::unique_ptr<store::Store> open_store(const config::Config& cfg, store::Store::Mode mode);
+std::unique_ptr<store::Engine> open_store(const config::Config& cfg, store::OpenMode mode);
 // Parses an optional ISO 8601 option value; throws CLI::ValidationError when malformed.
 std::optional<TimePoint> parse_time_option(const std::string& value, const char* name);
 

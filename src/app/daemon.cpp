@@ -20,16 +20,18 @@ namespace dunning::app {
 
 namespace asio = boost::asio;
 
-PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock& clock,
+PollResult poll_once(store::Engine& store, const config::Config& cfg, const Clock& clock,
                      sender::EmailTransport& email, const std::atomic<bool>* stop) {
   PollResult r;
   auto started = std::chrono::steady_clock::now();
   try {
-    scheduler::Scheduler sched(store, cfg, clock);
+    scheduler::Scheduler sched(store.db(), store.feed(), store.cases(), store.outbox(),
+                               store.ledger(), store.contacts(), cfg, clock);
     r.tick = sched.tick();
     templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale,
                                  cfg.daemon.company);
-    sender::Dispatcher dispatcher(store, cfg, renderer, email, clock);
+    sender::Dispatcher dispatcher(store.db(), store.outbox(), store.cases(), store.contacts(),
+                                  store.feed(), store.facts(), cfg, renderer, email, clock);
     dispatcher.set_stop_flag(stop);
     r.dispatch = dispatcher.dispatch_due();
   } catch (const store::StoreError& e) {
@@ -54,13 +56,15 @@ namespace {
 
 // A channel paused by a permanent refusal (bad credentials, relay denied) is tried again as soon
 // as the operator has had a chance to fix it: at start and after a reload.
-void resume_paused_channels(store::Store& store) {
+void resume_paused_channels(store::Database& db, store::ContactBook& contacts) {
   try {
-    for (const auto& p : store.channel_pauses()) {
+    store::Tx tx(db);
+    for (const auto& p : contacts.channel_pauses()) {
       spdlog::warn("{} channel was paused since {} ({}): trying again", p.channel,
                    format_iso8601(p.since), p.reason);
-      store.resume_channel(p.channel);
+      contacts.resume_channel(p.channel);
     }
+    tx.commit();
   } catch (const store::StoreError& e) {
     spdlog::error("cannot read channel pauses: {}", e.what());
   }
@@ -69,7 +73,7 @@ void resume_paused_channels(store::Store& store) {
 }  // namespace
 
 int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const config::Config> cfg,
-               store::Store& store, const Clock& clock) {
+               store::Engine& store, const Clock& clock) {
   asio::io_context io;
   asio::thread_pool worker(1);  // SQLite and libcurl block: keep them off the io_context
   asio::steady_timer timer(io);
@@ -107,7 +111,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::Server> server;
   if (cfg->daemon.http.enabled) {
-    auto db = store::Store::open(cfg->daemon.database, store::Store::Mode::kExisting);
+    auto db = store::open_engine(cfg->daemon.database, store::OpenMode::kExisting);
     if (!db) {
       spdlog::error("http: {}", db.error().message);
       return 1;
@@ -134,7 +138,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
         email_cfg = current;
       }
-      if (resume_pauses.exchange(false)) resume_paused_channels(store);
+      if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
       auto result = poll_once(store, *current, clock, *email, &stop_sending);
       metrics.tick_done(clock.now(),

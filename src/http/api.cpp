@@ -76,7 +76,7 @@ json case_json(const store::CaseRecord& c) {
 }  // namespace
 
 struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
-  Impl(ConfigSnapshot c, std::unique_ptr<store::Store> d, Metrics& m, const Clock& cl)
+  Impl(ConfigSnapshot c, std::unique_ptr<store::Engine> d, Metrics& m, const Clock& cl)
       : config(std::move(c)), db(std::move(d)), metrics(m), clock(cl) {
     auto cfg = config();
     token = config::read_secret(cfg->daemon.http.token_env).value_or("");
@@ -106,7 +106,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   ConfigSnapshot config;
-  std::unique_ptr<store::Store> db;
+  std::unique_ptr<store::Engine> db;
   Metrics& metrics;
   const Clock& clock;
   std::string token;
@@ -146,11 +146,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     answers.reserve(batch.size());
     std::vector<std::string> results;
     try {
-      store::Store::Tx tx(*db);
+      store::Tx tx(db->db());
       for (const auto& p : batch) {
         try {
-          store::Store::Savepoint sp(*db);
-          auto applied = ingest::apply_event(*db, p.event);
+          store::Savepoint sp(db->db());
+          auto applied = ingest::apply_event(db->facts(), p.event);
           sp.release();
           bool dup = applied == ingest::Applied::kDuplicate;
           results.emplace_back(dup ? "duplicate" : "written");
@@ -186,7 +186,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   // Runs `fn` on the database thread and answers with what it returns (500 on a store error).
-  void on_db(Respond respond, std::function<Response(store::Store&)> fn) {
+  void on_db(Respond respond, std::function<Response(store::Engine&)> fn) {
     asio::post(pool, [self = shared_from_this(), respond = std::move(respond),
                       fn = std::move(fn)]() mutable {
       Response res;
@@ -220,7 +220,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void redirect(const std::string& token, Respond respond);
 };
 
-Api::Api(ConfigSnapshot config, std::unique_ptr<store::Store> db, Metrics& metrics,
+Api::Api(ConfigSnapshot config, std::unique_ptr<store::Engine> db, Metrics& metrics,
          const Clock& clock)
     : impl_(std::make_shared<Impl>(std::move(config), std::move(db), metrics, clock)) {}
 
@@ -361,27 +361,27 @@ void Api::Impl::cases(const boost::urls::url_view& url, Respond respond) {
     if (p.key == "customer") customer = p.value;
     if (p.key == "limit") limit = std::clamp(std::atoi(p.value.c_str()), 1, 10000);
   }
-  on_db(std::move(respond), [state, customer, limit](store::Store& st) {
+  on_db(std::move(respond), [state, customer, limit](store::Engine& st) {
     json arr = json::array();
-    for (const auto& c : st.find_cases(state, customer, limit)) arr.push_back(case_json(c));
+    for (const auto& c : st.cases().find({state, customer, limit})) arr.push_back(case_json(c));
     return json_response(200, json{{"cases", arr}}.dump());
   });
 }
 
 void Api::Impl::case_detail(std::int64_t id, Respond respond) {
   auto cfg = config();
-  on_db(std::move(respond), [id, cfg](store::Store& st) {
-    auto c = st.get_case(id);
+  on_db(std::move(respond), [id, cfg](store::Engine& st) {
+    auto c = st.cases().get(id);
     if (!c) return json_response(404, error_body("no such case"));
     json j = case_json(*c);
     json timeline = json::array();
-    for (const auto& e : st.case_events(id)) {
+    for (const auto& e : st.cases().events(id)) {
       timeline.push_back({{"at", format_iso8601(e.at)}, {"kind", e.kind}, {"detail", e.detail}});
     }
     j["timeline"] = timeline;
     json outbox = json::array();
     std::optional<TimePoint> next_retry, next_contact;
-    for (const auto& r : st.outbox_for_case(id)) {
+    for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", r.step_index},
                         {"channel", r.channel},
                         {"template", r.template_name},
@@ -422,20 +422,22 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
 
 void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond respond) {
   auto now = clock.now();
-  on_db(std::move(respond), [id, action, now](store::Store& st) {
-    store::Store::Tx tx(st);
-    auto c = st.get_case(id);
+  on_db(std::move(respond), [id, action, now](store::Engine& st) {
+    store::Tx tx(st.db());
+    auto c = st.cases().get(id);
     if (!c) return json_response(404, error_body("no such case"));
     bool done = false;
     if (action == "pause") {
-      done = st.pause_case(id, now);
+      done = st.cases().change_state(id, store::CaseState::kOpen, store::CaseState::kPaused);
+      if (done) st.cases().add_event(id, now, "paused", "paused through the API");
     } else if (action == "resume") {
-      done = st.resume_case(id, now);
+      done = st.cases().change_state(id, store::CaseState::kPaused, store::CaseState::kOpen);
+      if (done) st.cases().add_event(id, now, "resumed", "resumed through the API");
     } else if (c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused) {
-      st.close_case(id, store::CaseState::kCancelled, now, "closed through the API");
-      st.cancel_pending_outbox(id, now, "case closed through the API");
-      st.add_case_event(id, now, "closed", "closed through the API");
-      st.insert_ledger(ledger::cancelled_entry(*c, now, now, "closed through the API"));
+      st.cases().close(id, store::CaseState::kCancelled, now, "closed through the API");
+      st.outbox().cancel_pending(id, now, "case closed through the API");
+      st.cases().add_event(id, now, "closed", "closed through the API");
+      st.ledger().append(ledger::cancelled_entry(*c, now, now, "closed through the API"));
       done = true;
     }
     if (!done) {
@@ -444,7 +446,7 @@ void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond 
                           std::string(store::to_string(c->state)) + ": cannot " + action));
     }
     tx.commit();
-    return json_response(200, case_json(*st.get_case(id)).dump());
+    return json_response(200, case_json(*st.cases().get(id)).dump());
   });
 }
 
@@ -459,9 +461,9 @@ void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
     }
     (p.key == "from" ? from : to) = t;
   }
-  on_db(std::move(respond), [from, to](store::Store& st) {
+  on_db(std::move(respond), [from, to](store::Engine& st) {
     json rows = json::array();
-    st.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
+    st.ledger().for_each(from, to, [&](const store::LedgerEntry& e) {
       rows.push_back({{"id", e.id},
                       {"case_id", e.case_id},
                       {"kind", e.kind},
@@ -486,10 +488,10 @@ void Api::Impl::healthz(Respond respond) {
   auto poll = config()->daemon.poll_interval;
   auto last_tick = metrics.last_tick();
   auto last_smtp = metrics.last_smtp_success();
-  on_db(std::move(respond), [now, poll, last_tick, last_smtp](store::Store& st) {
+  on_db(std::move(respond), [now, poll, last_tick, last_smtp](store::Engine& st) {
     bool db_ok = true;
     try {
-      (void)st.schema_version();
+      (void)st.db().schema_version();
     } catch (const store::StoreError&) {
       db_ok = false;
     }
@@ -497,7 +499,7 @@ void Api::Impl::healthz(Respond respond) {
     // makes the service unhealthy until it is resumed.
     json paused = json::array();
     if (db_ok) {
-      for (const auto& p : st.channel_pauses()) {
+      for (const auto& p : st.contacts().channel_pauses()) {
         paused.push_back({{"channel", p.channel},
                           {"reason", p.reason},
                           {"since", format_iso8601(p.since)},
@@ -518,23 +520,23 @@ void Api::Impl::healthz(Respond respond) {
 }
 
 void Api::Impl::metrics_page(Respond respond) {
-  on_db(std::move(respond), [this](store::Store& st) {
+  on_db(std::move(respond), [this](store::Engine& st) {
     metrics.clear("dunningd_cases");
-    for (const auto& c : st.cases_by_state())
+    for (const auto& c : st.reports().cases_by_state())
       metrics.set("dunningd_cases", "state=" + label_value(c.a), static_cast<double>(c.n));
     metrics.clear("dunningd_steps");
     std::int64_t depth = 0;
-    for (const auto& c : st.outbox_by_channel_state()) {
+    for (const auto& c : st.reports().outbox_by_channel_state()) {
       metrics.set("dunningd_steps", "channel=" + label_value(c.a) + ",state=" + label_value(c.b),
                   static_cast<double>(c.n));
       if (c.b == "pending") depth += c.n;
     }
     metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
     metrics.clear("dunningd_channel_paused");
-    for (const auto& p : st.channel_pauses())
+    for (const auto& p : st.contacts().channel_pauses())
       metrics.set("dunningd_channel_paused", "channel=" + label_value(p.channel), 1);
     metrics.clear("dunningd_recovered_minor_total");
-    for (const auto& c : st.recovered_by_currency())
+    for (const auto& c : st.reports().recovered_by_currency())
       metrics.set("dunningd_recovered_minor_total", "currency=" + label_value(c.a),
                   static_cast<double>(c.n));
     Response res{bhttp::status::ok, 11};
@@ -560,9 +562,12 @@ void Api::Impl::redirect(const std::string& link_token, Respond respond) {
   }
   const std::string target = expand_link_pattern(config()->daemon.company.update_url,
                                                  claims->customer_id, claims->case_id);
-  on_db(std::move(respond), [claims = *claims, target, now](store::Store& st) {
-    store::Store::Tx tx(st);
-    st.record_click(claims.case_id, claims.customer_id, now);
+  on_db(std::move(respond), [claims = *claims, target, now](store::Engine& st) {
+    store::Tx tx(st.db());
+    st.cases().record_click(claims.case_id, claims.customer_id, now);
+    if (st.cases().get(claims.case_id)) {
+      st.cases().add_event(claims.case_id, now, "clicked", "card-update link opened");
+    }
     tx.commit();
     Response res{bhttp::status::found, 11};
     res.set(bhttp::field::location, target);

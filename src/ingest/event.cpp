@@ -2,30 +2,30 @@
 
 namespace dunning::ingest {
 
-bool apply_fact(store::Store& store, const Fact& f) {
+bool apply_fact(store::FactsWriter& facts, const Fact& f) {
   return std::visit(
       [&](const auto& row) -> bool {
         using T = std::decay_t<decltype(row)>;
         if constexpr (std::is_same_v<T, store::CustomerRow>) {
-          return store.upsert_customer(row);
+          return facts.upsert_customer(row);
         } else if constexpr (std::is_same_v<T, store::PaymentMethodRow>) {
-          return store.upsert_payment_method(row);
+          return facts.upsert_payment_method(row);
         } else if constexpr (std::is_same_v<T, store::DefaultCardRow>) {
-          return store.set_default_card(row);
+          return facts.set_default_card(row);
         } else if constexpr (std::is_same_v<T, store::SubscriptionRow>) {
-          return store.upsert_subscription(row);
+          return facts.upsert_subscription(row);
         } else {
-          return store.insert_payment(row);
+          return facts.append_payment(row);
         }
       },
       f);
 }
 
-Applied apply_event(store::Store& store, const Event& e) {
-  if (!store.insert_event(e.id, e.source, e.type, e.payload, e.received_at)) {
+Applied apply_event(store::FactsWriter& facts, const Event& e) {
+  if (!facts.record_event(e.id, e.source, e.type, e.payload, e.received_at)) {
     return Applied::kDuplicate;
   }
-  for (const auto& f : e.facts) apply_fact(store, f);
+  for (const auto& f : e.facts) apply_fact(facts, f);
   return Applied::kWritten;
 }
 

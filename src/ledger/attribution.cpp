@@ -105,12 +105,13 @@ store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Mo
   return e;
 }
 
-void record_cancelled(store::Store& store, const store::CaseRecord& c, TimePoint at, TimePoint now,
+void record_cancelled(store::LedgerBook& ledger, store::Cases& cases, store::Outbox& outbox,
+                      const store::CaseRecord& c, TimePoint at, TimePoint now,
                       const std::string& reason) {
-  store.insert_ledger(cancelled_entry(c, at, now, reason));
-  store.close_case(c.id, store::CaseState::kCancelled, at, reason);
-  store.cancel_pending_outbox(c.id, now, "case cancelled: " + reason);
-  store.add_case_event(c.id, at, "cancelled", c.amount.to_string() + " not recovered: " + reason);
+  ledger.append(cancelled_entry(c, at, now, reason));
+  cases.close(c.id, store::CaseState::kCancelled, at, reason);
+  outbox.cancel_pending(c.id, now, "case cancelled: " + reason);
+  cases.add_event(c.id, at, "cancelled", c.amount.to_string() + " not recovered: " + reason);
 }
 
 }  // namespace dunning::ledger

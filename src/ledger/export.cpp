@@ -27,13 +27,13 @@ std::string opt_time(const std::optional<TimePoint>& t) {
 
 }  // namespace
 
-Totals write_csv(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
-                 std::ostream& out) {
+Totals write_csv(store::LedgerBook& ledger, std::optional<TimePoint> from,
+                 std::optional<TimePoint> to, std::ostream& out) {
   Totals t;
   out << "ledger_id,case_id,kind,customer_id,subscription_id,invoice_id,payment_id,amount_minor,"
          "currency,amount,sequence_id,step,channel,template,attribution,clicked_at,decline_code,"
          "opened_at,occurred_at,days_to_recover,recorded_at,corrects,note\n";
-  store.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
+  ledger.for_each(from, to, [&](const store::LedgerEntry& e) {
     add(t, e);
     out << e.id << ',' << e.case_id << ',' << e.kind << ',' << csv_field(e.customer_id) << ','
         << csv_field(e.subscription_id.value_or("")) << ',' << csv_field(e.invoice_id.value_or(""))
@@ -50,11 +50,11 @@ Totals write_csv(store::Store& store, std::optional<TimePoint> from, std::option
   return t;
 }
 
-Totals write_json(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
-                  std::ostream& out) {
+Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
+                  std::optional<TimePoint> to, std::ostream& out) {
   Totals t;
   auto rows = nlohmann::json::array();
-  store.for_each_ledger(from, to, [&](const store::LedgerEntry& e) {
+  ledger.for_each(from, to, [&](const store::LedgerEntry& e) {
     add(t, e);
     rows.push_back({{"ledger_id", e.id},
                     {"case_id", e.case_id},

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "dunning/core/subscription_status.hpp"
 #include "dunning/ledger/attribution.hpp"
 
 namespace dunning::ledger {
@@ -112,7 +113,7 @@ std::string month_of(TimePoint t) {
   return date::format("%Y-%m", ymd);
 }
 
-std::string group_key(const std::string& by, const store::CaseOutcome& o) {
+std::string group_key(const std::string& by, const CaseOutcome& o) {
   if (by == "month") return month_of(o.opened_at);
   if (by == "week") return week_start(o.opened_at);
   if (by == "sequence") return o.sequence_id;
@@ -137,7 +138,7 @@ std::int64_t mul_div_round(std::int64_t a, std::int64_t b, std::int64_t c) {
   return static_cast<std::int64_t>((2 * num + c) / (2 * static_cast<Int128>(c)));
 }
 
-void add_outcome(CurrencyStats& s, const store::CaseOutcome& o) {
+void add_outcome(CurrencyStats& s, const CaseOutcome& o) {
   ++s.cases;
   s.amount_minor += o.amount.minor();
   if (o.kind.empty()) {
@@ -185,7 +186,7 @@ Interval newcombe_difference(std::int64_t x1, std::int64_t n1, std::int64_t x0, 
           d + std::sqrt((w1.high - p1) * (w1.high - p1) + (p0 - w0.low) * (p0 - w0.low))};
 }
 
-json build_report(store::Store& store, const ReportOptions& opt) {
+json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
   GroupStats total;
   std::map<std::string, GroupStats> groups;
   std::map<std::pair<std::string, std::string>, std::int64_t> weekly;      // (week, cur) → minor
@@ -195,8 +196,8 @@ json build_report(store::Store& store, const ReportOptions& opt) {
       recovered_after;  // (seq, step) → (count, cur → minor)
   UpliftSide contacted, holdout;
 
-  store.for_each_case_outcome(opt.from, opt.to, [&](const store::CaseOutcome& o0) {
-    store::CaseOutcome o = o0;
+  reports.for_each_case_outcome(opt.from, opt.to, [&](const CaseOutcome& o0) {
+    CaseOutcome o = o0;
     // An outcome recorded after as_of is not known yet at as_of.
     if (!o.kind.empty() && o.closed_at && *o.closed_at > opt.as_of) o.kind.clear();
     const std::string& cur = o.amount.currency();
@@ -248,7 +249,7 @@ json build_report(store::Store& store, const ReportOptions& opt) {
     funnel[seq] = {
         {"cases", c.first}, {"recovered_without_contact", c.second}, {"steps", json::array()}};
   }
-  for (const auto& r : store.step_reach(opt.from, opt.to)) {
+  for (const auto& r : reports.step_reach(opt.from, opt.to)) {
     json step = {{"step", r.step_index + 1},
                  {"channel", r.channel},
                  {"template", r.template_name},
@@ -330,7 +331,8 @@ json build_report(store::Store& store, const ReportOptions& opt) {
 
   // LTV preserved.
   std::int64_t exposure = 0, churned = 0, observed = 0;
-  store.for_each_retention(opt.as_of, [&](const store::RetentionObservation& r) {
+  const auto& ended = kEndedSubscriptionStatuses;
+  reports.for_each_retention(opt.as_of, ended, [&](const RetentionObservation& r) {
     const TimePoint end = r.ended_at.value_or(opt.as_of);
     if (end > r.recovered_at) exposure += (end - r.recovered_at).count();
     if (r.ended_at) ++churned;
@@ -346,8 +348,8 @@ json build_report(store::Store& store, const ReportOptions& opt) {
   }
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> ltv;  // cur → (subs, minor)
   std::int64_t without_history = 0;
-  store.for_each_recovery_history(
-      opt.from, opt.to, opt.as_of, [&](const store::RecoveryHistory& h) {
+  reports.for_each_recovery_history(
+      opt.from, opt.to, opt.as_of, [&](const ledger::RecoveryHistory& h) {
         if (h.paid_count == 0 || !h.first_paid_at) {
           ++without_history;
           return;

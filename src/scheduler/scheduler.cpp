@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "dunning/core/subscription_status.hpp"
 #include "dunning/ledger/attribution.hpp"
 #include "dunning/rules/rules.hpp"
 
@@ -15,8 +16,18 @@ using store::CaseRecord;
 using store::CaseState;
 using store::Payment;
 
-Scheduler::Scheduler(store::Store& store, const config::Config& cfg, const Clock& clock)
-    : store_(store), cfg_(cfg), clock_(clock), declines_(DeclineTable::builtin()) {
+Scheduler::Scheduler(store::Database& db, store::PaymentsFeed& feed, store::Cases& cases,
+                     store::Outbox& outbox, store::LedgerBook& ledger, store::ContactBook& contacts,
+                     const config::Config& cfg, const Clock& clock)
+    : db_(db),
+      feed_(feed),
+      cases_(cases),
+      outbox_(outbox),
+      ledger_(ledger),
+      contacts_(contacts),
+      cfg_(cfg),
+      clock_(clock),
+      declines_(DeclineTable::builtin()) {
   for (const auto& [code, cls] : cfg.daemon.declines) declines_.set(code, cls);
 }
 
@@ -37,45 +48,71 @@ TickStats Scheduler::tick() {
   // Card changes first: a card saved before a payment fails must not count as an update of the
   // case that payment opens.
   for (;;) {
-    store::Store::Tx tx(store_);
-    auto changes = store_.card_changes_after(store_.cursor(kCardChangesCursor), kBatch);
+    store::Tx tx(db_);
+    auto changes = feed_.card_changes_after(feed_.cursor(kCardChangesCursor), kBatch);
     if (changes.empty()) break;
     for (const auto& ch : changes) on_card_change(ch, stats);
-    store_.set_cursor(kCardChangesCursor, changes.back().seq);
+    feed_.set_cursor(kCardChangesCursor, changes.back().seq);
     tx.commit();
   }
   for (;;) {
-    store::Store::Tx tx(store_);
-    const auto cursor = store_.cursor(kPaymentsCursor);
-    auto batch = store_.payments_after(cursor, kBatch);
+    store::Tx tx(db_);
+    const auto cursor = feed_.cursor(kPaymentsCursor);
+    auto batch = feed_.payments_after(cursor, kBatch);
     if (batch.last_rowid == cursor) break;
-    for (const auto& p : batch.rows) on_payment(p, stats);
-    store_.set_cursor(kPaymentsCursor, batch.last_rowid);
+    int read = 0;
+    for (const auto& row : batch.rows) {
+      if (row.payment) {
+        on_payment(*row.payment, stats);
+        ++read;
+      } else {
+        reject(row, stats);
+      }
+    }
+    feed_.set_cursor(kPaymentsCursor, batch.last_rowid);
     tx.commit();
-    stats.payments_read += static_cast<int>(batch.rows.size());
+    stats.payments_read += read;
   }
   for (;;) {
-    store::Store::Tx tx(store_);
+    store::Tx tx(db_);
     auto changes =
-        store_.subscription_changes_after(store_.cursor(kSubscriptionChangesCursor), kBatch);
+        feed_.subscription_changes_after(feed_.cursor(kSubscriptionChangesCursor), kBatch);
     if (changes.empty()) break;
     for (const auto& ch : changes) on_subscription_change(ch, stats);
-    store_.set_cursor(kSubscriptionChangesCursor, changes.back().seq);
+    feed_.set_cursor(kSubscriptionChangesCursor, changes.back().seq);
     tx.commit();
   }
   {
-    store::Store::Tx tx(store_);
+    store::Tx tx(db_);
     open_expiring_cases(stats);
     tx.commit();
   }
   for (;;) {
-    store::Store::Tx tx(store_);
-    auto due = store_.due_cases(clock_.now(), kBatch);
+    store::Tx tx(db_);
+    auto due = cases_.due(clock_.now(), kBatch);
     if (due.empty()) break;
     for (const auto& c : due) advance_case(c, stats);
     tx.commit();
   }
   return stats;
+}
+
+void Scheduler::reject(const store::PaymentRead& row, TickStats& stats) {
+  // The cursor moves past the row (it would fail the same way at every poll); it is reported
+  // once, in rejected_rows, for the operator to fix in the billing system.
+  spdlog::error("payments row {} (rowid {}) cannot be read and is skipped: {}", row.id, row.rowid,
+                row.payment.error().message);
+  feed_.record_rejected({"payments", row.rowid, row.id, row.payment.error().message}, clock_.now());
+  ++stats.rows_rejected;
+}
+
+bool Scheduler::unreachable(const std::string& customer_id, const std::string& channel) {
+  // The address a step on `channel` goes to: the customer's email, or their phone for sms.
+  auto customer = feed_.customer(customer_id);
+  if (!customer) return false;
+  const std::string& address = channel == "sms" ? customer->phone : customer->email;
+  if (address.empty()) return false;
+  return contacts_.contact_status(customer_id, channel, address).has_value();
 }
 
 void Scheduler::on_payment(const Payment& p, TickStats& stats) {
@@ -84,19 +121,19 @@ void Scheduler::on_payment(const Payment& p, TickStats& stats) {
       spdlog::warn("failed payment {} has no invoice_id; no case opened", p.id);
       return;
     }
-    if (auto open = store_.open_case_for_invoice(*p.invoice_id)) {
-      store_.add_case_event(open->id, p.occurred_at, "payment_failed",
-                            "another failed payment " + p.id + " (" + p.decline_code + ")");
+    if (auto open = cases_.open_for_invoice(*p.invoice_id)) {
+      cases_.add_event(open->id, p.occurred_at, "payment_failed",
+                       "another failed payment " + p.id + " (" + p.decline_code + ")");
       return;
     }
     open_case(p, stats);
   } else if (p.status == "succeeded") {
     std::optional<CaseRecord> c;
     if (p.invoice_id) {
-      c = store_.open_case_for_invoice(*p.invoice_id);
+      c = cases_.open_for_invoice(*p.invoice_id);
     } else {
       // Invoice unknown: the customer's oldest open case in the same currency.
-      for (auto& candidate : store_.open_cases_for_customer(p.customer_id)) {
+      for (auto& candidate : cases_.open_for_customer(p.customer_id)) {
         if (candidate.trigger == "payment_failed" &&
             candidate.amount.currency() == p.amount.currency()) {
           c = std::move(candidate);
@@ -114,8 +151,8 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
   facts.decline_code = p.decline_code;
   facts.decline_class = declines_.classify(p.decline_code);
   facts.amount = p.amount;
-  if (p.subscription_id) facts.plan = store_.subscription_plan(*p.subscription_id).value_or("");
-  if (auto customer = store_.customer(p.customer_id)) facts.locale = customer->locale;
+  if (p.subscription_id) facts.plan = feed_.subscription_plan(*p.subscription_id).value_or("");
+  if (auto customer = feed_.customer(p.customer_id)) facts.locale = customer->locale;
 
   std::vector<std::string> why_not;
   const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
@@ -140,17 +177,17 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
   c.attempt_count = 1;
   c.holdout =
       rules::in_holdout("invoice:" + *p.invoice_id, cfg_.sequences.defaults.holdout_percent);
-  c.id = store_.insert_case(c);
+  c.id = cases_.insert(c);
   std::string detail = "sequence '" + seq->id + "' (version " + seq->hash + ") for a " +
                        std::string(to_string(facts.decline_class)) + " decline '" + p.decline_code +
                        "' of " + p.amount.to_string();
   for (const auto& w : why_not) detail += "; passed over " + w;
-  store_.add_case_event(c.id, p.occurred_at, "opened", detail);
+  cases_.add_event(c.id, p.occurred_at, "opened", detail);
   if (c.holdout) {
-    store_.add_case_event(c.id, p.occurred_at, "holdout",
-                          "in the control group (holdout_percent " +
-                              std::to_string(cfg_.sequences.defaults.holdout_percent) +
-                              "): no email or sms, retries still run");
+    cases_.add_event(c.id, p.occurred_at, "holdout",
+                     "in the control group (holdout_percent " +
+                         std::to_string(cfg_.sequences.defaults.holdout_percent) +
+                         "): no email or sms, retries still run");
   }
   ++stats.cases_opened;
   spdlog::info("case {} opened for invoice {} ({}): {}", c.id, *p.invoice_id, p.amount.to_string(),
@@ -160,13 +197,13 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
 
 void Scheduler::recover(CaseRecord c, const Payment& p, TickStats& stats) {
   const TimePoint now = clock_.now();
-  auto won_by = store_.last_delivered(c.id, p.occurred_at);
+  auto won_by = outbox_.last_delivered(c.id, p.occurred_at);
   const auto e =
-      ledger::recovered_entry(c, p, won_by, store_.last_click(c.id, p.occurred_at), now);
-  store_.insert_ledger(e);
-  store_.close_case(c.id, CaseState::kRecovered, p.occurred_at, "payment " + p.id + " succeeded");
-  int cancelled = store_.cancel_pending_outbox(c.id, now, "case recovered");
-  store_.add_case_event(
+      ledger::recovered_entry(c, p, won_by, ledger_.last_click(c.id, p.occurred_at), now);
+  ledger_.append(e);
+  cases_.close(c.id, CaseState::kRecovered, p.occurred_at, "payment " + p.id + " succeeded");
+  int cancelled = outbox_.cancel_pending(c.id, now, "case recovered");
+  cases_.add_event(
       c.id, p.occurred_at, "recovered",
       p.amount.to_string() + " paid by " + p.id +
           (won_by ? ", attributed to step #" + std::to_string(won_by->step_index + 1) + " (" +
@@ -184,24 +221,24 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     // The sequence was removed from the config: the case keeps waiting, visibly.
     spdlog::warn("case {}: sequence '{}' is no longer configured; case left open", c.id,
                  c.sequence_id);
-    store_.set_case_progress(c.id, c.next_step, std::nullopt);
-    store_.add_case_event(c.id, now, "stalled", "sequence '" + c.sequence_id + "' not configured");
+    cases_.set_progress(c.id, c.next_step, std::nullopt);
+    cases_.add_event(c.id, now, "stalled", "sequence '" + c.sequence_id + "' not configured");
     return;
   }
   if (seq->hash != c.sequence_hash &&
-      store_.count_case_events(c.id, "sequence_changed:" + seq->hash) == 0) {
+      cases_.count_events(c.id, "sequence_changed:" + seq->hash) == 0) {
     // Policy (docs/rules.md): an open case follows the current version of its sequence id, by
     // step index; the hash it started with stays on the case.
-    store_.add_case_event(c.id, now, "sequence_changed:" + seq->hash,
-                          "sequence '" + seq->id + "' changed from version " + c.sequence_hash +
-                              " to " + seq->hash + "; the case continues at step #" +
-                              std::to_string(c.next_step + 1) + " of the new version");
+    cases_.add_event(c.id, now, "sequence_changed:" + seq->hash,
+                     "sequence '" + seq->id + "' changed from version " + c.sequence_hash + " to " +
+                         seq->hash + "; the case continues at step #" +
+                         std::to_string(c.next_step + 1) + " of the new version");
   }
   auto progress = rules::advance(*seq, c.opened_at, static_cast<std::size_t>(c.next_step), now);
   for (const auto& skipped : progress.skipped) {
-    store_.add_case_event(c.id, now, "step_skipped",
-                          step_label(static_cast<int>(skipped.index), seq->steps[skipped.index]) +
-                              ": " + skipped.reason);
+    cases_.add_event(c.id, now, "step_skipped",
+                     step_label(static_cast<int>(skipped.index), seq->steps[skipped.index]) + ": " +
+                         skipped.reason);
     ++stats.steps_skipped;
   }
   for (std::size_t idx : progress.run_now) {
@@ -214,12 +251,12 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     }
   }
   if (progress.closes_case) return;
-  store_.set_case_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
+  cases_.set_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
   if (!progress.next_due_at && c.trigger == "card_expiring") {
     // Nothing is at stake in money: no ledger row, the case just ends.
-    store_.close_case(c.id, CaseState::kLost, now, "sequence finished; the card was not updated");
-    store_.add_case_event(c.id, now, "closed",
-                          "sequence finished without a card update (no ledger row: no invoice)");
+    cases_.close(c.id, CaseState::kLost, now, "sequence finished; the card was not updated");
+    cases_.add_event(c.id, now, "closed",
+                     "sequence finished without a card update (no ledger row: no invoice)");
   }
 }
 
@@ -228,11 +265,11 @@ void Scheduler::close_lost(const CaseRecord& c, const config::Step& step, int id
   const TimePoint now = clock_.now();
   const auto e = ledger::lost_entry(c, idx, std::string(config::to_string(step.action)), now, now);
   // Close first (cancelling what is still pending), then queue the final action itself.
-  if (c.trigger == "payment_failed") store_.insert_ledger(e);
-  store_.close_case(c.id, CaseState::kLost, now, "final step: " + step.describe());
-  store_.cancel_pending_outbox(c.id, now, "case closed as lost");
-  store_.add_case_event(c.id, now, "lost",
-                        c.amount.to_string() + " written off at " + step_label(idx, step));
+  if (c.trigger == "payment_failed") ledger_.append(e);
+  cases_.close(c.id, CaseState::kLost, now, "final step: " + step.describe());
+  outbox_.cancel_pending(c.id, now, "case closed as lost");
+  cases_.add_event(c.id, now, "lost",
+                   c.amount.to_string() + " written off at " + step_label(idx, step));
   ++stats.cases_lost;
   spdlog::info("case {} lost: {} written off ({})", c.id, c.amount.to_string(), step.describe());
   store::OutboxRow row;
@@ -243,9 +280,9 @@ void Scheduler::close_lost(const CaseRecord& c, const config::Step& step, int id
   row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(idx);
   row.due_at = now;
   row.created_at = now;
-  if (store_.insert_outbox(row)) {
-    store_.add_case_event(c.id, now, "step_queued",
-                          step_label(idx, step) + " (due " + format_iso8601(row.due_at) + ")");
+  if (outbox_.enqueue(row)) {
+    cases_.add_event(c.id, now, "step_queued",
+                     step_label(idx, step) + " (due " + format_iso8601(row.due_at) + ")");
     ++stats.steps_queued;
   }
 }
@@ -255,12 +292,12 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   const TimePoint now = clock_.now();
   const auto& defaults = cfg_.sequences.defaults;
   auto skip = [&](const std::string& reason) {
-    store_.add_case_event(c.id, now, "step_skipped", step_label(idx, step) + ": " + reason);
+    cases_.add_event(c.id, now, "step_skipped", step_label(idx, step) + ": " + reason);
     ++stats.steps_skipped;
   };
-  const bool card_updated = store_.count_case_events(c.id, "card_updated") > 0;
+  const bool card_updated = cases_.count_events(c.id, "card_updated") > 0;
   for (const auto& u : step.unless) {
-    if (u == "clicked" && store_.case_clicked(c.id)) {
+    if (u == "clicked" && cases_.clicked(c.id)) {
       return skip("unless clicked: the customer clicked a link of this case");
     }
     if (u == "card_updated" && card_updated) {
@@ -275,12 +312,11 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
     }
     // contact_status is written by the dispatcher when a provider permanently refuses the
     // address; it is per customer and address, so a new address makes the customer reachable.
-    const bool email_gone = store_.channel_unreachable(c.customer_id, "email");
+    const bool email_gone = unreachable(c.customer_id, "email");
     if (step.channel == config::Channel::kEmail && email_gone) {
       return skip("unreachable: the mail server refused the customer's address");
     }
-    if (step.channel == config::Channel::kSms &&
-        store_.channel_unreachable(c.customer_id, "sms")) {
+    if (step.channel == config::Channel::kSms && unreachable(c.customer_id, "sms")) {
       return skip("unreachable: the SMS provider refused the customer's number");
     }
     if (email_gone && has(seq.stop_on, "unreachable")) {
@@ -299,7 +335,7 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   row.created_at = now;
   std::vector<std::string> moved;
 
-  auto customer = store_.customer(c.customer_id);
+  auto customer = feed_.customer(c.customer_id);
   std::string zone_note;
   const auto* zone = rules::zone_or(customer ? customer->time_zone : "",
                                     cfg_.daemon.default_time_zone, &zone_note);
@@ -307,8 +343,8 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   if (contact) {
     rules::Calendar cal{zone, seq.send_window.value_or(defaults.send_window), defaults.holidays};
     const Seconds look_back = std::chrono::hours(std::max(48, defaults.min_hours_between_messages));
-    auto placed = rules::place_contact(row.due_at, cal, defaults,
-                                       store_.contact_times(c.customer_id, row.due_at - look_back));
+    auto placed = rules::place_contact(
+        row.due_at, cal, defaults, outbox_.contact_times(c.customer_id, row.due_at - look_back));
     if (!placed.possible) return skip(placed.why.back());
     row.due_at = placed.at;
     moved = std::move(placed.why);
@@ -318,10 +354,10 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
       row.due_at = placed.at;
       moved = std::move(placed.why);
     }
-    auto card = store_.default_card(c.customer_id);
+    auto card = feed_.default_card(c.customer_id);
     row.card_id = card ? card->id : "customer:" + c.customer_id;
     constexpr Seconds kSpan = std::chrono::hours(24 * 30);
-    auto others = store_.retry_times(*row.card_id, row.due_at - kSpan, row.due_at + kSpan);
+    auto others = outbox_.retry_times(*row.card_id, row.due_at - kSpan, row.due_at + kSpan);
     if (auto why = rules::retry_cap_violation(row.due_at, others,
                                               defaults.max_retries_per_card_per_30_days)) {
       spdlog::warn("case {}: retry not queued: {}", c.id, *why);
@@ -329,22 +365,22 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
     }
   }
   if (!zone_note.empty() && !moved.empty()) moved.insert(moved.begin(), zone_note);
-  if (!store_.insert_outbox(row)) return;
-  for (const auto& why : moved) store_.add_case_event(c.id, now, "step_moved", why);
+  if (!outbox_.enqueue(row)) return;
+  for (const auto& why : moved) cases_.add_event(c.id, now, "step_moved", why);
   if (!moved.empty()) ++stats.steps_deferred;
-  store_.add_case_event(c.id, now, "step_queued",
-                        step_label(idx, step) + " (due " + format_iso8601(row.due_at) +
-                            (contact ? ", " + rules::format_local(row.due_at, zone) : "") + ")");
+  cases_.add_event(c.id, now, "step_queued",
+                   step_label(idx, step) + " (due " + format_iso8601(row.due_at) +
+                       (contact ? ", " + rules::format_local(row.due_at, zone) : "") + ")");
   ++stats.steps_queued;
 }
 
-void Scheduler::on_card_change(const store::Store::CardChange& ch, TickStats& stats) {
+void Scheduler::on_card_change(const store::CardChange& ch, TickStats& stats) {
   const TimePoint now = clock_.now();
-  for (const auto& c : store_.open_cases_for_customer(ch.customer_id)) {
+  for (const auto& c : cases_.open_for_customer(ch.customer_id)) {
     if (c.state != CaseState::kOpen) continue;
     const auto* seq = cfg_.sequences.find(c.sequence_id);
-    const int earlier = store_.count_case_events(c.id, "card_updated");
-    store_.add_case_event(
+    const int earlier = cases_.count_events(c.id, "card_updated");
+    cases_.add_event(
         c.id, now, "card_updated",
         "the customer's default card " + ch.payment_method_id + " was added or changed");
     ++stats.card_updates;
@@ -352,19 +388,19 @@ void Scheduler::on_card_change(const store::Store::CardChange& ch, TickStats& st
     const bool stops = has(seq->stop_on, "card_updated");
     if (c.trigger == "card_expiring") {
       if (stops) {
-        store_.close_case(c.id, CaseState::kRecovered, now, "card updated");
-        int n = store_.cancel_pending_outbox(c.id, now, "card updated");
-        store_.add_case_event(c.id, now, "closed",
-                              "stop_on card_updated: the expiring card was replaced (" +
-                                  std::to_string(n) + " pending step(s) cancelled)");
+        cases_.close(c.id, CaseState::kRecovered, now, "card updated");
+        int n = outbox_.cancel_pending(c.id, now, "card updated");
+        cases_.add_event(c.id, now, "closed",
+                         "stop_on card_updated: the expiring card was replaced (" +
+                             std::to_string(n) + " pending step(s) cancelled)");
       }
       continue;
     }
     if (stops) {
-      int n = store_.cancel_pending_contacts(c.id, now, "card updated");
-      store_.add_case_event(c.id, now, "stopped",
-                            "stop_on card_updated: reminders stop (" + std::to_string(n) +
-                                " pending message(s) cancelled); actions continue");
+      int n = outbox_.cancel_pending_contacts(c.id, now, "card updated");
+      cases_.add_event(c.id, now, "stopped",
+                       "stop_on card_updated: reminders stop (" + std::to_string(n) +
+                           " pending message(s) cancelled); actions continue");
     }
     for (std::size_t i = 0; i < seq->on_card_updated.size(); ++i) {
       const auto& step = seq->on_card_updated[i];
@@ -374,29 +410,27 @@ void Scheduler::on_card_change(const store::Store::CardChange& ch, TickStats& st
   }
 }
 
-void Scheduler::on_subscription_change(const store::Store::SubscriptionChange& ch,
-                                       TickStats& stats) {
+void Scheduler::on_subscription_change(const store::SubscriptionChange& ch, TickStats& stats) {
+  if (!subscription_ended(ch.status)) return;  // the feed has every status change
   const TimePoint now = clock_.now();
-  for (const auto& c : store_.open_cases_for_subscription(ch.subscription_id)) {
+  for (const auto& c : cases_.open_for_subscription(ch.subscription_id)) {
     const auto* seq = cfg_.sequences.find(c.sequence_id);
     if (seq && !has(seq->stop_on, "subscription_cancelled")) {
-      store_.add_case_event(c.id, now, "subscription_cancelled",
-                            "subscription " + ch.subscription_id + " is " + ch.status +
-                                "; sequence '" + seq->id +
-                                "' has no stop_on subscription_cancelled, so it continues");
+      cases_.add_event(c.id, now, "subscription_cancelled",
+                       "subscription " + ch.subscription_id + " is " + ch.status + "; sequence '" +
+                           seq->id + "' has no stop_on subscription_cancelled, so it continues");
       continue;
     }
     if (c.trigger == "payment_failed") {
-      store_.insert_ledger(ledger::cancelled_entry(
+      ledger_.append(ledger::cancelled_entry(
           c, now, now, "subscription " + ch.subscription_id + " " + ch.status));
     }
-    store_.close_case(c.id, CaseState::kCancelled, now,
-                      "subscription " + ch.subscription_id + " " + ch.status);
-    int n = store_.cancel_pending_outbox(c.id, now, "subscription cancelled");
-    store_.add_case_event(c.id, now, "cancelled",
-                          "stop_on subscription_cancelled: subscription " + ch.subscription_id +
-                              " is " + ch.status + " (" + std::to_string(n) +
-                              " pending step(s) cancelled)");
+    cases_.close(c.id, CaseState::kCancelled, now,
+                 "subscription " + ch.subscription_id + " " + ch.status);
+    int n = outbox_.cancel_pending(c.id, now, "subscription cancelled");
+    cases_.add_event(c.id, now, "cancelled",
+                     "stop_on subscription_cancelled: subscription " + ch.subscription_id + " is " +
+                         ch.status + " (" + std::to_string(n) + " pending step(s) cancelled)");
     ++stats.cases_cancelled;
   }
 }
@@ -417,7 +451,7 @@ void Scheduler::open_expiring_cases(TickStats& stats) {
   const int from = month_index(now);
   const int to = month_index(now + date::days{max_days}) - 1;
   if (to < from) return;
-  for (const auto& card : store_.expiring_cards(from, to, 10 * kBatch)) {
+  for (const auto& card : feed_.expiring_cards(from, to, 10 * kBatch)) {
     date::year_month_day first{date::year{card.exp_year}, date::month{unsigned(card.exp_month)},
                                date::day{1}};
     const TimePoint end = date::sys_days(first + date::months{1});
@@ -425,10 +459,10 @@ void Scheduler::open_expiring_cases(TickStats& stats) {
     rules::CaseFacts facts;
     facts.trigger = config::Trigger::kCardExpiring;
     facts.days_until_expiry = static_cast<int>(std::chrono::ceil<date::days>(end - now).count());
-    auto sub = store_.customer_subscription(card.customer_id);
+    auto sub = feed_.customer_subscription(card.customer_id, kEndedSubscriptionStatuses);
     facts.plan = sub ? sub->plan : "";
     facts.amount = sub && sub->amount ? *sub->amount : Money(0, "XXX");
-    if (auto customer = store_.customer(card.customer_id)) facts.locale = customer->locale;
+    if (auto customer = feed_.customer(card.customer_id)) facts.locale = customer->locale;
     std::vector<std::string> why_not;
     const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
     if (!seq) continue;  // e.g. not yet within days_before_expiry: looked at again next tick
@@ -445,16 +479,16 @@ void Scheduler::open_expiring_cases(TickStats& stats) {
     c.holdout = rules::in_holdout("card:" + card.id + ":" + std::to_string(card.exp_year) + "-" +
                                       std::to_string(card.exp_month),
                                   cfg_.sequences.defaults.holdout_percent);
-    c.id = store_.insert_case(c);
-    store_.record_expiry_case(card, c.id);
+    c.id = cases_.insert(c);
+    cases_.record_expiry_case(card, c.id);
     std::string detail = "sequence '" + seq->id + "' (version " + seq->hash + "): card " + card.id +
                          " expires " + std::to_string(card.exp_month) + "/" +
                          std::to_string(card.exp_year) + ", in " +
                          std::to_string(*facts.days_until_expiry) + " days";
     for (const auto& w : why_not) detail += "; passed over " + w;
-    store_.add_case_event(c.id, now, "opened", detail);
+    cases_.add_event(c.id, now, "opened", detail);
     if (c.holdout) {
-      store_.add_case_event(c.id, now, "holdout", "in the control group: no email or sms");
+      cases_.add_event(c.id, now, "holdout", "in the control group: no email or sms");
     }
     ++stats.cases_opened;
     advance_case(c, stats);

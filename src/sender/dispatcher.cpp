@@ -113,13 +113,13 @@ std::string update_url(const config::Config& cfg, const std::string& customer_id
   return expand_link_pattern(cfg.daemon.company.update_url, customer_id, case_id);
 }
 
-templates::MessageData case_message_data(store::Store& store, const config::Config& cfg,
+templates::MessageData case_message_data(store::PaymentsFeed& feed, const config::Config& cfg,
                                          const store::CaseRecord& c, int step_index, TimePoint now,
                                          const std::optional<std::string>& link_secret) {
   templates::MessageData d;
   d.case_id = c.id;
   d.customer_id = c.customer_id;
-  if (auto customer = store.customer(c.customer_id)) {
+  if (auto customer = feed.customer(c.customer_id)) {
     d.customer_name = customer->name;
     d.customer_email = customer->email;
     d.locale = customer->locale;
@@ -129,8 +129,8 @@ templates::MessageData case_message_data(store::Store& store, const config::Conf
   d.amount = c.amount;
   d.invoice_id = c.invoice_id.value_or("");
   d.decline_code = c.decline_code;
-  if (c.subscription_id) d.plan = store.subscription_plan(*c.subscription_id).value_or("");
-  if (auto card = store.default_card(c.customer_id)) {
+  if (c.subscription_id) d.plan = feed.subscription_plan(*c.subscription_id).value_or("");
+  if (auto card = feed.default_card(c.customer_id)) {
     d.card_brand = card->brand;
     d.card_last4 = card->last4;
     d.card_exp_month = card->exp_month;
@@ -149,10 +149,21 @@ templates::MessageData case_message_data(store::Store& store, const config::Conf
   return d;
 }
 
-Dispatcher::Dispatcher(store::Store& store, const config::Config& cfg,
+Dispatcher::Dispatcher(store::Database& db, store::Outbox& outbox, store::Cases& cases,
+                       store::ContactBook& contacts, store::PaymentsFeed& feed,
+                       store::FactsWriter& facts, const config::Config& cfg,
                        const templates::Renderer& renderer, EmailTransport& email,
                        const Clock& clock)
-    : store_(store), cfg_(cfg), renderer_(renderer), email_(email), clock_(clock) {
+    : db_(db),
+      outbox_(outbox),
+      cases_(cases),
+      contacts_(contacts),
+      feed_(feed),
+      facts_(facts),
+      cfg_(cfg),
+      renderer_(renderer),
+      email_(email),
+      clock_(clock) {
   const auto& links = cfg_.daemon.links;
   if (!links.base_url.empty()) {
     link_secret_ = config::read_secret(links.secret_env);
@@ -180,12 +191,12 @@ DispatchStats Dispatcher::dispatch_due() {
   const auto& ob = cfg_.daemon.outbox;
   const TimePoint now = clock_.now();
   std::vector<std::string> skip;  // channels not claimed in this round
-  for (const auto& p : store_.channel_pauses()) {
+  for (const auto& p : contacts_.channel_pauses()) {
     if (p.retry_at > now) {
       skip.push_back(p.channel);
       spdlog::error(
           "{} channel PAUSED for all customers since {} ({}); {} due step(s) held, next try at {}",
-          p.channel, format_iso8601(p.since), p.reason, store_.pending_due(p.channel, now),
+          p.channel, format_iso8601(p.since), p.reason, outbox_.pending_due(p.channel, now),
           format_iso8601(p.retry_at));
     } else {
       probing_.push_back(p.channel);
@@ -197,8 +208,8 @@ DispatchStats Dispatcher::dispatch_due() {
     if (stop_requested()) break;
     std::vector<OutboxRow> batch;
     {
-      store::Store::Tx tx(store_);
-      batch = store_.claim_outbox(now, ob.lease, ob.batch_size, skip);
+      store::Tx tx(db_);
+      batch = outbox_.claim(now, ob.lease, ob.batch_size, skip);
       tx.commit();
     }
     if (batch.empty()) break;
@@ -245,7 +256,7 @@ DispatchStats Dispatcher::dispatch_due() {
     const auto t2 = std::chrono::steady_clock::now();
     bool stop_email = false;
     {
-      store::Store::Tx tx(store_);
+      store::Tx tx(db_);
       for (std::size_t i = 0; i < batch.size(); ++i) {
         apply(batch[i], decisions[i], stats);
         if (!decisions[i].pause_channel.empty() &&
@@ -282,9 +293,9 @@ DispatchStats Dispatcher::dispatch_due() {
 }
 
 void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail& out) {
-  auto c = store_.get_case(row.case_id);
+  auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
-  auto customer = store_.customer(c->customer_id);
+  auto customer = feed_.customer(c->customer_id);
   if (!customer || customer->email.empty()) {
     return d.finish(OutboxState::kSkipped, "customer " + c->customer_id + " has no email address");
   }
@@ -294,12 +305,12 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
   }
   d.customer_id = c->customer_id;
   d.address = customer->email;
-  if (auto st = store_.contact_status(c->customer_id, "email", customer->email)) {
+  if (auto st = contacts_.contact_status(c->customer_id, "email", customer->email)) {
     return d.finish(OutboxState::kSkipped, "address " + customer->email + " is unreachable since " +
                                                format_iso8601(st->at) + ": " + st->reason);
   }
   const TimePoint now = clock_.now();
-  auto data = case_message_data(store_, cfg_, *c, row.step_index, now, link_secret_);
+  auto data = case_message_data(feed_, cfg_, *c, row.step_index, now, link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
   if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   d.locale = rendered->locale;
@@ -356,9 +367,9 @@ void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, D
 void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
   const auto& sms = cfg_.daemon.sms;
   if (sms.url.empty()) return d.finish(OutboxState::kSkipped, "no sms transport configured");
-  auto c = store_.get_case(row.case_id);
+  auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
-  auto customer = store_.customer(c->customer_id);
+  auto customer = feed_.customer(c->customer_id);
   if (!customer || customer->phone.empty()) {
     return d.finish(OutboxState::kSkipped, "customer " + c->customer_id + " has no phone number");
   }
@@ -369,11 +380,11 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
   }
   d.customer_id = c->customer_id;
   d.address = *number;
-  if (auto st = store_.contact_status(c->customer_id, "sms", *number)) {
+  if (auto st = contacts_.contact_status(c->customer_id, "sms", *number)) {
     return d.finish(OutboxState::kSkipped, "number " + *number + " is unreachable since " +
                                                format_iso8601(st->at) + ": " + st->reason);
   }
-  auto data = case_message_data(store_, cfg_, *c, row.step_index, clock_.now(), link_secret_);
+  auto data = case_message_data(feed_, cfg_, *c, row.step_index, clock_.now(), link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
   if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   if (rendered->sms.empty()) {
@@ -411,7 +422,7 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
 }
 
 void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
-  auto c = store_.get_case(row.case_id);
+  auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
   const TimePoint now = clock_.now();
   if (row.action == "mark_lost") {
@@ -473,23 +484,25 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
                : std::string();
   };
   if (status == "succeeded") {
-    store::Payment p;
+    store::PaymentRow p;
     p.id = str("payment_id");
     if (p.id.empty()) p.id = "dunningd-" + row.message_key;
     p.customer_id = c->customer_id;
     p.subscription_id = c->subscription_id;
     p.invoice_id = c->invoice_id;
-    p.amount = c->amount;
+    p.amount_minor = c->amount.minor();
+    p.currency = c->amount.currency();
     p.status = "succeeded";
     p.occurred_at = now;
     d.why = "retry succeeded: payment " + p.id;
     const std::int64_t case_id = c->id;
-    d.extra = [this, p, case_id, now] {
-      store_.insert_payment(p);
-      store_.increment_attempt_count(case_id);
-      store_.add_case_event(
+    const Money amount = c->amount;
+    d.extra = [this, p, amount, case_id, now] {
+      facts_.append_payment(p);
+      cases_.increment_attempt_count(case_id);
+      cases_.add_event(
           case_id, now, "retry_succeeded",
-          "the billing system charged " + p.amount.to_string() + " (payment " + p.id + ")");
+          "the billing system charged " + amount.to_string() + " (payment " + p.id + ")");
     };
   } else if (status == "declined") {
     std::string code = str("decline_code");
@@ -497,8 +510,8 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
     d.why = "retry declined: " + code;
     const std::int64_t case_id = c->id;
     d.extra = [this, code, case_id, now] {
-      store_.increment_attempt_count(case_id);
-      store_.add_case_event(case_id, now, "retry_declined", "the billing system declined: " + code);
+      cases_.increment_attempt_count(case_id);
+      cases_.add_event(case_id, now, "retry_declined", "the billing system declined: " + code);
     };
   } else {
     d.finish(OutboxState::kFailed,
@@ -530,19 +543,19 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
   const TimePoint now = clock_.now();
   switch (d.kind) {
     case Decision::Kind::kNone:
-      store_.mark_outbox_retry(row.id, now, "not processed");
+      outbox_.mark_retry(row.id, now, "not processed");
       return;
     case Decision::Kind::kRelease:
-      store_.release_outbox(row.id);
+      outbox_.release(row.id);
       return;
     case Decision::Kind::kSent:
-      store_.mark_outbox_sent(row.id, now);
-      store_.add_case_event(row.case_id, now, "step_sent",
-                            "step #" + std::to_string(row.step_index + 1) + " " + d.why);
+      outbox_.mark_sent(row.id, now);
+      cases_.add_event(row.case_id, now, "step_sent",
+                       "step #" + std::to_string(row.step_index + 1) + " " + d.why);
       if (d.extra) d.extra();
       if (auto it = std::find(probing_.begin(), probing_.end(), row.channel);
           it != probing_.end()) {
-        store_.resume_channel(row.channel);
+        contacts_.resume_channel(row.channel);
         probing_.erase(it);
         spdlog::warn("{} channel resumed: the server accepted a message again", row.channel);
       }
@@ -567,7 +580,7 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
       std::uniform_real_distribution<double> jitter(0.8, 1.2);
       delay =
           std::max<long long>(1, static_cast<long long>(static_cast<double>(delay) * jitter(rng)));
-      store_.mark_outbox_retry(row.id, now + Seconds(delay), d.why);
+      outbox_.mark_retry(row.id, now + Seconds(delay), d.why);
       ++stats.retried;
       spdlog::warn("case {} {}: not delivered ({}); attempt {} failed, next try in {}", row.case_id,
                    step_label(row), d.why, row.attempts, format_duration(Seconds(delay)));
@@ -576,25 +589,25 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
     case Decision::Kind::kHold: {
       const TimePoint retry_at = now + ob.retry_max;
       if (!d.pause_channel.empty()) {
-        store_.pause_channel(d.pause_channel, d.why, now, retry_at);
+        contacts_.pause_channel(d.pause_channel, d.why, now, retry_at);
         spdlog::critical(
             "{} channel PAUSED for all customers: {}. Fix the configuration or the account; "
             "steps stay pending and are tried again at {} (or at restart/reload)",
             d.pause_channel, d.why, format_iso8601(retry_at));
       }
-      store_.mark_outbox_retry(row.id, retry_at, d.why);
+      outbox_.mark_retry(row.id, retry_at, d.why);
       ++stats.held;
       return;
     }
     case Decision::Kind::kFinal:
-      store_.mark_outbox_final(row.id, d.state, now, d.why);
-      store_.add_case_event(
+      outbox_.mark_final(row.id, d.state, now, d.why);
+      cases_.add_event(
           row.case_id, now, d.state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
           "step #" + std::to_string(row.step_index + 1) + " " + row.channel + ": " + d.why);
       if (d.mark_unreachable && !d.address.empty()) {
-        store_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, now);
-        store_.add_case_event(row.case_id, now, "contact_unreachable",
-                              row.channel + " " + d.address + " marked unreachable: " + d.why);
+        contacts_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, now);
+        cases_.add_event(row.case_id, now, "contact_unreachable",
+                         row.channel + " " + d.address + " marked unreachable: " + d.why);
       }
       if (d.state == OutboxState::kSkipped) {
         ++stats.skipped;
@@ -638,8 +651,8 @@ void Dispatcher::deliver_webhooks(DispatchStats& stats) {
   }
   if (!webhook_http_) webhook_http_ = std::make_unique<HttpClient>(wh.timeout);
   for (;;) {
-    const std::int64_t cursor = store_.cursor(kWebhookCursor);
-    auto events = store_.case_events_after(cursor, kinds, 100);
+    const std::int64_t cursor = feed_.cursor(kWebhookCursor);
+    auto events = cases_.events_after(cursor, kinds, 100);
     if (events.empty()) return;
     std::int64_t done = cursor;
     bool stop = false;
@@ -649,7 +662,7 @@ void Dispatcher::deliver_webhooks(DispatchStats& stats) {
       body["type"] = event_type(ev.kind);
       body["created_at"] = format_iso8601(ev.at);
       body["detail"] = ev.detail;
-      if (auto c = store_.get_case(ev.case_id)) body["case"] = case_json(*c);
+      if (auto c = cases_.get(ev.case_id)) body["case"] = case_json(*c);
       long status = 0;
       bool transient = false;
       std::string detail = sign_and_post(*webhook_http_, body["type"].get<std::string>(),
@@ -668,8 +681,8 @@ void Dispatcher::deliver_webhooks(DispatchStats& stats) {
       done = ev.id;
     }
     if (done != cursor) {
-      store::Store::Tx tx(store_);
-      store_.set_cursor(kWebhookCursor, done);
+      store::Tx tx(db_);
+      feed_.set_cursor(kWebhookCursor, done);
       tx.commit();
     }
     if (stop) return;

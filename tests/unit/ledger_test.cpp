@@ -5,8 +5,8 @@
 
 #include "dunning/ledger/attribution.hpp"
 #include "dunning/ledger/summary.hpp"
-#include "dunning/store/store.hpp"
-#include "store/sqlite.hpp"
+#include "dunning/store/engine.hpp"
+#include "store/sqlite/sqlite.hpp"
 
 using namespace dunning;
 
@@ -58,13 +58,13 @@ store::LedgerEntry recovered_row(const store::CaseRecord& c) {
 TEST_CASE("ledger rows can be neither updated nor deleted; corrections are new rows",
           "[ledger][store]") {
   TempDb tmp;
-  auto opened = store::Store::open(tmp.path, store::Store::Mode::kCreate);
+  auto opened = store::open_engine(tmp.path, store::OpenMode::kCreate);
   REQUIRE(opened);
   auto& st = *opened.value();
   auto c = a_case();
-  c.id = st.insert_case(c);
+  c.id = st.cases().insert(c);
   auto row = recovered_row(c);
-  row.id = st.insert_ledger(row);
+  row.id = st.ledger().append(row);
 
   store::sqlite::Db raw(tmp.path.string(), false);
   CHECK_THROWS_WITH(raw.exec("UPDATE ledger SET amount_minor = 1 WHERE id = 1"),
@@ -72,14 +72,14 @@ TEST_CASE("ledger rows can be neither updated nor deleted; corrections are new r
   CHECK_THROWS_WITH(raw.exec("DELETE FROM ledger"), Catch::Contains("append-only"));
 
   // A second close row for the same case is refused; a correction is accepted and counted.
-  CHECK_THROWS_AS(st.insert_ledger(row), store::StoreError);
-  st.insert_ledger(ledger::correction_entry(row, Money(-250, "EUR"), at("2026-11-06T00:00:00Z"),
-                                            "partial refund"));
+  CHECK_THROWS_AS(st.ledger().append(row), store::StoreError);
+  st.ledger().append(ledger::correction_entry(row, Money(-250, "EUR"), at("2026-11-06T00:00:00Z"),
+                                              "partial refund"));
   CHECK_THROWS_AS(ledger::correction_entry(row, Money(1, "USD"), row.occurred_at, ""),
                   std::logic_error);
   int rows = 0;
   std::int64_t sum = 0;
-  st.for_each_ledger(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
+  st.ledger().for_each(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
     ++rows;
     sum += e.amount.minor();
     if (e.kind == "correction") CHECK(e.corrects == row.id);
@@ -87,7 +87,7 @@ TEST_CASE("ledger rows can be neither updated nor deleted; corrections are new r
   CHECK(rows == 2);
   CHECK(sum == 1000);
   int outcomes = 0;
-  st.for_each_case_outcome(std::nullopt, std::nullopt, [&](const store::CaseOutcome& o) {
+  st.reports().for_each_case_outcome(std::nullopt, std::nullopt, [&](const ledger::CaseOutcome& o) {
     ++outcomes;
     CHECK(o.kind == "recovered");
     CHECK(o.closed_amount == Money(1000, "EUR"));
@@ -132,32 +132,32 @@ TEST_CASE("a recovery is attributed to the click when there was one, else to the
 
 TEST_CASE("the last click before a payment is read from the clicks table", "[ledger][store]") {
   TempDb tmp;
-  auto opened = store::Store::open(tmp.path, store::Store::Mode::kCreate);
+  auto opened = store::open_engine(tmp.path, store::OpenMode::kCreate);
   REQUIRE(opened);
   auto& st = *opened.value();
-  CHECK_FALSE(st.last_click(1, at("2026-11-05T00:00:00Z")));
+  CHECK_FALSE(st.ledger().last_click(1, at("2026-11-05T00:00:00Z")));
   store::sqlite::Db raw(tmp.path.string(), false);
   raw.exec(
       "INSERT INTO clicks(case_id, customer_id, at) VALUES (1, 'cus_1', '2026-11-03T08:00:00Z'),"
       "(1, 'cus_1', '2026-11-04T08:00:00Z'), (1, 'cus_1', '2026-11-06T08:00:00Z'),"
       "(2, 'cus_2', '2026-11-04T09:00:00Z')");
-  CHECK(st.last_click(1, at("2026-11-05T00:00:00Z")) == at("2026-11-04T08:00:00Z"));
-  CHECK_FALSE(st.last_click(1, at("2026-11-02T00:00:00Z")));
+  CHECK(st.ledger().last_click(1, at("2026-11-05T00:00:00Z")) == at("2026-11-04T08:00:00Z"));
+  CHECK_FALSE(st.ledger().last_click(1, at("2026-11-02T00:00:00Z")));
 }
 
 TEST_CASE("a cancelled case writes a cancelled row with the open amount and closes the case",
           "[ledger][store]") {
   TempDb tmp;
-  auto opened = store::Store::open(tmp.path, store::Store::Mode::kCreate);
+  auto opened = store::open_engine(tmp.path, store::OpenMode::kCreate);
   REQUIRE(opened);
   auto& st = *opened.value();
   auto c = a_case();
-  c.id = st.insert_case(c);
-  ledger::record_cancelled(st, c, at("2026-11-04T00:00:00Z"), at("2026-11-04T00:01:00Z"),
-                           "subscription sub_1 ended by the customer");
-  CHECK(st.get_case(c.id)->state == store::CaseState::kCancelled);
+  c.id = st.cases().insert(c);
+  ledger::record_cancelled(st.ledger(), st.cases(), st.outbox(), c, at("2026-11-04T00:00:00Z"),
+                           at("2026-11-04T00:01:00Z"), "subscription sub_1 ended by the customer");
+  CHECK(st.cases().get(c.id)->state == store::CaseState::kCancelled);
   int rows = 0;
-  st.for_each_ledger(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
+  st.ledger().for_each(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
     ++rows;
     CHECK(e.kind == "cancelled");
     CHECK(e.amount == Money(1250, "EUR"));
@@ -208,7 +208,7 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
 TEST_CASE("LTV preserved counts a subscription recovered twice in the period once",
           "[ledger][store]") {
   TempDb tmp;
-  auto opened = store::Store::open(tmp.path, store::Store::Mode::kCreate);
+  auto opened = store::open_engine(tmp.path, store::OpenMode::kCreate);
   REQUIRE(opened);
   auto& st = *opened.value();
   auto pay = [&](const char* id, const char* invoice, const char* when, const char* status) {
@@ -220,7 +220,16 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
     p.amount = Money(1000, "EUR");
     p.status = status;
     p.occurred_at = at(when);
-    st.insert_payment(p);
+    store::PaymentRow row;
+    row.id = p.id;
+    row.customer_id = p.customer_id;
+    row.subscription_id = p.subscription_id;
+    row.invoice_id = p.invoice_id;
+    row.amount_minor = p.amount.minor();
+    row.currency = p.amount.currency();
+    row.status = p.status;
+    row.occurred_at = p.occurred_at;
+    st.facts().append_payment(row);
     return p;
   };
   pay("py_h1", "in_h1", "2026-08-01T00:00:00Z", "succeeded");
@@ -231,9 +240,9 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
     c.invoice_id = invoice;
     c.amount = Money(1000, "EUR");
     c.opened_at = at(failed_at);
-    c.id = st.insert_case(c);
+    c.id = st.cases().insert(c);
     auto p = pay(paid_id, invoice, paid_at, "succeeded");
-    st.insert_ledger(ledger::recovered_entry(c, p, std::nullopt, std::nullopt, p.occurred_at));
+    st.ledger().append(ledger::recovered_entry(c, p, std::nullopt, std::nullopt, p.occurred_at));
   };
   recover("in_10", "2026-10-01T00:00:00Z", "py_10", "2026-10-03T00:00:00Z");
   recover("in_11", "2026-11-01T00:00:00Z", "py_11", "2026-11-02T00:00:00Z");
@@ -242,7 +251,7 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
   opt.from = at("2026-10-01T00:00:00Z");
   opt.to = at("2026-12-01T00:00:00Z");
   opt.as_of = at("2026-12-01T00:00:00Z");
-  auto report = ledger::build_report(st, opt);
+  auto report = ledger::build_report(st.reports(), opt);
   const auto& eur = report["ltv_preserved"]["currencies"]["EUR"];
   INFO(report["ltv_preserved"].dump(2));
   // Only the latest recovery counts: 4 payments of 10.00 over 4 months (1 Aug .. 2 Nov) is

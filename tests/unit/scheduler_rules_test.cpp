@@ -8,7 +8,8 @@
 #include <fstream>
 
 #include "dunning/scheduler/scheduler.hpp"
-#include "store/sqlite.hpp"
+#include "dunning/store/engine.hpp"
+#include "store/sqlite/sqlite.hpp"
 
 using namespace dunning;
 
@@ -20,7 +21,7 @@ TimePoint at(const char* iso) { return *parse_iso8601(iso); }
 
 struct World {
   fs::path dir;
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Engine> store;
   std::unique_ptr<store::sqlite::Db> raw;  // writes the polled tables like a billing system
   config::Config cfg;
   FixedClock clock{at("2026-11-24T10:00:00Z")};
@@ -31,7 +32,7 @@ struct World {
           ("dunning-sched-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
     fs::remove_all(dir);
     fs::create_directories(dir);
-    store = std::move(store::Store::open(dir / "d.db", store::Store::Mode::kCreate)).value();
+    store = std::move(store::open_engine(dir / "d.db", store::OpenMode::kCreate)).value();
     raw = std::make_unique<store::sqlite::Db>((dir / "d.db").string(), false);
     load(sequences_yaml);
     cfg.daemon.default_time_zone = "UTC";
@@ -61,7 +62,8 @@ struct World {
   }
   scheduler::TickStats tick(const char* now) {
     clock.set(at(now));
-    scheduler::Scheduler sched(*store, cfg, clock);
+    scheduler::Scheduler sched(store->db(), store->feed(), store->cases(), store->outbox(),
+                               store->ledger(), store->contacts(), cfg, clock);
     return sched.tick();
   }
   void customer(const std::string& id, const std::string& tz = "UTC") {
@@ -78,7 +80,7 @@ struct World {
   }
   std::string events(int case_id) {
     std::string out;
-    for (const auto& e : store->case_events(case_id)) out += e.kind + ": " + e.detail + "\n";
+    for (const auto& e : store->cases().events(case_id)) out += e.kind + ": " + e.detail + "\n";
     return out;
   }
 };
@@ -315,8 +317,9 @@ sequences:
 
   SECTION("unreachable") {
     // What the dispatcher records when the server answers 550 to RCPT.
-    w.store->mark_unreachable("cus_1", "email", "cus_1@example.com",
-                              "recipient refused: 550 no such user", at("2026-11-24T10:02:00Z"));
+    w.store->contacts().mark_unreachable("cus_1", "email", "cus_1@example.com",
+                                         "recipient refused: 550 no such user",
+                                         at("2026-11-24T10:02:00Z"));
     w.tick("2026-11-27T10:01:00Z");
     auto ev = w.events(1);
     INFO(ev);
@@ -371,4 +374,67 @@ sequences:
   CHECK(w.text("SELECT template FROM outbox WHERE step_index = 1") == "final-notice");
   CHECK(w.count("SELECT COUNT(*) FROM case_events WHERE kind LIKE 'sequence_changed:%'") == 1);
   CHECK(w.events(1).find("changed from version " + old_hash) != std::string::npos);
+}
+
+TEST_CASE("payments rows that cannot be decoded are skipped, reported once, and passed by",
+          "[scheduler][feed]") {
+  World w(R"(
+sequences:
+  - id: soft
+    trigger: payment_failed
+    steps: [{at: 0h, email: payment-failed}]
+)");
+  w.customer("cus_1");
+  w.failed("py_1", "cus_1", "in_1", "2026-11-24T09:00:00Z");
+  w.sql(
+      "INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "
+      "decline_code, occurred_at) VALUES "
+      "('py_lower', 'cus_1', 'in_2', 1250, 'eur', 'failed', 'insufficient_funds', "
+      "'2026-11-24T09:01:00Z'), "
+      "('py_when', 'cus_1', 'in_3', 1250, 'EUR', 'failed', 'insufficient_funds', 'soon')");
+  w.failed("py_4", "cus_1", "in_4", "2026-11-24T09:03:00Z");
+
+  auto stats = w.tick("2026-11-24T10:00:00Z");
+  CHECK(stats.payments_read == 2);
+  CHECK(stats.rows_rejected == 2);
+  CHECK(stats.cases_opened == 2);
+  CHECK(w.count("SELECT COUNT(*) FROM cases WHERE invoice_id IN ('in_1', 'in_4')") == 2);
+  CHECK(w.count("SELECT COUNT(*) FROM cases WHERE invoice_id IN ('in_2', 'in_3')") == 0);
+  CHECK(w.count("SELECT COUNT(*) FROM rejected_rows WHERE source_table = 'payments'") == 2);
+  CHECK(w.text("SELECT reason FROM rejected_rows WHERE row_id = 'py_lower'")
+            .find("currency \"eur\"") != std::string::npos);
+  CHECK(w.text("SELECT reason FROM rejected_rows WHERE row_id = 'py_when'").find("occurred_at") !=
+        std::string::npos);
+  CHECK(w.count("SELECT value FROM cursors WHERE name = 'payments'") ==
+        w.count("SELECT MAX(rowid) FROM payments"));
+
+  // The next poll reads nothing again: no second report, no crash loop.
+  auto again = w.tick("2026-11-24T10:05:00Z");
+  CHECK(again.rows_rejected == 0);
+  CHECK(again.payments_read == 0);
+  CHECK(w.count("SELECT COUNT(*) FROM rejected_rows") == 2);
+}
+
+TEST_CASE("a subscription ends by the one list of ended statuses; other changes leave cases open",
+          "[scheduler][triggers]") {
+  World w(R"(
+sequences:
+  - id: soft
+    trigger: payment_failed
+    steps: [{at: 0h, email: payment-failed}, {at: 3d, email: payment-failed-reminder}]
+    stop_on: [recovered, subscription_cancelled]
+)");
+  w.customer("cus_1");
+  w.sql(
+      "INSERT INTO subscriptions(id, customer_id, plan, status) VALUES "
+      "('sub_1', 'cus_1', 'pro', 'active')");
+  w.failed("py_1", "cus_1", "in_1", "2026-11-24T10:00:00Z", "insufficient_funds", "sub_1");
+  w.tick("2026-11-24T10:01:00Z");
+  w.sql("UPDATE subscriptions SET status = 'past_due' WHERE id = 'sub_1'");
+  CHECK(w.tick("2026-11-24T11:00:00Z").cases_cancelled == 0);
+  CHECK(w.text("SELECT state FROM cases") == "open");
+  w.sql("UPDATE subscriptions SET status = 'incomplete_expired' WHERE id = 'sub_1'");
+  CHECK(w.tick("2026-11-24T12:00:00Z").cases_cancelled == 1);
+  CHECK(w.text("SELECT state FROM cases") == "cancelled");
+  CHECK(w.text("SELECT kind FROM ledger") == "cancelled");
 }

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "dunning/ingest/event.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/engine.hpp"
 
 using namespace dunning;
 
@@ -15,7 +15,7 @@ struct TempDb {
         std::filesystem::temp_directory_path() /
         ("dunning-ingest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".db");
     std::filesystem::remove(path);
-    store = std::move(store::Store::open(path, store::Store::Mode::kCreate)).value();
+    store = std::move(store::open_engine(path, store::OpenMode::kCreate)).value();
   }
   ~TempDb() {
     store.reset();
@@ -23,7 +23,7 @@ struct TempDb {
   }
   static inline int counter = 0;
   std::filesystem::path path;
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Engine> store;
 };
 TimePoint at(const char* s) { return *parse_iso8601(s); }
 }  // namespace
@@ -44,26 +44,26 @@ TEST_CASE("writing the same facts twice changes nothing the second time", "[stor
   p.currency = "EUR";
   p.status = "failed";
   p.occurred_at = at("2026-11-22T10:00:00Z");
-  store::Store::Tx tx(*db.store);
-  CHECK(db.store->upsert_customer(c));
-  CHECK(db.store->upsert_payment_method(m));
-  CHECK(db.store->insert_payment(p));
+  store::Tx tx(db.store->db());
+  CHECK(db.store->facts().upsert_customer(c));
+  CHECK(db.store->facts().upsert_payment_method(m));
+  CHECK(db.store->facts().append_payment(p));
   m.updated_at = at("2026-11-23T10:00:00Z");  // a re-import at another time
-  CHECK_FALSE(db.store->upsert_customer(c));
-  CHECK_FALSE(db.store->upsert_payment_method(m));
-  CHECK_FALSE(db.store->insert_payment(p));
+  CHECK_FALSE(db.store->facts().upsert_customer(c));
+  CHECK_FALSE(db.store->facts().upsert_payment_method(m));
+  CHECK_FALSE(db.store->facts().append_payment(p));
   m.exp_year = 2031;
-  CHECK(db.store->upsert_payment_method(m));
+  CHECK(db.store->facts().upsert_payment_method(m));
   tx.commit();
 }
 
 TEST_CASE("a new default card clears the customer's previous default", "[store][ingest]") {
   TempDb db;
-  store::Store::Tx tx(*db.store);
-  CHECK(db.store->set_default_card({"c1", "pm_old", at("2026-11-01T00:00:00Z")}));
-  CHECK(db.store->set_default_card({"c1", "pm_new", at("2026-11-02T00:00:00Z")}));
+  store::Tx tx(db.store->db());
+  CHECK(db.store->facts().set_default_card({"c1", "pm_old", at("2026-11-01T00:00:00Z")}));
+  CHECK(db.store->facts().set_default_card({"c1", "pm_new", at("2026-11-02T00:00:00Z")}));
   tx.commit();
-  auto card = db.store->default_card("c1");
+  auto card = db.store->feed().default_card("c1");
   REQUIRE(card);
   CHECK(card->id == "pm_new");
 }
@@ -85,21 +85,22 @@ TEST_CASE("an event refused by the database leaves nothing behind, its batch sti
   std::get<store::PaymentRow>(bad.facts[0]).id = "p2";
   std::get<store::PaymentRow>(bad.facts[0]).currency = "EURO";  // violates the CHECK
   {
-    store::Store::Tx tx(*db.store);
+    store::Tx tx(db.store->db());
     {
-      store::Store::Savepoint sp(*db.store);
-      CHECK(ingest::apply_event(*db.store, good) == ingest::Applied::kWritten);
+      store::Savepoint sp(db.store->db());
+      CHECK(ingest::apply_event(db.store->facts(), good) == ingest::Applied::kWritten);
       sp.release();
     }
     {
-      store::Store::Savepoint sp(*db.store);
-      CHECK_THROWS_AS(ingest::apply_event(*db.store, bad), store::StoreError);
+      store::Savepoint sp(db.store->db());
+      CHECK_THROWS_AS(ingest::apply_event(db.store->facts(), bad), store::StoreError);
     }
     tx.commit();
   }
-  store::Store::Tx tx(*db.store);
-  CHECK(ingest::apply_event(*db.store, good) == ingest::Applied::kDuplicate);
+  store::Tx tx(db.store->db());
+  CHECK(ingest::apply_event(db.store->facts(), good) == ingest::Applied::kDuplicate);
   std::get<store::PaymentRow>(bad.facts[0]).currency = "EUR";
-  CHECK(ingest::apply_event(*db.store, bad) == ingest::Applied::kWritten);  // e2 was not kept
+  CHECK(ingest::apply_event(db.store->facts(), bad) ==
+        ingest::Applied::kWritten);  // e2 was not kept
   tx.commit();
 }

@@ -16,7 +16,7 @@
 #include "dunning/core/clock.hpp"
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/engine.hpp"
 #include "dunning/templates/renderer.hpp"
 #include "support/recording_transport.hpp"
 #include "support/temp_dir.hpp"
@@ -87,8 +87,10 @@ class World {
         cfg_(make_config()),
         store_(open_store(db_path_)),
         renderer_(cfg_.daemon.templates, cfg_.daemon.default_locale, cfg_.daemon.company),
-        scheduler_(*store_, cfg_, clock_),
-        dispatcher_(*store_, cfg_, renderer_, transport_, clock_) {
+        scheduler_(store_->db(), store_->feed(), store_->cases(), store_->outbox(),
+                   store_->ledger(), store_->contacts(), cfg_, clock_),
+        dispatcher_(store_->db(), store_->outbox(), store_->cases(), store_->contacts(),
+                    store_->feed(), store_->facts(), cfg_, renderer_, transport_, clock_) {
     REQUIRE(sqlite3_open_v2(db_path_.c_str(), &raw_, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
     sqlite3_busy_timeout(raw_, 5000);
   }
@@ -152,23 +154,30 @@ class World {
     return r;
   }
 
-  std::vector<dunning::store::CaseRecord> cases() { return store_->list_cases("", 100); }
+  std::vector<dunning::store::CaseRecord> cases() { return store_->cases().find({"", "", 100}); }
   std::vector<LedgerEntry> ledger() {
     std::vector<LedgerEntry> out;
-    store_->for_each_ledger(std::nullopt, std::nullopt,
-                            [&](const LedgerEntry& e) { out.push_back(e); });
+    store_->ledger().for_each(std::nullopt, std::nullopt,
+                              [&](const LedgerEntry& e) { out.push_back(e); });
     return out;
   }
 
   dunning::FixedClock& clock() { return clock_; }
-  dunning::store::Store& store() { return *store_; }
+  dunning::store::Engine& store() { return *store_; }
+  // Pending outbox rows of every case (what the daemon's /metrics calls the outbox depth).
+  std::int64_t outbox_depth() {
+    std::int64_t n = 0;
+    for (const auto& c : store_->reports().outbox_by_channel_state())
+      if (c.b == "pending") n += c.n;
+    return n;
+  }
   dunning::testing::RecordingTransport& transport() { return transport_; }
   dunning::scheduler::Scheduler& scheduler() { return scheduler_; }
   dunning::sender::Dispatcher& dispatcher() { return dispatcher_; }
 
  private:
-  static std::unique_ptr<dunning::store::Store> open_store(const fs::path& path) {
-    auto opened = dunning::store::Store::open(path, dunning::store::Store::Mode::kCreate);
+  static std::unique_ptr<dunning::store::Engine> open_store(const fs::path& path) {
+    auto opened = dunning::store::open_engine(path, dunning::store::OpenMode::kCreate);
     INFO((opened.ok() ? std::string() : opened.error().message));
     REQUIRE(opened.ok());
     return std::move(opened).value();
@@ -186,7 +195,7 @@ class World {
   fs::path db_path_;
   dunning::FixedClock clock_;
   dunning::config::Config cfg_;
-  std::unique_ptr<dunning::store::Store> store_;
+  std::unique_ptr<dunning::store::Engine> store_;
   dunning::templates::Renderer renderer_;
   dunning::testing::RecordingTransport transport_;
   dunning::scheduler::Scheduler scheduler_;
@@ -232,7 +241,7 @@ TEST_CASE("a failed payment opens one case and its first step is sent once", "[l
                    "Message-ID: <dunningd.case-" + std::to_string(c.id) + ".step-0@example.com>"));
   CHECK(has_header(sent.mime, "To: \"Ana Horvat\" <ana@example.com>"));
 
-  auto outbox = w.store().outbox_for_case(c.id);
+  auto outbox = w.store().outbox().for_case(c.id);
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].step_index == 0);
   CHECK(outbox[0].state == OutboxState::kSent);
@@ -249,7 +258,7 @@ TEST_CASE("a failed payment opens one case and its first step is sent once", "[l
     CHECK(w.cases().size() == 1);
     CHECK(w.count("SELECT COUNT(*) FROM cases") == 1);
     CHECK(w.transport().attempts().size() == 1);
-    auto events = w.store().case_events(c.id);
+    auto events = w.store().cases().events(c.id);
     CHECK(std::any_of(events.begin(), events.end(), [](const auto& e) {
       return e.kind == "payment_failed" && e.detail.find("py_2") != std::string::npos;
     }));
@@ -277,7 +286,7 @@ TEST_CASE("a failed payment opens one case and its first step is sent once", "[l
     CHECK(
         has_header(w.transport().attempts()[1].mime,
                    "Message-ID: <dunningd.case-" + std::to_string(c.id) + ".step-1@example.com>"));
-    auto updated = w.store().get_case(c.id);
+    auto updated = w.store().cases().get(c.id);
     REQUIRE(updated);
     CHECK(updated->next_step == 2);
     CHECK(updated->next_due_at == t0() + 10 * kDay);
@@ -305,7 +314,7 @@ TEST_CASE("a payment closes the case as recovered, credited to the last delivere
     auto r = w.run();
     CHECK(r.tick.cases_recovered == 1);
 
-    auto c = w.store().get_case(case_id);
+    auto c = w.store().cases().get(case_id);
     REQUIRE(c);
     CHECK(c->state == CaseState::kRecovered);
     CHECK(c->closed_at == paid_at);
@@ -338,11 +347,11 @@ TEST_CASE("a payment closes the case as recovered, credited to the last delivere
     CHECK(ledger[0].step_index == 0);
     CHECK(ledger[0].template_name == "update-card");
 
-    auto outbox = w.store().outbox_for_case(case_id);
+    auto outbox = w.store().outbox().for_case(case_id);
     REQUIRE(outbox.size() == 2);
     CHECK(outbox[0].state == OutboxState::kSent);
     CHECK(outbox[1].state == OutboxState::kCancelled);
-    CHECK(w.store().outbox_depth() == 0);
+    CHECK(w.outbox_depth() == 0);
   }
 
   // Whatever happened above, the closed case never sends again.
@@ -375,7 +384,7 @@ TEST_CASE("a payment before any message is a recovery without contact", "[lifecy
   CHECK(ledger[0].amount == dunning::Money(1250, "EUR"));
   REQUIRE(w.cases().size() == 1);
   CHECK(w.cases()[0].state == CaseState::kRecovered);
-  auto outbox = w.store().outbox_for_case(w.cases()[0].id);
+  auto outbox = w.store().outbox().for_case(w.cases()[0].id);
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].state == OutboxState::kCancelled);
 }
@@ -399,7 +408,7 @@ TEST_CASE("a case never paid is lost at its final cancel", "[lifecycle]") {
   CHECK(r.dispatch.sent == 0);
   CHECK(r.dispatch.skipped == 1);  // the cancel action has no transport yet; recorded why
 
-  auto c = w.store().get_case(case_id);
+  auto c = w.store().cases().get(case_id);
   REQUIRE(c);
   CHECK(c->state == CaseState::kLost);
   CHECK(c->closed_at == t0() + 14 * kDay);
@@ -412,7 +421,7 @@ TEST_CASE("a case never paid is lost at its final cancel", "[lifecycle]") {
   CHECK(ledger[0].occurred_at == t0() + 14 * kDay);
 
   CHECK(w.transport().attempts().size() == 3);
-  auto outbox = w.store().outbox_for_case(case_id);
+  auto outbox = w.store().outbox().for_case(case_id);
   REQUIRE(outbox.size() == 4);
   CHECK(outbox[3].channel == "action");
   CHECK(outbox[3].action == "cancel");
@@ -435,7 +444,7 @@ TEST_CASE("a transient failure is retried after the backoff and delivered exactl
   CHECK(first.dispatch.sent == 0);
   CHECK(first.dispatch.retried == 1);
   const auto case_id = w.cases().at(0).id;
-  auto outbox = w.store().outbox_for_case(case_id);
+  auto outbox = w.store().outbox().for_case(case_id);
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].state == OutboxState::kPending);
   CHECK(outbox[0].attempts == 1);
@@ -457,7 +466,7 @@ TEST_CASE("a transient failure is retried after the backoff and delivered exactl
   }
   CHECK(w.transport().attempts().size() == 2);
   CHECK(w.transport().delivered().size() == 1);
-  outbox = w.store().outbox_for_case(case_id);
+  outbox = w.store().outbox().for_case(case_id);
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].state == OutboxState::kSent);
   CHECK(outbox[0].attempts == 2);
@@ -501,7 +510,7 @@ TEST_CASE("transient failures turn permanent after give_up_after", "[lifecycle]"
     w.clock().advance(2 * kHour);
     w.run();
   }
-  auto outbox = w.store().outbox_for_case(case_id);
+  auto outbox = w.store().outbox().for_case(case_id);
   REQUIRE_FALSE(outbox.empty());
   CHECK(outbox[0].state == OutboxState::kFailed);
   CHECK_THAT(outbox[0].last_error, Catch::Contains("gave up after 3d"));
@@ -511,7 +520,7 @@ TEST_CASE("transient failures turn permanent after give_up_after", "[lifecycle]"
   const int attempts = outbox[0].attempts;
   w.clock().advance(kDay);
   w.run();
-  CHECK(w.store().outbox_for_case(case_id).at(0).attempts == attempts);
+  CHECK(w.store().outbox().for_case(case_id).at(0).attempts == attempts);
   CHECK(w.transport().delivered().empty());
 }
 
@@ -562,8 +571,8 @@ TEST_CASE("a row claimed by a sender that died is sent after its lease, once", "
   REQUIRE(w.scheduler().tick().steps_queued == 1);
   {
     // A sender claims the row and dies before sending.
-    dunning::store::Store::Tx tx(w.store());
-    REQUIRE(w.store().claim_outbox(w.clock().now(), Seconds(300), 10).size() == 1);
+    dunning::store::Tx tx(w.store().db());
+    REQUIRE(w.store().outbox().claim(w.clock().now(), Seconds(300), 10).size() == 1);
     tx.commit();
   }
   CHECK(w.dispatcher().dispatch_due().sent == 0);
@@ -574,7 +583,7 @@ TEST_CASE("a row claimed by a sender that died is sent after its lease, once", "
   w.clock().advance(kHour);
   CHECK(w.dispatcher().dispatch_due().sent == 0);
   CHECK(w.transport().attempts().size() == 1);
-  auto outbox = w.store().outbox_for_case(w.cases().at(0).id);
+  auto outbox = w.store().outbox().for_case(w.cases().at(0).id);
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].state == OutboxState::kSent);
   CHECK(outbox[0].attempts == 2);
@@ -592,7 +601,7 @@ TEST_CASE("a rejected recipient fails the step with the reason and is never retr
   CHECK(first.dispatch.sent == 0);
   CHECK(first.dispatch.retried == 0);
   const auto case_id = w.cases().at(0).id;
-  auto outbox = w.store().outbox_for_case(case_id);
+  auto outbox = w.store().outbox().for_case(case_id);
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].state == OutboxState::kFailed);
   CHECK_THAT(outbox[0].last_error, Catch::Contains("550 5.1.1 no such user"));
@@ -602,7 +611,7 @@ TEST_CASE("a rejected recipient fails the step with the reason and is never retr
     w.run();
   }
   CHECK(w.transport().attempts().size() == 1);
-  outbox = w.store().outbox_for_case(case_id);
+  outbox = w.store().outbox().for_case(case_id);
   CHECK(outbox.at(0).state == OutboxState::kFailed);
   CHECK(outbox.at(0).attempts == 1);
 }

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <string_view>
 
-#include "dunning/store/store.hpp"
-#include "store/migrate.hpp"
-#include "store/sqlite.hpp"
+#include "dunning/store/engine.hpp"
+#include "store/sqlite/migrate.hpp"
+#include "store/sqlite/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -81,9 +81,9 @@ TEST_CASE("an existing database is backed up before it is migrated to a newer sc
 TEST_CASE("opening the store migrates a new file without leaving a backup", "[store][migrate]") {
   dunning::testing::TempDir dir;
   const fs::path file = dir.path() / "dunningd.db";
-  auto store = dunning::store::Store::open(file, dunning::store::Store::Mode::kCreate);
+  auto store = dunning::store::open_engine(file, dunning::store::OpenMode::kCreate);
   REQUIRE(store);
-  CHECK((*store)->schema_version() == dunning::store::kSchemaVersion);
+  CHECK((*store)->db().schema_version() == dunning::store::kSchemaVersion);
   for (const auto& entry : fs::directory_iterator(dir.path())) {
     CHECK(entry.path().string().find(".bak") == std::string::npos);
   }

@@ -11,7 +11,7 @@
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
 #include "dunning/sender/transport.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/engine.hpp"
 
 namespace dunning::app {
 
@@ -21,15 +21,16 @@ struct PollResult {
   bool ok = true;  // false: the database failed; the poll is retried next time
 };
 
-// One full poll against `store`. Errors are logged, never thrown. When `stop` turns true the
-// dispatch ends after the message being sent (see Dispatcher::set_stop_flag).
-PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock& clock,
+// One full poll against `store`: the scheduler and the dispatcher get the interfaces they use.
+// Errors are logged, never thrown. When `stop` turns true the dispatch ends after the message
+// being sent (see Dispatcher::set_stop_flag).
+PollResult poll_once(store::Engine& store, const config::Config& cfg, const Clock& clock,
                      sender::EmailTransport& email, const std::atomic<bool>* stop = nullptr);
 
 // Runs until SIGTERM or SIGINT (exit code 0) and returns the process exit code. Speaks the
 // systemd notify protocol when NOTIFY_SOCKET is set: READY once running, RELOADING/READY around
 // a SIGHUP, STOPPING on a stop request, WATCHDOG pings at half of WatchdogSec.
 int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const config::Config> cfg,
-               store::Store& store, const Clock& clock);
+               store::Engine& store, const Clock& clock);
 
 }  // namespace dunning::app

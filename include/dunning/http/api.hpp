@@ -14,7 +14,7 @@
 #include "dunning/core/clock.hpp"
 #include "dunning/http/metrics.hpp"
 #include "dunning/http/server.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/engine.hpp"
 
 namespace dunning::http {
 
@@ -22,8 +22,9 @@ class Api {
  public:
   using ConfigSnapshot = std::function<std::shared_ptr<const config::Config>()>;
 
-  // `db` is the API's own connection to the daemon's database.
-  Api(ConfigSnapshot config, std::unique_ptr<store::Store> db, Metrics& metrics,
+  // `db` is the API's own connection to the daemon's database (the API uses every interface of
+  // it but the payments feed).
+  Api(ConfigSnapshot config, std::unique_ptr<store::Engine> db, Metrics& metrics,
       const Clock& clock);
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;

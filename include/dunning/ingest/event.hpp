@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dunning/core/clock.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/facts_writer.hpp"
 
 namespace dunning::ingest {
 
@@ -37,12 +37,12 @@ using Parsed = std::variant<T, FieldError>;
 
 enum class Applied { kWritten, kDuplicate };
 
-// Writes the event row and its facts. REQUIRES: the caller holds a Store::Tx. Throws
-// store::StoreError; the caller wraps each event in a Store::Savepoint so that a failing event
+// Writes the event row and its facts. REQUIRES: the caller holds a store::Tx. Throws
+// store::StoreError; the caller wraps each event in a store::Savepoint so that a failing event
 // leaves nothing behind while the rest of its batch commits.
-Applied apply_event(store::Store& store, const Event& e);
+Applied apply_event(store::FactsWriter& facts, const Event& e);
 
 // Writes one fact; true when a row changed.
-bool apply_fact(store::Store& store, const Fact& f);
+bool apply_fact(store::FactsWriter& facts, const Fact& f);
 
 }  // namespace dunning::ingest

@@ -6,7 +6,10 @@
 #include <string>
 
 #include "dunning/core/clock.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/cases.hpp"
+#include "dunning/store/ledger_book.hpp"
+#include "dunning/store/outbox.hpp"
+#include "dunning/store/payments_feed.hpp"
 
 namespace dunning::ledger {
 
@@ -48,7 +51,8 @@ store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Mo
 
 // Writes the cancelled row and closes the case, cancelling its pending steps (one transaction
 // is the caller's). For the scheduler's subscription-ended fact.
-void record_cancelled(store::Store& store, const store::CaseRecord& c, TimePoint at, TimePoint now,
+void record_cancelled(store::LedgerBook& ledger, store::Cases& cases, store::Outbox& outbox,
+                      const store::CaseRecord& c, TimePoint at, TimePoint now,
                       const std::string& reason);
 
 }  // namespace dunning::ledger

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "dunning/core/clock.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/ledger_book.hpp"
 
 namespace dunning::ledger {
 
@@ -21,10 +21,10 @@ struct Totals {
 };
 
 // Writes the ledger rows with occurred_at in [from, to) and returns their totals.
-Totals write_csv(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
-                 std::ostream& out);
-Totals write_json(store::Store& store, std::optional<TimePoint> from, std::optional<TimePoint> to,
-                  std::ostream& out);
+Totals write_csv(store::LedgerBook& ledger, std::optional<TimePoint> from,
+                 std::optional<TimePoint> to, std::ostream& out);
+Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
+                  std::optional<TimePoint> to, std::ostream& out);
 
 // RFC 4180 field quoting.
 std::string csv_field(const std::string& s);

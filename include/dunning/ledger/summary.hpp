@@ -10,7 +10,7 @@
 #include <string>
 
 #include "dunning/core/clock.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/report_queries.hpp"
 
 namespace dunning::ledger {
 
@@ -30,7 +30,7 @@ bool valid_group_by(const std::string& by);
 
 // Computes the report. Memory is bounded by the number of groups, currencies, weeks and distinct
 // days-to-recover values, never by the number of cases.
-nlohmann::json build_report(store::Store& store, const ReportOptions& opt);
+nlohmann::json build_report(store::ReportQueries& reports, const ReportOptions& opt);
 
 // Newcombe's hybrid score interval (method 10, from two Wilson score intervals) for the
 // difference of two proportions x1/n1 - x0/n0 at 95%. REQUIRES: n1 > 0 and n0 > 0.

@@ -5,8 +5,8 @@
 //
 // Failures: 4xx / network errors retry with exponential backoff and jitter until
 // outbox.give_up_after; a recipient refused permanently fails the step and marks the address
-// unreachable (store contact_status), which stops that channel for that customer; a permanent
-// refusal not about the recipient pauses the whole channel (store channel_pauses), rows stay
+// unreachable (the ContactBook), which stops that channel for that customer; a permanent
+// refusal not about the recipient pauses the whole channel (a ContactBook pause), rows stay
 // pending and one batch is tried again when the pause ends.
 #pragma once
 
@@ -20,7 +20,12 @@
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
 #include "dunning/sender/transport.hpp"
-#include "dunning/store/store.hpp"
+#include "dunning/store/cases.hpp"
+#include "dunning/store/contact_book.hpp"
+#include "dunning/store/database.hpp"
+#include "dunning/store/facts_writer.hpp"
+#include "dunning/store/outbox.hpp"
+#include "dunning/store/payments_feed.hpp"
 #include "dunning/templates/renderer.hpp"
 
 namespace dunning::sender {
@@ -36,9 +41,9 @@ struct DispatchStats {
   int webhooks = 0;  // outbound webhook events delivered
 };
 
-// Everything a message about `c` may mention, read from the store. `link_secret` signs the
-// card-update link when cfg.daemon.links.base_url is set (else company.update_url is used).
-templates::MessageData case_message_data(store::Store& store, const config::Config& cfg,
+// Everything a message about `c` may mention, read from the payments feed. `link_secret` signs
+// the card-update link when cfg.daemon.links.base_url is set (else company.update_url is used).
+templates::MessageData case_message_data(store::PaymentsFeed& feed, const config::Config& cfg,
                                          const store::CaseRecord& c, int step_index, TimePoint now,
                                          const std::optional<std::string>& link_secret);
 
@@ -49,8 +54,12 @@ std::string update_url(const config::Config& cfg, const std::string& customer_id
 
 class Dispatcher {
  public:
-  Dispatcher(store::Store& store, const config::Config& cfg, const templates::Renderer& renderer,
-             EmailTransport& email, const Clock& clock);
+  // Transactions are taken on `db`, which every interface shares (one connection). `facts`
+  // records the payment a successful billing retry reports.
+  Dispatcher(store::Database& db, store::Outbox& outbox, store::Cases& cases,
+             store::ContactBook& contacts, store::PaymentsFeed& feed, store::FactsWriter& facts,
+             const config::Config& cfg, const templates::Renderer& renderer, EmailTransport& email,
+             const Clock& clock);
   ~Dispatcher();
 
   // Sends everything due now, batch by batch, until nothing due is left; a channel whose server
@@ -80,7 +89,12 @@ class Dispatcher {
   std::string sign_and_post(HttpClient& http, const std::string& type, const std::string& body,
                             long& status, bool& transient);
 
-  store::Store& store_;
+  store::Database& db_;
+  store::Outbox& outbox_;
+  store::Cases& cases_;
+  store::ContactBook& contacts_;
+  store::PaymentsFeed& feed_;
+  store::FactsWriter& facts_;
   const config::Config& cfg_;
   const templates::Renderer& renderer_;
   EmailTransport& email_;

@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 5> kMigrations = {
+inline constexpr std::array<std::string_view, 6> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -150,6 +150,24 @@ CREATE TABLE contact_status(
 -- relay denied, 5xx to MAIL FROM or DATA). Its rows stay pending; one is tried at retry_at.
 CREATE TABLE channel_pauses(
   channel TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL, retry_at TEXT NOT NULL);
+)sql",
+    // ---- version 6: rows of the polled tables that cannot be decoded, and subscription changes
+    // without a business rule in the schema
+    R"sql(
+-- A polled row the feed could not decode (a currency 'eur', an unreadable time). The cursor moves
+-- past it; this is its report (and a /metrics count), one per table and rowid.
+CREATE TABLE rejected_rows(
+  id INTEGER PRIMARY KEY, source_table TEXT NOT NULL, source_rowid INTEGER NOT NULL,
+  row_id TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL,
+  UNIQUE (source_table, source_rowid));
+-- Every status change of a subscription goes into the feed; which statuses end a subscription
+-- is dunningd's one list (core/subscription_status.hpp), no longer spelled in this trigger.
+DROP TRIGGER IF EXISTS subscriptions_cancelled;
+CREATE TRIGGER subscriptions_status_changed AFTER UPDATE OF status ON subscriptions
+  WHEN new.status IS NOT NULL AND old.status IS NOT new.status
+  BEGIN INSERT INTO subscription_changes(subscription_id, status, at)
+        VALUES (new.id, new.status,
+                COALESCE(new.updated_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))); END;
 )sql",
 };
 

@@ -1,4 +1,4 @@
-#include "store/sqlite.hpp"
+#include "store/sqlite/sqlite.hpp"
 
 namespace dunning::store::sqlite {
 
@@ -76,6 +76,8 @@ void Stmt::reset() {
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
 
+int Stmt::type(int col) const { return sqlite3_column_type(stmt_.get(), col); }
+
 std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
 
 std::string Stmt::text(int col) const {
@@ -109,6 +111,28 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
+}
+
+StatementCache::Lease::~Lease() {
+  if (stmt_ == nullptr) return;
+  stmt_->reset();
+  if (busy_ != nullptr) *busy_ = false;
+}
+
+StatementCache::Lease StatementCache::get(std::string_view sql) {
+  auto it = entries_.find(sql);
+  if (it == entries_.end()) {
+    ++prepared_;
+    it = entries_.emplace(std::string(sql), std::make_unique<Entry>(Stmt(*db_, sql))).first;
+  } else if (it->second->busy) {
+    ++prepared_;
+    auto own = std::make_unique<Stmt>(*db_, sql);
+    Stmt* raw = own.get();
+    return Lease(raw, nullptr, std::move(own));
+  }
+  Entry& e = *it->second;
+  e.busy = true;
+  return Lease(&e.stmt, &e.busy, nullptr);
 }
 
 }  // namespace dunning::store::sqlite

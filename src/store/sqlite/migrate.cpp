@@ -1,4 +1,4 @@
-#include "store/migrate.hpp"
+#include "store/sqlite/migrate.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +9,9 @@
 namespace dunning::store::detail {
 
 int schema_version(sqlite::Db& db) {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+  sqlite::Stmt table(
+      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!table.step()) return 0;
   sqlite::Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
   return s.step() ? static_cast<int>(s.int64(0)) : 0;
 }
@@ -61,6 +63,7 @@ int migrate(sqlite::Db& db, const std::filesystem::path& db_file,
   }
   for (int v = from; v < target; ++v) {
     sqlite::Transaction tx(db);
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
     db.exec(migrations[static_cast<std::size_t>(v)]);
     sqlite::Stmt ins(db, "INSERT INTO schema_version(version) VALUES (?)");
     ins.bind(1, v + 1).run();

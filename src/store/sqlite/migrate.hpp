@@ -7,11 +7,12 @@
 #include <span>
 #include <string_view>
 
-#include "store/sqlite.hpp"
+#include "store/sqlite/sqlite.hpp"
 
 namespace dunning::store::detail {
 
-// The schema version recorded in `db` (0 for a new file); creates the schema_version table.
+// The schema version recorded in `db`: 0 for a new file (without a schema_version table).
+// Reads only; migrate() is the one writer of schema_version.
 int schema_version(sqlite::Db& db);
 
 // Copies the whole database behind `db` into `dest` (replaced atomically: written to
@@ -22,7 +23,8 @@ void backup_database(sqlite::Db& db, const std::filesystem::path& dest);
 // Where the copy taken before migrating `db_file` to `version` goes.
 std::filesystem::path pre_migration_backup(const std::filesystem::path& db_file, int version);
 
-// Brings `db` (the file `db_file`) to version migrations.size(), one transaction per version.
+// Brings `db` (the file `db_file`) to version migrations.size(), one transaction per version,
+// each recording its version in schema_version (created by the first).
 // A database that already has a schema (version > 0) and is behind is backed up first with
 // backup_database() to pre_migration_backup(db_file, migrations.size()). Returns the version
 // it started from. Throws sqlite::SqliteError; a failed migration leaves the previous version.

@@ -1,0 +1,78 @@
+// The rows the finance report and `ledger verify` are computed from, as the store's report
+// queries stream them (store/report_queries.hpp). They are the ledger's vocabulary: plain values
+// over core types only, so the store can produce them without depending on ledger code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/core/money.hpp"
+
+namespace dunning::ledger {
+
+// One case of a report's population with its outcome (the close row, if any, plus the sum of
+// its corrections).
+struct CaseOutcome {
+  std::int64_t case_id = 0;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  Money amount;  // the failed amount the case was opened for
+  std::string decline_code;
+  std::string sequence_id;
+  TimePoint opened_at;
+  bool holdout = false;
+  std::string kind;     // close row kind; "" while the case is open
+  Money closed_amount;  // close row amount + corrections (valid when kind != "")
+  std::optional<int> step_index;
+  std::string channel;
+  std::string attribution;
+  std::optional<TimePoint> closed_at;  // the close row's occurred_at
+  std::optional<int> days_to_recover;
+};
+
+// Sent (delivered or executed) outbox steps of the cases opened in a period, counted per
+// sequence and step.
+struct StepReach {
+  std::string sequence_id;
+  int step_index = 0;
+  std::string channel;
+  std::string template_name;  // template, or the action's name
+  std::int64_t cases = 0;
+};
+
+// A recovery in the report's population with the customer's own succeeded payments for the same
+// subscription (and currency) up to and including the recovering payment.
+struct RecoveryHistory {
+  std::int64_t case_id = 0;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::string currency;
+  TimePoint recovered_at;
+  std::int64_t paid_sum_minor = 0;
+  std::int64_t paid_count = 0;
+  std::optional<TimePoint> first_paid_at;
+};
+
+// A recovered subscription observed for retention: when it was recovered and when (if ever) it
+// ended afterwards — a later lost/cancelled ledger row, or the subscription's ended status.
+struct RetentionObservation {
+  TimePoint recovered_at;
+  std::optional<TimePoint> ended_at;
+};
+
+// `ledger verify`: recovered ledger rows against the payments they name.
+struct VerifyCurrency {
+  std::string currency;
+  std::int64_t ledger_minor = 0;
+  std::int64_t payments_minor = 0;
+  std::int64_t rows = 0;
+};
+struct VerifyMismatch {
+  std::int64_t ledger_id = 0;
+  std::string payment_id;
+  std::string problem;
+};
+
+}  // namespace dunning::ledger

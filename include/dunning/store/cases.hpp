@@ -1,0 +1,118 @@
+// Cases: one row per failed invoice (or expiring card) that dunningd walks through a sequence,
+// and the case's timeline (case_events) that explains every decision taken about it.
+// The store keeps the rows; when a case opens, advances or closes is decided by the scheduler and
+// the rules, and the words of the timeline are the caller's.
+// One instance per connection, not thread-safe. Throws StoreError only. Writes join the caller's
+// Tx, so a case's writes commit together with its outbox and ledger rows (outside a Tx each
+// write commits on its own).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/core/money.hpp"
+#include "dunning/store/payments_feed.hpp"
+
+namespace dunning::store {
+
+enum class CaseState { kOpen, kPaused, kRecovered, kLost, kCancelled };
+std::string_view to_string(CaseState s);
+// nullopt for text that names no state.
+std::optional<CaseState> parse_case_state(std::string_view text);
+
+struct CaseRecord {
+  std::int64_t id = 0;
+  std::string trigger;  // payment_failed | card_expiring
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::optional<std::string> invoice_id;
+  std::optional<std::string> payment_id;
+  Money amount;
+  std::string decline_code;
+  std::string sequence_id;
+  std::string sequence_hash;
+  CaseState state = CaseState::kOpen;
+  TimePoint opened_at;
+  std::optional<TimePoint> closed_at;
+  int next_step = 0;
+  std::optional<TimePoint> next_due_at;
+  int attempt_count = 0;
+  bool holdout = false;
+};
+
+// Which cases a listing returns; empty fields do not filter.
+struct CaseFilter {
+  std::string state;  // "open", "recovered", ...: text that names no state matches nothing
+  std::string customer_id;
+  int limit = 100;
+};
+
+struct CaseEvent {
+  std::int64_t id = 0;
+  std::int64_t case_id = 0;
+  TimePoint at;
+  std::string kind;  // opened | step_queued | step_skipped | step_sent | recovered | ...
+  std::string detail;
+};
+
+class Cases {
+ public:
+  Cases() = default;
+  Cases(const Cases&) = delete;
+  Cases& operator=(const Cases&) = delete;
+  virtual ~Cases() = default;
+
+  // ---- opening
+  // Inserts `c` (its id is ignored) and returns the new id.
+  // Throws StoreError when the invoice already has an open or paused case (the schema refuses a
+  // second one).
+  virtual std::int64_t insert(const CaseRecord& c) = 0;
+  // Remembers that `case_id` was opened for this card and expiry, so expiring_cards no longer
+  // returns it (one card_expiring case per card and expiry, ever).
+  virtual void record_expiry_case(const ExpiringCard& card, std::int64_t case_id) = 0;
+
+  // ---- reading; open means open or paused
+  virtual std::optional<CaseRecord> get(std::int64_t id) = 0;
+  virtual std::optional<CaseRecord> open_for_invoice(const std::string& invoice_id) = 0;
+  // Oldest first.
+  virtual std::vector<CaseRecord> open_for_customer(const std::string& customer_id) = 0;
+  virtual std::vector<CaseRecord> open_for_subscription(const std::string& subscription_id) = 0;
+  // Cases in state open whose next step is due at or before `now`, earliest due first.
+  virtual std::vector<CaseRecord> due(TimePoint now, int limit) = 0;
+  // Cases matching `filter`, by id.
+  virtual std::vector<CaseRecord> find(const CaseFilter& filter) = 0;
+
+  // ---- progress and closing
+  virtual void set_progress(std::int64_t id, int next_step,
+                            std::optional<TimePoint> next_due_at) = 0;
+  // Moves the case from `from` to `to` (an admin's pause or resume); false, and nothing
+  // written, when the case is not in state `from`.
+  virtual bool change_state(std::int64_t id, CaseState from, CaseState to) = 0;
+  // Closes the case in `state` (recovered, lost, cancelled) at `at`; nothing is due any more.
+  virtual void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) = 0;
+  // One more charge attempt was made for the case (a retry the billing system answered).
+  virtual void increment_attempt_count(std::int64_t id) = 0;
+
+  // ---- the timeline
+  virtual void add_event(std::int64_t case_id, TimePoint at, const std::string& kind,
+                         const std::string& detail) = 0;
+  // The case's events in the order they were written.
+  virtual std::vector<CaseEvent> events(std::int64_t case_id) = 0;
+  virtual int count_events(std::int64_t case_id, const std::string& kind) = 0;
+  // Events of any case with id > after_id whose kind is in `kinds`, oldest first (outbound
+  // webhooks follow them with a cursor). Empty when `kinds` is empty.
+  virtual std::vector<CaseEvent> events_after(std::int64_t after_id,
+                                              std::span<const std::string> kinds, int limit) = 0;
+
+  // ---- clicks on the case's signed card-update link
+  virtual void record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) = 0;
+  // True when the case's link was ever clicked (`unless: clicked`).
+  virtual bool clicked(std::int64_t case_id) = 0;
+};
+
+}  // namespace dunning::store

@@ -1,0 +1,62 @@
+// The ledger book: the append-only record finance signs. Rows are never updated or deleted (the
+// schema refuses both); a mistake is corrected by a new correction row. Which rows a case gets
+// and how a recovery is attributed is decided in ledger/ (attribution.hpp), not here.
+// One instance per connection, not thread-safe. Throws StoreError only (a second close row for a
+// case included). Appends join the caller's Tx, so a close row commits with its case.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "dunning/core/clock.hpp"
+#include "dunning/core/money.hpp"
+
+namespace dunning::store {
+
+struct LedgerEntry {
+  std::int64_t id = 0;
+  std::int64_t case_id = 0;
+  // recovered | recovered_without_contact | lost | cancelled | correction. A correction carries
+  // a signed amount in the corrected row's currency and `corrects` = that row's id.
+  std::string kind;
+  std::string customer_id;
+  std::optional<std::string> subscription_id;
+  std::optional<std::string> invoice_id;
+  std::optional<std::string> payment_id;
+  Money amount;
+  std::optional<int> step_index;  // the step that won it (recovered) or closed it (lost)
+  std::string channel;
+  std::string template_name;
+  std::string sequence_id;
+  std::string decline_code;
+  TimePoint opened_at;
+  TimePoint occurred_at;  // when the money arrived / was written off
+  TimePoint recorded_at;
+  std::optional<int> days_to_recover;    // whole days from opened_at to occurred_at (recovered*)
+  std::string attribution;               // "step" | "click" | "" (recovered rows only)
+  std::optional<TimePoint> clicked_at;   // the click that won it, when attribution == "click"
+  std::optional<std::int64_t> corrects;  // correction rows: the ledger row they correct
+  std::string note;
+};
+
+class LedgerBook {
+ public:
+  LedgerBook() = default;
+  LedgerBook(const LedgerBook&) = delete;
+  LedgerBook& operator=(const LedgerBook&) = delete;
+  virtual ~LedgerBook() = default;
+
+  // Appends `e` (its id is ignored) and returns the new row's id. Throws StoreError for a second
+  // row other than a correction for the same case.
+  virtual std::int64_t append(const LedgerEntry& e) = 0;
+  // Streams the rows with occurred_at in [from, to) (open ends when absent), in occurred_at
+  // order: memory does not grow with the ledger. `fn` must not call back into this connection.
+  virtual void for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                        const std::function<void(const LedgerEntry&)>& fn) = 0;
+  // The latest click on the case's card-update link at or before `at` (click attribution).
+  virtual std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at) = 0;
+};
+
+}  // namespace dunning::store

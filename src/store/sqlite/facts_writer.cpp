@@ -1,0 +1,125 @@
+#include "store/sqlite/engine.hpp"
+#include "store/sqlite/rows.hpp"
+
+namespace dunning::store::sqlite {
+
+bool SqliteFactsWriter::record_event(const std::string& id, const std::string& source,
+                                     const std::string& type, const std::string& payload,
+                                     TimePoint received_at) {
+  return guard("record_event", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO events(id, source, type, payload, received_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(id) DO NOTHING");
+    s.bind(1, id).bind(2, source).bind(3, type).bind(4, payload).bind(5, iso(received_at)).run();
+    return db_.raw().changes() == 1;
+  });
+}
+
+bool SqliteFactsWriter::upsert_customer(const CustomerRow& c) {
+  return guard("upsert_customer", [&] {
+    // Only a real change touches the row, so a replay or a re-import changes nothing.
+    auto s = db_.prepare(
+        "INSERT INTO customers(id, email, name, locale, time_zone, phone, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+        "email = COALESCE(excluded.email, email), name = COALESCE(excluded.name, name), "
+        "locale = COALESCE(excluded.locale, locale), "
+        "time_zone = COALESCE(excluded.time_zone, time_zone), "
+        "phone = COALESCE(excluded.phone, phone), "
+        "created_at = COALESCE(created_at, excluded.created_at) WHERE "
+        "(excluded.email IS NOT NULL AND excluded.email IS NOT email) OR "
+        "(excluded.name IS NOT NULL AND excluded.name IS NOT name) OR "
+        "(excluded.locale IS NOT NULL AND excluded.locale IS NOT locale) OR "
+        "(excluded.time_zone IS NOT NULL AND excluded.time_zone IS NOT time_zone) OR "
+        "(excluded.phone IS NOT NULL AND excluded.phone IS NOT phone) OR "
+        "(created_at IS NULL AND excluded.created_at IS NOT NULL)");
+    s.bind(1, c.id).bind(2, c.email).bind(3, c.name).bind(4, c.locale).bind(5, c.time_zone);
+    s.bind(6, c.phone);
+    bind_time(s, 7, c.created_at);
+    s.run();
+    return db_.raw().changes() == 1;
+  });
+}
+
+bool SqliteFactsWriter::upsert_payment_method(const PaymentMethodRow& m) {
+  return guard("upsert_payment_method", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO payment_methods(id, customer_id, brand, last4, exp_month, exp_year, "
+        "is_default, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, 0), ?8) "
+        "ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, "
+        "brand = COALESCE(excluded.brand, brand), last4 = COALESCE(excluded.last4, last4), "
+        "exp_month = COALESCE(excluded.exp_month, exp_month), "
+        "exp_year = COALESCE(excluded.exp_year, exp_year), "
+        "is_default = COALESCE(?7, is_default), updated_at = excluded.updated_at WHERE "
+        "customer_id IS NOT excluded.customer_id OR "
+        "(excluded.brand IS NOT NULL AND excluded.brand IS NOT brand) OR "
+        "(excluded.last4 IS NOT NULL AND excluded.last4 IS NOT last4) OR "
+        "(excluded.exp_month IS NOT NULL AND excluded.exp_month IS NOT exp_month) OR "
+        "(excluded.exp_year IS NOT NULL AND excluded.exp_year IS NOT exp_year) OR "
+        "(?7 IS NOT NULL AND ?7 IS NOT is_default)");
+    s.bind(1, m.id).bind(2, m.customer_id).bind(3, m.brand).bind(4, m.last4);
+    s.bind(5, m.exp_month).bind(6, m.exp_year);
+    if (m.is_default) {
+      s.bind(7, *m.is_default ? 1 : 0);
+    } else {
+      s.bind(7, std::nullopt);
+    }
+    s.bind(8, iso(m.updated_at));
+    s.run();
+    bool changed = db_.raw().changes() == 1;
+    if (m.is_default.value_or(false)) {
+      auto clear = db_.prepare(
+          "UPDATE payment_methods SET is_default = 0, updated_at = ? "
+          "WHERE customer_id = ? AND id <> ? AND is_default = 1");
+      clear.bind(1, iso(m.updated_at)).bind(2, m.customer_id).bind(3, m.id).run();
+      changed = changed || db_.raw().changes() > 0;
+    }
+    return changed;
+  });
+}
+
+bool SqliteFactsWriter::set_default_card(const DefaultCardRow& d) {
+  PaymentMethodRow m;
+  m.id = d.payment_method_id;
+  m.customer_id = d.customer_id;
+  m.is_default = true;
+  m.updated_at = d.updated_at;
+  return upsert_payment_method(m);
+}
+
+bool SqliteFactsWriter::upsert_subscription(const SubscriptionRow& r) {
+  return guard("upsert_subscription", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO subscriptions(id, customer_id, plan, status, amount_minor, currency, "
+        "interval, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, "
+        "plan = COALESCE(excluded.plan, plan), status = COALESCE(excluded.status, status), "
+        "amount_minor = COALESCE(excluded.amount_minor, amount_minor), "
+        "currency = COALESCE(excluded.currency, currency), "
+        "interval = COALESCE(excluded.interval, interval), updated_at = excluded.updated_at "
+        "WHERE customer_id IS NOT excluded.customer_id OR "
+        "(excluded.plan IS NOT NULL AND excluded.plan IS NOT plan) OR "
+        "(excluded.status IS NOT NULL AND excluded.status IS NOT status) OR "
+        "(excluded.amount_minor IS NOT NULL AND excluded.amount_minor IS NOT amount_minor) OR "
+        "(excluded.currency IS NOT NULL AND excluded.currency IS NOT currency) OR "
+        "(excluded.interval IS NOT NULL AND excluded.interval IS NOT interval)");
+    s.bind(1, r.id).bind(2, r.customer_id).bind(3, r.plan).bind(4, r.status);
+    s.bind(5, r.amount_minor).bind(6, r.currency).bind(7, r.interval).bind(8, iso(r.updated_at));
+    s.run();
+    return db_.raw().changes() == 1;
+  });
+}
+
+bool SqliteFactsWriter::append_payment(const PaymentRow& p) {
+  return guard("append_payment", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor, "
+        "currency, status, decline_code, message, occurred_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
+    s.bind(1, p.id).bind(2, p.customer_id).bind(3, p.subscription_id).bind(4, p.invoice_id);
+    s.bind(5, p.amount_minor).bind(6, p.currency).bind(7, p.status).bind(8, p.decline_code);
+    s.bind(9, p.message).bind(10, iso(p.occurred_at)).run();
+    return db_.raw().changes() == 1;
+  });
+}
+
+}  // namespace dunning::store::sqlite

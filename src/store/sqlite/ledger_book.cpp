@@ -1,0 +1,91 @@
+#include "store/sqlite/engine.hpp"
+#include "store/sqlite/rows.hpp"
+
+namespace dunning::store::sqlite {
+
+namespace {
+
+// Empty text is stored as NULL (the column's "not applicable").
+void bind_text_or_null(StatementCache::Lease& s, int i, const std::string& v) {
+  if (v.empty()) {
+    s.bind(i, std::nullopt);
+  } else {
+    s.bind(i, v);
+  }
+}
+
+}  // namespace
+
+std::int64_t SqliteLedgerBook::append(const LedgerEntry& e) {
+  return guard("append_ledger", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO ledger(case_id, kind, customer_id, subscription_id, invoice_id, "
+        "payment_id, amount_minor, currency, step_index, channel, template, sequence_id, "
+        "decline_code, opened_at, occurred_at, recorded_at, days_to_recover, attribution, "
+        "clicked_at, corrects, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, e.case_id).bind(2, e.kind).bind(3, e.customer_id).bind(4, e.subscription_id);
+    s.bind(5, e.invoice_id).bind(6, e.payment_id).bind(7, e.amount.minor());
+    s.bind(8, e.amount.currency()).bind(9, e.step_index).bind(10, e.channel);
+    s.bind(11, e.template_name).bind(12, e.sequence_id).bind(13, e.decline_code);
+    s.bind(14, iso(e.opened_at)).bind(15, iso(e.occurred_at)).bind(16, iso(e.recorded_at));
+    s.bind(17, e.days_to_recover);
+    bind_text_or_null(s, 18, e.attribution);
+    bind_time(s, 19, e.clicked_at);
+    s.bind(20, e.corrects);
+    bind_text_or_null(s, 21, e.note);
+    s.run();
+    return db_.raw().last_insert_rowid();
+  });
+}
+
+void SqliteLedgerBook::for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                                const std::function<void(const LedgerEntry&)>& fn) {
+  guard("for_each_ledger", [&] {
+    auto s = db_.prepare(
+        "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
+        "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
+        "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
+        "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
+        "COALESCE(note, '') FROM ledger WHERE (?1 IS NULL OR occurred_at >= ?1) AND "
+        "(?2 IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id");
+    bind_time(s, 1, from);
+    bind_time(s, 2, to);
+    while (s.step()) {
+      LedgerEntry e;
+      e.id = s.int64(0);
+      e.case_id = s.int64(1);
+      e.kind = s.text(2);
+      e.customer_id = s.text(3);
+      e.subscription_id = s.opt_text(4);
+      e.invoice_id = s.opt_text(5);
+      e.payment_id = s.opt_text(6);
+      e.amount = money(s.int64(7), s.text(8), "ledger.currency");
+      if (auto st = s.opt_int64(9)) e.step_index = static_cast<int>(*st);
+      e.channel = s.text(10);
+      e.template_name = s.text(11);
+      e.sequence_id = s.text(12);
+      e.decline_code = s.text(13);
+      e.opened_at = parse_time(s.text(14), "ledger.opened_at");
+      e.occurred_at = parse_time(s.text(15), "ledger.occurred_at");
+      e.recorded_at = parse_time(s.text(16), "ledger.recorded_at");
+      if (auto d = s.opt_int64(17)) e.days_to_recover = static_cast<int>(*d);
+      e.attribution = s.text(18);
+      e.clicked_at = parse_opt_time(s.opt_text(19), "ledger.clicked_at");
+      e.corrects = s.opt_int64(20);
+      e.note = s.text(21);
+      fn(e);
+    }
+  });
+}
+
+std::optional<TimePoint> SqliteLedgerBook::last_click(std::int64_t case_id, TimePoint at) {
+  return guard("last_click", [&]() -> std::optional<TimePoint> {
+    auto s = db_.prepare("SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?");
+    s.bind(1, case_id).bind(2, iso(at));
+    if (!s.step()) return std::nullopt;
+    return parse_opt_time(s.opt_text(0), "clicks.at");
+  });
+}
+
+}  // namespace dunning::store::sqlite

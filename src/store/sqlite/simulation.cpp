@@ -1,0 +1,39 @@
+#include "store/sqlite/engine.hpp"
+#include "store/sqlite/rows.hpp"
+
+namespace dunning::store::sqlite {
+
+void SqliteSimulation::prepare() {
+  guard("prepare_simulation", [&] {
+    Db& db = db_.raw();
+    // A simulation copy is disposable: no fsync per transaction.
+    db.exec("PRAGMA synchronous=OFF");
+    sqlite::Transaction tx(db);
+    db.exec(R"sql(
+DROP TRIGGER IF EXISTS ledger_is_append_only_update;
+DROP TRIGGER IF EXISTS ledger_is_append_only_delete;
+DELETE FROM ledger; DELETE FROM outbox; DELETE FROM case_events; DELETE FROM card_expiry_cases;
+DELETE FROM clicks; DELETE FROM cases; DELETE FROM cursors; DELETE FROM card_changes;
+DELETE FROM subscription_changes; DELETE FROM rejected_rows;
+DROP TABLE IF EXISTS simulation_payments;
+CREATE TABLE simulation_payments AS SELECT * FROM payments ORDER BY occurred_at, rowid;
+DELETE FROM payments;
+)sql");
+    tx.commit();
+  });
+}
+
+int SqliteSimulation::release_payments(TimePoint until) {
+  return guard("release_payments", [&] {
+    auto ins = db_.prepare(
+        "INSERT INTO payments SELECT * FROM simulation_payments WHERE occurred_at <= ? "
+        "ORDER BY occurred_at, rowid");
+    ins.bind(1, iso(until)).run();
+    const int n = db_.raw().changes();
+    auto del = db_.prepare("DELETE FROM simulation_payments WHERE occurred_at <= ?");
+    del.bind(1, iso(until)).run();
+    return n;
+  });
+}
+
+}  // namespace dunning::store::sqlite

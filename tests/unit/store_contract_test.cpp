@@ -1,0 +1,681 @@
+// The store's contract: every interface exercised through its abstract type, on every engine of
+// support/store_engines.hpp (real databases in a temp folder, never mocks). What a test asserts
+// here is what the header promises, so a new engine passes this suite or does not ship.
+#include <catch2/catch.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dunning/core/subscription_status.hpp"
+#include "dunning/store/engine.hpp"
+#include "support/store_engines.hpp"
+
+using namespace dunning;
+using dunning::testing::on_every_engine;
+using store::CaseState;
+using store::OutboxState;
+
+namespace {
+
+using Billing = std::function<void(const std::string&)>;
+
+TimePoint at(const char* iso) { return *parse_iso8601(iso); }
+
+store::CaseRecord a_case(const std::string& invoice, const std::string& customer = "cus_1") {
+  store::CaseRecord c;
+  c.trigger = "payment_failed";
+  c.customer_id = customer;
+  c.subscription_id = "sub_" + customer;
+  c.invoice_id = invoice;
+  c.payment_id = "py_" + invoice;
+  c.amount = Money(1250, "EUR");
+  c.decline_code = "insufficient_funds";
+  c.sequence_id = "soft";
+  c.sequence_hash = "h1";
+  c.opened_at = at("2026-11-02T10:00:00Z");
+  c.next_due_at = at("2026-11-03T10:00:00Z");
+  c.attempt_count = 1;
+  return c;
+}
+
+store::OutboxRow a_step(std::int64_t case_id, int step, const std::string& channel,
+                        const char* due = "2026-11-02T10:00:00Z") {
+  store::OutboxRow r;
+  r.case_id = case_id;
+  r.step_index = step;
+  r.channel = channel;
+  if (channel == "action") {
+    r.action = "retry";
+    r.card_id = "pm_1";
+  } else {
+    r.template_name = "payment-failed";
+  }
+  r.message_key = "case:" + std::to_string(case_id) + ":step:" + std::to_string(step);
+  r.due_at = at(due);
+  r.created_at = at("2026-11-02T09:00:00Z");
+  return r;
+}
+
+store::PaymentRow a_payment(const std::string& id, const std::string& status,
+                            const char* when = "2026-11-02T10:00:00Z") {
+  store::PaymentRow p;
+  p.id = id;
+  p.customer_id = "cus_1";
+  p.subscription_id = "sub_cus_1";
+  p.invoice_id = "in_" + id;
+  p.amount_minor = 1250;
+  p.currency = "EUR";
+  p.status = status;
+  p.decline_code = "insufficient_funds";
+  p.occurred_at = at(when);
+  return p;
+}
+
+std::vector<std::int64_t> ids(const std::vector<store::CaseRecord>& cases) {
+  std::vector<std::int64_t> out;
+  for (const auto& c : cases) out.push_back(c.id);
+  return out;
+}
+
+}  // namespace
+
+// ---- Database
+
+TEST_CASE("a transaction keeps its writes only when committed", "[store][contract]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    CHECK(e.db().schema_version() == store::kSchemaVersion);
+    CHECK_FALSE(e.db().in_transaction());
+    {
+      store::Tx tx(e.db());
+      CHECK(e.db().in_transaction());
+      e.feed().set_cursor("payments", 7);
+    }  // rolled back
+    CHECK_FALSE(e.db().in_transaction());
+    CHECK(e.feed().cursor("payments") == 0);
+    {
+      store::Tx tx(e.db());
+      e.feed().set_cursor("payments", 7);
+      tx.commit();
+    }
+    CHECK(e.feed().cursor("payments") == 7);
+  });
+}
+
+TEST_CASE("a savepoint undoes only its own writes, its transaction still commits",
+          "[store][contract]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    CHECK(e.facts().record_event("e1", "api", "payment.failed", "{}", at("2026-11-02T10:00:00Z")));
+    {
+      store::Savepoint sp(e.db());
+      CHECK(
+          e.facts().record_event("e2", "api", "payment.failed", "{}", at("2026-11-02T10:00:00Z")));
+      {
+        store::Savepoint inner(e.db());
+        CHECK(e.facts().record_event("e3", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
+        inner.release();
+      }
+    }  // e2 and e3 are undone
+    {
+      store::Savepoint sp(e.db());
+      CHECK(e.facts().record_event("e4", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
+      sp.release();
+    }
+    tx.commit();
+    store::Tx again(e.db());
+    CHECK_FALSE(e.facts().record_event("e1", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
+    CHECK(e.facts().record_event("e2", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
+    CHECK(e.facts().record_event("e3", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
+    CHECK_FALSE(e.facts().record_event("e4", "api", "x", "{}", at("2026-11-02T10:00:00Z")));
+  });
+}
+
+// ---- PaymentsFeed and FactsWriter
+
+TEST_CASE("the payments feed hands out rows oldest first and a cursor that moves past them",
+          "[store][contract][feed]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    CHECK(e.facts().append_payment(a_payment("p1", "failed")));
+    CHECK(e.facts().append_payment(a_payment("p2", "succeeded", "2026-11-03T10:00:00Z")));
+    CHECK(e.facts().append_payment(a_payment("p3", "failed")));
+    CHECK_FALSE(e.facts().append_payment(a_payment("p1", "succeeded")));  // appended facts
+    tx.commit();
+
+    auto first = e.feed().payments_after(0, 2);
+    REQUIRE(first.rows.size() == 2);
+    REQUIRE(first.rows[0].payment.ok());
+    const auto& p = first.rows[0].payment.value();
+    CHECK(p.id == "p1");
+    CHECK(p.customer_id == "cus_1");
+    CHECK(p.invoice_id == "in_p1");
+    CHECK(p.subscription_id == "sub_cus_1");
+    CHECK(p.amount == Money(1250, "EUR"));
+    CHECK(p.status == "failed");
+    CHECK(p.decline_code == "insufficient_funds");
+    CHECK(p.occurred_at == at("2026-11-02T10:00:00Z"));
+    CHECK(first.rows[1].id == "p2");
+    CHECK(first.last_rowid == first.rows[1].rowid);
+
+    auto rest = e.feed().payments_after(first.last_rowid, 10);
+    REQUIRE(rest.rows.size() == 1);
+    CHECK(rest.rows[0].id == "p3");
+    auto none = e.feed().payments_after(rest.last_rowid, 10);
+    CHECK(none.rows.empty());
+    CHECK(none.last_rowid == rest.last_rowid);
+  });
+}
+
+TEST_CASE("a payments row that cannot be decoded is an error value, and the cursor passes it",
+          "[store][contract][feed]") {
+  on_every_engine([](store::Engine& e, const Billing& billing) {
+    billing(
+        "INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "
+        "occurred_at) VALUES "
+        "('good1', 'cus_1', 'in_1', 1250, 'EUR', 'failed', '2026-11-02T10:00:00Z'), "
+        "('lower', 'cus_1', 'in_2', 1250, 'eur', 'failed', '2026-11-02T10:01:00Z'), "
+        "('when', 'cus_1', 'in_3', 1250, 'EUR', 'failed', 'yesterday at noon'), "
+        "('unknown', 'cus_1', 'in_4', 1250, 'ZZQ', 'failed', '2026-11-02T10:03:00Z'), "
+        "('good2', 'cus_1', 'in_5', 1250, 'EUR', 'failed', '2026-11-02T10:04:00Z')");
+    auto batch = e.feed().payments_after(0, 10);
+    REQUIRE(batch.rows.size() == 5);
+    CHECK(batch.rows[0].payment.ok());
+    REQUIRE_FALSE(batch.rows[1].payment.ok());
+    CHECK(batch.rows[1].id == "lower");
+    CHECK_THAT(batch.rows[1].payment.error().message, Catch::Contains("currency \"eur\""));
+    REQUIRE_FALSE(batch.rows[2].payment.ok());
+    CHECK_THAT(batch.rows[2].payment.error().message, Catch::Contains("occurred_at"));
+    CHECK_FALSE(batch.rows[3].payment.ok());
+    CHECK(batch.rows[4].payment.ok());
+    CHECK(batch.last_rowid == batch.rows[4].rowid);
+
+    // Reported once per row, counted for /metrics.
+    store::Tx tx(e.db());
+    const auto& bad = batch.rows[1];
+    e.feed().record_rejected({"payments", bad.rowid, bad.id, bad.payment.error().message},
+                             at("2026-11-02T11:00:00Z"));
+    e.feed().record_rejected({"payments", bad.rowid, bad.id, "again"}, at("2026-11-02T11:01:00Z"));
+    tx.commit();
+    auto counts = e.reports().rejected_rows_by_table();
+    REQUIRE(counts.size() == 1);
+    CHECK(counts[0].a == "payments");
+    CHECK(counts[0].n == 1);
+  });
+}
+
+TEST_CASE("facts are idempotent: a replay changes nothing, a real change is written",
+          "[store][contract][facts]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    store::CustomerRow c{"cus_1",         "ana@example.com", "Ana",       "hr",
+                         "Europe/Zagreb", "+38591000",       std::nullopt};
+    CHECK(e.facts().upsert_customer(c));
+    CHECK_FALSE(e.facts().upsert_customer(c));
+    store::CustomerRow only_name{"cus_1",      std::nullopt, "Ana H.",    std::nullopt,
+                                 std::nullopt, std::nullopt, std::nullopt};
+    CHECK(e.facts().upsert_customer(only_name));
+    auto customer = e.feed().customer("cus_1");
+    REQUIRE(customer);
+    CHECK(customer->email == "ana@example.com");  // missing fields keep their value
+    CHECK(customer->name == "Ana H.");
+    CHECK(customer->phone == "+38591000");
+    CHECK_FALSE(e.feed().customer("cus_nobody"));
+
+    store::SubscriptionRow s;
+    s.id = "sub_1";
+    s.customer_id = "cus_1";
+    s.plan = "pro";
+    s.status = "active";
+    s.amount_minor = 2000;
+    s.currency = "EUR";
+    s.updated_at = at("2026-10-01T00:00:00Z");
+    CHECK(e.facts().upsert_subscription(s));
+    CHECK_FALSE(e.facts().upsert_subscription(s));
+    CHECK(e.feed().subscription_plan("sub_1") == "pro");
+    CHECK_FALSE(e.feed().subscription_plan("sub_none"));
+
+    auto refused = a_payment("p9", "failed");
+    refused.currency = "EURO";  // the schema's CHECK
+    CHECK_THROWS_AS(e.facts().append_payment(refused), store::StoreError);
+  });
+}
+
+TEST_CASE("default cards: one per customer, changes are fed, expiring ones are found once",
+          "[store][contract][feed]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    store::PaymentMethodRow m;
+    m.id = "pm_1";
+    m.customer_id = "cus_1";
+    m.brand = "visa";
+    m.last4 = "4242";
+    m.exp_month = 12;
+    m.exp_year = 2026;
+    m.is_default = true;
+    m.updated_at = at("2026-10-01T00:00:00Z");
+    CHECK(e.facts().upsert_payment_method(m));
+    CHECK(e.facts().set_default_card({"cus_1", "pm_2", at("2026-10-02T00:00:00Z")}));
+    auto card = e.feed().default_card("cus_1");
+    REQUIRE(card);
+    CHECK(card->id == "pm_2");
+    auto changes = e.feed().card_changes_after(0, 10);
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[0].payment_method_id == "pm_1");
+    CHECK(changes[1].payment_method_id == "pm_2");
+    CHECK(changes[1].customer_id == "cus_1");
+    CHECK(e.feed().card_changes_after(changes[1].seq, 10).empty());
+
+    // pm_1 again: the default, expiring in December 2026.
+    m.updated_at = at("2026-10-03T00:00:00Z");
+    CHECK(e.facts().upsert_payment_method(m));
+    const int dec2026 = 2026 * 12 + 11;
+    auto expiring = e.feed().expiring_cards(dec2026 - 1, dec2026, 10);
+    REQUIRE(expiring.size() == 1);
+    CHECK(expiring[0].id == "pm_1");
+    CHECK(expiring[0].exp_month == 12);
+    CHECK(e.feed().expiring_cards(dec2026 + 1, dec2026 + 2, 10).empty());
+    auto c = a_case("in_none");
+    c.trigger = "card_expiring";
+    c.invoice_id.reset();
+    c.id = e.cases().insert(c);
+    e.cases().record_expiry_case(expiring[0], c.id);
+    CHECK(e.feed().expiring_cards(dec2026 - 1, dec2026, 10).empty());
+  });
+}
+
+TEST_CASE("every subscription status change is fed; the caller says which ones end it",
+          "[store][contract][feed]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    store::SubscriptionRow s;
+    s.id = "sub_1";
+    s.customer_id = "cus_1";
+    s.plan = "pro";
+    s.status = "active";
+    s.amount_minor = 2000;
+    s.currency = "EUR";
+    s.updated_at = at("2026-10-01T00:00:00Z");
+    CHECK(e.facts().upsert_subscription(s));
+    auto current = e.feed().customer_subscription("cus_1", kEndedSubscriptionStatuses);
+    REQUIRE(current);
+    CHECK(current->id == "sub_1");
+    CHECK(current->amount == Money(2000, "EUR"));
+    for (const char* status : {"past_due", "incomplete_expired"}) {
+      s.status = status;
+      s.updated_at += std::chrono::hours(24);
+      CHECK(e.facts().upsert_subscription(s));
+    }
+    auto changes = e.feed().subscription_changes_after(0, 10);
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[0].status == "past_due");
+    CHECK(changes[1].status == "incomplete_expired");
+    CHECK_FALSE(subscription_ended(changes[0].status));
+    CHECK(subscription_ended(changes[1].status));
+    CHECK_FALSE(e.feed().customer_subscription("cus_1", kEndedSubscriptionStatuses));
+    CHECK(e.feed().customer_subscription("cus_1", {}));
+  });
+}
+
+// ---- Cases
+
+TEST_CASE("cases: one open case per invoice, looked up by invoice, customer and subscription",
+          "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto c1 = a_case("in_1");
+    c1.id = e.cases().insert(c1);
+    auto got = e.cases().get(c1.id);
+    REQUIRE(got);
+    CHECK(got->invoice_id == "in_1");
+    CHECK(got->amount == Money(1250, "EUR"));
+    CHECK(got->state == CaseState::kOpen);
+    CHECK(got->opened_at == c1.opened_at);
+    CHECK(got->next_due_at == c1.next_due_at);
+    CHECK(got->attempt_count == 1);
+    CHECK_FALSE(e.cases().get(c1.id + 100));
+    {
+      store::Savepoint sp(e.db());
+      CHECK_THROWS_AS(e.cases().insert(a_case("in_1")), store::StoreError);
+    }
+    auto c2 = a_case("in_2");
+    c2.id = e.cases().insert(c2);
+    auto other = a_case("in_3", "cus_2");
+    other.id = e.cases().insert(other);
+
+    CHECK(e.cases().open_for_invoice("in_2")->id == c2.id);
+    CHECK_FALSE(e.cases().open_for_invoice("in_none"));
+    CHECK(ids(e.cases().open_for_customer("cus_1")) == std::vector<std::int64_t>{c1.id, c2.id});
+    CHECK(ids(e.cases().open_for_subscription("sub_cus_2")) == std::vector<std::int64_t>{other.id});
+
+    e.cases().close(c1.id, CaseState::kRecovered, at("2026-11-04T00:00:00Z"), "paid");
+    CHECK_FALSE(e.cases().open_for_invoice("in_1"));
+    CHECK(e.cases().get(c1.id)->closed_at == at("2026-11-04T00:00:00Z"));
+    CHECK_FALSE(e.cases().get(c1.id)->next_due_at);
+    auto again = a_case("in_1");  // the invoice fails again after its case closed
+    CHECK(e.cases().insert(again) > 0);
+
+    CHECK(ids(e.cases().find({"recovered", "", 10})) == std::vector<std::int64_t>{c1.id});
+    CHECK(ids(e.cases().find({"", "cus_2", 10})) == std::vector<std::int64_t>{other.id});
+    CHECK(e.cases().find({"", "", 2}).size() == 2);
+    CHECK(e.cases().find({"no-such-state", "", 10}).empty());
+  });
+}
+
+TEST_CASE("cases: due work in due order, progress, admin state changes and attempts",
+          "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto late = a_case("in_1");
+    late.next_due_at = at("2026-11-05T00:00:00Z");
+    late.id = e.cases().insert(late);
+    auto early = a_case("in_2");
+    early.next_due_at = at("2026-11-04T00:00:00Z");
+    early.id = e.cases().insert(early);
+    auto waiting = a_case("in_3");
+    waiting.next_due_at.reset();
+    waiting.id = e.cases().insert(waiting);
+
+    CHECK(ids(e.cases().due(at("2026-11-05T00:00:00Z"), 10)) ==
+          std::vector<std::int64_t>{early.id, late.id});
+    CHECK(ids(e.cases().due(at("2026-11-04T12:00:00Z"), 10)) ==
+          std::vector<std::int64_t>{early.id});
+    CHECK(e.cases().due(at("2026-11-05T00:00:00Z"), 1).size() == 1);
+
+    e.cases().set_progress(early.id, 2, at("2026-11-09T00:00:00Z"));
+    CHECK(e.cases().get(early.id)->next_step == 2);
+    CHECK(ids(e.cases().due(at("2026-11-05T00:00:00Z"), 10)) == std::vector<std::int64_t>{late.id});
+
+    CHECK(e.cases().change_state(late.id, CaseState::kOpen, CaseState::kPaused));
+    CHECK_FALSE(e.cases().change_state(late.id, CaseState::kOpen, CaseState::kPaused));
+    CHECK(e.cases().get(late.id)->state == CaseState::kPaused);
+    CHECK(e.cases().due(at("2026-11-05T00:00:00Z"), 10).empty());  // paused: nothing is due
+    CHECK(e.cases().open_for_invoice("in_1"));                     // but still open
+    CHECK(e.cases().change_state(late.id, CaseState::kPaused, CaseState::kOpen));
+
+    e.cases().increment_attempt_count(late.id);
+    CHECK(e.cases().get(late.id)->attempt_count == 2);
+  });
+}
+
+TEST_CASE("a case's timeline keeps the caller's words in order; clicks are remembered",
+          "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto c = a_case("in_1");
+    c.id = e.cases().insert(c);
+    auto d = a_case("in_2");
+    d.id = e.cases().insert(d);
+    e.cases().add_event(c.id, at("2026-11-02T10:00:00Z"), "opened", "sequence soft");
+    e.cases().add_event(d.id, at("2026-11-02T10:00:00Z"), "opened", "sequence soft");
+    e.cases().add_event(c.id, at("2026-11-02T10:01:00Z"), "step_queued", "step #1");
+    e.cases().add_event(c.id, at("2026-11-02T10:02:00Z"), "step_queued", "step #2");
+
+    auto events = e.cases().events(c.id);
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].kind == "opened");
+    CHECK(events[0].detail == "sequence soft");
+    CHECK(events[0].case_id == c.id);
+    CHECK(events[2].at == at("2026-11-02T10:02:00Z"));
+    CHECK(e.cases().count_events(c.id, "step_queued") == 2);
+    CHECK(e.cases().count_events(d.id, "step_queued") == 0);
+
+    const std::vector<std::string> opened{"opened"};
+    auto feed = e.cases().events_after(0, opened, 10);
+    REQUIRE(feed.size() == 2);
+    CHECK(feed[1].case_id == d.id);
+    CHECK(e.cases().events_after(feed[1].id, opened, 10).empty());
+    CHECK(e.cases().events_after(0, {}, 10).empty());
+
+    CHECK_FALSE(e.cases().clicked(c.id));
+    e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:00:00Z"));
+    CHECK(e.cases().clicked(c.id));
+    CHECK_FALSE(e.cases().clicked(d.id));
+    CHECK(e.ledger().last_click(c.id, at("2026-11-04T00:00:00Z")) == at("2026-11-03T08:00:00Z"));
+    CHECK_FALSE(e.ledger().last_click(c.id, at("2026-11-03T07:59:59Z")));
+  });
+}
+
+// ---- Outbox
+
+TEST_CASE("the outbox queues a step once and leases each due row to one claimer",
+          "[store][contract][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    const TimePoint now = at("2026-11-02T10:00:00Z");
+    std::int64_t case_id = 0;
+    {
+      store::Tx tx(e.db());
+      case_id = e.cases().insert(a_case("in_1"));
+      CHECK(e.outbox().enqueue(a_step(case_id, 0, "email")));
+      CHECK_FALSE(e.outbox().enqueue(a_step(case_id, 0, "email")));
+      CHECK(e.outbox().enqueue(a_step(case_id, 1, "sms")));
+      CHECK(e.outbox().enqueue(a_step(case_id, 2, "action")));
+      CHECK(e.outbox().enqueue(a_step(case_id, 3, "email", "2026-11-09T10:00:00Z")));
+      tx.commit();
+    }
+    CHECK(e.outbox().pending_due("email", now) == 1);
+
+    store::Tx tx(e.db());
+    const std::vector<std::string> skip{"sms"};
+    auto claimed = e.outbox().claim(now, Seconds(300), 10, skip);
+    REQUIRE(claimed.size() == 2);  // email #0 and the action; sms skipped, #3 not due
+    CHECK(claimed[0].step_index == 0);
+    CHECK(claimed[0].attempts == 1);
+    CHECK(claimed[0].message_key == "case:" + std::to_string(case_id) + ":step:0");
+    CHECK(claimed[1].action == "retry");
+    CHECK(claimed[1].card_id == "pm_1");
+    CHECK(e.outbox().claim(now, Seconds(300), 10, skip).empty());  // leased
+    auto sms = e.outbox().claim(now, Seconds(300), 10);
+    REQUIRE(sms.size() == 1);
+    CHECK(sms[0].channel == "sms");
+    // A claimer that died: its lease expires and the row is claimed again.
+    auto after_lease = e.outbox().claim(now + Seconds(300), Seconds(300), 10, skip);
+    CHECK(after_lease.size() == 2);
+    CHECK(after_lease[0].attempts == 2);
+
+    e.outbox().release(after_lease[0].id);
+    auto back = e.outbox().claim(now + Seconds(300), Seconds(300), 10, skip);
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].attempts == 2);  // the release undid the claim's attempt
+  });
+}
+
+TEST_CASE("outbox outcomes: sent, retried later, final, cancelled; and the rules' facts",
+          "[store][contract][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    const TimePoint now = at("2026-11-02T10:00:00Z");
+    store::Tx tx(e.db());
+    const auto case_id = e.cases().insert(a_case("in_1"));
+    const auto other = e.cases().insert(a_case("in_2"));
+    for (int i = 0; i < 4; ++i) CHECK(e.outbox().enqueue(a_step(case_id, i, "email")));
+    CHECK(e.outbox().enqueue(a_step(other, 0, "email", "2026-11-02T12:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(other, 1, "action", "2026-11-03T10:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(other, 2, "sms", "2026-11-04T10:00:00Z")));
+    const Seconds day(86400);  // leased all day: the rows below only come back by their outcome
+    auto rows = e.outbox().claim(now, day, 4);
+    REQUIRE(rows.size() == 4);
+
+    e.outbox().mark_sent(rows[0].id, now + Seconds(10));
+    e.outbox().mark_retry(rows[1].id, now + Seconds(3600), "421 try later");
+    e.outbox().mark_final(rows[2].id, OutboxState::kFailed, now, "550 no such user");
+    auto mine = e.outbox().for_case(case_id);
+    REQUIRE(mine.size() == 4);
+    CHECK(mine[0].state == OutboxState::kSent);
+    CHECK(mine[0].sent_at == now + Seconds(10));
+    CHECK(mine[1].state == OutboxState::kPending);
+    CHECK(mine[1].last_error == "421 try later");
+    CHECK(mine[2].state == OutboxState::kFailed);
+    CHECK(mine[2].last_error == "550 no such user");
+    CHECK(e.outbox().claim(now + Seconds(3599), day, 10).empty());  // the retry waits its time
+    auto retried = e.outbox().claim(now + Seconds(3600), day, 10);
+    REQUIRE(retried.size() == 1);
+    CHECK(retried[0].id == rows[1].id);
+
+    CHECK(e.outbox().last_delivered(case_id, now + Seconds(10))->step_index == 0);
+    CHECK_FALSE(e.outbox().last_delivered(case_id, now));
+
+    // Facts for the daily cap and the per-card retry cap.
+    auto contacts = e.outbox().contact_times("cus_1", now);
+    CHECK(contacts.size() == 5);  // sent #0, pending #1 and #3, other's email and sms
+    CHECK(e.outbox().retry_times("pm_1", now, at("2026-11-04T00:00:00Z")) ==
+          std::vector<TimePoint>{at("2026-11-03T10:00:00Z")});
+
+    CHECK(e.outbox().cancel_pending_contacts(other, now, "card updated") == 2);
+    CHECK(e.outbox().for_case(other)[1].state == OutboxState::kPending);  // the action stays
+    CHECK(e.outbox().cancel_pending(case_id, now, "case recovered") == 2);
+    CHECK(e.outbox().for_case(case_id)[3].state == OutboxState::kCancelled);
+    CHECK(e.outbox().for_case(case_id)[0].state == OutboxState::kSent);
+  });
+}
+
+// ---- ContactBook
+
+TEST_CASE("the contact book remembers exact refused addresses and channel pauses",
+          "[store][contract][contacts]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto& book = e.contacts();
+    book.mark_unreachable("cus_1", "email", "ana@example.com", "550 no such user",
+                          at("2026-11-02T10:00:00Z"));
+    auto st = book.contact_status("cus_1", "email", "ana@example.com");
+    REQUIRE(st);
+    CHECK(st->state == "unreachable");
+    CHECK(st->reason == "550 no such user");
+    CHECK_FALSE(book.contact_status("cus_1", "email", "ana@new.example.com"));
+    CHECK_FALSE(book.contact_status("cus_1", "sms", "ana@example.com"));
+    book.mark_unreachable("cus_1", "email", "ana@example.com", "551 gone",
+                          at("2026-11-03T10:00:00Z"));
+    CHECK(book.contact_status("cus_1", "email", "ana@example.com")->reason == "551 gone");
+
+    CHECK(book.channel_pauses().empty());
+    book.pause_channel("email", "535 auth failed", at("2026-11-02T10:00:00Z"),
+                       at("2026-11-02T11:00:00Z"));
+    book.pause_channel("email", "535 still failing", at("2026-11-02T11:00:00Z"),
+                       at("2026-11-02T12:00:00Z"));
+    book.pause_channel("sms", "401", at("2026-11-02T10:00:00Z"), at("2026-11-02T11:00:00Z"));
+    auto pauses = book.channel_pauses();
+    REQUIRE(pauses.size() == 2);
+    CHECK(pauses[0].channel == "email");
+    CHECK(pauses[0].since == at("2026-11-02T10:00:00Z"));  // an ongoing pause keeps its start
+    CHECK(pauses[0].reason == "535 still failing");
+    CHECK(pauses[0].retry_at == at("2026-11-02T12:00:00Z"));
+    book.resume_channel("email");
+    book.resume_channel("email");
+    REQUIRE(book.channel_pauses().size() == 1);
+    CHECK(book.channel_pauses()[0].channel == "sms");
+  });
+}
+
+// ---- LedgerBook and ReportQueries
+
+TEST_CASE("the ledger appends one close row per case, corrections beside it, read in order",
+          "[store][contract][ledger]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto c = a_case("in_1");
+    c.id = e.cases().insert(c);
+    store::LedgerEntry row;
+    row.case_id = c.id;
+    row.kind = "recovered";
+    row.customer_id = c.customer_id;
+    row.payment_id = "py_paid";
+    row.amount = Money(1250, "EUR");
+    row.opened_at = c.opened_at;
+    row.occurred_at = at("2026-11-05T09:00:00Z");
+    row.recorded_at = row.occurred_at;
+    row.attribution = "step";
+    row.step_index = 1;
+    row.id = e.ledger().append(row);
+    CHECK(row.id > 0);
+    {
+      store::Savepoint sp(e.db());
+      CHECK_THROWS_AS(e.ledger().append(row), store::StoreError);
+    }
+    auto fix = row;
+    fix.kind = "correction";
+    fix.amount = Money(-250, "EUR");
+    fix.corrects = row.id;
+    fix.occurred_at = at("2026-11-06T00:00:00Z");
+    fix.note = "partial refund";
+    e.ledger().append(fix);
+
+    std::vector<store::LedgerEntry> all;
+    e.ledger().for_each(std::nullopt, std::nullopt,
+                        [&](const store::LedgerEntry& x) { all.push_back(x); });
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].kind == "recovered");
+    CHECK(all[0].attribution == "step");
+    CHECK(all[0].step_index == 1);
+    CHECK(all[1].corrects == row.id);
+    CHECK(all[1].note == "partial refund");
+    int in_range = 0;
+    e.ledger().for_each(at("2026-11-06T00:00:00Z"), std::nullopt,
+                        [&](const store::LedgerEntry&) { ++in_range; });
+    CHECK(in_range == 1);
+
+    int outcomes = 0;
+    e.reports().for_each_case_outcome(std::nullopt, std::nullopt,
+                                      [&](const ledger::CaseOutcome& o) {
+                                        ++outcomes;
+                                        CHECK(o.kind == "recovered");
+                                        CHECK(o.closed_amount == Money(1000, "EUR"));
+                                      });
+    CHECK(outcomes == 1);
+    auto recovered = e.reports().recovered_by_currency();
+    REQUIRE(recovered.size() == 1);
+    CHECK(recovered[0].a == "EUR");
+    CHECK(recovered[0].n == 1250);
+    std::vector<ledger::VerifyMismatch> mismatches;
+    auto sums = e.reports().verify_recovered(&mismatches, 10);
+    REQUIRE(sums.size() == 1);
+    CHECK(sums[0].payments_minor == 0);
+    REQUIRE(mismatches.size() == 1);
+    CHECK(mismatches[0].problem == "payment not found");
+  });
+}
+
+TEST_CASE("report queries: retention ends by the caller's list, gauges count by label",
+          "[store][contract][reports]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto c = a_case("in_1");
+    c.id = e.cases().insert(c);
+    store::LedgerEntry row;
+    row.case_id = c.id;
+    row.kind = "recovered_without_contact";
+    row.customer_id = c.customer_id;
+    row.subscription_id = c.subscription_id;
+    row.amount = c.amount;
+    row.opened_at = c.opened_at;
+    row.occurred_at = at("2026-11-05T09:00:00Z");
+    row.recorded_at = row.occurred_at;
+    e.ledger().append(row);
+    store::SubscriptionRow s;
+    s.id = *c.subscription_id;
+    s.customer_id = c.customer_id;
+    s.status = "ended";
+    s.updated_at = at("2026-12-01T00:00:00Z");
+    CHECK(e.facts().upsert_subscription(s));
+    CHECK(e.outbox().enqueue(a_step(c.id, 0, "email")));
+    tx.commit();
+
+    std::vector<ledger::RetentionObservation> seen;
+    auto keep = [&](const ledger::RetentionObservation& r) { seen.push_back(r); };
+    e.reports().for_each_retention(at("2027-01-01T00:00:00Z"), kEndedSubscriptionStatuses, keep);
+    const std::vector<std::string_view> stripe_only{"canceled"};
+    e.reports().for_each_retention(at("2027-01-01T00:00:00Z"), stripe_only, keep);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].recovered_at == at("2026-11-05T09:00:00Z"));
+    CHECK(seen[0].ended_at == at("2026-12-01T00:00:00Z"));
+    CHECK_FALSE(seen[1].ended_at);
+
+    auto by_state = e.reports().cases_by_state();
+    REQUIRE(by_state.size() == 1);
+    CHECK(by_state[0].a == "open");
+    CHECK(by_state[0].n == 1);
+    auto steps = e.reports().outbox_by_channel_state();
+    REQUIRE(steps.size() == 1);
+    CHECK(steps[0].a == "email");
+    CHECK(steps[0].b == "pending");
+    CHECK(e.reports().rejected_rows_by_table().empty());
+  });
+}
