@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/cases/plan.hpp"
 
 namespace dunning::app {
 
@@ -36,32 +37,20 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
             std::cout << "next step #" << c->next_step + 1 << " due "
                       << format_iso8601(*c->next_due_at) << '\n';
           }
-          // Next retry / next contact: a queued row wins (its time already went through the
-          // window, payday and caps); otherwise the next such step of the sequence, as planned.
-          std::optional<std::string> next_retry;
-          std::optional<std::string> next_contact;
-          for (const auto& row : store->outbox().for_case(c->id)) {
-            if (row.state != store::OutboxState::kPending) continue;
-            std::string when = format_iso8601(row.due_at) + " (queued, step #" +
-                               std::to_string(row.step_index + 1) + ")";
-            if (row.action == "retry" && !next_retry) next_retry = when;
-            if (row.channel != "action" && !next_contact)
-              next_contact = when + " " + row.channel + " " + row.template_name;
+          // The case's plan: the same one its emails state and the API shows.
+          const auto view =
+              cases::plan_of(*c, *cfg, store->feed(), store->cases(), store->outbox());
+          auto line = [&](const std::optional<rules::PlannedStep>& s) -> std::string {
+            if (!s) return "none";
+            return format_iso8601(s->at) + " (" + rules::format_local(s->at, view.zone.zone) +
+                   "): " + s->why;
+          };
+          std::cout << "next retry: " << line(view.plan.next_retry) << '\n';
+          std::cout << "next contact: " << line(view.plan.next_contact) << '\n';
+          if (view.plan.final_step) {
+            std::cout << (view.plan.cancel_at ? "cancelled: " : "ends: ")
+                      << line(view.plan.final_step) << '\n';
           }
-          const auto* seq = cfg->sequences.find(c->sequence_id);
-          if (seq && c->state == store::CaseState::kOpen) {
-            for (std::size_t i = static_cast<std::size_t>(c->next_step); i < seq->steps.size();
-                 ++i) {
-              const auto& step = seq->steps[i];
-              std::string when = format_iso8601(c->opened_at + step.at) + " (planned, step #" +
-                                 std::to_string(i + 1) + ", before window/caps)";
-              if (step.action == config::Action::kRetry && !next_retry) next_retry = when;
-              if (step.channel != config::Channel::kAction && !next_contact && !c->holdout)
-                next_contact = when + " " + step.describe();
-            }
-          }
-          std::cout << "next retry: " << next_retry.value_or("none") << '\n';
-          std::cout << "next contact: " << next_contact.value_or("none") << '\n';
           std::cout << "timeline:\n";
           for (const auto& e : store->cases().events(opt->show)) {
             std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail << '\n';

@@ -5,7 +5,7 @@
 #include "app/commands.hpp"
 #include "dunning/app/daemon.hpp"
 #include "dunning/app/logging.hpp"
-#include "dunning/sender/smtp_transport.hpp"
+#include "dunning/app/poller.hpp"
 
 namespace dunning::app {
 
@@ -34,8 +34,13 @@ Command add_run_command(CLI::App& app, Cli& cli) {
               } else {
                 clock = std::make_unique<SystemClock>();
               }
-              sender::SmtpTransport email(cfg->daemon.smtp);
-              return poll_once(*store, *cfg, *clock, email).ok ? kExitOk : kExitFailure;
+              Poller poller(*store, cfg, *clock, real_channels(cfg->daemon),
+                            link_secret_of(cfg->daemon));
+              const auto r = poller.drain();
+              if (!r.tick.any() && !r.dispatch.any() && r.ok) {
+                std::cout << "run --once: nothing was due\n";
+              }
+              return r.ok ? kExitOk : kExitFailure;
             }
             if (!opt->now.empty()) {
               std::cerr << "dunningd: --now only makes sense with --once\n";

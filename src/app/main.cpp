@@ -7,9 +7,11 @@
 
 #include "app/commands.hpp"
 #include "dunning/app/logging.hpp"
+#include "dunning/sender/transport.hpp"
 
 int main(int argc, char** argv) {
   using namespace dunning::app;
+  dunning::sender::global_init();
   CLI::App app{"dunningd — self-hosted dunning and failed-payment recovery"};
   app.set_version_flag("--version", std::string("dunningd ") + DUNNINGD_VERSION);
   app.require_subcommand(1);

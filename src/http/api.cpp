@@ -9,6 +9,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "dunning/cases/lifecycle.hpp"
+#include "dunning/cases/plan.hpp"
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/signed_link.hpp"
@@ -380,7 +382,6 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
     }
     j["timeline"] = timeline;
     json outbox = json::array();
-    std::optional<TimePoint> next_retry, next_contact;
     for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", r.step_index},
                         {"channel", r.channel},
@@ -391,31 +392,24 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
                         {"due_at", format_iso8601(r.due_at)},
                         {"sent_at", r.sent_at ? json(format_iso8601(*r.sent_at)) : json()},
                         {"last_error", r.last_error}});
-      if (r.state == store::OutboxState::kPending) {
-        if (r.channel == "action" && r.action == "retry" && !next_retry) next_retry = r.due_at;
-        if ((r.channel == "email" || r.channel == "sms") && !next_contact) next_contact = r.due_at;
-      }
     }
     j["outbox"] = outbox;
-    // Steps not queued yet: the next one is due at next_due_at; later ones are planned from
-    // the opening (send windows may still move them).
-    if (c->state == store::CaseState::kOpen) {
-      if (const auto* seq = cfg->sequences.find(c->sequence_id)) {
-        for (std::size_t i = static_cast<std::size_t>(c->next_step); i < seq->steps.size(); ++i) {
-          const auto& step = seq->steps[i];
-          TimePoint due = (static_cast<int>(i) == c->next_step && c->next_due_at)
-                              ? *c->next_due_at
-                              : c->opened_at + step.at;
-          if (step.channel == config::Channel::kAction && step.action == config::Action::kRetry) {
-            if (!next_retry) next_retry = due;
-          } else if (step.channel != config::Channel::kAction) {
-            if (!next_contact) next_contact = due;
-          }
-        }
-      }
-    }
-    j["next_retry_at"] = next_retry ? json(format_iso8601(*next_retry)) : json();
-    j["next_contact_at"] = next_contact ? json(format_iso8601(*next_contact)) : json();
+    // The case's plan: the same one its emails state (cases::plan_of).
+    const auto view = cases::plan_of(*c, *cfg, st.feed(), st.cases(), st.outbox());
+    auto planned = [](const std::optional<rules::PlannedStep>& s) {
+      return s ? json{{"at", format_iso8601(s->at)}, {"step", s->step_index}, {"why", s->why}}
+               : json();
+    };
+    j["time_zone"] = view.zone.zone->name();
+    j["next_retry_at"] =
+        view.plan.next_retry ? json(format_iso8601(view.plan.next_retry->at)) : json();
+    j["next_contact_at"] =
+        view.plan.next_contact ? json(format_iso8601(view.plan.next_contact->at)) : json();
+    j["cancel_at"] = view.plan.cancel_at ? json(format_iso8601(*view.plan.cancel_at)) : json();
+    j["plan"] = {{"next_retry", planned(view.plan.next_retry)},
+                 {"next_contact", planned(view.plan.next_contact)},
+                 {"final_step", planned(view.plan.final_step)}};
+    j["outstanding_minor"] = c->outstanding().minor();
     return json_response(200, j.dump());
   });
 }
@@ -427,17 +421,13 @@ void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond 
     auto c = st.cases().get(id);
     if (!c) return json_response(404, error_body("no such case"));
     bool done = false;
+    cases::Lifecycle life(st.cases(), st.outbox(), st.ledger());
     if (action == "pause") {
-      done = st.cases().change_state(id, store::CaseState::kOpen, store::CaseState::kPaused);
-      if (done) st.cases().add_event(id, now, "paused", "paused through the API");
+      done = life.pause(id, "an admin through the API", now);
     } else if (action == "resume") {
-      done = st.cases().change_state(id, store::CaseState::kPaused, store::CaseState::kOpen);
-      if (done) st.cases().add_event(id, now, "resumed", "resumed through the API");
+      done = life.resume(id, "an admin through the API", now);
     } else if (c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused) {
-      st.cases().close(id, store::CaseState::kCancelled, now, "closed through the API");
-      st.outbox().cancel_pending(id, now, "case closed through the API");
-      st.cases().add_event(id, now, "closed", "closed through the API");
-      st.ledger().append(ledger::cancelled_entry(*c, now, now, "closed through the API"));
+      life.cancel(*c, "closed by an admin through the API", now);
       done = true;
     }
     if (!done) {
