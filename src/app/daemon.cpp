@@ -112,7 +112,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       metrics.tick_done(clock.now(),
                         std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started),
-                        result.ok);
+                        result.ok, result.error);
       if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
       // A backlog is read in bounded ticks with a dispatch after each: poll again at once.
       const bool more = result.ok && result.tick.more;

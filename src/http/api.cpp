@@ -478,7 +478,8 @@ void Api::Impl::healthz(Respond respond) {
   auto poll = config()->daemon.poll_interval;
   auto last_tick = metrics.last_tick();
   auto last_smtp = metrics.last_smtp_success();
-  on_db(std::move(respond), [now, poll, last_tick, last_smtp](store::Engine& st) {
+  auto failures = metrics.poll_failures();
+  on_db(std::move(respond), [now, poll, last_tick, last_smtp, failures](store::Engine& st) {
     bool db_ok = true;
     try {
       (void)st.db().schema_version();
@@ -497,13 +498,18 @@ void Api::Impl::healthz(Respond respond) {
       }
     }
     auto stale = std::max(poll * 3, Seconds(60));
-    bool tick_ok = !last_tick || now - *last_tick <= stale;
+    // Polls that keep failing (a full disk, a lock another writer never lets go) are a service
+    // that does no work, whatever the last tick's age says.
+    const bool tick_ok = (!last_tick || now - *last_tick <= stale) && failures.in_a_row < 2;
     const bool ok = db_ok && tick_ok && paused.empty();
     const char* status = !db_ok || !tick_ok ? "unhealthy" : paused.empty() ? "ok" : "degraded";
     json j{{"database", db_ok ? "ok" : "unreachable"},
            {"last_tick_age_seconds", last_tick ? json((now - *last_tick).count()) : json()},
            {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
            {"paused_channels", paused},
+           {"failing_polls", failures.in_a_row},
+           {"last_poll_error",
+            failures.last_error.empty() ? json() : json(failures.last_error)},
            {"status", status}};
     return json_response(ok ? 200 : 503, j.dump());
   });

@@ -26,10 +26,17 @@ void Metrics::describe(const std::string& name, const std::string& type, const s
   f.help = help;
 }
 
-void Metrics::tick_done(TimePoint at, std::chrono::milliseconds duration, bool ok) {
+void Metrics::tick_done(TimePoint at, std::chrono::milliseconds duration, bool ok,
+                        const std::string& error) {
   {
     std::lock_guard lock(mutex_);
     last_tick_ = at;
+    if (ok) {
+      failures_ = {};
+    } else {
+      ++failures_.in_a_row;
+      failures_.last_error = error;
+    }
   }
   set("dunningd_tick_duration_seconds", "", static_cast<double>(duration.count()) / 1000.0);
   add("dunningd_ticks_total", ok ? "result=\"ok\"" : "result=\"error\"");
@@ -44,6 +51,11 @@ void Metrics::smtp_success(TimePoint at) {
   }
   set("dunningd_smtp_last_success_timestamp_seconds", "",
       static_cast<double>(at.time_since_epoch().count()));
+}
+
+Metrics::PollFailures Metrics::poll_failures() const {
+  std::lock_guard lock(mutex_);
+  return failures_;
 }
 
 std::optional<TimePoint> Metrics::last_tick() const {

@@ -26,8 +26,15 @@ class Metrics {
   // Declares the HELP/TYPE lines of a metric family (counter | gauge).
   void describe(const std::string& name, const std::string& type, const std::string& help);
 
-  // A poll finished (ok or not) at `at`, taking `duration`.
-  void tick_done(TimePoint at, std::chrono::milliseconds duration, bool ok);
+  // A poll finished (ok or not: `error` says why) at `at`, taking `duration`.
+  void tick_done(TimePoint at, std::chrono::milliseconds duration, bool ok,
+                 const std::string& error = {});
+  // Polls that failed in a row since the last good one, and the last one's error.
+  struct PollFailures {
+    int in_a_row = 0;
+    std::string last_error;
+  };
+  PollFailures poll_failures() const;
   void smtp_success(TimePoint at);
   std::optional<TimePoint> last_tick() const;
   std::optional<TimePoint> last_smtp_success() const;
@@ -45,6 +52,7 @@ class Metrics {
   std::map<std::string, Family> families_;
   std::optional<TimePoint> last_tick_;
   std::optional<TimePoint> last_smtp_;
+  PollFailures failures_;
 };
 
 // Escapes a label value for the text format.
