@@ -21,17 +21,23 @@ namespace dunning::app {
 namespace asio = boost::asio;
 
 PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock& clock,
-                     sender::EmailTransport& email, const std::atomic<bool>* stop) {
+                     sender::EmailTransport& email, const std::atomic<bool>* stop,
+                     OutcomeCounters* counters) {
   PollResult r;
   auto started = std::chrono::steady_clock::now();
   try {
     scheduler::Scheduler sched(store, cfg, clock);
     r.tick = sched.tick();
+    if (counters != nullptr)
+      counters->on_cases(r.tick.cases_opened, r.tick.cases_recovered, r.tick.cases_lost);
     templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale,
                                  cfg.daemon.company);
     sender::Dispatcher dispatcher(store, cfg, renderer, email, clock);
     dispatcher.set_stop_flag(stop);
+    dispatcher.set_counters(counters);
     r.dispatch = dispatcher.dispatch_due();
+    for (int i = 0; counters != nullptr && i < r.dispatch.webhooks; ++i)
+      counters->on_sent("webhook");
   } catch (const store::StoreError& e) {
     spdlog::error("poll failed, will retry: {}", e.what());
     r.ok = false;
@@ -136,7 +142,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       }
       if (resume_pauses.exchange(false)) resume_paused_channels(store);
       auto started = std::chrono::steady_clock::now();
-      auto result = poll_once(store, *current, clock, *email, &stop_sending);
+      auto result = poll_once(store, *current, clock, *email, &stop_sending, &metrics);
       metrics.tick_done(clock.now(),
                         std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started),

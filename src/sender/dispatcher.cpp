@@ -157,10 +157,9 @@ Dispatcher::Dispatcher(store::Store& store, const config::Config& cfg,
   if (!links.base_url.empty()) {
     link_secret_ = config::read_secret(links.secret_env);
     if (!link_secret_) {
-      spdlog::error(
-          "links.base_url is set but the secret '{}' is neither in the environment nor in "
-          "$CREDENTIALS_DIRECTORY: messages carry company.update_url instead of a signed link",
-          links.secret_env);
+      // Said once at start-up (config::missing_secrets); a dispatcher is made every poll.
+      spdlog::debug("links: no secret '{}': messages carry company.update_url",
+                    links.secret_env);
     }
   }
 }
@@ -254,6 +253,16 @@ DispatchStats Dispatcher::dispatch_due() {
         }
       }
       tx.commit();
+    }
+    // Counted once the outcomes are committed: a rolled-back batch counts nothing.
+    for (std::size_t i = 0; counters_ != nullptr && i < batch.size(); ++i) {
+      const auto& d = decisions[i];
+      if (d.kind == Decision::Kind::kSent) counters_->on_sent(batch[i].channel);
+      if (d.kind == Decision::Kind::kRetry) counters_->on_retried(batch[i].channel);
+      if (d.kind == Decision::Kind::kFinal && d.state == OutboxState::kSkipped)
+        counters_->on_skipped(batch[i].channel);
+      if (d.kind == Decision::Kind::kFinal && d.state != OutboxState::kSkipped)
+        counters_->on_failed(batch[i].channel);
     }
     if (released_ > 0) {
       spdlog::info("stop requested: {} claimed messages handed back to the outbox", released_);

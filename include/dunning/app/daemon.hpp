@@ -8,6 +8,7 @@
 
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
+#include "dunning/core/outcome_counters.hpp"
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
 #include "dunning/sender/transport.hpp"
@@ -22,9 +23,11 @@ struct PollResult {
 };
 
 // One full poll against `store`. Errors are logged, never thrown. When `stop` turns true the
-// dispatch ends after the message being sent (see Dispatcher::set_stop_flag).
+// dispatch ends after the message being sent (see Dispatcher::set_stop_flag). What it did is
+// counted into `counters` when given (the daemon's /metrics).
 PollResult poll_once(store::Store& store, const config::Config& cfg, const Clock& clock,
-                     sender::EmailTransport& email, const std::atomic<bool>* stop = nullptr);
+                     sender::EmailTransport& email, const std::atomic<bool>* stop = nullptr,
+                     OutcomeCounters* counters = nullptr);
 
 // Runs until SIGTERM or SIGINT (exit code 0) and returns the process exit code. Speaks the
 // systemd notify protocol when NOTIFY_SOCKET is set: READY once running, RELOADING/READY around

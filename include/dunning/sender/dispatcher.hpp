@@ -19,6 +19,7 @@
 
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
+#include "dunning/core/outcome_counters.hpp"
 #include "dunning/sender/transport.hpp"
 #include "dunning/store/store.hpp"
 #include "dunning/templates/renderer.hpp"
@@ -64,6 +65,10 @@ class Dispatcher {
   // REQUIRES: *stop outlives *this.
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
 
+  // Outcomes are counted into `counters` (sent / failed / retried / skipped per channel) once
+  // they are committed. REQUIRES: *counters outlives *this; nullptr counts nothing.
+  void set_counters(OutcomeCounters* counters) { counters_ = counters; }
+
   // The Message-ID of a case's step: the same for every attempt.
   static std::string message_id(std::int64_t case_id, int step_index, const std::string& from);
 
@@ -88,6 +93,7 @@ class Dispatcher {
   bool stop_requested() const { return stop_ != nullptr && stop_->load(); }
 
   const std::atomic<bool>* stop_ = nullptr;
+  OutcomeCounters* counters_ = nullptr;
   int released_ = 0;  // rows of the current batch handed back because of a stop
   std::optional<std::string> link_secret_;
   std::vector<std::string> probing_;  // channels whose pause ended: resumed on the next success
