@@ -1,6 +1,8 @@
+#include <cstdlib>
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/config/secrets.hpp"
 #include "dunning/rules/rules.hpp"
 
 namespace dunning::app {
@@ -17,6 +19,16 @@ Command add_check_command(CLI::App& app, Cli& cli) {
             // unknown locales.
             bool failed = false;
             for (const auto& e : rules::check_sequences(cfg->sequences)) {
+              std::cerr << e.to_string() << '\n';
+              failed = failed || !e.warning;
+            }
+            // Secrets the config names for what it enables. Outside the service the
+            // credential stores LoadCredential= reads are consulted as well.
+            const bool in_service = std::getenv("CREDENTIALS_DIRECTORY") != nullptr;
+            for (const auto& e : config::missing_secrets(
+                     cfg->daemon, true,
+                     in_service ? std::vector<std::filesystem::path>{}
+                                : config::credential_stores())) {
               std::cerr << e.to_string() << '\n';
               failed = failed || !e.warning;
             }

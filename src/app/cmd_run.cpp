@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/config/secrets.hpp"
 #include "dunning/app/daemon.hpp"
 #include "dunning/app/logging.hpp"
 #include "dunning/sender/smtp_transport.hpp"
@@ -25,6 +26,14 @@ Command add_run_command(CLI::App& app, Cli& cli) {
             if (!cfg) return kExitConfig;
             setup_logging({cfg->daemon.log_format == "json" ? LogFormat::kJson : LogFormat::kText,
                            !cfg->daemon.log_customer_emails, cfg->daemon.log_level});
+            // Said once, at start-up: what each missing secret turns off.
+            for (const auto& e : config::missing_secrets(cfg->daemon, !opt->once)) {
+              if (e.warning) {
+                spdlog::warn("{}", e.message);
+              } else {
+                spdlog::error("{}", e.message);
+              }
+            }
             auto store = open_store(*cfg, store::Store::Mode::kCreate);
             if (!store) return kExitFailure;
             if (opt->once) {
