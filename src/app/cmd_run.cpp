@@ -3,9 +3,9 @@
 #include <iostream>
 
 #include "app/commands.hpp"
-#include "dunning/config/secrets.hpp"
 #include "dunning/app/daemon.hpp"
 #include "dunning/app/logging.hpp"
+#include "dunning/config/secrets.hpp"
 #include "dunning/sender/smtp_transport.hpp"
 
 namespace dunning::app {
@@ -44,7 +44,17 @@ Command add_run_command(CLI::App& app, Cli& cli) {
                 clock = std::make_unique<SystemClock>();
               }
               sender::SmtpTransport email(cfg->daemon.smtp);
-              return poll_once(*store, *cfg, *clock, email).ok ? kExitOk : kExitFailure;
+              const auto r = poll_once(*store, *cfg, *clock, email);
+              const auto& t = r.tick;
+              const auto& d = r.dispatch;
+              // The poll logs what it did; an idle one says so too, so a --once never ends
+              // silently.
+              if (r.ok && !(t.payments_read || t.steps_queued || d.sent || d.retried || d.failed ||
+                            d.skipped || d.held || d.webhooks)) {
+                std::cout << "poll at " << format_iso8601(clock->now())
+                          << ": nothing was due (no new payments, no step to send)\n";
+              }
+              return r.ok ? kExitOk : kExitFailure;
             }
             if (!opt->now.empty()) {
               std::cerr << "dunningd: --now only makes sense with --once\n";
