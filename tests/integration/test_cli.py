@@ -70,6 +70,22 @@ class Cli(unittest.TestCase):
                     proc = self.dunningd(*args)
                     self.assertEqual(proc.returncode, code, proc.stdout + proc.stderr)
 
+    def test_the_man_page_lists_every_subcommand_and_every_secret(self):
+        with open(MAN_PAGE, encoding="utf-8") as f:
+            page = f.read()
+        subs = page.split(".SH SUBCOMMANDS", 1)[1].split("\n.SH ", 1)[0]
+        env = page.split(".SH ENVIRONMENT", 1)[1].split("\n.SH ", 1)[0].replace("\\", "")
+        listed = self.dunningd("--help").stdout.split("Subcommands:", 1)[1].split()
+        for sub in ("run", "check", "migrate", "report", "cases", "ledger", "import",
+                    "simulate", "preview"):
+            self.assertIn(sub, listed)
+            self.assertRegex(subs, rf"(?m)^\.B {sub}\b", f"SUBCOMMANDS lacks {sub}")
+        with open(os.path.join(SOURCE_DIR, "config", "dunningd.yaml"), encoding="utf-8") as f:
+            names = set(re.findall(r"_env: *([A-Z0-9_]+)", f.read()))
+        self.assertGreaterEqual(len(names), 8)
+        for name in sorted(names):
+            self.assertIn(name, env, f"ENVIRONMENT lacks {name}")
+
     def test_the_unit_refuses_to_restart_on_the_configuration_error_code(self):
         with open(os.path.join(SOURCE_DIR, "systemd", "dunningd.service")) as f:
             self.assertIn("\nRestartPreventExitStatus=2\n", f.read())
