@@ -268,7 +268,7 @@ class ReportFigures(unittest.TestCase):
         self.assertGreater(empty_weeks, 0, "the data set has no week without recoveries")
 
     def test_outcomes_are_as_of_now_when_the_period_ends_in_the_future(self):
-        later = (dt.datetime.now(UTC) + dt.timedelta(days=400)).strftime("%Y-%m-%dT00:00:00Z")
+        later = (utc_now() + dt.timedelta(days=400)).strftime("%Y-%m-%dT00:00:00Z")
         rep = json.loads(self.ws.run("report", "--format", "json", "--from",
                                      ledger_data.iso(FROM), "--to", later).stdout)
         as_of = dt.datetime.fromisoformat(rep["as_of"].replace("Z", "+00:00"))

@@ -3,6 +3,7 @@ a temporary copy of the shipped config (its database, SMTP relay and HTTP port m
 sandbox on loopback). A block or line the walkthrough cannot run is listed below with the reason;
 a new block the walkthrough does not know fails the test, so the README cannot drift from what
 works. The ```text synopsis is checked against each subcommand's --help instead."""
+import datetime
 import os
 import re
 import shutil
@@ -10,7 +11,8 @@ import subprocess
 import tempfile
 import unittest
 
-from dunning_fixtures import (DUNNINGD, SOURCE_DIR, SmtpServer, free_port, process_env)
+from dunning_fixtures import (DUNNINGD, SOURCE_DIR, SmtpServer, free_port, process_env,
+                              utc_now)
 
 README = os.path.join(SOURCE_DIR, "README.md")
 
@@ -35,6 +37,17 @@ KNOWN_BLOCKS = [
     "curl -sS --fail-with-body -H \"Authorization: Bearer $TOKEN\" 'http://127.0.0.1:8088/v1/cases",
     "bash scripts/install-deps",
 ]
+
+
+README_DAY = datetime.date(2026, 11, 24)
+
+
+def shift_dates(line, days):
+    """Every ISO 8601 date or UTC time in `line`, `days` later."""
+    def later(m):
+        day = datetime.date.fromisoformat(m.group(1)) + datetime.timedelta(days=days)
+        return day.isoformat() + (m.group(2) or "")
+    return re.sub(r"\b(20\d\d-[01]\d-[0-3]\d)(T\d\d:\d\d:\d\dZ)?\b", later, line)
 
 
 def fenced_blocks(kind):
@@ -82,6 +95,13 @@ class Readme(unittest.TestCase):
                        "DUNNINGD_SMTP_USER", "DUNNINGD_SMTP_PASSWORD", "CREDENTIALS_DIRECTORY"):
             self.env.pop(secret, None)  # the README sets what it needs
 
+    # The README's examples read as if written on README_DAY; the walkthrough moves every date
+    # in them by whole days to the day the daemon sees (so a case the README opens is still open
+    # when it pauses it, whatever the calendar says).
+    @property
+    def days(self):
+        return (utc_now().date() - README_DAY).days
+
     def script(self):
         """The README's sh blocks as one bash script, with the sandbox's paths and port, and the
         waits a person does by eye (the daemon answering; the case it opened)."""
@@ -92,7 +112,10 @@ class Readme(unittest.TestCase):
             self.assertTrue(any(first.startswith(k) for k in KNOWN_BLOCKS),
                             f"a README block the walkthrough does not know: {first!r}")
         self.assertEqual(len(blocks), len(KNOWN_BLOCKS), firsts)
-        lines = ["set -euo pipefail", f"cd {self.cwd}"]
+        # Whatever happens, the daemon started in the background does not outlive the script
+        # (its output pipes would keep the test waiting).
+        lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
+                 f"cd {self.cwd}"]
         ran = skipped = 0
         for n, block in enumerate(blocks, 1):
             lines.append(f"echo '=== README block {n}: {firsts[n - 1][:60]}' >&2")
@@ -115,6 +138,7 @@ class Readme(unittest.TestCase):
                     continue
                 full = (full.replace("/etc/dunningd/dunningd.yaml", self.config)
                         .replace("127.0.0.1:8088", f"127.0.0.1:{self.port}"))
+                full = shift_dates(full, self.days)
                 if full.startswith("cmake --install build"):
                     # As root into a staging root instead of /: the same files, nothing touched.
                     full = f"DESTDIR={self.dir}/root cmake --install {build_dir} >/dev/null"
@@ -139,6 +163,8 @@ class Readme(unittest.TestCase):
         self.assertIn("daemon exit status 0", proc.stderr, out)
         # What the commands did, as the README says.
         self.assertRegex(proc.stdout, r": OK \(\d+ sequences\)")
+        shifted_now = shift_dates("2026-11-24T09:00:00Z", self.days)
+        self.assertIn(f"poll at {shifted_now}: nothing was due", proc.stdout)
         self.assertRegex(proc.stdout, r'"status":"accepted"')             # the event
         self.assertRegex(proc.stdout, r'"id":"evt_\w+","status":"accepted"')  # Stripe
         self.assertRegex(proc.stdout, r"customers\.csv: 1 rows, 1 changed, 0 rejected")
