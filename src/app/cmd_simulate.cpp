@@ -90,7 +90,7 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
               return kExitConfig;
             }
             if (*to < *from) {
-              std::cerr << "dunningd: --to is before --from\n";
+              std::cerr << "dunningd: --to must not be before --from (--to is inclusive)\n";
               return kExitConfig;
             }
             spdlog::set_level(spdlog::level::warn);

@@ -105,6 +105,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       if (!poller || poller->config() != current) {
         poller = std::make_unique<Poller>(store, current, clock,
                                           real_channels(current->daemon), link_secret);
+        poller->count_into(&metrics);
       }
       if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
@@ -114,8 +115,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
                             std::chrono::steady_clock::now() - started),
                         result.ok, result.error);
       if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
-      // A backlog is read in bounded ticks with a dispatch after each: poll again at once.
-      const bool more = result.ok && result.tick.more;
+      // A backlog is read in bounded ticks and sent in bounded rounds: poll again at once.
+      const bool more = result.ok && result.more();
       asio::post(io, [&, more] {
         busy = false;
         if (stopping) {

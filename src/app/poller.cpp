@@ -18,16 +18,10 @@ ChannelSet real_channels(const config::DaemonConfig& cfg) {
   return c;
 }
 
+// A missing secret is reported once at start-up (config::missing_secrets), not here.
 std::optional<std::string> link_secret_of(const config::DaemonConfig& cfg) {
   if (cfg.links.base_url.empty()) return std::nullopt;
-  auto secret = config::read_secret(cfg.links.secret_env);
-  if (!secret) {
-    spdlog::warn(
-        "links.base_url is set but the secret '{}' is neither in the environment nor in "
-        "$CREDENTIALS_DIRECTORY: messages carry company.update_url instead of a signed link",
-        cfg.links.secret_env);
-  }
-  return secret;
+  return config::read_secret(cfg.links.secret_env);
 }
 
 Poller::Poller(store::Engine& store, std::shared_ptr<const config::Config> cfg,
@@ -45,6 +39,11 @@ Poller::Poller(store::Engine& store, std::shared_ptr<const config::Config> cfg,
 
 Poller::~Poller() = default;
 
+void Poller::count_into(OutcomeCounters* counters) {
+  counters_ = counters;
+  dispatcher_.set_counters(counters);
+}
+
 PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches) {
   PollResult r;
   const auto started = std::chrono::steady_clock::now();
@@ -56,6 +55,9 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches) {
     r.ok = false;
     r.error = e.what();
   }
+  if (counters_ != nullptr) {
+    counters_->on_cases(r.tick.cases_opened, r.tick.cases_recovered, r.tick.cases_lost);
+  }
   dispatcher_.set_stop_flag(stop);
   try {
     r.dispatch = dispatcher_.dispatch_due();
@@ -64,6 +66,7 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches) {
     r.ok = false;
     if (r.error.empty()) r.error = e.what();
   }
+  for (int i = 0; counters_ != nullptr && i < r.dispatch.webhooks; ++i) counters_->on_sent("webhook");
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   const auto& t = r.tick;
@@ -75,7 +78,7 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches) {
         t.payments_read, t.cases_opened, t.cases_recovered, t.partial_payments, t.cases_lost,
         t.steps_queued, d.sent, d.deferred, d.retried, d.failed, d.skipped,
         d.unrecorded ? "; " + std::to_string(d.unrecorded) + " results not yet written" : "",
-        t.more ? "; more to read" : "", ms.count());
+        t.more ? "; more to read" : d.more ? "; more to send" : "", ms.count());
   }
   return r;
 }
@@ -91,7 +94,7 @@ PollResult Poller::drain(const std::atomic<bool>* stop) {
       total.error = r.error;
       return total;
     }
-    if (!r.tick.more || (stop != nullptr && stop->load())) return total;
+    if (!r.more() || (stop != nullptr && stop->load())) return total;
   }
 }
 

@@ -85,26 +85,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     stripe_secrets =
         split_secrets(config::read_secret(cfg->daemon.http.stripe_secrets_env).value_or(""));
     link_secret = config::read_secret(cfg->daemon.links.secret_env).value_or("");
-    if (token.empty())
-      spdlog::warn("http: no API token in {} (or credential): /v1 answers 401",
-                   cfg->daemon.http.token_env);
-    if (stripe_secrets.empty())
-      spdlog::warn("http: no Stripe webhook secret in {}: /v1/webhooks/stripe answers 401",
-                   cfg->daemon.http.stripe_secrets_env);
-    metrics.describe("dunningd_http_requests_total", "counter",
-                     "HTTP requests by route and status");
-    metrics.describe("dunningd_events_ingested_total", "counter",
-                     "Events accepted by source and result (written | duplicate)");
-    metrics.describe("dunningd_ingest_commits_total", "counter",
-                     "Group-commit transactions of the ingest API");
-    metrics.describe("dunningd_cases", "gauge", "Cases by state");
-    metrics.describe("dunningd_steps", "gauge", "Outbox steps by channel and state");
-    metrics.describe("dunningd_outbox_depth", "gauge", "Pending outbox rows");
-    metrics.describe("dunningd_channel_paused", "gauge",
-                     "1 while a channel is paused for everyone by a permanent refusal");
-    metrics.describe("dunningd_recovered_minor_total", "counter",
-                     "Recovered amount per currency in minor units");
-    metrics.describe("dunningd_tick_duration_seconds", "gauge", "Duration of the last poll");
+    // A missing token or Stripe secret is reported once at start-up with every other missing
+    // secret (config::missing_secrets), and by `dunningd check`.
+    declare_api_metrics(metrics);
   }
 
   ConfigSnapshot config;
@@ -278,9 +261,7 @@ void Api::Impl::route(Request&& req, Respond respond) {
     return stripe(std::move(req), answer("/v1/webhooks/stripe"));
   }
   if (!seg.empty() && seg[0] == "v1") {
-    std::string label = "/v1/" + (seg.size() > 1 ? seg[1] : std::string());
-    if (seg.size() == 3 && seg[1] == "cases") label = "/v1/cases/{id}";
-    if (seg.size() == 4 && seg[1] == "cases") label = "/v1/cases/{id}/" + seg[3];
+    const std::string label(route_label(seg));  // a fixed table, never the raw path
     if (!authorized(req)) return unauthorized(label);
     if (seg.size() == 2 && seg[1] == "events") {
       if (method != bhttp::verb::post) return wrong_method(label);
@@ -517,10 +498,10 @@ void Api::Impl::healthz(Respond respond) {
 
 void Api::Impl::metrics_page(Respond respond) {
   on_db(std::move(respond), [this](store::Engine& st) {
-    metrics.clear("dunningd_cases");
+    metrics.zero("dunningd_cases");
     for (const auto& c : st.reports().cases_by_state())
       metrics.set("dunningd_cases", "state=" + label_value(c.a), static_cast<double>(c.n));
-    metrics.clear("dunningd_steps");
+    metrics.zero("dunningd_steps");
     std::int64_t depth = 0;
     for (const auto& c : st.reports().outbox_by_channel_state()) {
       metrics.set("dunningd_steps", "channel=" + label_value(c.a) + ",state=" + label_value(c.b),
@@ -528,10 +509,10 @@ void Api::Impl::metrics_page(Respond respond) {
       if (c.b == "pending") depth += c.n;
     }
     metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
-    metrics.clear("dunningd_channel_paused");
+    metrics.zero("dunningd_channel_paused");
     for (const auto& p : st.contacts().channel_pauses())
       metrics.set("dunningd_channel_paused", "channel=" + label_value(p.channel), 1);
-    metrics.clear("dunningd_recovered_minor_total");
+    metrics.zero("dunningd_recovered_minor_total");
     for (const auto& c : st.reports().recovered_by_currency())
       metrics.set("dunningd_recovered_minor_total", "currency=" + label_value(c.a),
                   static_cast<double>(c.n));

@@ -23,6 +23,9 @@ using json = nlohmann::json;
 
 namespace {
 
+// The longest a dispatch round claims new batches before the poller gets its turn.
+constexpr std::chrono::seconds kRoundBudget{2};
+
 constexpr const char* kWebhookCursor = "webhooks";
 
 // A syntactically usable addr-spec: no whitespace or control characters (so no header or SMTP
@@ -90,6 +93,7 @@ DispatchStats& DispatchStats::operator+=(const DispatchStats& o) {
   held += o.held;
   webhooks += o.webhooks;
   unrecorded = o.unrecorded;
+  more = o.more;
   return *this;
 }
 
@@ -322,8 +326,17 @@ DispatchStats Dispatcher::dispatch_due() {
     }
   }
   RoundState round;
+  // A round hands the thread back to the poller after this long, so new payments are read
+  // while a large backlog is sent; the caller polls again at once when `more` is set.
+  const auto budget = std::min<std::chrono::steady_clock::duration>(cfg_.daemon.poll_interval,
+                                                                    kRoundBudget);
+  const auto round_start = std::chrono::steady_clock::now();
   for (;;) {
     if (stop_requested()) break;
+    if (std::chrono::steady_clock::now() - round_start >= budget) {
+      stats.more = true;
+      break;
+    }
     // Each claim reads the clock: its lease runs from now, however long this round has taken.
     const TimePoint now = clock_.now();
     std::vector<OutboxRow> batch;
@@ -730,6 +743,17 @@ void Dispatcher::write(Outcome& o) {
 void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
   const auto& row = o.row;
   const auto& d = o.d;
+  if (counters_ != nullptr) {
+    if (d.kind == Decision::Kind::kSent) counters_->on_sent(row.channel);
+    if (d.kind == Decision::Kind::kRetry) counters_->on_retried(row.channel);
+    if (d.kind == Decision::Kind::kFinal) {
+      if (d.state == OutboxState::kFailed) {
+        counters_->on_failed(row.channel);
+      } else {
+        counters_->on_skipped(row.channel);
+      }
+    }
+  }
   switch (d.kind) {
     case Decision::Kind::kNone:
     case Decision::Kind::kRelease:

@@ -109,7 +109,8 @@ class _Recorder:
         self.rcpt_reply = {}      # address -> SMTP reply string for RCPT (e.g. "550 no such user")
         self.data_replies = []    # replies for the next DATA commands, consumed in order
         self.data_delay = 0.0     # seconds to wait after recording a message, before replying
-        self.sessions = []        # per accepted message: {"tls": version or None, "login": bytes}
+        self.sessions = []        # per accepted message: {"tls": version or None, "login": bytes,
+        #                           "ehlo": the name the client greeted with}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_reply.get(address)
@@ -128,7 +129,8 @@ class _Recorder:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
             tls = server.transport.get_extra_info("ssl_object") if server.transport else None
             login = getattr(session.auth_data, "login", None) if session.authenticated else None
-            self.sessions.append({"tls": tls.version() if tls else None, "login": login})
+            self.sessions.append({"tls": tls.version() if tls else None, "login": login,
+                                  "ehlo": session.host_name})
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         return "250 Message accepted"

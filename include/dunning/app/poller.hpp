@@ -11,6 +11,7 @@
 
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
+#include "dunning/core/outcome_counters.hpp"
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
 #include "dunning/store/engine.hpp"
@@ -23,6 +24,8 @@ struct PollResult {
   sender::DispatchStats dispatch;
   bool ok = true;     // false: the database failed; the poll is retried next time
   std::string error;  // why, when !ok ("database or disk is full", "database is locked")
+  // Work was left for the next poll: a bounded tick or a dispatch round at its time budget.
+  bool more() const { return tick.more || dispatch.more; }
 };
 
 // The channels a poller sends through, and who owns them.
@@ -54,6 +57,10 @@ class Poller {
   // Polls until nothing is left to tick (run --once, simulate): the backlog in bounded batches.
   PollResult drain(const std::atomic<bool>* stop = nullptr);
 
+  // What each poll did is counted into `counters` once committed (the daemon's /metrics).
+  // REQUIRES: *counters outlives *this; nullptr counts nothing.
+  void count_into(OutcomeCounters* counters);
+
   const std::shared_ptr<const config::Config>& config() const { return cfg_; }
   sender::EmailTransport& email() { return *channels_.email; }
   // Results of sends the database has not taken yet (see Dispatcher::unrecorded).
@@ -67,6 +74,7 @@ class Poller {
   templates::Renderer renderer_;
   scheduler::Scheduler scheduler_;
   sender::Dispatcher dispatcher_;
+  OutcomeCounters* counters_ = nullptr;
 };
 
 }  // namespace dunning::app

@@ -31,6 +31,7 @@
 #include "dunning/core/clock.hpp"
 #include "dunning/rules/plan.hpp"
 #include "dunning/sender/http_transport.hpp"
+#include "dunning/core/outcome_counters.hpp"
 #include "dunning/sender/transport.hpp"
 #include "dunning/store/cases.hpp"
 #include "dunning/store/contact_book.hpp"
@@ -61,6 +62,7 @@ struct DispatchStats {
   int held = 0;      // its channel is paused: still pending
   int webhooks = 0;  // outbound webhook events delivered
   int unrecorded = 0;  // results kept in memory: the database refused them (busy, full)
+  bool more = false;   // the round ended at its time budget with steps still due
 
   DispatchStats& operator+=(const DispatchStats& o);
   bool any() const;
@@ -107,6 +109,10 @@ class Dispatcher {
   // REQUIRES: *stop outlives *this.
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
 
+  // Outcomes are counted into `counters` (sent / failed / retried / skipped per channel) once
+  // they are committed. REQUIRES: *counters outlives *this; nullptr counts nothing.
+  void set_counters(OutcomeCounters* counters) { counters_ = counters; }
+
   // The Message-ID of a case's step: the same for every attempt.
   static std::string message_id(std::int64_t case_id, int step_index, const std::string& from);
 
@@ -144,6 +150,7 @@ class Dispatcher {
   bool stop_requested() const { return stop_ != nullptr && stop_->load(); }
 
   const std::atomic<bool>* stop_ = nullptr;
+  OutcomeCounters* counters_ = nullptr;
   std::vector<std::string> probing_;  // channels whose pause ended: resumed on the next success
   std::vector<Outcome> unrecorded_;   // results the database refused; written first next round
   std::mt19937 rng_;                  // backoff jitter
