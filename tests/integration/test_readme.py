@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from dunning_fixtures import (DUNNINGD, SOURCE_DIR, SmtpServer, free_port, process_env,
+from dunning_fixtures import (DUNNINGD, SOURCE_DIR, SmtpServer, free_port, process_env, script_env,
                               utc_now)
 
 README = os.path.join(SOURCE_DIR, "README.md")
@@ -85,12 +85,13 @@ class Readme(unittest.TestCase):
         # (tests/fixtures/...) resolve from the working directory.
         bindir = os.path.join(self.dir, "bin")
         os.mkdir(bindir)
-        os.symlink(DUNNINGD, os.path.join(bindir, "dunningd"))
+        env, dunningd = script_env()
+        os.symlink(dunningd, os.path.join(bindir, "dunningd"))
         self.cwd = os.path.join(self.dir, "work")
         os.mkdir(self.cwd)
         for name in ("tests", "scripts"):
             os.symlink(os.path.join(SOURCE_DIR, name), os.path.join(self.cwd, name))
-        self.env = process_env({"PATH": bindir + os.pathsep + os.environ.get("PATH", "")})
+        self.env = dict(env, PATH=bindir + os.pathsep + env["PATH"])
         for secret in ("DUNNINGD_API_TOKEN", "DUNNINGD_STRIPE_SECRETS", "DUNNINGD_LINK_SECRET",
                        "DUNNINGD_SMTP_USER", "DUNNINGD_SMTP_PASSWORD", "CREDENTIALS_DIRECTORY"):
             self.env.pop(secret, None)  # the README sets what it needs
@@ -196,8 +197,9 @@ class Readme(unittest.TestCase):
                 self.assertIn(option, proc.stdout, f"{line}: {option} is not an option of {sub}")
 
     def test_make_demo_runs_the_demo(self):
-        proc = subprocess.run(["bash", os.path.join(SOURCE_DIR, "scripts", "demo"), DUNNINGD],
-                              capture_output=True, text=True, timeout=240, env=process_env())
+        env, dunningd = script_env()
+        proc = subprocess.run(["bash", os.path.join(SOURCE_DIR, "scripts", "demo"), dunningd],
+                              capture_output=True, text=True, timeout=240, env=env)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_docs_name_the_schema_version_that_added_the_card_change_triggers(self):

@@ -83,6 +83,36 @@ def process_env(extra=None, base=None):
     return env
 
 
+_SHIFTED_BIN = None
+
+
+def script_env(extra=None):
+    """The environment for a shell script that runs dunningd (the demo, the README's commands).
+
+    Shifted, the shell itself is not preloaded: libfaketime shares its clock with the children
+    of a preloaded process, and a child started after that process exited fails. Instead PATH
+    starts with wrappers for `dunningd`, `date` (a script signs Stripe's `t=` with it) and
+    `sqlite3` (it dates rows 'now') that preload the shifted clock into those only. Returns (env, dunningd) — the binary a script
+    should be given."""
+    global _SHIFTED_BIN
+    env = dict(os.environ)
+    env.update(extra or {})
+    if not TIME_SHIFT:
+        return env, DUNNINGD
+    if _SHIFTED_BIN is None:
+        _SHIFTED_BIN = tempfile.mkdtemp(prefix="dunningd-shifted-bin-")
+        preload = {k: v for k, v in process_env(base={}).items()}
+        exports = " ".join(f"{k}='{v}'" for k, v in sorted(preload.items()))
+        for name, real in (("dunningd", DUNNINGD), ("date", shutil.which("date")),
+                           ("sqlite3", shutil.which("sqlite3"))):
+            path = os.path.join(_SHIFTED_BIN, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(f"#!/bin/sh\nexec env {exports} {real} \"$@\"\n")
+            os.chmod(path, 0o755)
+    env["PATH"] = _SHIFTED_BIN + os.pathsep + env.get("PATH", "")
+    return env, os.path.join(_SHIFTED_BIN, "dunningd")
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
