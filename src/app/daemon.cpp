@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "app/service_notify.hpp"
+#include "dunning/core/guarded.hpp"
 #include "dunning/http/api.hpp"
 #include "dunning/http/metrics.hpp"
 #include "dunning/http/server.hpp"
@@ -34,8 +35,11 @@ PollResult poll_once(store::Engine& store, const config::Config& cfg, const Cloc
                                   store.feed(), store.facts(), cfg, renderer, email, clock);
     dispatcher.set_stop_flag(stop);
     r.dispatch = dispatcher.dispatch_due();
-  } catch (const store::StoreError& e) {
+  } catch (const store::StoreError& e) {  // expected: the transaction rolled back, retry later
     spdlog::error("poll failed, will retry: {}", e.what());
+    r.ok = false;
+  } catch (const std::exception& e) {  // bad data or a bug: say so, keep the daemon alive
+    spdlog::critical("poll: unexpected {}; this poll is abandoned", e.what());
     r.ok = false;
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -130,41 +134,54 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   }
 
   std::function<void(std::chrono::seconds)> schedule;
+  // Every job posted to the worker and back to the io_context runs under run_guarded (one
+  // boundary, see core/guarded.hpp): a stray exception is logged, the poll counts as failed,
+  // and the next one is still scheduled.
   auto start_poll = [&] {
     busy = true;
     asio::post(worker, [&] {
-      auto current = snapshot();
-      if (current != email_cfg) {
-        email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
-        email_cfg = current;
-      }
-      if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
-      auto result = poll_once(store, *current, clock, *email, &stop_sending);
-      metrics.tick_done(clock.now(),
-                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - started),
-                        result.ok);
-      if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
-      asio::post(io, [&] {
-        busy = false;
-        if (stopping) {
-          finish();
-        } else {
-          schedule(snapshot()->daemon.poll_interval);
+      bool ok = false;  // stays false when the poll throws
+      run_guarded("poll", [&] {
+        auto current = snapshot();
+        if (current != email_cfg) {
+          email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
+          email_cfg = current;
         }
+        if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
+        auto result = poll_once(store, *current, clock, *email, &stop_sending);
+        ok = result.ok;
+        if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
+      });
+      run_guarded("poll metrics", [&] {
+        metrics.tick_done(clock.now(),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started),
+                          ok);
+      });
+      asio::post(io, [&] {
+        run_guarded("poll finished", [&] {
+          busy = false;
+          if (stopping) {
+            finish();
+          } else {
+            schedule(snapshot()->daemon.poll_interval);
+          }
+        });
       });
     });
   };
   schedule = [&](std::chrono::seconds after) {
     timer.expires_after(after);
     timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec && !stopping) start_poll();
+      if (!ec && !stopping) run_guarded("poll timer", start_poll);
     });
   };
 
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+  std::function<void()> wait_signal;
+  // A reload or stop that throws is logged and the signals are awaited again.
+  auto on_signal = [&](const boost::system::error_code& ec, int signo) {
+    {
       if (ec) return;
       if (signo == SIGHUP) {
         spdlog::info("SIGHUP: reloading {}", config_file.string());
@@ -222,6 +239,11 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         spdlog::default_logger()->flush();
         std::_Exit(1);
       });
+    }
+  };
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (!run_guarded("signal", [&] { on_signal(ec, signo); })) wait_signal();
     });
   };
   wait_signal();
@@ -232,7 +254,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     service::notify_watchdog();
     watchdog.expires_after(every);
     watchdog.async_wait([&, every](const boost::system::error_code& ec) {
-      if (!ec && !finished) ping(every);
+      if (!ec && !finished) run_guarded("watchdog", [&] { ping(every); });
     });
   };
   if (auto interval = service::watchdog_interval()) ping(*interval / 2);
