@@ -167,6 +167,57 @@ std::string encode_header_text(std::string_view utf8) {
   return out;
 }
 
+namespace {
+
+// A display name as encoded words (RFC 2047 5(3)). Readers treat each encoded word of a phrase
+// as a word of its own (Python's email package puts a space between them), so the name is cut
+// at its own spaces where it can: a chunk holds whole words up to 45 bytes, and only a word
+// longer than that is cut inside.
+std::string encode_phrase(std::string_view name) {
+  std::vector<std::string> chunks;
+  std::string current;
+  auto flush = [&] {
+    if (!current.empty()) chunks.push_back(std::move(current));
+    current.clear();
+  };
+  std::size_t i = 0;
+  while (i < name.size()) {
+    while (i < name.size() && name[i] == ' ') ++i;
+    std::size_t end = name.find(' ', i);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view word = name.substr(i, end - i);
+    i = end;
+    if (word.empty()) continue;
+    if (!current.empty() && current.size() + 1 + word.size() <= 45) {
+      current += ' ';
+      current += word;
+      continue;
+    }
+    flush();
+    while (word.size() > 45) {  // a word too long for one encoded word: cut at characters
+      std::size_t cut = 0;
+      while (cut < word.size()) {
+        std::size_t n = utf8_len(static_cast<unsigned char>(word[cut]));
+        if (cut + n > 45) break;
+        cut += n;
+      }
+      if (cut == 0) cut = 1;
+      chunks.emplace_back(word.substr(0, cut));
+      word.remove_prefix(cut);
+    }
+    current = std::string(word);
+  }
+  flush();
+  std::string out;
+  for (const auto& c : chunks) {
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + base64(c) + "?=";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string address_of(std::string_view mailbox) {
   auto lt = mailbox.rfind('<');
   auto gt = mailbox.rfind('>');
@@ -186,7 +237,7 @@ std::string format_address(std::string_view name, std::string_view address) {
   // Encoded words for non-ASCII names, for names that would read as encoded words, and for
   // names with a word too long to fold (a 999-character name): each word is at most 75 octets.
   if (!is_ascii(n) || looks_encoded(n) || longest_word(n) > 70) {
-    std::string words = encode_header_text(n);
+    std::string words = encode_phrase(n);
     const auto last_line = words.size() - (words.rfind('\n') == std::string::npos
                                                ? 0
                                                : words.rfind('\n') + 1);
