@@ -92,7 +92,9 @@ std::vector<CaseRecord> SqliteCases::due(TimePoint now, int limit) {
         "ORDER BY next_due_at, id LIMIT ?");
     auto s = db_.prepare(kSql);
     s.bind(1, iso(now)).bind(2, limit);
-    return read_cases(s);
+    std::vector<CaseRecord> out;
+    while (s.step()) read_or_skip(reported_, *s, "cases", read_case, out);
+    return out;
   });
 }
 

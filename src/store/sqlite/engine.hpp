@@ -5,6 +5,8 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "dunning/store/engine.hpp"
 #include "store/sqlite/database.hpp"
@@ -75,6 +77,7 @@ class SqliteCases final : public Cases {
 
  private:
   SqliteDatabase& db_;
+  std::set<std::string> reported_;  // undecodable rows already logged (see read_or_skip)
 };
 
 class SqliteOutbox final : public Outbox {
@@ -100,6 +103,7 @@ class SqliteOutbox final : public Outbox {
 
  private:
   SqliteDatabase& db_;
+  std::set<std::string> reported_;  // undecodable rows already logged (see read_or_skip)
 };
 
 class SqliteContactBook final : public ContactBook {
