@@ -40,7 +40,7 @@ test-sanitize: deps
 
 # Every libFuzzer target (clang, ASan+UBSan, build-fuzz/) for FUZZ_SECONDS each, from its seed
 # corpus; fails on a crash, a hang or a broken invariant (the input lands in build-fuzz/artifacts).
-FUZZ_SECONDS ?= 12
+FUZZ_SECONDS ?= 10
 fuzz: deps
 	JOBS=$(JOBS) bash fuzz/run $(FUZZ_SECONDS)
 
