@@ -9,6 +9,7 @@
 
 #include "dunning/http/api.hpp"
 #include "dunning/ingest/stripe.hpp"
+#include "dunning/store/engine.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
@@ -31,7 +32,7 @@ struct Fixture {
     c->daemon.http.stripe_secrets_env = "DUNNING_FUZZ_STRIPE";
     c->daemon.links.secret_env = "DUNNING_FUZZ_LINKS";
     cfg = c;
-    auto db = store::Store::open(fuzz::scratch() / "api.db", store::Store::Mode::kCreate);
+    auto db = store::open_engine(fuzz::scratch() / "api.db", store::OpenMode::kCreate);
     FUZZ_CHECK(db.ok(), "cannot open the fuzz database");
     api = std::make_unique<http::Api>([this] { return cfg; }, std::move(db).value(), metrics,
                                       clock);
