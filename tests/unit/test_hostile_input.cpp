@@ -5,12 +5,14 @@
 #include <random>
 #include <sstream>
 
+#include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
 #include "dunning/ingest/api_event.hpp"
 #include "dunning/ingest/card_numbers.hpp"
 #include "dunning/ingest/csv.hpp"
 #include "dunning/ingest/json_screen.hpp"
 #include "dunning/ingest/stripe.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace dunning;
 using namespace dunning::ingest;
@@ -331,4 +333,27 @@ TEST_CASE("a CSV row with a control character or a bad locale is rejected naming
   CHECK(field({"c1", "Ann \xff", "en"}) == "name");  // not UTF-8
   CHECK(field({"c1", "Ann", "../evil"}) == "locale");
   CHECK(field({"c1", "Zoë", "pt-BR"}).empty());
+}
+
+// ---- item 4: rule timing is bounded where admins write it
+
+TEST_CASE("a step offset that would overflow is a config error at its line and column",
+          "[config][hostile]") {
+  dunning::testing::TempDir dir;
+  for (const char* at : {"9223372036854775807s", "9999999999999999d", "3651d", "522w"}) {
+    INFO(at);
+    auto file = dir.write("sequences.yaml", std::string("sequences:\n  - id: s\n    trigger: "
+                                                        "payment_failed\n    steps:\n      - {at: ") +
+                                                at + ", email: payment-failed}\n");
+    auto loaded = config::load_sequences(file);
+    REQUIRE_FALSE(loaded.ok());
+    const auto& e = loaded.errors.front();
+    CHECK(e.line == 5);
+    CHECK(e.column == 14);
+    CHECK(e.message == "'at' is too long: at most 3650d");
+  }
+  auto file = dir.write("sequences.yaml",
+                        "sequences:\n  - id: s\n    trigger: payment_failed\n    steps:\n"
+                        "      - {at: 3650d, email: payment-failed}\n");
+  CHECK(config::load_sequences(file).ok());
 }
