@@ -5,7 +5,7 @@ end, and the count of what a customer and finance would notice:
 - lost steps: a case whose first email was never sent (nor skipped for a reason);
 - duplicates: the same message (Message-ID) received twice — allowed only for a batch in
   flight at a kill (sent, not yet marked), so at most kills x batch_size, each at most twice;
-- mail after payment: an email whose Date is after its case was closed as recovered;
+- mail after payment: an email whose Date is after the daemon recorded the recovery;
 - `dunningd ledger verify` and `PRAGMA integrity_check`.
 
 Used by bench/soak (100 kills, 10,000 steps) and by integration.test_crash_soak (a light run)."""
@@ -111,10 +111,11 @@ def soak(steps=10000, kills=100, seed=1, max_alive=1.5, log=print):
                       "o.state IN ('sent', 'skipped', 'cancelled'))")[0][0]
         ids = collections.Counter(m["Message-ID"] for _, _, m in smtp.messages)
         dups = {k: n for k, n in ids.items() if n > 1}
-        # A recovered case's closed_at against its emails' Date (whole seconds, as sent).
+        # When the daemon saw the payment: its ledger row's recorded_at (closed_at is when the
+        # customer paid, which may be before the daemon read it), against the emails' Date.
         closed = {c: datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).replace(
-            microsecond=0) for c, t in ws.sql("SELECT customer_id, closed_at FROM cases "
-                                              "WHERE state = 'recovered'")}
+            microsecond=0) for c, t in ws.sql("SELECT customer_id, MIN(recorded_at) FROM ledger "
+                                              "WHERE kind LIKE 'recovered%' GROUP BY 1")}
         late = sum(1 for _, rcpts, m in smtp.messages
                    if (when := closed.get(rcpts[0].split("@")[0])) is not None and
                    email.utils.parsedate_to_datetime(m["Date"]) > when)
