@@ -16,20 +16,9 @@ import threading
 import time
 import unittest
 
+from crash_soak import SEQUENCES  # first email at once, written off after 30 days
 from dunning_fixtures import (DUNNINGD, SmtpServer, Workspace, _Recorder, free_port, http_config,
                               iso_ago, process_env, wait_for)
-
-SEQUENCES = """
-sequences:
-  - id: any
-    trigger: payment_failed
-    steps:
-      - {at: 0h, email: payment-failed}
-      - {at: 30d, action: mark_lost}
-defaults:
-  send_window: {from: "00:00", to: "24:00", days: [sun, mon, tue, wed, thu, fri, sat]}
-  max_messages_per_customer_per_day: 10
-"""
 
 
 def add_failed_payments(ws, n, prefix="p", at=None):

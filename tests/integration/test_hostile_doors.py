@@ -15,7 +15,7 @@ import time
 import unittest
 
 from dunning_fixtures import (API_TOKEN, DUNNINGD, LINK_SECRET, STRIPE_SECRETS, Daemon,
-                              SmtpServer, Workspace, db_dump, free_port, http_config, iso_ago,
+                              LiveDaemonCase, Workspace, db_dump, free_port, http_config, iso_ago,
                               process_env, stripe_signature, unix_now, wait_for)
 
 SEQUENCES = """
@@ -61,22 +61,8 @@ def raw_exchange(port, data, timeout=10):
             out += chunk
 
 
-class HostileDoors(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.smtp = SmtpServer().start()
-        cls.port = free_port()
-        cls.ws = Workspace(cls.smtp.port, SEQUENCES, http_config(cls.port))
-        cls.daemon = Daemon(cls.ws, cls.port).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.daemon.stop()
-            assert rc == 0, f"dunningd exited {rc}:\n{cls.daemon.log()}"
-        finally:
-            cls.smtp.stop()
-            cls.ws.cleanup()
+class HostileDoors(LiveDaemonCase):
+    sequences = SEQUENCES
 
     def post(self, body, path="/v1/events", **kw):
         return self.daemon.request("POST", path, body, **kw)

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from dunning_fixtures import (API_TOKEN, LINK_SECRET, SOURCE_DIR, STRIPE_SECRETS, Daemon,
-                              SmtpServer, Workspace, db_dump, free_port, http_config, iso,
+                              LiveDaemonCase, Workspace, db_dump, free_port, http_config, iso,
                               iso_ago, stripe_signature, unix_now, utc_now, wait_for)
 
 SEQUENCES = """
@@ -46,22 +46,8 @@ def event(eid, etype, **data):
     return {"id": eid, "type": etype, "occurred_at": OCCURRED_AT, "data": data}
 
 
-class HttpDoors(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.smtp = SmtpServer().start()
-        cls.port = free_port()
-        cls.ws = Workspace(cls.smtp.port, SEQUENCES, http_config(cls.port))
-        cls.daemon = Daemon(cls.ws, cls.port).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.daemon.stop()
-            assert rc == 0, f"dunningd exited {rc}:\n{cls.daemon.log()}"
-        finally:
-            cls.smtp.stop()
-            cls.ws.cleanup()
+class HttpDoors(LiveDaemonCase):
+    sequences = SEQUENCES
 
     def post(self, body, token=API_TOKEN, path="/v1/events", headers=None):
         return self.daemon.request("POST", path, body, headers=headers, token=token)

@@ -2,8 +2,6 @@
 package `prometheus`), and bounded against strangers: 2,000 unauthenticated requests with long
 random paths neither add series nor grow the daemon's memory (route labels come from a fixed
 table)."""
-import json
-import os
 import random
 import re
 import shutil
@@ -11,8 +9,7 @@ import string
 import subprocess
 import unittest
 
-from dunning_fixtures import (DUNNINGD, Daemon, SmtpServer, Workspace, free_port, http_config,
-                              iso_ago, wait_for)
+from dunning_fixtures import (DUNNINGD, LiveDaemonCase, iso_ago, wait_for)
 
 SEQUENCES = """
 sequences:
@@ -49,22 +46,8 @@ def rss_kib(pid):
         return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
 
 
-class LiveMetrics(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.smtp = SmtpServer().start()
-        cls.port = free_port()
-        cls.ws = Workspace(cls.smtp.port, SEQUENCES, http_config(cls.port))
-        cls.daemon = Daemon(cls.ws, cls.port).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.daemon.stop()
-            assert rc == 0, f"dunningd exited {rc}:\n{cls.daemon.log()}"
-        finally:
-            cls.smtp.stop()
-            cls.ws.cleanup()
+class LiveMetrics(LiveDaemonCase):
+    sequences = SEQUENCES
 
     def metrics(self):
         status, headers, body = self.daemon.request("GET", "/metrics", token=None)

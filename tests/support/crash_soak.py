@@ -12,7 +12,6 @@ Used by bench/soak (100 kills, 10,000 steps) and by integration.test_crash_soak 
 import collections
 import datetime
 import email.utils
-import os
 import random
 import signal
 import subprocess

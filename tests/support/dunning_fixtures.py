@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 from contextlib import contextmanager
 
 from aiosmtpd.controller import Controller
@@ -530,3 +531,26 @@ def db_dump(path):
     """Every row of every table, as text: to compare the database before and after."""
     with sqlite3.connect(path, timeout=10) as conn:
         return "\n".join(conn.iterdump())
+
+
+class LiveDaemonCase(unittest.TestCase):
+    """One SMTP server, one workspace and one `dunningd run` with HTTP on loopback, shared by
+    the tests of the class. A subclass sets `sequences` (the YAML text; None: the shipped
+    ones). The daemon must exit 0 when the class is done."""
+    sequences = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.smtp = SmtpServer().start()
+        cls.port = free_port()
+        cls.ws = Workspace(cls.smtp.port, cls.sequences, http_config(cls.port))
+        cls.daemon = Daemon(cls.ws, cls.port).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.daemon.stop()
+            assert rc == 0, f"dunningd exited {rc}:\n{cls.daemon.log()}"
+        finally:
+            cls.smtp.stop()
+            cls.ws.cleanup()
