@@ -139,9 +139,11 @@ struct Dispatcher::Outcome {
   TimePoint at;
 };
 
-// Facts of one dispatch round that outlive one row: the contacts granted to each customer in
-// this round (two cases of one customer in one batch share the daily cap).
-struct Dispatcher::RoundState {
+// Facts of one batch that outlive one row: the contacts granted to each customer in this
+// batch and not yet recorded (two cases of one customer in one batch share the daily cap).
+// Per batch, not per round: once a batch is recorded its sent rows are in the outbox, and a
+// message granted but handed back unsent must not count.
+struct Dispatcher::BatchState {
   std::unordered_map<std::string, std::vector<TimePoint>> granted;
 };
 
@@ -218,7 +220,7 @@ std::string Dispatcher::message_id(std::int64_t case_id, int step_index, const s
          domain;
 }
 
-Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, RoundState& round, TimePoint now) {
+Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, TimePoint now) {
   Decision d;
   auto c = cases_.get(row.case_id);
   if (!c) {
@@ -275,7 +277,7 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, RoundState& round, T
       f.sms_unreachable = contacts_.contact_status(c->customer_id, "sms", *number).has_value();
     }
   }
-  auto& granted = round.granted[c->customer_id];
+  auto& granted = batch.granted[c->customer_id];
   if (contact) {
     f.contacts_sent = outbox_.sent_contact_times(c->customer_id, now - std::chrono::hours(72));
     f.contacts_sent.insert(f.contacts_sent.end(), granted.begin(), granted.end());
@@ -325,12 +327,14 @@ DispatchStats Dispatcher::dispatch_due() {
       }
     }
   }
-  RoundState round;
   // A round hands the thread back to the poller after this long, so new payments are read
   // while a large backlog is sent; the caller polls again at once when `more` is set.
   const auto budget = std::min<std::chrono::steady_clock::duration>(cfg_.daemon.poll_interval,
                                                                     kRoundBudget);
   const auto round_start = std::chrono::steady_clock::now();
+  // Halved when a batch could not start all its mail within its lease (a slow relay or a
+  // slow machine); never grows back within a round.
+  int batch_size = ob.batch_size;
   for (;;) {
     if (stop_requested()) break;
     if (std::chrono::steady_clock::now() - round_start >= budget) {
@@ -342,12 +346,16 @@ DispatchStats Dispatcher::dispatch_due() {
     std::vector<OutboxRow> batch;
     {
       store::Tx tx(db_);
-      batch = outbox_.claim(now, ob.lease, ob.batch_size, skip);
+      batch = outbox_.claim(now, ob.lease, batch_size, skip);
       tx.commit();
     }
+    // Mail is started only in the first half of the lease; the second half is left for the
+    // result to be recorded before another sender may claim the row again.
+    const sender::SendBounds bounds{stop_, std::chrono::steady_clock::now() + std::chrono::milliseconds(ob.lease) / 2};
     if (batch.empty()) break;
 
     const auto t0 = std::chrono::steady_clock::now();
+    BatchState facts;
     std::vector<Outcome> outcomes(batch.size());
     std::vector<OutgoingEmail> emails;
     std::vector<std::size_t> email_rows;
@@ -355,7 +363,7 @@ DispatchStats Dispatcher::dispatch_due() {
       auto& o = outcomes[i];
       o.row = batch[i];
       try {
-        o.d = gate(o.row, round, now);
+        o.d = gate(o.row, facts, now);
         if (o.d.kind != Decision::Kind::kNone) continue;
         if (o.row.channel == "email") {
           OutgoingEmail e;
@@ -383,9 +391,18 @@ DispatchStats Dispatcher::dispatch_due() {
       emails.clear();
     }
     if (!emails.empty()) {
-      auto results = channels_.email.send_all(emails, stop_);
+      auto results = channels_.email.send_all(emails, bounds);
+      std::size_t out_of_time = 0;
       for (std::size_t k = 0; k < results.size(); ++k) {
         on_email_result(outcomes[email_rows[k]].row, results[k], outcomes[email_rows[k]].d);
+        if (results[k].out_of_time) ++out_of_time;
+      }
+      if (out_of_time > 0) {
+        spdlog::warn("{} of {} messages could not start within half of the {}s lease: handed "
+                     "back, batches of {} from now on (raise outbox.lease or lower "
+                     "outbox.batch_size)",
+                     out_of_time, results.size(), ob.lease.count(), std::max(1, batch_size / 2));
+        batch_size = std::max(1, batch_size / 2);
       }
     }
     const auto t2 = std::chrono::steady_clock::now();
@@ -403,7 +420,7 @@ DispatchStats Dispatcher::dispatch_due() {
       return o.d.kind == Decision::Kind::kRelease;
     });
     const bool recorded = record(outcomes, stats);
-    if (recorded && released > 0) {
+    if (recorded && released > 0 && stop_requested()) {
       spdlog::info("stop requested: {} claimed messages handed back to the outbox", released);
     }
     auto ms = [](auto dt) {
@@ -468,8 +485,8 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
 }
 
 void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, Decision& d) {
-  if (!result.attempted && stop_requested()) {
-    d.kind = Decision::Kind::kRelease;  // stopping: back to the outbox for the next run
+  if (!result.attempted && (result.out_of_time || stop_requested())) {
+    d.kind = Decision::Kind::kRelease;  // back to the outbox, unsent, for this or another sender
     return;
   }
   switch (result.outcome) {

@@ -157,17 +157,25 @@ Delivery SmtpTransport::send(std::string_view envelope_from, std::string_view en
 }
 
 std::vector<Delivery> SmtpTransport::send_all(const std::vector<OutgoingEmail>& messages,
-                                              const std::atomic<bool>* stop_flag) {
+                                              const SendBounds& bounds) {
   std::vector<Delivery> out(
       messages.size(),
-      Delivery{Delivery::Outcome::kTransient,
-               "not attempted: the mail server failed earlier in this batch", false, false});
+      Delivery::not_attempted("not attempted: the mail server failed earlier in this batch"));
   const std::size_t workers = std::min(impl_->connections.size(), messages.size());
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
   auto work = [&](Connection& conn) {
     for (;;) {
-      if (stop.load() || (stop_flag != nullptr && stop_flag->load())) return;
+      if (stop.load()) return;
+      if (bounds.reached()) {
+        // Every message not yet taken is marked here, once, by the first worker to see it.
+        const std::size_t from = next.exchange(messages.size());
+        for (std::size_t i = from; i < messages.size(); ++i) {
+          out[i] = Delivery::not_attempted("not attempted: the batch ran out of time",
+                                           bounds.past_start_by());
+        }
+        return;
+      }
       std::size_t i = next.fetch_add(1);
       if (i >= messages.size()) return;
       const auto& m = messages[i];

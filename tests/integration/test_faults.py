@@ -101,9 +101,11 @@ class Faults(unittest.TestCase):
     # ---- item 14: every claim's lease starts when it is claimed
     def test_a_second_sender_beside_a_live_daemon_sends_nothing_twice(self):
         n = 1200
-        smtp = self.slow_smtp(0.01)  # ~100 messages/s per connection: a round outlives a lease
+        # ~100 messages/s on one connection: a batch of 600 outlives its 4 s lease, so the
+        # sender must stop starting mail half-way through the lease and hand the rest back.
+        smtp = self.slow_smtp(0.01)
         ws = self.workspace(smtp.port)
-        set_config(ws, "  give_up_after: 3d", "  give_up_after: 3d\n  lease: 4s\n  batch_size: 100")
+        set_config(ws, "  give_up_after: 3d", "  give_up_after: 3d\n  lease: 4s\n  batch_size: 600")
         add_failed_payments(ws, n)
         live = self.daemon(ws)
         wait_for(lambda: len(smtp.messages) >= 100, timeout=60, what="the live daemon to send")
@@ -115,6 +117,7 @@ class Faults(unittest.TestCase):
         self.assertEqual(live.stop(), 0, live.log()[-2000:])
         self.assertEqual(duplicates(smtp), {})
         self.assertEqual(len(smtp.messages), n)
+        self.assertIn("could not start within half of the 4s lease", live.log())
 
     # ---- item 15: results that cannot be written are kept and written later, not re-sent
     def test_a_writer_holding_the_lock_while_results_are_recorded_causes_no_resend(self):

@@ -4,8 +4,10 @@
 // scripted reply.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,7 @@ class RecordingTransport final : public sender::EmailTransport {
 
   sender::Delivery send(std::string_view envelope_from, std::string_view envelope_to,
                         std::string_view mime) override {
+    if (send_time_.count() > 0) std::this_thread::sleep_for(send_time_);
     sender::Delivery d;
     d.outcome = sender::Delivery::Outcome::kDelivered;
     d.detail = "250 2.0.0 accepted";
@@ -54,6 +57,9 @@ class RecordingTransport final : public sender::EmailTransport {
     fail_next(n, std::move(d));
   }
 
+  // Every send takes this long in real time (a slow relay); zero by default.
+  void take_per_send(std::chrono::milliseconds t) { send_time_ = t; }
+
   // Every call of send(), in order, whatever its outcome.
   const std::vector<Attempt>& attempts() const { return attempts_; }
 
@@ -69,6 +75,7 @@ class RecordingTransport final : public sender::EmailTransport {
   std::vector<Attempt> attempts_;
   int scripted_left_ = 0;
   sender::Delivery scripted_;
+  std::chrono::milliseconds send_time_{0};
 };
 
 class RecordingHttp final : public sender::HttpTransport {

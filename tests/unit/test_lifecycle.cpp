@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -163,6 +164,8 @@ class World {
   }
 
   dunning::FixedClock& clock() { return clock_; }
+  // The scheduler and the dispatcher read this config at every call.
+  dunning::config::Config& config() { return cfg_; }
   dunning::store::Engine& store() { return *store_; }
   // Pending outbox rows of every case (what the daemon's /metrics calls the outbox depth).
   std::int64_t outbox_depth() {
@@ -587,6 +590,56 @@ TEST_CASE("a row claimed by a sender that died is sent after its lease, once", "
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].state == OutboxState::kSent);
   CHECK(outbox[0].attempts == 2);
+}
+
+TEST_CASE("a batch starts mail only in the first half of its lease and hands the rest back",
+          "[lifecycle]") {
+  // The transport's bounds, without a dispatcher: a start_by already past starts nothing.
+  dunning::testing::RecordingTransport bare;
+  const std::vector<dunning::sender::OutgoingEmail> two(2, {"a@example.com", "b@example.com", "x"});
+  auto late = bare.send_all(two, {nullptr, std::chrono::steady_clock::now()});
+  REQUIRE(late.size() == 2);
+  CHECK(bare.attempts().empty());
+  CHECK((!late[0].attempted && late[0].out_of_time && !late[1].attempted && late[1].out_of_time));
+  std::atomic<bool> stop{true};
+  auto stopped = bare.send_all(two, {&stop});
+  CHECK((!stopped[0].attempted && !stopped[0].out_of_time));
+  CHECK(bare.attempts().empty());
+
+  // A relay that takes 300 ms a message and a lease of 1 s: a batch of six cannot start them
+  // all within 0.5 s. What did not start goes back unsent, uncounted, and is sent once later.
+  World w;
+  for (int i = 0; i < 6; ++i) {
+    const auto n = std::to_string(i);
+    w.add_customer("cus_" + n, "c" + n + "@example.com", "Customer " + n);
+    w.add_payment("py_" + n, "failed", "in_" + n, 1250, dunning::format_iso8601(w.clock().now()),
+                  "insufficient_funds", "cus_" + n);
+  }
+  REQUIRE(w.scheduler().tick().steps_queued == 6);
+  auto& cfg = w.config();
+  cfg.daemon.outbox.lease = Seconds(1);
+  cfg.daemon.outbox.batch_size = 6;
+  w.transport().take_per_send(std::chrono::milliseconds(300));
+  int sent = 0;
+  for (int round = 0; round < 20 && sent < 6; ++round) sent += w.dispatcher().dispatch_due().sent;
+  CHECK(sent == 6);
+  CHECK(w.transport().attempts().size() == 6);  // nothing started twice
+  CHECK(w.count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND attempts = 1") == 6);
+}
+
+TEST_CASE("a message sent in an earlier batch of the round counts once against the daily cap",
+          "[lifecycle]") {
+  World w;
+  w.config().sequences.defaults.max_messages_per_customer_per_day = 2;
+  w.config().sequences.defaults.min_hours_between_messages = 0;
+  w.config().daemon.outbox.batch_size = 1;  // each case's first step in a batch of its own
+  w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
+  w.add_payment_now("py_1", "failed", "in_1");
+  w.add_payment_now("py_2", "failed", "in_2");
+  w.add_payment_now("py_3", "failed", "in_3");
+  REQUIRE(w.scheduler().tick().steps_queued == 3);
+  CHECK(w.dispatcher().dispatch_due().sent == 2);  // the cap is 2, not 1 (counted twice) or 3
+  CHECK(w.transport().attempts().size() == 2);
 }
 
 TEST_CASE("a rejected recipient fails the step with the reason and is never retried",

@@ -119,8 +119,8 @@ class Dispatcher {
  private:
   struct Decision;
   struct Outcome;
-  struct RoundState;
-  Decision gate(const store::OutboxRow& row, RoundState& round, TimePoint now);
+  struct BatchState;
+  Decision gate(const store::OutboxRow& row, BatchState& batch, TimePoint now);
   void prepare_email(const store::OutboxRow& row, Decision& d, OutgoingEmail& out, TimePoint now);
   void on_email_result(const store::OutboxRow& row, const Delivery& result, Decision& d);
   void send_sms(const store::OutboxRow& row, Decision& d, TimePoint now);

@@ -22,7 +22,7 @@ class SmtpTransport final : public EmailTransport {
                 std::string_view mime) override;
   // Spreads the batch over cfg.connections connections (one thread each).
   std::vector<Delivery> send_all(const std::vector<OutgoingEmail>& messages,
-                                 const std::atomic<bool>* stop = nullptr) override;
+                                 const SendBounds& bounds = {}) override;
   std::string name() const override;
 
  private:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,15 @@ struct Delivery {
   bool connection_failed = false;
   // False when the message was never handed to the server (the batch stopped before it).
   bool attempted = true;
+  // Not attempted because the batch's time to start sending (SendBounds::start_by) had passed.
+  bool out_of_time = false;
+
+  // A message the batch did not hand to the server, and why.
+  static Delivery not_attempted(std::string why, bool out_of_time = false) {
+    Delivery d{Outcome::kTransient, std::move(why), false, false};
+    d.out_of_time = out_of_time;
+    return d;
+  }
 
   // Further messages to the same server would fail the same way.
   bool stops_batch() const { return connection_failed || outcome == Outcome::kPermanent; }
@@ -38,6 +48,17 @@ struct OutgoingEmail {
   std::string envelope_from;
   std::string envelope_to;
   std::string mime;
+};
+
+// When a batch must stop starting messages: once *stop turns true, or at start_by (a claim's
+// lease is running out: a message started later might be claimed and sent by another sender
+// before its result is recorded).
+struct SendBounds {
+  const std::atomic<bool>* stop = nullptr;
+  std::chrono::steady_clock::time_point start_by = std::chrono::steady_clock::time_point::max();
+
+  bool reached() const { return (stop != nullptr && stop->load()) || past_start_by(); }
+  bool past_start_by() const { return std::chrono::steady_clock::now() >= start_by; }
 };
 
 class EmailTransport {
@@ -52,10 +73,11 @@ class EmailTransport {
                         std::string_view mime) = 0;
   // Sends a batch, possibly over several connections in parallel; one Delivery per message, in
   // order. After a connection failure or a permanent refusal not about the recipient, messages
-  // not yet started are not attempted (kTransient, attempted == false); so are they once *stop
-  // turns true. The default sends one after the other through send().
+  // not yet started are not attempted (kTransient, attempted == false); so are they once the
+  // bounds are reached (out_of_time set when start_by passed). The default sends one after the
+  // other through send().
   virtual std::vector<Delivery> send_all(const std::vector<OutgoingEmail>& messages,
-                                         const std::atomic<bool>* stop = nullptr);
+                                         const SendBounds& bounds = {});
   // A short human name for logs ("smtp://127.0.0.1:2525").
   virtual std::string name() const = 0;
 };
