@@ -1,5 +1,7 @@
 #include "ingest/json_fields.hpp"
 
+#include "dunning/core/money.hpp"
+
 namespace dunning::ingest::detail {
 
 const nlohmann::json* Fields::get(const char* field, bool required) {
@@ -80,8 +82,12 @@ std::optional<std::string> Fields::currency(const char* field, bool required) {
     if (c < 'A' || c > 'Z') break;
     up += c;
   }
-  if (up.size() != 3) {
-    fail(field, "must be an ISO 4217 code like EUR");
+  if (up.size() != 3 || s->size() != 3) {
+    fail(field, "must be an ISO 4217 currency code like EUR");
+    return std::nullopt;
+  }
+  if (currency_exponent(up) < 0) {
+    fail(field, "\"" + *s + "\" is not an ISO 4217 currency code (like EUR, JPY, KWD)");
     return std::nullopt;
   }
   return up;
