@@ -43,6 +43,17 @@ class SqliteFactsWriter final : public FactsWriter {
   bool set_default_card(const DefaultCardRow& d) override;
   bool upsert_subscription(const SubscriptionRow& s) override;
   bool append_payment(const PaymentRow& p) override;
+  std::vector<StripeAttempt> stripe_attempts(const std::optional<std::string>& invoice_id,
+                                             const std::optional<std::string>& intent_id,
+                                             const std::optional<std::string>& charge_id) override;
+  std::vector<StripeAttempt> stripe_attempts_like(const std::string& customer_id,
+                                                  const std::string& currency,
+                                                  std::int64_t amount_minor,
+                                                  const std::string& status, TimePoint from,
+                                                  TimePoint to) override;
+  void save_stripe_attempt(const StripeAttempt& a) override;
+  DeclineFill fill_decline(const std::string& payment_id, const std::string& code,
+                           const std::optional<std::string>& message, TimePoint at) override;
 
  private:
   SqliteDatabase& db_;
