@@ -185,10 +185,13 @@ void group_table(std::ostream& out, const json& r, const std::string& base, cons
   out << "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">group</th><th "
          "scope=\"col\">currency</th><th scope=\"col\">cases</th><th scope=\"col\">recovered</th>"
          "<th scope=\"col\">count</th><th scope=\"col\">without contact</th><th "
-         "scope=\"col\">count</th><th scope=\"col\">lost</th><th scope=\"col\">count</th>"
+         "scope=\"col\">count</th><th scope=\"col\">partial</th><th scope=\"col\">count</th>"
+         "<th scope=\"col\">late</th><th scope=\"col\">count</th><th scope=\"col\">refunded"
+         "</th><th scope=\"col\">count</th><th scope=\"col\">lost</th><th scope=\"col\">count</th>"
          "<th scope=\"col\">cancelled</th><th scope=\"col\">count</th><th "
-         "scope=\"col\">open</th><th scope=\"col\">count</th><th scope=\"col\">recovery rate</th>"
-         "<th scope=\"col\">median days</th></tr></thead><tbody>\n";
+         "scope=\"col\">open</th><th scope=\"col\">count</th><th scope=\"col\">net recovered</th>"
+         "<th scope=\"col\">recovery rate</th><th scope=\"col\">median days</th></tr></thead>"
+         "<tbody>\n";
   for (auto g = groups.begin(); g != groups.end(); ++g) {
     for (auto c = g.value()["currencies"].begin(); c != g.value()["currencies"].end(); ++c) {
       const std::string p = single ? pointer({base, "currencies", c.key()})
@@ -196,10 +199,12 @@ void group_table(std::ostream& out, const json& r, const std::string& base, cons
       out << "<tr><td>" << html_escape(single ? "all" : g.key()) << "</td><td>" << c.key()
           << "</td>" << cell(r, p + "/cases");
       for (const char* k :
-           {"recovered", "recovered_without_contact", "lost", "cancelled", "open"}) {
+           {"recovered", "recovered_without_contact", "partial", "late", "refunded", "lost",
+            "cancelled", "open"}) {
         out << cell(r, p + "/" + k + "/amount") << cell(r, p + "/" + k + "/count");
       }
-      out << cell(r, p + "/recovery_rate") << cell(r, p + "/median_days_to_recover") << "</tr>\n";
+      out << cell(r, p + "/net_recovered/amount") << cell(r, p + "/recovery_rate")
+          << cell(r, p + "/median_days_to_recover") << "</tr>\n";
     }
     if (single) break;
   }
