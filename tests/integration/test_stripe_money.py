@@ -287,6 +287,41 @@ class StripeEvents(unittest.TestCase):
                          [("KWD",)])
 
 
+class CurrencyAtTheOtherDoors(unittest.TestCase):
+    """The CSV import and the polled table refuse what is not ISO 4217; the rest goes on."""
+
+    def setUp(self):
+        self.ws = Workspace(25)
+        self.addCleanup(self.ws.cleanup)
+        self.ws.run("migrate")
+
+    def test_import_rejects_the_row_naming_the_column_and_imports_the_others(self):
+        when = iso(utc_now() - dt.timedelta(hours=1))
+        path = f"{self.ws.dir}/payments.csv"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("id,customer_id,invoice_id,amount_minor,currency,status,occurred_at\n"
+                    f"p1,c1,i1,1999,EUR,failed,{when}\n"
+                    f"p2,c1,i2,1999,ZZZ,failed,{when}\n"
+                    f"p3,c1,i3,12345,kwd,failed,{when}\n")
+        proc = self.ws.run("import", "--config", self.ws.config, "--payments", path, check=False)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn('payments.csv:3: rejected: currency "ZZZ" is not an ISO 4217 currency code',
+                      proc.stderr)
+        self.assertEqual(self.ws.sql("SELECT id, currency FROM payments ORDER BY id"),
+                         [("p1", "EUR"), ("p3", "KWD")])
+
+    def test_the_polled_table_skips_a_row_outside_iso_4217_and_reads_the_next(self):
+        when = utc_now() - dt.timedelta(hours=1)
+        self.ws.add_customer("c1", "c1@example.com")
+        self.ws.add_payment("py_zzz", "c1", "in_zzz", 100, "ZZZ", "failed", iso(when))
+        self.ws.add_payment("py_jpy", "c1", "in_jpy", 100, "JPY", "failed", iso(when))
+        self.ws.tick(iso(when + dt.timedelta(minutes=1)))
+        rejected = self.ws.sql("SELECT row_id, reason FROM rejected_rows")
+        self.assertEqual([r[0] for r in rejected], ["py_zzz"])
+        self.assertIn("ISO 4217", rejected[0][1])
+        self.assertEqual(self.ws.sql("SELECT invoice_id, currency FROM cases"), [("in_jpy", "JPY")])
+
+
 def money(minor, exp):
     return Decimal(minor).scaleb(-exp)
 
