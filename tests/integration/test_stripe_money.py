@@ -195,6 +195,11 @@ class StripeEvents(unittest.TestCase):
         self.assertIn("stolen_card", events[0][0])
         self.assertEqual(self.ws.sql("SELECT amount_minor, currency FROM payments "
                                      "WHERE invoice_id='in_c'"), [(12340, "KWD")])
+        # A hard decline selects the hard-decline sequence; nothing of the soft one was queued.
+        wait_for(lambda: self.ws.sql("SELECT sequence_id FROM cases WHERE id=?", (case_id,)) ==
+                 [("hard-decline",)], timeout=15, what="the hard-decline sequence")
+        self.assertEqual(len(self.ws.sql("SELECT 1 FROM case_events WHERE case_id=? AND "
+                                         "kind='sequence_selected'", (case_id,))), 1)
 
     def test_basil_intent_failure_first_is_matched_by_customer_and_amount(self):
         now = unix_now() - 600

@@ -75,6 +75,8 @@ class SqliteCases final : public Cases {
   std::vector<CaseRecord> due(TimePoint now, int limit) override;
   std::vector<CaseRecord> find(const CaseFilter& filter) override;
   void set_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at) override;
+  void set_sequence(std::int64_t id, const std::string& sequence_id,
+                    const std::string& sequence_hash) override;
   bool change_state(std::int64_t id, CaseState from, CaseState to) override;
   void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) override;
   void increment_attempt_count(std::int64_t id) override;
