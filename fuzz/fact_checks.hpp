@@ -2,6 +2,7 @@
 // every time in it lies in the fact range (so every derived due time stays ISO-formattable).
 #pragma once
 
+#include "dunning/core/money.hpp"
 #include "dunning/ingest/event.hpp"
 #include "dunning/ingest/json_screen.hpp"
 #include "fuzz_support.hpp"
@@ -19,6 +20,10 @@ inline void check_accepted(const ingest::Fact& f) {
           FUZZ_CHECK(row.currency.size() == 3, "currency");
         } else if constexpr (std::is_same_v<T, store::CustomerRow>) {
           if (row.created_at) FUZZ_CHECK(in_range(*row.created_at), "created_at out of range");
+        } else if constexpr (std::is_same_v<T, ingest::StripeSignal>) {
+          FUZZ_CHECK(in_range(row.occurred_at), "occurred_at out of range");
+          if (row.charged_at) FUZZ_CHECK(in_range(*row.charged_at), "charged_at out of range");
+          FUZZ_CHECK(currency_exponent(row.currency) >= 0, "currency not ISO 4217");
         } else {
           FUZZ_CHECK(in_range(row.updated_at), "updated_at out of range");
         }

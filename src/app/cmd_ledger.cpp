@@ -25,7 +25,8 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
   exp->add_option("--from", opt->from, "entries that occurred at or after (ISO 8601)");
   exp->add_option("--to", opt->to, "entries that occurred before (ISO 8601, exclusive)");
   auto* ver = sub->add_subcommand(
-      "verify", "check that recovered rows equal the succeeded payments they name, per currency");
+      "verify", "check that recovered, partial and late rows equal the succeeded payments they name and "
+      "refund rows the refunded payments, per currency");
   ver->fallthrough();
   add_config_option(ver, cli);
   return {
@@ -52,9 +53,11 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
         for (const auto& s : sums) {
           const bool same = s.ledger_minor == s.payments_minor;
           ok = ok && same;
+          const bool refund = s.kind == "refund";
           std::cout
-              << s.currency << ": " << s.rows << " recovered rows, ledger "
-              << Money(s.ledger_minor, s.currency).major_string() << ", payments "
+              << s.currency << ": " << s.rows << " " << s.kind << " rows, ledger "
+              << Money(s.ledger_minor, s.currency).major_string()
+              << (refund ? ", refunded payments " : ", payments ")
               << Money(s.payments_minor, s.currency).major_string()
               << (same ? " — ok"
                        : " — DIFFERENCE " +
@@ -63,6 +66,10 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
         }
         for (const auto& m : mismatches) {
           ok = false;
+          if (m.ledger_id == 0) {
+            std::cout << "payment " << m.payment_id << ": " << m.problem << '\n';
+            continue;
+          }
           std::cout << "ledger row " << m.ledger_id << " (payment "
                     << (m.payment_id.empty() ? "none" : m.payment_id) << "): " << m.problem << '\n';
         }
@@ -70,7 +77,8 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
           std::cerr << "dunningd: the ledger does not match the payments (differences above)\n";
           return kExitFailure;
         }
-        std::cout << "ledger verified: recovered rows equal their succeeded payments\n";
+        std::cout << "ledger verified: recovered, partial and late rows equal their succeeded "
+                     "payments, refund rows their refunded payments\n";
         return kExitOk;
       }};
 }

@@ -98,10 +98,13 @@ bool Lifecycle::refund(const CaseRecord& c, const store::Payment& refund, TimePo
   }
   if (!target) return false;
   const Money delta(-refund.amount.minor(), refund.amount.currency());
-  ledger_.append(ledger::correction_entry(*target, delta, now,
-                                          "refund " + refund.id + " of " +
-                                              refund.amount.to_string() + " (row " +
-                                              std::to_string(target->id) + ")"));
+  auto correction = ledger::correction_entry(*target, delta, now,
+                                             "refund " + refund.id + " of " +
+                                                 refund.amount.to_string() + " (row " +
+                                                 std::to_string(target->id) + ")");
+  correction.payment_id = refund.id;  // the refunded payment it records (ledger verify)
+  correction.occurred_at = refund.occurred_at;
+  ledger_.append(correction);
   cases_.add_event(c.id, refund.occurred_at, "refunded",
                    refund.amount.to_string() + " refunded (" + refund.id +
                        "): a correction row takes it off the recovered amount");

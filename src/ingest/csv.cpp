@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "dunning/core/money.hpp"
 #include "dunning/ingest/card_numbers.hpp"
 #include "dunning/ingest/json_screen.hpp"
 
@@ -193,9 +194,9 @@ Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& he
     p.currency = r.required("currency");
     for (auto& ch : p.currency)
       if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 32);
-    if (p.currency.size() != 3 ||
-        p.currency.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
-      r.fail("currency", "must be an ISO 4217 code like EUR");
+    if (!p.currency.empty() && currency_exponent(p.currency) < 0) {
+      r.fail("currency", "\"" + r.get("currency").value_or("") +
+                             "\" is not an ISO 4217 currency code (like EUR, JPY, KWD)");
     }
     p.status = r.required("status");
     if (p.status != "failed" && p.status != "succeeded" && p.status != "refunded") {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dunning/core/crypto.hpp"
+#include "dunning/ingest/stripe.hpp"
 
 namespace dunning::ingest {
 
@@ -18,8 +19,10 @@ bool apply_fact(store::FactsWriter& facts, const Fact& f) {
           return facts.set_default_card(row);
         } else if constexpr (std::is_same_v<T, store::SubscriptionRow>) {
           return facts.upsert_subscription(row);
-        } else {
+        } else if constexpr (std::is_same_v<T, store::PaymentRow>) {
           return facts.append_payment(row);
+        } else {
+          return apply_stripe(facts, row);
         }
       },
       f);

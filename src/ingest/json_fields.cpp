@@ -1,5 +1,6 @@
 #include "ingest/json_fields.hpp"
 
+#include "dunning/core/money.hpp"
 #include "dunning/ingest/json_screen.hpp"
 
 namespace dunning::ingest::detail {
@@ -107,8 +108,12 @@ std::optional<std::string> Fields::currency(const char* field, bool required) {
     if (c < 'A' || c > 'Z') break;
     up += c;
   }
-  if (up.size() != 3) {
-    fail(field, "must be an ISO 4217 code like EUR");
+  if (up.size() != 3 || s->size() != 3) {
+    fail(field, "must be an ISO 4217 currency code like EUR");
+    return std::nullopt;
+  }
+  if (currency_exponent(up) < 0) {
+    fail(field, "\"" + *s + "\" is not an ISO 4217 currency code (like EUR, JPY, KWD)");
     return std::nullopt;
   }
   return up;

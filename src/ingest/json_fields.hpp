@@ -32,7 +32,8 @@ class Fields {
                                       std::int64_t max);
   std::optional<bool> boolean(const char* field);
   std::optional<TimePoint> time(const char* field, bool required);
-  // Three letters, returned upper-case.
+  // An ISO 4217 code (core/iso4217), returned upper-case: lower case is normalised ("eur" is
+  // EUR, as Stripe writes it), a code outside the table is refused.
   std::optional<std::string> currency(const char* field, bool required);
   // Exactly four digits.
   std::optional<std::string> last4(const char* field, bool required);

@@ -290,6 +290,18 @@ std::optional<FieldError> check_fact(const Fact& fact, std::string_view prefix) 
           text("currency", row.currency);
           text("interval", row.interval);
           time("updated_at", row.updated_at);
+        } else if constexpr (std::is_same_v<T, StripeSignal>) {
+          // Named as Stripe's objects name them (the ids come from several of their fields).
+          text("invoice", row.invoice_id);
+          text("payment_intent", row.payment_intent_id);
+          text("charge", row.charge_id);
+          text("subscription", row.subscription_id);
+          text("customer", row.customer_id);
+          text("currency", row.currency);
+          text("decline_code", row.decline_code);
+          text("message", row.message, true);
+          time("created", row.occurred_at);
+          time("created", row.charged_at);
         } else {
           text("id", row.id);
           text("customer_id", row.customer_id);

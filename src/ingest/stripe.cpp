@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "dunning/core/crypto.hpp"
+#include "dunning/core/money.hpp"
 #include "dunning/ingest/json_screen.hpp"
 #include "ingest/json_fields.hpp"
 
@@ -88,59 +89,197 @@ std::optional<std::string> str_at(const json& obj, std::initializer_list<const c
   return std::nullopt;
 }
 
-// Decline code and message of a failed invoice, from what the event carries: the expanded
-// payment intent's last_payment_error, else the expanded charge's outcome / failure code.
-void decline_of(const json& invoice, store::PaymentRow& p) {
-  std::optional<std::string> code, message;
-  if (auto pi = invoice.find("payment_intent"); pi != invoice.end() && pi->is_object()) {
-    code = str_at(*pi, {"last_payment_error", "decline_code"});
-    if (!code) code = str_at(*pi, {"last_payment_error", "code"});
-    message = str_at(*pi, {"last_payment_error", "message"});
+bool generic_decline(const std::optional<std::string>& code) {
+  return code && (*code == "card_declined" || *code == "generic_decline");
+}
+
+// The most specific of the codes Stripe gives for a failure, in this order: the issuer's
+// decline code (payment intent), the charge's outcome reason, then the error or failure code.
+// "card_declined" / "generic_decline" say less than any other: kept only as a last resort.
+std::optional<std::string> best_code(std::initializer_list<std::optional<std::string>> codes) {
+  std::optional<std::string> fallback;
+  for (const auto& c : codes) {
+    if (!c) continue;
+    if (!generic_decline(c)) return c;
+    if (!fallback) fallback = c;
   }
-  if (auto ch = invoice.find("charge"); ch != invoice.end() && ch->is_object()) {
-    if (!code) code = str_at(*ch, {"outcome", "reason"});
-    if (!code) code = str_at(*ch, {"failure_code"});
-    if (!message) message = str_at(*ch, {"failure_message"});
+  return fallback;
+}
+
+// Decline code and message of a payment intent's last error and of a charge's failure.
+void decline_of_intent(const json& pi, std::optional<std::string>& code,
+                       std::optional<std::string>& message) {
+  code = best_code({str_at(pi, {"last_payment_error", "decline_code"}),
+                    str_at(pi, {"last_payment_error", "code"})});
+  message = str_at(pi, {"last_payment_error", "message"});
+}
+
+void decline_of_charge(const json& ch, std::optional<std::string>& code,
+                       std::optional<std::string>& message) {
+  code = best_code({str_at(ch, {"outcome", "reason"}), str_at(ch, {"failure_code"})});
+  message = str_at(ch, {"failure_message"});
+}
+
+// An id (string or expanded object) at a path of nested objects.
+std::optional<std::string> id_at(const json& obj, std::initializer_list<const char*> path,
+                                 const char* field) {
+  const json* cur = &obj;
+  for (const char* key : path) {
+    if (!cur->is_object()) return std::nullopt;
+    auto it = cur->find(key);
+    if (it == cur->end()) return std::nullopt;
+    cur = &*it;
   }
-  // The generic "card_declined" says less than a decline code; keep it only as a last resort.
-  p.decline_code = code;
-  p.message = message;
+  if (!cur->is_object()) return std::nullopt;
+  return id_of(*cur, field);
+}
+
+// The amount at `field` in ISO 4217 minor units of `currency`, or an error naming the field.
+std::optional<std::int64_t> amount_of(detail::Fields& f, const char* field, bool required,
+                                      const std::string& currency) {
+  auto raw = f.integer(field, required, 0, 1'000'000'000'000);
+  if (!raw || currency.empty()) return std::nullopt;
+  auto minor = stripe_amount_to_minor(*raw, currency);
+  if (!minor) {
+    f.fail(field, minor.error().message);
+    return std::nullopt;
+  }
+  return *minor;
+}
+
+StripeSignal::Kind invoice_kind(const std::string& status) {
+  return status == "failed" ? StripeSignal::Kind::kInvoiceFailed : StripeSignal::Kind::kInvoicePaid;
 }
 
 Parsed<std::vector<Fact>> invoice_facts(const json& inv, const std::string& status, TimePoint at) {
   detail::Fields f(inv, "data.object");
-  store::PaymentRow p;
-  p.status = status;
-  auto invoice_id = f.str("id", true).value_or("");
-  p.customer_id = id_of(inv, "customer").value_or("");
-  if (p.customer_id.empty()) f.fail("customer", "is required");
-  p.invoice_id = invoice_id;
-  p.subscription_id = id_of(inv, "subscription");
-  auto amount_field = status == "failed" ? "amount_due" : "amount_paid";
-  p.amount_minor = f.integer(amount_field, true, 0, 1'000'000'000'000).value_or(0);
-  if (status == "succeeded" && p.amount_minor == 0) {
-    p.amount_minor = f.integer("amount_due", false, 0, 1'000'000'000'000).value_or(0);
+  StripeSignal s;
+  s.kind = invoice_kind(status);
+  s.invoice_id = f.str("id", true);
+  s.customer_id = id_of(inv, "customer").value_or("");
+  if (s.customer_id.empty() && inv.contains("customer") && !inv["customer"].is_null()) {
+    f.fail("customer", "must be a customer id or a customer object");
+  } else if (s.customer_id.empty()) {
+    f.fail("customer", "is required");
   }
-  p.currency = f.currency("currency", true).value_or("");
-  if (f.failed()) return f.error();
-  // Each attempt is its own payment row: the charge id, else the payment intent and attempt.
-  auto attempt = inv.contains("attempt_count") && inv["attempt_count"].is_number_integer()
-                     ? std::to_string(inv["attempt_count"].get<long long>())
-                     : std::string("0");
-  if (auto charge = id_of(inv, "charge")) {
-    p.id = *charge;
+  s.currency = f.currency("currency", true).value_or("");
+  // Subscription: on the invoice (API versions before 2025-03-31.basil) or under its parent.
+  s.subscription_id = id_of(inv, "subscription");
+  if (!s.subscription_id) {
+    s.subscription_id = id_at(inv, {"parent", "subscription_details"}, "subscription");
+  }
+  // Payment intent and charge: ids or expanded objects on older versions; on basil only through
+  // `payments` (InvoicePayment objects), when the event includes them.
+  s.payment_intent_id = id_of(inv, "payment_intent");
+  s.charge_id = id_of(inv, "charge");
+  if (auto payments = inv.find("payments"); payments != inv.end() && payments->is_object()) {
+    auto data = payments->find("data");
+    if (data != payments->end() && data->is_array()) {
+      for (const auto& ip : *data) {  // newest first, as Stripe lists them
+        if (!ip.is_object()) continue;
+        if (!s.payment_intent_id) s.payment_intent_id = id_at(ip, {"payment"}, "payment_intent");
+        if (!s.charge_id) s.charge_id = id_at(ip, {"payment"}, "charge");
+        break;
+      }
+    }
+  }
+  if (inv.contains("attempt_count") && inv["attempt_count"].is_number_integer())
+    s.attempt_count = inv["attempt_count"].get<std::int64_t>();
+  if (status == "failed") {
+    s.amount_minor = amount_of(f, "amount_due", true, s.currency).value_or(0);
+    // Expanded objects (a webhook never sends them, an API fetch may) carry the decline inline.
+    if (auto pi = inv.find("payment_intent"); pi != inv.end() && pi->is_object())
+      decline_of_intent(*pi, s.decline_code, s.message);
+    if (auto ch = inv.find("charge"); ch != inv.end() && ch->is_object()) {
+      std::optional<std::string> code, message;
+      decline_of_charge(*ch, code, message);
+      s.decline_code = best_code({s.decline_code, code});
+      if (!s.message) s.message = message;
+    }
+    s.occurred_at = at;
   } else {
-    p.id = invoice_id + ":" + status + ":" + attempt;
+    s.amount_minor = amount_of(f, "amount_paid", true, s.currency).value_or(0);
+    if (s.amount_minor == 0) s.amount_minor = amount_of(f, "amount_due", false, s.currency).value_or(0);
+    s.occurred_at = at;
+    if (auto st = inv.find("status_transitions"); st != inv.end() && st->is_object()) {
+      detail::Fields transitions(*st, "data.object.status_transitions");  // range-checked
+      if (auto paid = transitions.time("paid_at", false)) s.occurred_at = *paid;
+      if (transitions.failed()) return transitions.error();
+    }
   }
-  if (status == "failed") decline_of(inv, p);
-  p.occurred_at = at;
-  if (auto st = inv.find("status_transitions");
-      status == "succeeded" && st != inv.end() && st->is_object()) {
+  if (f.failed()) return f.error();
+  return std::vector<Fact>{Fact{std::move(s)}};
+}
+
+// payment_intent.payment_failed / charge.failed: the attempt's decline code, and (before
+// 2025-03-31.basil) its invoice.
+Parsed<std::vector<Fact>> attempt_failed_facts(const json& obj, bool intent, TimePoint at) {
+  detail::Fields f(obj, "data.object");
+  StripeSignal s;
+  s.kind = StripeSignal::Kind::kAttemptFailed;
+  auto id = f.str("id", true);
+  s.customer_id = id_of(obj, "customer").value_or("");
+  s.currency = f.currency("currency", true).value_or("");
+  s.amount_minor = amount_of(f, "amount", true, s.currency).value_or(0);
+  s.invoice_id = id_of(obj, "invoice");
+  if (intent) {
+    s.payment_intent_id = id;
+    s.charge_id = id_of(obj, "latest_charge");
+    if (!s.charge_id) s.charge_id = id_at(obj, {"last_payment_error"}, "charge");
+    decline_of_intent(obj, s.decline_code, s.message);
+  } else {
+    s.charge_id = id;
+    s.payment_intent_id = id_of(obj, "payment_intent");
+    decline_of_charge(obj, s.decline_code, s.message);
+  }
+  s.occurred_at = at;
+  if (f.failed()) return f.error();
+  return std::vector<Fact>{Fact{std::move(s)}};
+}
+
+// invoice_payment.paid (2025-03-31.basil and later): which payment intent or charge paid which
+// invoice, so that a later refund of that charge finds its invoice.
+Parsed<std::vector<Fact>> invoice_payment_facts(const json& obj, TimePoint at) {
+  detail::Fields f(obj, "data.object");
+  StripeSignal s;
+  s.kind = StripeSignal::Kind::kInvoicePayment;
+  s.invoice_id = id_of(obj, "invoice");
+  if (!s.invoice_id) f.fail("invoice", "is required");
+  s.payment_intent_id = id_at(obj, {"payment"}, "payment_intent");
+  s.charge_id = id_at(obj, {"payment"}, "charge");
+  s.currency = f.currency("currency", true).value_or("");
+  s.amount_minor = amount_of(f, "amount_paid", false, s.currency).value_or(0);
+  s.occurred_at = at;
+  if (auto st = obj.find("status_transitions"); st != obj.end() && st->is_object()) {
     detail::Fields transitions(*st, "data.object.status_transitions");  // range-checked
-    if (auto paid = transitions.time("paid_at", false)) p.occurred_at = *paid;
+    if (auto paid = transitions.time("paid_at", false)) s.occurred_at = *paid;
     if (transitions.failed()) return transitions.error();
   }
-  return std::vector<Fact>{Fact{std::move(p)}};
+  if (f.failed()) return f.error();
+  return std::vector<Fact>{Fact{std::move(s)}};
+}
+
+Parsed<std::vector<Fact>> charge_refunded_facts(const json& obj, const json* previous,
+                                                TimePoint at) {
+  detail::Fields f(obj, "data.object");
+  StripeSignal s;
+  s.kind = StripeSignal::Kind::kChargeRefunded;
+  s.charge_id = f.str("id", true);
+  s.customer_id = id_of(obj, "customer").value_or("");
+  s.currency = f.currency("currency", true).value_or("");
+  s.amount_minor = amount_of(f, "amount", false, s.currency).value_or(0);
+  s.refunded_minor = amount_of(f, "amount_refunded", true, s.currency).value_or(0);
+  if (previous && previous->is_object() && previous->contains("amount_refunded")) {
+    detail::Fields pf(*previous, "data.previous_attributes");
+    s.refunded_before_minor = amount_of(pf, "amount_refunded", false, s.currency).value_or(0);
+    if (pf.failed()) return pf.error();
+  }
+  s.invoice_id = id_of(obj, "invoice");
+  s.payment_intent_id = id_of(obj, "payment_intent");
+  s.charged_at = f.time("created", false);
+  s.occurred_at = at;
+  if (f.failed()) return f.error();
+  return std::vector<Fact>{Fact{std::move(s)}};
 }
 
 Parsed<std::vector<Fact>> payment_method_facts(const json& pm, bool automatically_updated,
@@ -206,11 +345,14 @@ Parsed<std::vector<Fact>> subscription_facts(const json& sub, TimePoint at) {
         if (!s.plan) s.plan = id_of(price, "product");
         if (price.contains("unit_amount") && price["unit_amount"].is_number_integer())
           s.amount_minor = price["unit_amount"].get<std::int64_t>();
-        if (auto cur = str_at(price, {"currency"})) {
-          std::string up;
-          for (char ch : *cur) up += static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-          if (up.size() == 3) s.currency = up;
+        detail::Fields pf(price, "data.object.items.data[0].price");
+        s.currency = pf.currency("currency", false);
+        if (s.currency && s.amount_minor) {
+          auto minor = stripe_amount_to_minor(*s.amount_minor, *s.currency);
+          if (!minor) pf.fail("unit_amount", minor.error().message);
+          s.amount_minor = minor ? std::optional<std::int64_t>(*minor) : std::nullopt;
         }
+        if (pf.failed()) return pf.error();
         s.interval = str_at(price, {"recurring", "interval"});
       }
     }
@@ -242,7 +384,9 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   Parsed<std::vector<Fact>> facts = std::vector<Fact>{};
   const auto& t = e.type;
   bool known = t == "invoice.payment_failed" || t == "invoice.paid" ||
-               t == "invoice.payment_succeeded" || t == "payment_method.attached" ||
+               t == "invoice.payment_succeeded" || t == "payment_intent.payment_failed" ||
+               t == "charge.failed" || t == "charge.refunded" || t == "invoice_payment.paid" ||
+               t == "payment_method.attached" ||
                t == "payment_method.automatically_updated" || t == "customer.updated" ||
                t == "customer.created" || t == "customer.subscription.deleted";
   if (!known) return e;  // acknowledged and ignored; the event id is still recorded
@@ -251,6 +395,14 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
     facts = invoice_facts(*obj, "failed", at);
   } else if (t == "invoice.paid" || t == "invoice.payment_succeeded") {
     facts = invoice_facts(*obj, "succeeded", at);
+  } else if (t == "payment_intent.payment_failed" || t == "charge.failed") {
+    facts = attempt_failed_facts(*obj, t == "payment_intent.payment_failed", at);
+  } else if (t == "invoice_payment.paid") {
+    facts = invoice_payment_facts(*obj, at);
+  } else if (t == "charge.refunded") {
+    const json* previous = nullptr;
+    if (auto pa = doc["data"].find("previous_attributes"); pa != doc["data"].end()) previous = &*pa;
+    facts = charge_refunded_facts(*obj, previous, at);
   } else if (t == "payment_method.attached" || t == "payment_method.automatically_updated") {
     facts = payment_method_facts(*obj, t == "payment_method.automatically_updated", at);
   } else if (t == "customer.updated" || t == "customer.created") {
@@ -264,6 +416,276 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
     if (auto err = check_fact(fact, "data.object.")) return *err;
   }
   return e;
+}
+
+// ---- Stripe's amounts
+
+namespace {
+
+// Stripe's zero-decimal and three-decimal currencies (its "Supported currencies" page: "Zero-
+// decimal currencies", "Three-decimal currencies"); every other currency has two decimals in
+// Stripe's API. Where these differ from ISO 4217 (ISK: ISO 0, Stripe 2 for backwards
+// compatibility; MGA: ISO 2, Stripe 0), stripe_amount_to_minor converts. HUF and TWD are
+// zero-decimal only for Stripe *payouts*, which dunningd never reads; UGX is zero-decimal in both.
+constexpr std::string_view kStripeZeroDecimal[] = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF",
+                                                   "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+                                                   "VUV", "XAF", "XOF", "XPF"};
+constexpr std::string_view kStripeThreeDecimal[] = {"BHD", "JOD", "KWD", "OMR", "TND"};
+
+std::int64_t pow10(int n) {
+  std::int64_t r = 1;
+  while (n-- > 0) r *= 10;
+  return r;
+}
+
+}  // namespace
+
+int stripe_decimals(std::string_view currency) {
+  for (auto c : kStripeZeroDecimal)
+    if (c == currency) return 0;
+  for (auto c : kStripeThreeDecimal)
+    if (c == currency) return 3;
+  return 2;
+}
+
+Result<std::int64_t> stripe_amount_to_minor(std::int64_t amount, std::string_view currency) {
+  const int iso = currency_exponent(currency);
+  if (iso < 0) {
+    return Error::permanent("is in \"" + std::string(currency) +
+                            "\", which is not an ISO 4217 currency");
+  }
+  const int stripe = stripe_decimals(currency);
+  if (iso >= stripe) {
+    std::int64_t out = 0;
+    if (__builtin_mul_overflow(amount, pow10(iso - stripe), &out)) {
+      return Error::permanent("is out of range");
+    }
+    return out;
+  }
+  const std::int64_t unit = pow10(stripe - iso);
+  if (amount % unit != 0) {
+    return Error::permanent(
+        "must be a whole number of " + std::string(currency) + " minor units: Stripe sends " +
+        std::string(currency) + " with " + std::to_string(stripe) + " decimals, ISO 4217 has " +
+        std::to_string(iso) + " (" + std::to_string(amount) + " is not a multiple of " +
+        std::to_string(unit) + ")");
+  }
+  return amount / unit;
+}
+
+// ---- putting an attempt's events together
+
+namespace {
+
+// Two events describe the same attempt when they are this close (Stripe sends an attempt's
+// events within seconds; a retry of the same invoice comes hours later at the earliest).
+constexpr Seconds kSameAttempt = std::chrono::hours(1);
+
+bool near(TimePoint a, TimePoint b) { return a - b <= kSameAttempt && b - a <= kSameAttempt; }
+
+template <typename T>
+bool same(const std::optional<T>& a, const std::optional<T>& b) {
+  return a && b && *a == *b;
+}
+
+// The failed attempt an invoice failure is about, from what its other events recorded.
+std::optional<store::StripeAttempt> attempt_of_invoice_failure(store::FactsWriter& w,
+                                                               const StripeSignal& s) {
+  if (s.charge_id || s.payment_intent_id) {
+    auto related = w.stripe_attempts(std::nullopt, s.payment_intent_id, s.charge_id);
+    for (const auto& a : related) {
+      if (a.status == "failed" && same(a.charge_id, s.charge_id)) return a;
+    }
+    for (const auto& a : related) {
+      if (a.status == "failed" && same(a.payment_intent_id, s.payment_intent_id) && !a.payment_id &&
+          (!a.charge_id || !s.charge_id) && (!a.invoice_id || same(a.invoice_id, s.invoice_id)) &&
+          near(a.occurred_at, s.occurred_at))
+        return a;
+    }
+  }
+  // Without ids on either side (a payment intent without `invoice`): the same customer, currency
+  // and amount within the hour, not yet an invoice's.
+  for (const auto& a : w.stripe_attempts(s.invoice_id, std::nullopt, std::nullopt)) {
+    if (a.status == "failed" && !a.payment_id && near(a.occurred_at, s.occurred_at)) return a;
+  }
+  for (const auto& a :
+       w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, "failed",
+                              s.occurred_at - kSameAttempt, s.occurred_at + kSameAttempt)) {
+    if (!a.payment_id && !a.invoice_id) return a;
+  }
+  return std::nullopt;
+}
+
+// The invoice failure (already written as a payments row) that a payment intent or charge
+// failure is about.
+std::optional<store::StripeAttempt> invoice_failure_of_attempt(store::FactsWriter& w,
+                                                               const StripeSignal& s) {
+  auto related = w.stripe_attempts(s.invoice_id, s.payment_intent_id, s.charge_id);
+  for (const auto& a : related) {
+    if (a.status == "failed" && a.payment_id && same(a.charge_id, s.charge_id)) return a;
+  }
+  for (const auto& a : related) {
+    if (a.status == "failed" && a.payment_id && !a.charge_id &&
+        (same(a.payment_intent_id, s.payment_intent_id) || same(a.invoice_id, s.invoice_id)) &&
+        near(a.occurred_at, s.occurred_at))
+      return a;
+  }
+  if (!s.invoice_id) {
+    for (const auto& a :
+         w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, "failed",
+                                s.occurred_at - kSameAttempt, s.occurred_at + kSameAttempt)) {
+      if (a.payment_id && !a.charge_id && (!a.decline_code || generic_decline(a.decline_code)))
+        return a;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> invoice_of_charge(store::FactsWriter& w, const StripeSignal& s) {
+  if (s.invoice_id) return s.invoice_id;
+  auto related = w.stripe_attempts(std::nullopt, s.payment_intent_id, s.charge_id);
+  for (const auto& a : related)
+    if (a.status == "succeeded" && a.invoice_id) return a.invoice_id;
+  for (const auto& a : related)
+    if (a.invoice_id) return a.invoice_id;
+  // Neither the charge nor its payment intent names an invoice (2025-03-31.basil without
+  // invoice_payment.paid): the invoice this customer paid with this amount when it was charged.
+  if (s.charged_at && s.amount_minor > 0) {
+    for (const auto& a : w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor,
+                                                "succeeded", *s.charged_at - kSameAttempt,
+                                                *s.charged_at + kSameAttempt)) {
+      if (a.invoice_id && !a.charge_id) return a.invoice_id;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
+  using Kind = StripeSignal::Kind;
+  switch (s.kind) {
+    case Kind::kInvoiceFailed: {
+      auto match = attempt_of_invoice_failure(w, s);
+      store::PaymentRow p;
+      p.status = "failed";
+      p.customer_id = s.customer_id;
+      p.invoice_id = s.invoice_id;
+      p.subscription_id = s.subscription_id;
+      p.amount_minor = s.amount_minor;
+      p.currency = s.currency;
+      p.occurred_at = s.occurred_at;
+      p.decline_code = best_code({s.decline_code, match ? match->decline_code : std::nullopt});
+      p.message = s.message ? s.message : (match ? match->message : std::nullopt);
+      auto charge = s.charge_id ? s.charge_id : (match ? match->charge_id : std::nullopt);
+      // Each attempt is its own payment row: the charge id, else the invoice and attempt.
+      p.id = charge ? *charge
+                    : *s.invoice_id + ":failed:" + std::to_string(s.attempt_count.value_or(0));
+      bool written = w.append_payment(p);
+      if (!written && p.decline_code) {
+        written = w.fill_decline(p.id, *p.decline_code, p.message, s.occurred_at) !=
+                  store::DeclineFill::kNothing;
+      }
+      store::StripeAttempt a;
+      a.key = match ? match->key : p.id;
+      a.status = "failed";
+      a.invoice_id = s.invoice_id;
+      a.payment_intent_id = s.payment_intent_id;
+      a.charge_id = charge;
+      a.customer_id = s.customer_id;
+      a.currency = s.currency;
+      a.amount_minor = s.amount_minor;
+      a.decline_code = p.decline_code;
+      a.message = p.message;
+      a.occurred_at = s.occurred_at;
+      a.payment_id = p.id;
+      w.save_stripe_attempt(a);
+      return written;
+    }
+    case Kind::kAttemptFailed: {
+      auto invoice = invoice_failure_of_attempt(w, s);
+      store::StripeAttempt a;
+      a.key = invoice ? invoice->key
+                      : (s.charge_id ? *s.charge_id
+                                     : s.payment_intent_id.value_or("") + ":" +
+                                           format_iso8601(s.occurred_at));
+      a.status = "failed";
+      a.invoice_id = s.invoice_id;
+      a.payment_intent_id = s.payment_intent_id;
+      a.charge_id = s.charge_id;
+      a.customer_id = s.customer_id;
+      a.currency = s.currency;
+      a.amount_minor = s.amount_minor;
+      a.decline_code = s.decline_code;
+      a.message = s.message;
+      a.occurred_at = s.occurred_at;
+      w.save_stripe_attempt(a);
+      if (invoice && s.decline_code && invoice->payment_id) {
+        return w.fill_decline(*invoice->payment_id, *s.decline_code, s.message, s.occurred_at) !=
+               store::DeclineFill::kNothing;
+      }
+      return false;
+    }
+    case Kind::kInvoicePaid: {
+      store::PaymentRow p;
+      p.status = "succeeded";
+      p.customer_id = s.customer_id;
+      p.invoice_id = s.invoice_id;
+      p.subscription_id = s.subscription_id;
+      p.amount_minor = s.amount_minor;
+      p.currency = s.currency;
+      p.occurred_at = s.occurred_at;
+      p.id = s.charge_id ? *s.charge_id
+                         : *s.invoice_id + ":succeeded:" +
+                               std::to_string(s.attempt_count.value_or(0));
+      const bool written = w.append_payment(p);
+      store::StripeAttempt a;
+      a.key = p.id;
+      a.status = "succeeded";
+      a.invoice_id = s.invoice_id;
+      a.payment_intent_id = s.payment_intent_id;
+      a.charge_id = s.charge_id;
+      a.customer_id = s.customer_id;
+      a.currency = s.currency;
+      a.amount_minor = s.amount_minor;
+      a.occurred_at = s.occurred_at;
+      a.payment_id = p.id;
+      w.save_stripe_attempt(a);
+      return written;
+    }
+    case Kind::kInvoicePayment: {
+      if (!s.payment_intent_id && !s.charge_id) return false;
+      store::StripeAttempt a;
+      a.key = s.charge_id ? *s.charge_id : *s.payment_intent_id;
+      a.status = "succeeded";
+      a.invoice_id = s.invoice_id;
+      a.payment_intent_id = s.payment_intent_id;
+      a.charge_id = s.charge_id;
+      a.customer_id = s.customer_id;
+      a.currency = s.currency;
+      if (s.amount_minor > 0) a.amount_minor = s.amount_minor;
+      a.occurred_at = s.occurred_at;
+      w.save_stripe_attempt(a);
+      return false;
+    }
+    case Kind::kChargeRefunded: {
+      const std::int64_t delta = s.refunded_minor - s.refunded_before_minor;
+      if (delta <= 0) return false;
+      auto invoice = invoice_of_charge(w, s);
+      if (!invoice) return false;  // not an invoice's charge: not money a case is about
+      store::PaymentRow p;
+      p.status = "refunded";
+      p.customer_id = s.customer_id;
+      p.invoice_id = invoice;
+      p.amount_minor = delta;
+      p.currency = s.currency;
+      p.occurred_at = s.occurred_at;
+      // One row per refund event: the charge and the total refunded after it.
+      p.id = *s.charge_id + ":refunded:" + std::to_string(s.refunded_minor);
+      return w.append_payment(p);
+    }
+  }
+  return false;
 }
 
 }  // namespace dunning::ingest

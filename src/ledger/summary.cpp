@@ -29,10 +29,15 @@ struct Bucket {
   }
 };
 
+// One currency of a group. `cases`, `amount_minor`, `recovered_cases` and `open` are about the
+// cases whose invoice is in this currency; every other bucket is money that moved in this
+// currency (a USD invoice paid in EUR is a USD case and EUR money).
 struct CurrencyStats {
   std::int64_t cases = 0;
   std::int64_t amount_minor = 0;  // failed amount of all cases
+  std::int64_t recovered_cases = 0;
   Bucket recovered, without_contact, lost, cancelled, open;
+  Bucket partial, late, refunded;  // refunded: positive amounts, already taken off the others
   std::map<int, std::int64_t> days;  // days to recover → recoveries (exact median, flat memory)
 };
 
@@ -77,13 +82,19 @@ json group_json(const GroupStats& g) {
   std::int64_t cases = 0, recovered = 0;
   std::map<int, std::int64_t> all_days;
   for (const auto& [cur, s] : g.currencies) {
-    const std::int64_t rec = s.recovered.count + s.without_contact.count;
+    const std::int64_t rec = s.recovered_cases;
+    const std::int64_t rec_total = s.recovered.minor + s.without_contact.minor;
     currencies[cur] = {
         {"cases", s.cases},
         {"amount", money_json(s.amount_minor, cur)},
         {"recovered", bucket_json(s.recovered, cur)},
         {"recovered_without_contact", bucket_json(s.without_contact, cur)},
-        {"recovered_total", bucket_json({rec, s.recovered.minor + s.without_contact.minor}, cur)},
+        {"recovered_total",
+         bucket_json({s.recovered.count + s.without_contact.count, rec_total}, cur)},
+        {"partial", bucket_json(s.partial, cur)},
+        {"late", bucket_json(s.late, cur)},
+        {"refunded", bucket_json(s.refunded, cur)},
+        {"net_recovered", money_json(rec_total + s.partial.minor + s.late.minor, cur)},
         {"lost", bucket_json(s.lost, cur)},
         {"cancelled", bucket_json(s.cancelled, cur)},
         {"open", bucket_json(s.open, cur)},
@@ -138,22 +149,51 @@ std::int64_t mul_div_round(std::int64_t a, std::int64_t b, std::int64_t c) {
   return static_cast<std::int64_t>((2 * num + c) / (2 * static_cast<Int128>(c)));
 }
 
-void add_outcome(CurrencyStats& s, const CaseOutcome& o) {
+bool money_in(const std::string& kind) {
+  return kind == "recovered" || kind == "recovered_without_contact" || kind == "partial" ||
+         kind == "late";
+}
+
+// Adds case `o` to group `g`: the case to its invoice's currency, each amount of money to the
+// currency it moved in. Rows recorded after `as_of` are not known yet.
+void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
+  auto& s = g.currencies[o.amount.currency()];
   ++s.cases;
   s.amount_minor += o.amount.minor();
+  for (const auto& m : o.moves) {
+    if (m.occurred_at > as_of) continue;
+    auto& ms = g.currencies[m.amount.currency()];
+    if (m.kind == "partial") {
+      ms.partial.add(m.amount.minor());
+    } else if (m.kind == "late") {
+      ms.late.add(m.amount.minor());
+    } else if (m.kind == "correction") {
+      // A correction is added to the row it corrects; a close row's are in closed_amount.
+      if (m.corrected_kind == "partial") ms.partial.minor += m.amount.minor();
+      if (m.corrected_kind == "late") ms.late.minor += m.amount.minor();
+      if (money_in(m.corrected_kind) && m.amount.minor() < 0) ms.refunded.add(-m.amount.minor());
+    }
+  }
   if (o.kind.empty()) {
-    s.open.add(o.amount.minor());
+    // Open: what is still owed, in the invoice's currency.
+    std::int64_t paid = 0;
+    for (const auto& m : o.moves)
+      if (m.kind == "partial" && m.occurred_at <= as_of && m.amount.currency() == o.amount.currency())
+        paid += m.amount.minor();
+    s.open.add(o.amount.minor() - paid);
     return;
   }
   const std::int64_t m = o.closed_amount.minor();
+  auto& ms = g.currencies[o.closed_amount.currency()];
   if (o.kind == "recovered" || o.kind == "recovered_without_contact") {
-    (o.kind == "recovered" ? s.recovered : s.without_contact).add(m);
+    (o.kind == "recovered" ? ms.recovered : ms.without_contact).add(m);
+    ++s.recovered_cases;
     int d = o.days_to_recover.value_or(o.closed_at ? days_between(o.opened_at, *o.closed_at) : 0);
     s.days[d] += 1;
   } else if (o.kind == "lost") {
-    s.lost.add(m);
+    ms.lost.add(m);
   } else if (o.kind == "cancelled") {
-    s.cancelled.add(m);
+    ms.cancelled.add(m);
   }
 }
 
@@ -201,8 +241,8 @@ json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
     // An outcome recorded after as_of is not known yet at as_of.
     if (!o.kind.empty() && o.closed_at && *o.closed_at > opt.as_of) o.kind.clear();
     const std::string& cur = o.amount.currency();
-    add_outcome(total.currencies[cur], o);
-    if (!opt.by.empty()) add_outcome(groups[group_key(opt.by, o)].currencies[cur], o);
+    add_outcome(total, o, opt.as_of);
+    if (!opt.by.empty()) add_outcome(groups[group_key(opt.by, o)], o, opt.as_of);
     const bool recovered = o.kind == "recovered" || o.kind == "recovered_without_contact";
     auto& sc = seq_cases[o.sequence_id];
     ++sc.first;
@@ -218,11 +258,11 @@ json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
     }
     UpliftSide& side = o.holdout ? holdout : contacted;
     ++side.cases;
-    auto& money = side.money[cur];
-    money.first += o.amount.minor();
+    side.money[cur].first += o.amount.minor();
     if (recovered) {
       ++side.recovered;
-      money.second += o.closed_amount.minor();
+      // in the currency the money moved in (a USD invoice paid in EUR is EUR recovered)
+      side.money[o.closed_amount.currency()].second += o.closed_amount.minor();
     }
   });
 
@@ -232,7 +272,10 @@ json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
   report["as_of"] = format_iso8601(opt.as_of);
   report["population"] =
       "cases opened in [from, to); outcomes as recorded in the ledger up to as_of; amounts per "
-      "currency in integer minor units (corrections included), never added across currencies";
+      "currency in integer minor units (corrections included), never added across currencies: "
+      "cases, amount, recovery_rate and open by the invoice's currency, every other amount by the "
+      "currency the money moved in; net_recovered = recovered_total + partial + late, each net "
+      "of its refunds (refunded)";
   report["group_by"] = opt.by.empty() ? "all" : opt.by;
   report["totals"] = group_json(total);
   json gj = json::object();

@@ -185,10 +185,13 @@ void group_table(std::ostream& out, const json& r, const std::string& base, cons
   out << "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">group</th><th "
          "scope=\"col\">currency</th><th scope=\"col\">cases</th><th scope=\"col\">recovered</th>"
          "<th scope=\"col\">count</th><th scope=\"col\">without contact</th><th "
-         "scope=\"col\">count</th><th scope=\"col\">lost</th><th scope=\"col\">count</th>"
+         "scope=\"col\">count</th><th scope=\"col\">partial</th><th scope=\"col\">count</th>"
+         "<th scope=\"col\">late</th><th scope=\"col\">count</th><th scope=\"col\">refunded"
+         "</th><th scope=\"col\">count</th><th scope=\"col\">lost</th><th scope=\"col\">count</th>"
          "<th scope=\"col\">cancelled</th><th scope=\"col\">count</th><th "
-         "scope=\"col\">open</th><th scope=\"col\">count</th><th scope=\"col\">recovery rate</th>"
-         "<th scope=\"col\">median days</th></tr></thead><tbody>\n";
+         "scope=\"col\">open</th><th scope=\"col\">count</th><th scope=\"col\">net recovered</th>"
+         "<th scope=\"col\">recovery rate</th><th scope=\"col\">median days</th></tr></thead>"
+         "<tbody>\n";
   for (auto g = groups.begin(); g != groups.end(); ++g) {
     for (auto c = g.value()["currencies"].begin(); c != g.value()["currencies"].end(); ++c) {
       const std::string p = single ? pointer({base, "currencies", c.key()})
@@ -196,10 +199,12 @@ void group_table(std::ostream& out, const json& r, const std::string& base, cons
       out << "<tr><td>" << html_escape(single ? "all" : g.key()) << "</td><td>" << c.key()
           << "</td>" << cell(r, p + "/cases");
       for (const char* k :
-           {"recovered", "recovered_without_contact", "lost", "cancelled", "open"}) {
+           {"recovered", "recovered_without_contact", "partial", "late", "refunded", "lost",
+            "cancelled", "open"}) {
         out << cell(r, p + "/" + k + "/amount") << cell(r, p + "/" + k + "/count");
       }
-      out << cell(r, p + "/recovery_rate") << cell(r, p + "/median_days_to_recover") << "</tr>\n";
+      out << cell(r, p + "/net_recovered/amount") << cell(r, p + "/recovery_rate")
+          << cell(r, p + "/median_days_to_recover") << "</tr>\n";
     }
     if (single) break;
   }
@@ -360,14 +365,20 @@ void write_report_table(const json& r, std::ostream& out) {
       << r["population"].get<std::string>() << ")\n";
   auto groups_table = [&](const json& groups) {
     out << pad("group", 22, true) << pad("cur", 4, true) << pad("cases", 7) << pad("recovered", 20)
-        << pad("w/o contact", 18) << pad("lost", 18) << pad("cancelled", 18) << pad("open", 18)
-        << pad("rate", 9) << pad("median d", 10) << '\n';
+        << pad("w/o contact", 18) << pad("partial", 18) << pad("late", 18)
+        << pad("refunded", 18) << pad("net recovered", 16) << pad("lost", 18)
+        << pad("cancelled", 18) << pad("open", 18) << pad("rate", 9) << pad("median d", 10)
+        << '\n';
     for (auto g = groups.begin(); g != groups.end(); ++g) {
       for (auto c = g.value()["currencies"].begin(); c != g.value()["currencies"].end(); ++c) {
         const json& v = c.value();
         out << pad(g.key(), 22, true) << pad(c.key(), 4, true) << pad(v["cases"].dump(), 7)
             << pad(money_cell(v["recovered"]), 20)
-            << pad(money_cell(v["recovered_without_contact"]), 18) << pad(money_cell(v["lost"]), 18)
+            << pad(money_cell(v["recovered_without_contact"]), 18)
+            << pad(money_cell(v["partial"]), 18) << pad(money_cell(v["late"]), 18)
+            << pad(money_cell(v["refunded"]), 18)
+            << pad(v["net_recovered"]["amount"].get<std::string>(), 16)
+            << pad(money_cell(v["lost"]), 18)
             << pad(money_cell(v["cancelled"]), 18) << pad(money_cell(v["open"]), 18)
             << pad(display("recovery_rate", v["recovery_rate"]), 9)
             << pad(display("median", v["median_days_to_recover"]), 10) << '\n';

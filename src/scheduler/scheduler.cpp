@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 
 #include "dunning/core/subscription_status.hpp"
 #include "dunning/rules/rules.hpp"
@@ -123,6 +124,15 @@ TickStats Scheduler::tick(const TickLimits& limits) {
     return true;
   });
   if (!payments_done) return stats;
+  const bool declines_done = run([&](TickStats&) {
+    static const std::array<std::string, 1> kinds = {"decline_code"};
+    auto learned = cases_.events_after(feed_.cursor(kDeclinesCursor), kinds, kBatch);
+    if (learned.empty()) return false;
+    for (const auto& ev : learned) on_decline_learned(ev.case_id);
+    feed_.set_cursor(kDeclinesCursor, learned.back().id);
+    return true;
+  });
+  if (!declines_done) return stats;
   const bool subscriptions_done = run([&](TickStats& b) {
     auto changes =
         feed_.subscription_changes_after(feed_.cursor(kSubscriptionChangesCursor), kBatch);
@@ -261,6 +271,38 @@ void Scheduler::on_refund(const Payment& p, TickStats& stats) {
     spdlog::info("case {}: refund {} of {} recorded as a correction", c->id, p.id,
                  p.amount.to_string());
   }
+}
+
+void Scheduler::on_decline_learned(std::int64_t case_id) {
+  auto c = cases_.get(case_id);
+  if (!c || c->state != CaseState::kOpen || c->trigger != "payment_failed") return;
+  rules::CaseFacts facts;
+  facts.trigger = config::Trigger::kPaymentFailed;
+  facts.decline_code = c->decline_code;
+  facts.decline_class = declines_.classify(c->decline_code);
+  facts.amount = c->amount;
+  if (c->subscription_id) facts.plan = feed_.subscription_plan(*c->subscription_id).value_or("");
+  if (auto customer = feed_.customer(c->customer_id)) facts.locale = customer->locale;
+  std::vector<std::string> why_not;
+  const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
+  if (!seq || seq->id == c->sequence_id) return;
+  const std::string decline = std::string(to_string(facts.decline_class)) + " decline '" +
+                              c->decline_code + "'";
+  if (cases_.count_events(c->id, "step_queued") > 0) {
+    cases_.add_event(c->id, now_, "sequence_kept",
+                     "the " + decline + " selects sequence '" + seq->id + "', but steps of '" +
+                         c->sequence_id + "' were already queued: the case keeps '" +
+                         c->sequence_id + "'");
+    return;
+  }
+  cases_.set_sequence(c->id, seq->id, seq->hash);
+  cases_.set_progress(c->id, 0, rules::step_due_at(*seq, 0, c->opened_at));
+  cases_.add_event(c->id, now_, "sequence_selected",
+                   "sequence '" + seq->id + "' (version " + seq->hash + ") for the " + decline +
+                       " that came after the case opened; it followed '" + c->sequence_id +
+                       "', of which nothing was queued");
+  spdlog::info("case {}: {} came late; sequence '{}' instead of '{}'", c->id, decline, seq->id,
+               c->sequence_id);
 }
 
 void Scheduler::open_case(const Payment& p, TickStats& stats) {

@@ -196,7 +196,11 @@ class HttpDoors(LiveDaemonCase):
                                      "id='cus_TestCustomer0001'"), [("hr",)])
 
     def test_unknown_stripe_types_are_acknowledged_and_ignored(self):
-        body = fixture("charge.refunded")
+        body = json.dumps({"id": "evt_1TestPayoutPaid000000001", "object": "event",
+                           "api_version": "2024-06-20", "created": unix_now(),
+                           "type": "payout.paid",
+                           "data": {"object": {"id": "po_1Test", "object": "payout",
+                                               "amount": 2900, "currency": "eur"}}}).encode()
         before = db_dump(self.ws.db_path)
         status, _, out = self.stripe(body, stripe_signature(body, NEW_SECRET))
         self.assertEqual(status, 200, out)
@@ -204,6 +208,10 @@ class HttpDoors(LiveDaemonCase):
         self.assertEqual(before, db_dump(self.ws.db_path))
 
     def test_stripe_failed_then_paid_ends_as_a_recovered_ledger_row(self):
+        # The decline code comes with the payment intent's failure, not with the invoice's.
+        intent = fixture("payment_intent.payment_failed")
+        status, _, out = self.stripe(intent, stripe_signature(intent, NEW_SECRET))
+        self.assertEqual(status, 202, out)
         failed = fixture("invoice.payment_failed")
         status, _, out = self.stripe(failed, stripe_signature(failed, NEW_SECRET))
         self.assertEqual(status, 202, out)

@@ -55,6 +55,11 @@ TEST_CASE("an invalid event names the offending field", "[ingest]") {
   CHECK(field(R"({"id":"e","type":"payment.exploded","data":{}})") == "type");
   CHECK(field(R"({"id":"e","type":"payment.failed","data":{"id":"p","customer_id":"c",
                 "amount_minor":"12","currency":"EUR"}})") == "data.amount_minor");
+  // Not ISO 4217 (three letters are not enough), in every door.
+  CHECK(field(R"({"id":"e","type":"payment.failed","data":{"id":"p","customer_id":"c",
+                "amount_minor":12,"currency":"ZZZ"}})") == "data.currency");
+  CHECK(field(R"({"id":"e","type":"subscription.cancelled","data":{"id":"s","customer_id":"c",
+                "currency":"abc"}})") == "data.currency");
   CHECK(field(R"({"id":"e","type":"payment_method.updated","data":{"id":"pm","customer_id":"c",
                 "last4":"42"}})") == "data.last4");
   CHECK(field(R"({"id":"e","type":"customer.upserted","data":{"id":"c",
@@ -87,15 +92,17 @@ TEST_CASE("a Stripe invoice.payment_failed reads the decline code of the payment
           "decline_code":"insufficient_funds"}}}}})",
       at("2026-11-22T11:00:00Z"));
   REQUIRE(std::holds_alternative<Event>(p));
-  const auto& row = std::get<store::PaymentRow>(std::get<Event>(p).facts.at(0));
-  CHECK(row.id == "ch_1");
+  // Expanded objects (an API fetch, never a webhook) still give their decline code.
+  const auto& row = std::get<StripeSignal>(std::get<Event>(p).facts.at(0));
+  CHECK(row.charge_id == std::optional<std::string>("ch_1"));
+  CHECK(row.payment_intent_id == std::optional<std::string>("pi_1"));
   CHECK(row.currency == "USD");
   CHECK(row.decline_code == std::optional<std::string>("insufficient_funds"));
   CHECK(row.invoice_id == std::optional<std::string>("in_1"));
 }
 
 TEST_CASE("an unknown Stripe event type maps to no facts", "[ingest]") {
-  auto p = map_stripe_event(R"({"id":"evt_2","type":"charge.refunded","data":{"object":{}}})",
+  auto p = map_stripe_event(R"({"id":"evt_2","type":"payout.paid","data":{"object":{}}})",
                             at("2026-11-22T11:00:00Z"));
   REQUIRE(std::holds_alternative<Event>(p));
   CHECK(std::get<Event>(p).facts.empty());
@@ -120,4 +127,23 @@ TEST_CASE("the CSV reader handles quotes, doubled quotes, CRLF and reports recor
   REQUIRE(c);
   CHECK(r.line() == 6);
   CHECK_FALSE(r.next());
+}
+
+TEST_CASE("a CSV payment in a currency outside ISO 4217 is rejected naming the column, lower "
+          "case is normalised", "[ingest]") {
+  std::map<std::string, std::size_t> header{{"id", 0},           {"customer_id", 1},
+                                            {"amount_minor", 2}, {"currency", 3},
+                                            {"status", 4},       {"occurred_at", 5}};
+  auto row = [&](const char* currency) {
+    return csv_fact(CsvKind::kPayments, header,
+                    {"p1", "c1", "1999", currency, "failed", "2026-11-22T10:00:00Z"},
+                    at("2026-11-22T11:00:00Z"));
+  };
+  auto bad = row("ZZZ");
+  REQUIRE(std::holds_alternative<FieldError>(bad));
+  CHECK(std::get<FieldError>(bad).field == "currency");
+  CHECK_THAT(std::get<FieldError>(bad).message, Catch::Contains("ISO 4217"));
+  auto lower = row("kwd");
+  REQUIRE(std::holds_alternative<Fact>(lower));
+  CHECK(std::get<store::PaymentRow>(std::get<Fact>(lower)).currency == "KWD");
 }

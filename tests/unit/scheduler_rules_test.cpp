@@ -441,3 +441,54 @@ sequences:
   CHECK(w.text("SELECT state FROM cases") == "cancelled");
   CHECK(w.text("SELECT kind FROM ledger") == "cancelled");
 }
+
+TEST_CASE("a decline code that comes after its case opened selects its sequence, while nothing of "
+          "the first one was queued",
+          "[scheduler][stripe]") {
+  const char* yaml = R"(
+sequences:
+  - id: hard
+    trigger: payment_failed
+    match: {decline: hard}
+    steps: [{at: 1d, email: update-card}, {at: 30d, action: mark_lost}]
+  - id: soft
+    trigger: payment_failed
+    steps: [{at: %s, email: payment-failed}, {at: 30d, action: mark_lost}]
+)";
+  auto late_decline = [](World& w, const char* payment) {
+    store::Tx tx(w.store->db());
+    CHECK(w.store->facts().fill_decline(payment, "stolen_card", std::nullopt,
+                                        at("2026-11-24T10:30:00Z")) ==
+          store::DeclineFill::kOpenCase);
+    tx.commit();
+  };
+  auto with_first_step = [&](const char* offset) {
+    std::string y = yaml;
+    return y.replace(y.find("%s"), 2, offset);
+  };
+  SECTION("nothing queued yet: the hard sequence, from the case's opening") {
+    World w(with_first_step("3d"));
+    w.customer("c1");
+    w.failed("p1", "c1", "in_1", "2026-11-24T09:00:00Z", "");
+    w.tick("2026-11-24T10:00:00Z");
+    REQUIRE(w.text("SELECT sequence_id FROM cases") == "soft");
+    late_decline(w, "p1");
+    w.tick("2026-11-24T11:00:00Z");
+    CHECK(w.text("SELECT sequence_id FROM cases") == "hard");
+    CHECK(w.text("SELECT decline_code FROM cases") == "stolen_card");
+    CHECK(w.text("SELECT next_due_at FROM cases") == "2026-11-25T09:00:00Z");
+    CHECK(w.count("SELECT COUNT(*) FROM case_events WHERE kind = 'sequence_selected'") == 1);
+    w.tick("2026-11-24T12:00:00Z");  // read once
+    CHECK(w.count("SELECT COUNT(*) FROM case_events WHERE kind = 'sequence_selected'") == 1);
+  }
+  SECTION("a step already queued: the case keeps its sequence and says why") {
+    World w(with_first_step("0h"));
+    w.customer("c1");
+    w.failed("p1", "c1", "in_1", "2026-11-24T09:00:00Z", "");
+    w.tick("2026-11-24T10:00:00Z");
+    late_decline(w, "p1");
+    w.tick("2026-11-24T11:00:00Z");
+    CHECK(w.text("SELECT sequence_id FROM cases") == "soft");
+    CHECK(w.count("SELECT COUNT(*) FROM case_events WHERE kind = 'sequence_kept'") == 1);
+  }
+}

@@ -3,6 +3,7 @@
 // caller's transaction, or not at all.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -13,8 +14,32 @@
 
 namespace dunning::ingest {
 
+// What one Stripe event says about a payment attempt. Stripe describes an attempt in several
+// events that arrive in any order, so this is not a row yet: it is put together with what the
+// attempt's other events said (store::StripeAttempt) when it is written (see apply_stripe).
+struct StripeSignal {
+  enum class Kind {
+    kInvoiceFailed,   // invoice.payment_failed
+    kInvoicePaid,     // invoice.paid, invoice.payment_succeeded
+    kAttemptFailed,   // payment_intent.payment_failed, charge.failed: carry the decline code
+    kInvoicePayment,  // invoice_payment.paid: links a payment intent or charge to its invoice
+    kChargeRefunded,  // charge.refunded
+  };
+  Kind kind = Kind::kInvoiceFailed;
+  std::optional<std::string> invoice_id, payment_intent_id, charge_id, subscription_id;
+  std::string customer_id;
+  std::string currency;           // ISO 4217, upper case
+  std::int64_t amount_minor = 0;  // ISO 4217 minor units (Stripe's special cases converted)
+  std::optional<std::int64_t> attempt_count;
+  std::optional<std::string> decline_code, message;
+  TimePoint occurred_at;
+  std::optional<TimePoint> charged_at;  // charge.refunded: when the refunded charge was made
+  std::int64_t refunded_minor = 0;      // charge.refunded: amount_refunded (cumulative)
+  std::int64_t refunded_before_minor = 0;  // ... and its previous value (previous_attributes)
+};
+
 using Fact = std::variant<store::CustomerRow, store::PaymentMethodRow, store::DefaultCardRow,
-                          store::SubscriptionRow, store::PaymentRow>;
+                          store::SubscriptionRow, store::PaymentRow, StripeSignal>;
 
 // An accepted, validated event, ready to be written.
 struct Event {

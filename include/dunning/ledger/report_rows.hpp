@@ -6,14 +6,24 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
 
 namespace dunning::ledger {
 
+// Money of a case that is not its close row: a partial payment, a payment after the case ended
+// (late), or a correction (a refund is a negative correction of a row that brought money in).
+struct MoneyMove {
+  std::string kind;            // partial | late | correction
+  Money amount;                // the row's own currency; corrections are signed
+  std::string corrected_kind;  // corrections: the kind of the row they correct
+  TimePoint occurred_at;
+};
+
 // One case of a report's population with its outcome (the close row, if any, plus the sum of
-// its corrections).
+// the corrections of that row) and its other money rows.
 struct CaseOutcome {
   std::int64_t case_id = 0;
   std::string customer_id;
@@ -30,6 +40,7 @@ struct CaseOutcome {
   std::string attribution;
   std::optional<TimePoint> closed_at;  // the close row's occurred_at
   std::optional<int> days_to_recover;
+  std::vector<MoneyMove> moves;  // partial, late and correction rows, oldest first
 };
 
 // Sent (delivered or executed) outbox steps of the cases opened in a period, counted per
@@ -62,8 +73,12 @@ struct RetentionObservation {
   std::optional<TimePoint> ended_at;
 };
 
-// `ledger verify`: recovered ledger rows against the payments they name.
+// `ledger verify`: money ledger rows against the payments they name, per kind and currency.
+// kind: recovered (recovered and recovered_without_contact rows: succeeded payments), partial,
+// late (succeeded payments), refund (refund correction rows, as positive amounts: refunded
+// payments).
 struct VerifyCurrency {
+  std::string kind = "recovered";
   std::string currency;
   std::int64_t ledger_minor = 0;
   std::int64_t payments_minor = 0;

@@ -66,6 +66,8 @@ class Scheduler {
   static constexpr const char* kPaymentsCursor = "payments";
   static constexpr const char* kCardChangesCursor = "card_changes";
   static constexpr const char* kSubscriptionChangesCursor = "subscription_changes";
+  // Case events of kind "decline_code": a decline code that came after its case opened.
+  static constexpr const char* kDeclinesCursor = "case_declines";
   static constexpr int kBatch = 500;
 
  private:
@@ -85,6 +87,9 @@ class Scheduler {
   void advance_case(const store::CaseRecord& c, TickStats& stats);
   void on_card_change(const store::CardChange& change, TickStats& stats);
   void on_subscription_change(const store::SubscriptionChange& change, TickStats& stats);
+  // An open case whose decline code came after it opened follows the sequence that code selects,
+  // if nothing of its first sequence was queued yet (else the timeline says why it keeps it).
+  void on_decline_learned(std::int64_t case_id);
   void open_expiring_cases(TickStats& stats);
   // Decides one step of a case: skipped with the reason, or queued at its placed time.
   void queue_step(const store::CaseRecord& c, const config::Sequence& seq, const config::Step& step,

@@ -99,6 +99,9 @@ class Cases {
                             std::optional<TimePoint> next_due_at) = 0;
   // Moves the case from `from` to `to` (an admin's pause or resume); false, and nothing
   // written, when the case is not in state `from`.
+  // The sequence an open case follows, chosen again (a decline code that came after it opened).
+  virtual void set_sequence(std::int64_t id, const std::string& sequence_id,
+                            const std::string& sequence_hash) = 0;
   virtual bool change_state(std::int64_t id, CaseState from, CaseState to) = 0;
   // Closes the case in `state` (recovered, lost, cancelled) at `at`; nothing is due any more.
   virtual void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) = 0;

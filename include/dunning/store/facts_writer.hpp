@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dunning/core/clock.hpp"
 
@@ -59,6 +60,28 @@ struct PaymentRow {
   TimePoint occurred_at;
 };
 
+// One payment attempt as Stripe's webhook events describe it. Stripe sends an attempt's facts in
+// several events (invoice.payment_failed without the decline code, payment_intent.payment_failed
+// and charge.failed with it), in any order; this row puts together what they said.
+struct StripeAttempt {
+  std::string key;     // the charge id, else the payment intent id, else "<invoice>:<status>:<n>"
+  std::string status;  // failed | succeeded
+  std::optional<std::string> invoice_id, payment_intent_id, charge_id;
+  std::string customer_id;
+  std::string currency;  // ISO 4217, upper case
+  std::optional<std::int64_t> amount_minor;  // ISO 4217 minor units
+  std::optional<std::string> decline_code, message;
+  TimePoint occurred_at;
+  std::optional<std::string> payment_id;  // the payments row written for it, once written
+};
+
+// What fill_decline did.
+enum class DeclineFill {
+  kNothing,      // no such row, or it already has a decline code
+  kPaymentRow,   // the failed payments row had not been read yet: its decline code is filled in
+  kOpenCase,     // the row had been read: the open case it opened takes the decline code
+};
+
 class FactsWriter {
  public:
   FactsWriter() = default;
@@ -80,6 +103,25 @@ class FactsWriter {
   virtual bool upsert_subscription(const SubscriptionRow& s) = 0;
   // Payments are appended facts: false (nothing written) when a row with this id exists.
   virtual bool append_payment(const PaymentRow& p) = 0;
+
+  // ---- Stripe's attempts (the correlation of one attempt's events)
+  // Attempts naming any of these ids (an empty optional matches nothing), newest first.
+  virtual std::vector<StripeAttempt> stripe_attempts(const std::optional<std::string>& invoice_id,
+                                                     const std::optional<std::string>& intent_id,
+                                                     const std::optional<std::string>& charge_id) = 0;
+  // Attempts of `status` for this customer, currency and amount in [from, to], newest first (API
+  // versions that name no invoice on the payment intent and no payment intent on the invoice).
+  virtual std::vector<StripeAttempt> stripe_attempts_like(const std::string& customer_id,
+                                                          const std::string& currency,
+                                                          std::int64_t amount_minor,
+                                                          const std::string& status,
+                                                          TimePoint from, TimePoint to) = 0;
+  // Inserts or merges by key: a field already known keeps its value, except a generic decline
+  // code ("card_declined", "generic_decline") which a specific one replaces.
+  virtual void save_stripe_attempt(const StripeAttempt& a) = 0;
+  // A decline code learned after the failed payments row `payment_id` was written without one.
+  virtual DeclineFill fill_decline(const std::string& payment_id, const std::string& code,
+                                   const std::optional<std::string>& message, TimePoint at) = 0;
 };
 
 }  // namespace dunning::store

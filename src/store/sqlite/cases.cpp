@@ -128,6 +128,14 @@ void SqliteCases::set_progress(std::int64_t id, int next_step,
   });
 }
 
+void SqliteCases::set_sequence(std::int64_t id, const std::string& sequence_id,
+                               const std::string& sequence_hash) {
+  guard("set_case_sequence", [&] {
+    auto s = db_.prepare("UPDATE cases SET sequence_id = ?, sequence_hash = ? WHERE id = ?");
+    s.bind(1, sequence_id).bind(2, sequence_hash).bind(3, id).run();
+  });
+}
+
 bool SqliteCases::change_state(std::int64_t id, CaseState from, CaseState to) {
   return guard("change_case_state", [&] {
     auto s = db_.prepare("UPDATE cases SET state = ?1 WHERE id = ?2 AND state = ?3");

@@ -46,6 +46,17 @@ class SqliteFactsWriter final : public FactsWriter {
   bool set_default_card(const DefaultCardRow& d) override;
   bool upsert_subscription(const SubscriptionRow& s) override;
   bool append_payment(const PaymentRow& p) override;
+  std::vector<StripeAttempt> stripe_attempts(const std::optional<std::string>& invoice_id,
+                                             const std::optional<std::string>& intent_id,
+                                             const std::optional<std::string>& charge_id) override;
+  std::vector<StripeAttempt> stripe_attempts_like(const std::string& customer_id,
+                                                  const std::string& currency,
+                                                  std::int64_t amount_minor,
+                                                  const std::string& status, TimePoint from,
+                                                  TimePoint to) override;
+  void save_stripe_attempt(const StripeAttempt& a) override;
+  DeclineFill fill_decline(const std::string& payment_id, const std::string& code,
+                           const std::optional<std::string>& message, TimePoint at) override;
 
  private:
   SqliteDatabase& db_;
@@ -64,6 +75,8 @@ class SqliteCases final : public Cases {
   std::vector<CaseRecord> due(TimePoint now, int limit) override;
   std::vector<CaseRecord> find(const CaseFilter& filter) override;
   void set_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at) override;
+  void set_sequence(std::int64_t id, const std::string& sequence_id,
+                    const std::string& sequence_hash) override;
   bool change_state(std::int64_t id, CaseState from, CaseState to) override;
   void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) override;
   void increment_attempt_count(std::int64_t id) override;

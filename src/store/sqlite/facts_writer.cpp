@@ -131,4 +131,117 @@ bool SqliteFactsWriter::append_payment(const PaymentRow& p) {
   });
 }
 
+namespace {
+
+constexpr std::string_view kAttemptColumns =
+    "key, status, invoice_id, payment_intent_id, charge_id, customer_id, currency, amount_minor, "
+    "decline_code, message, occurred_at, payment_id";
+
+StripeAttempt read_attempt(const StatementCache::Lease& s) {
+  StripeAttempt a;
+  a.key = s.text(0);
+  a.status = s.text(1);
+  a.invoice_id = s.opt_text(2);
+  a.payment_intent_id = s.opt_text(3);
+  a.charge_id = s.opt_text(4);
+  a.customer_id = s.text(5);
+  a.currency = s.text(6);
+  a.amount_minor = s.opt_int64(7);
+  a.decline_code = s.opt_text(8);
+  a.message = s.opt_text(9);
+  a.occurred_at = parse_time(s.text(10), "stripe_attempts.occurred_at");
+  a.payment_id = s.opt_text(11);
+  return a;
+}
+
+}  // namespace
+
+std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts(
+    const std::optional<std::string>& invoice_id, const std::optional<std::string>& intent_id,
+    const std::optional<std::string>& charge_id) {
+  return guard("stripe_attempts", [&] {
+    auto s = db_.prepare("SELECT " + std::string(kAttemptColumns) +
+                         " FROM stripe_attempts WHERE invoice_id = ?1 OR payment_intent_id = ?2 "
+                         "OR charge_id = ?3 ORDER BY occurred_at DESC, rowid DESC");
+    s.bind(1, invoice_id).bind(2, intent_id).bind(3, charge_id);
+    std::vector<StripeAttempt> out;
+    while (s.step()) out.push_back(read_attempt(s));
+    return out;
+  });
+}
+
+std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts_like(const std::string& customer_id,
+                                                                   const std::string& currency,
+                                                                   std::int64_t amount_minor,
+                                                                   const std::string& status,
+                                                                   TimePoint from, TimePoint to) {
+  return guard("stripe_attempts_like", [&] {
+    auto s = db_.prepare("SELECT " + std::string(kAttemptColumns) +
+                         " FROM stripe_attempts WHERE customer_id = ?1 AND currency = ?2 AND "
+                         "amount_minor = ?3 AND status = ?4 AND occurred_at BETWEEN ?5 AND ?6 "
+                         "ORDER BY occurred_at DESC, rowid DESC");
+    s.bind(1, customer_id).bind(2, currency).bind(3, amount_minor).bind(4, status);
+    s.bind(5, iso(from)).bind(6, iso(to));
+    std::vector<StripeAttempt> out;
+    while (s.step()) out.push_back(read_attempt(s));
+    return out;
+  });
+}
+
+void SqliteFactsWriter::save_stripe_attempt(const StripeAttempt& a) {
+  guard("save_stripe_attempt", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO stripe_attempts(key, status, invoice_id, payment_intent_id, charge_id, "
+        "customer_id, currency, amount_minor, decline_code, message, occurred_at, payment_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(key) DO UPDATE SET "
+        "invoice_id = COALESCE(invoice_id, excluded.invoice_id), "
+        "payment_intent_id = COALESCE(payment_intent_id, excluded.payment_intent_id), "
+        "charge_id = COALESCE(charge_id, excluded.charge_id), "
+        "amount_minor = COALESCE(amount_minor, excluded.amount_minor), "
+        "decline_code = CASE WHEN decline_code IS NULL OR (decline_code IN ('card_declined', "
+        "  'generic_decline') AND excluded.decline_code IS NOT NULL) "
+        "  THEN excluded.decline_code ELSE decline_code END, "
+        "message = COALESCE(message, excluded.message), "
+        "payment_id = COALESCE(payment_id, excluded.payment_id)");
+    s.bind(1, a.key).bind(2, a.status).bind(3, a.invoice_id).bind(4, a.payment_intent_id);
+    s.bind(5, a.charge_id).bind(6, a.customer_id).bind(7, a.currency).bind(8, a.amount_minor);
+    s.bind(9, a.decline_code).bind(10, a.message).bind(11, iso(a.occurred_at));
+    s.bind(12, a.payment_id).run();
+  });
+}
+
+DeclineFill SqliteFactsWriter::fill_decline(const std::string& payment_id, const std::string& code,
+                                            const std::optional<std::string>& message,
+                                            TimePoint at) {
+  return guard("fill_decline", [&] {
+    // Not read yet (after the scheduler's cursor, which moves in the same kind of write
+    // transaction): the row itself is completed before anything acts on it.
+    auto row = db_.prepare(
+        "UPDATE payments SET decline_code = ?2, message = COALESCE(message, ?3) "
+        "WHERE id = ?1 AND status = 'failed' AND (decline_code IS NULL OR decline_code = '' OR "
+        "  decline_code IN ('card_declined', 'generic_decline')) "
+        "AND rowid > COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0)");
+    row.bind(1, payment_id).bind(2, code).bind(3, message).run();
+    if (db_.raw().changes() == 1) return DeclineFill::kPaymentRow;
+    // Already read: the case it opened (if still open) learns the code, visibly.
+    auto c = db_.prepare(
+        "UPDATE cases SET decline_code = ?2 WHERE payment_id = ?1 AND state IN ('open', 'paused') "
+        "AND (decline_code IS NULL OR decline_code = '' OR "
+        "  decline_code IN ('card_declined', 'generic_decline')) AND decline_code IS NOT ?2 "
+        "RETURNING id");
+    c.bind(1, payment_id).bind(2, code);
+    if (!c.step()) return DeclineFill::kNothing;
+    const auto case_id = c.int64(0);
+    while (c.step()) {
+    }
+    auto e = db_.prepare("INSERT INTO case_events(case_id, at, kind, detail) VALUES (?, ?, ?, ?)");
+    e.bind(1, case_id).bind(2, iso(at)).bind(3, "decline_code");
+    e.bind(4, "decline code '" + code + "' of payment " + payment_id +
+                  " arrived after the case opened (Stripe sent the payment intent's or charge's "
+                  "failure after the invoice's)");
+    e.run();
+    return DeclineFill::kOpenCase;
+  });
+}
+
 }  // namespace dunning::store::sqlite

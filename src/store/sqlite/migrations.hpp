@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 7> kMigrations = {
+inline constexpr std::array<std::string_view, 8> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -213,6 +213,22 @@ UPDATE cases SET card_updated_at = (SELECT MIN(at) FROM case_events e
 -- The latest case of an invoice (a success, refund or late payment finds its case): without it
 -- every payment of a poll scanned the whole cases table.
 CREATE INDEX cases_invoice ON cases(invoice_id, id);
+)sql",
+    // ---- version 8: Stripe's payment attempts, put together from the events that describe them
+    R"sql(
+-- One row per payment attempt as Stripe's events describe it (invoice.payment_failed,
+-- payment_intent.payment_failed, charge.failed, invoice.paid, invoice_payment.paid): Stripe sends
+-- them in any order, and only some of them carry the decline code or name the invoice.
+CREATE TABLE stripe_attempts(
+  key TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('failed', 'succeeded')),
+  invoice_id TEXT, payment_intent_id TEXT, charge_id TEXT,
+  customer_id TEXT NOT NULL, currency TEXT NOT NULL, amount_minor INTEGER,
+  decline_code TEXT, message TEXT, occurred_at TEXT NOT NULL, payment_id TEXT);
+CREATE INDEX stripe_attempts_invoice ON stripe_attempts(invoice_id);
+CREATE INDEX stripe_attempts_intent ON stripe_attempts(payment_intent_id);
+CREATE INDEX stripe_attempts_charge ON stripe_attempts(charge_id);
+CREATE INDEX stripe_attempts_like ON stripe_attempts(customer_id, currency, amount_minor, status);
 )sql",
 };
 

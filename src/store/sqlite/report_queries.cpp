@@ -13,10 +13,13 @@ void SqliteReportQueries::for_each_case_outcome(
         "SELECT c.id, c.customer_id, c.subscription_id, c.amount_minor, c.currency, "
         "COALESCE(c.decline_code, ''), c.sequence_id, c.opened_at, c.holdout, l.kind, "
         "l.amount_minor + COALESCE((SELECT SUM(k.amount_minor) FROM ledger k "
-        "  WHERE k.case_id = c.id AND k.kind = 'correction'), 0), "
+        "  WHERE k.corrects = l.id AND k.kind = 'correction' AND k.currency = l.currency), 0), "
         "l.currency, l.step_index, COALESCE(l.channel, ''), COALESCE(l.attribution, ''), "
-        "l.occurred_at, l.days_to_recover "
-        "FROM cases c LEFT JOIN ledger l ON l.case_id = c.id AND l.kind <> 'correction' "
+        "l.occurred_at, l.days_to_recover, "
+        "EXISTS (SELECT 1 FROM ledger m WHERE m.case_id = c.id "
+        "  AND m.kind IN ('partial', 'late', 'correction')) "
+        "FROM cases c LEFT JOIN ledger l ON l.case_id = c.id "
+        "  AND l.kind NOT IN ('correction', 'partial', 'late') "
         "WHERE (?1 IS NULL OR c.opened_at >= ?1) AND (?2 IS NULL OR c.opened_at < ?2) "
         "ORDER BY c.opened_at, c.id");
     bind_time(s, 1, from);
@@ -39,6 +42,17 @@ void SqliteReportQueries::for_each_case_outcome(
         o.attribution = s.text(14);
         o.closed_at = parse_opt_time(s.opt_text(15), "ledger.occurred_at");
         if (auto d = s.opt_int64(16)) o.days_to_recover = static_cast<int>(*d);
+      }
+      if (s.int64(17) != 0) {
+        auto m = db_.prepare(
+            "SELECT m.kind, m.amount_minor, m.currency, COALESCE(t.kind, ''), m.occurred_at "
+            "FROM ledger m LEFT JOIN ledger t ON t.id = m.corrects "
+            "WHERE m.case_id = ? AND m.kind IN ('partial', 'late', 'correction') ORDER BY m.id");
+        m.bind(1, o.case_id);
+        while (m.step()) {
+          o.moves.push_back({m.text(0), money(m.int64(1), m.text(2), "ledger.currency"),
+                             m.text(3), parse_time(m.text(4), "ledger.occurred_at")});
+        }
       }
       fn(o);
     }
@@ -150,14 +164,52 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
   return guard("verify_recovered", [&] {
     std::vector<ledger::VerifyCurrency> out;
     {
+      // Money in: recovered, partial and late rows against the succeeded payments they name.
       auto s = db_.prepare(
-          "SELECT l.currency, SUM(l.amount_minor), "
+          "SELECT CASE WHEN l.kind = 'recovered_without_contact' THEN 'recovered' ELSE l.kind "
+          "END AS k, l.currency, SUM(l.amount_minor), "
           "COALESCE(SUM(CASE WHEN p.status = 'succeeded' AND p.currency = l.currency "
           "  THEN p.amount_minor ELSE 0 END), 0), COUNT(*) "
           "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
-          "GROUP BY l.currency ORDER BY l.currency");
-      while (s.step()) out.push_back({s.text(0), s.int64(1), s.int64(2), s.int64(3)});
+          "WHERE l.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late') "
+          "GROUP BY k, l.currency ORDER BY l.currency, k DESC");
+      while (s.step()) {
+        out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4)});
+      }
+    }
+    {
+      // Money out: refund corrections (they name the refunded payment) against those payments.
+      auto s = db_.prepare(
+          "SELECT 'refund', l.currency, -SUM(l.amount_minor), "
+          "SUM(CASE WHEN p.currency = l.currency THEN p.amount_minor ELSE 0 END), COUNT(*) "
+          "FROM ledger l JOIN payments p ON p.id = l.payment_id AND p.status = 'refunded' "
+          "WHERE l.kind = 'correction' GROUP BY l.currency ORDER BY l.currency");
+      while (s.step()) {
+        out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4)});
+      }
+      // Refunds read by the scheduler for an invoice the ledger has money for, but not in it.
+      auto missing = db_.prepare(
+          "SELECT p.currency, p.amount_minor FROM payments p "
+          "WHERE p.status = 'refunded' "
+          "AND p.rowid <= COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0) "
+          "AND EXISTS (SELECT 1 FROM ledger m WHERE m.invoice_id = p.invoice_id "
+          "  AND m.currency = p.currency "
+          "  AND m.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late')) "
+          "AND NOT EXISTS (SELECT 1 FROM ledger k WHERE k.kind = 'correction' "
+          "  AND k.payment_id = p.id)");
+      while (missing.step()) {
+        const std::string cur = missing.text(0);
+        auto it = std::find_if(out.begin(), out.end(), [&](const ledger::VerifyCurrency& v) {
+          return v.kind == "refund" && v.currency == cur;
+        });
+        if (it == out.end()) {
+          ledger::VerifyCurrency v;
+          v.kind = "refund";
+          v.currency = cur;
+          it = out.insert(out.end(), v);
+        }
+        it->payments_minor += missing.int64(1);
+      }
     }
     if (mismatches) {
       auto s = db_.prepare(
@@ -168,9 +220,28 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
           "  ELSE 'payment amount is ' || p.amount_minor || ', ledger says ' || "
           "    l.amount_minor END "
           "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact') AND (p.id IS NULL OR "
-          "  p.status <> 'succeeded' OR p.currency <> l.currency OR "
-          "  p.amount_minor <> l.amount_minor) ORDER BY l.id LIMIT ?");
+          "WHERE l.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late') AND "
+          "  (p.id IS NULL OR p.status <> 'succeeded' OR p.currency <> l.currency OR "
+          "  p.amount_minor <> l.amount_minor) "
+          "UNION ALL "
+          "SELECT l.id, l.payment_id, CASE WHEN p.currency <> l.currency "
+          "  THEN 'refunded payment currency is ' || p.currency "
+          "  ELSE 'refunded payment amount is ' || p.amount_minor || ', ledger takes off ' || "
+          "    (-l.amount_minor) END "
+          "FROM ledger l JOIN payments p ON p.id = l.payment_id AND p.status = 'refunded' "
+          "WHERE l.kind = 'correction' AND (p.currency <> l.currency OR "
+          "  p.amount_minor <> -l.amount_minor) "
+          "UNION ALL "
+          "SELECT 0, p.id, 'refund of ' || p.amount_minor || ' ' || p.currency || "
+          "  ' for invoice ' || p.invoice_id || ' has no correction row' "
+          "FROM payments p WHERE p.status = 'refunded' "
+          "AND p.rowid <= COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0) "
+          "AND EXISTS (SELECT 1 FROM ledger m WHERE m.invoice_id = p.invoice_id "
+          "  AND m.currency = p.currency "
+          "  AND m.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late')) "
+          "AND NOT EXISTS (SELECT 1 FROM ledger k WHERE k.kind = 'correction' "
+          "  AND k.payment_id = p.id) "
+          "ORDER BY 1 LIMIT ?");
       s.bind(1, max_mismatches);
       while (s.step()) mismatches->push_back({s.int64(0), s.text(1), s.text(2)});
     }
