@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "dunning/app/database.hpp"
 #include "dunning/config/config.hpp"
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
   auto now = parse_iso8601(argv[2]);
   if (!now) return 2;
   FixedClock clock(*now);
-  auto store = store::open_engine(cfg.daemon.database, store::OpenMode::kExisting);
+  auto store = app::open_database(cfg.daemon, store::OpenMode::kExisting);
   if (!store) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;

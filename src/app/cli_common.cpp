@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/app/database.hpp"
 
 namespace dunning::app {
 
@@ -22,7 +23,7 @@ std::shared_ptr<const config::Config> load_or_report(const std::string& file,
 }
 
 std::unique_ptr<store::Engine> open_store(const config::Config& cfg, store::OpenMode mode) {
-  auto s = store::open_engine(cfg.daemon.database, mode);
+  auto s = open_database(cfg.daemon, mode);
   if (!s) {
     std::cerr << "dunningd: " << s.error().message << '\n';
     return nullptr;

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "app/service_notify.hpp"
+#include "dunning/app/database.hpp"
 #include "dunning/http/api.hpp"
 #include "dunning/http/metrics.hpp"
 #include "dunning/http/server.hpp"
@@ -21,13 +22,15 @@ namespace dunning::app {
 namespace asio = boost::asio;
 
 PollResult poll_once(store::Engine& store, const config::Config& cfg, const Clock& clock,
-                     sender::EmailTransport& email, const std::atomic<bool>* stop) {
+                     sender::EmailTransport& email, const std::atomic<bool>* stop, bool tick) {
   PollResult r;
   auto started = std::chrono::steady_clock::now();
   try {
-    scheduler::Scheduler sched(store.db(), store.feed(), store.cases(), store.outbox(),
-                               store.ledger(), store.contacts(), cfg, clock);
-    r.tick = sched.tick();
+    if (tick) {  // only the poller ticks (several instances: docs/instances.md)
+      scheduler::Scheduler sched(store.db(), store.feed(), store.cases(), store.outbox(),
+                                 store.ledger(), store.contacts(), cfg, clock);
+      r.tick = sched.tick();
+    }
     templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale,
                                  cfg.daemon.company);
     sender::Dispatcher dispatcher(store.db(), store.outbox(), store.cases(), store.contacts(),
@@ -110,8 +113,17 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   http::Metrics metrics;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::Server> server;
+  // Several instances may share a PostgreSQL database: only the elected poller ticks, every
+  // instance dispatches (docs/instances.md). On SQLite this instance is the only one.
+  auto leadership = store::open_leadership(cfg->daemon.database.string(),
+                                           engine_options(cfg->daemon), store::this_instance_id(),
+                                           cfg->daemon.poll_interval);
+  if (!leadership) {
+    spdlog::error("{}", leadership.error().message);
+    return 1;
+  }
   if (cfg->daemon.http.enabled) {
-    auto db = store::open_engine(cfg->daemon.database, store::OpenMode::kExisting);
+    auto db = open_database(cfg->daemon, store::OpenMode::kExisting);
     if (!db) {
       spdlog::error("http: {}", db.error().message);
       return 1;
@@ -140,7 +152,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       }
       if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
-      auto result = poll_once(store, *current, clock, *email, &stop_sending);
+      const bool poller = ask_poller_role(**leadership, &metrics);
+      auto result = poll_once(store, *current, clock, *email, &stop_sending, poller);
       metrics.tick_done(clock.now(),
                         std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started),
@@ -238,7 +251,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   if (auto interval = service::watchdog_interval()) ping(*interval / 2);
 
   spdlog::info("dunningd {} running: database {}, mail via {}, polling every {}", DUNNINGD_VERSION,
-               cfg->daemon.database.string(), email->name(),
+               store.db().describe(), email->name(),
                format_duration(cfg->daemon.poll_interval));
   schedule(std::chrono::seconds(0));
   service::notify_ready("running: polling every " + format_duration(cfg->daemon.poll_interval));

@@ -488,7 +488,8 @@ void Api::Impl::healthz(Respond respond) {
   auto poll = config()->daemon.poll_interval;
   auto last_tick = metrics.last_tick();
   auto last_smtp = metrics.last_smtp_success();
-  on_db(std::move(respond), [now, poll, last_tick, last_smtp](store::Engine& st) {
+  auto role = metrics.role();
+  on_db(std::move(respond), [now, poll, last_tick, last_smtp, role](store::Engine& st) {
     bool db_ok = true;
     try {
       (void)st.db().schema_version();
@@ -515,6 +516,11 @@ void Api::Impl::healthz(Respond respond) {
            {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
            {"paused_channels", paused},
            {"status", status}};
+    if (role) {  // several instances share the database: who opens and closes cases
+      j["role"] = role->poller ? "poller" : "sender";
+      j["instance"] = role->instance;
+      j["poller"] = role->holder.empty() ? json() : json(role->holder);
+    }
     return json_response(ok ? 200 : 503, j.dump());
   });
 }

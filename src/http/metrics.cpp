@@ -56,6 +56,24 @@ std::optional<TimePoint> Metrics::last_smtp_success() const {
   return last_smtp_;
 }
 
+void Metrics::set_role(const Role& role) {
+  {
+    std::lock_guard lock(mutex_);
+    role_ = role;
+  }
+  describe("dunningd_poller", "gauge", "1 while this instance is the poller (opens and closes cases)");
+  clear("dunningd_poller");
+  set("dunningd_poller", "instance=" + label_value(role.instance), role.poller ? 1 : 0);
+  describe("dunningd_poller_holder", "gauge", "The instance that holds the poller role");
+  clear("dunningd_poller_holder");
+  if (!role.holder.empty()) set("dunningd_poller_holder", "instance=" + label_value(role.holder), 1);
+}
+
+std::optional<Metrics::Role> Metrics::role() const {
+  std::lock_guard lock(mutex_);
+  return role_;
+}
+
 std::string Metrics::render() const {
   std::lock_guard lock(mutex_);
   std::string out;

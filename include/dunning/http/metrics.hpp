@@ -32,6 +32,17 @@ class Metrics {
   std::optional<TimePoint> last_tick() const;
   std::optional<TimePoint> last_smtp_success() const;
 
+  // Several instances on one database (docs/instances.md): whether this one is the poller, its
+  // id and the poller's ("" unknown). Sets dunningd_poller{instance=...} 1|0 and
+  // dunningd_poller_holder{instance=<the poller>} 1 too.
+  struct Role {
+    bool poller = false;
+    std::string instance;
+    std::string holder;
+  };
+  void set_role(const Role& role);
+  std::optional<Role> role() const;  // nullopt before the first poll
+
   // Every family in Prometheus text exposition format 0.0.4.
   std::string render() const;
 
@@ -45,6 +56,7 @@ class Metrics {
   std::map<std::string, Family> families_;
   std::optional<TimePoint> last_tick_;
   std::optional<TimePoint> last_smtp_;
+  std::optional<Role> role_;
 };
 
 // Escapes a label value for the text format.

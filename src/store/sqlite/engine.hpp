@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "dunning/store/engine.hpp"
+#include "dunning/store/leadership.hpp"
 #include "store/sqlite/database.hpp"
 
 namespace dunning::store::sqlite {
@@ -193,6 +194,9 @@ class SqliteEngine final : public Engine {
 
 // Opens the SQLite file `path` as an engine (see store::open_engine).
 Result<std::unique_ptr<SqliteEngine>> open_sqlite(const std::filesystem::path& path, OpenMode mode);
+// The run lock of `path` (see store::open_leadership): always the leader once it is held.
+Result<std::unique_ptr<Leadership>> open_sqlite_leadership(const std::filesystem::path& path,
+                                                           const std::string& instance_id);
 // VACUUM INTO: a consistent copy of `from` at `to`.
 Status snapshot_sqlite(const std::filesystem::path& from, const std::filesystem::path& to);
 

@@ -1,0 +1,186 @@
+#include <algorithm>
+
+#include "store/postgres/engine.hpp"
+#include "store/postgres/rows.hpp"
+
+namespace dunning::store::postgres {
+
+namespace {
+
+std::vector<OutboxRow> read_rows(const Rows& s) {
+  std::vector<OutboxRow> out;
+  for (int i = 0; i < s.size(); ++i) out.push_back(read_outbox(s, i));
+  return out;
+}
+
+std::vector<TimePoint> read_times(const Rows& s, const char* what) {
+  std::vector<TimePoint> out;
+  for (int i = 0; i < s.size(); ++i) out.push_back(parse_time(s.text(i, 0), what));
+  return out;
+}
+
+}  // namespace
+
+bool PgOutbox::enqueue(const OutboxRow& r) {
+  return guard("enqueue_outbox", [&] {
+    auto s = db_.query(
+        "INSERT INTO outbox(case_id, step_index, channel, template, action, message_key, state, "
+        "due_at, next_attempt_at, created_at, card_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        Params()
+            .add(r.case_id)
+            .add(r.step_index)
+            .add(r.channel)
+            .add(r.template_name)
+            .add(r.action)
+            .add(r.message_key)
+            .add(to_string(r.state))
+            .add(iso(r.due_at))
+            .add(iso(r.due_at))
+            .add(iso(r.created_at))
+            .add(r.card_id));
+    return s.affected() == 1;
+  });
+}
+
+int PgOutbox::cancel_pending(std::int64_t case_id, TimePoint at, const std::string& reason) {
+  return guard("cancel_pending_outbox", [&] {
+    return db_
+        .query(
+            "UPDATE outbox SET state = 'cancelled', sent_at = ?, lease_until = NULL, "
+            "last_error = ? WHERE case_id = ? AND state = 'pending'",
+            Params().add(iso(at)).add(reason).add(case_id))
+        .affected();
+  });
+}
+
+int PgOutbox::cancel_pending_contacts(std::int64_t case_id, TimePoint at,
+                                      const std::string& reason) {
+  return guard("cancel_pending_contacts", [&] {
+    return db_
+        .query(
+            "UPDATE outbox SET state = 'cancelled', sent_at = ?, lease_until = NULL, "
+            "last_error = ? WHERE case_id = ? AND state = 'pending' AND channel IN "
+            "('email', 'sms')",
+            Params().add(iso(at)).add(reason).add(case_id))
+        .affected();
+  });
+}
+
+std::vector<OutboxRow> PgOutbox::claim(TimePoint now, Seconds lease, int limit,
+                                       std::span<const std::string> skip_channels) {
+  return guard("claim_outbox", [&] {
+    // Several instances claim at once: each locks the rows it leases (FOR UPDATE) and passes
+    // over rows another claimer holds (SKIP LOCKED) instead of waiting for them. A row a
+    // concurrent claim just leased and committed is re-checked on its latest version (READ
+    // COMMITTED) and is no longer free. Not serialized by the writer lock (database.hpp).
+    const std::string skip =
+        skip_channels.empty()
+            ? std::string()
+            : "AND channel NOT IN (" + placeholders(4, skip_channels.size()) + ") ";
+    Params p;
+    p.add(iso(now + lease)).add(iso(now)).add(limit);
+    for (const auto& c : skip_channels) p.add(c);
+    auto s = db_.query_unserialized(
+        "UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE id IN ("
+        "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2 "
+        "AND (lease_until IS NULL OR lease_until <= ?2) " +
+            skip + "ORDER BY next_attempt_at, id LIMIT ?3 FOR UPDATE SKIP LOCKED) RETURNING " +
+            std::string(kOutboxColumns),
+        p);
+    auto out = read_rows(s);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  });
+}
+
+void PgOutbox::release(std::int64_t id) {
+  guard("release_outbox", [&] {
+    db_.query(
+        "UPDATE outbox SET lease_until = NULL, attempts = GREATEST(attempts - 1, 0) "
+        "WHERE id = ? AND state = 'pending'",
+        Params().add(id));
+  });
+}
+
+void PgOutbox::mark_sent(std::int64_t id, TimePoint at) {
+  guard("mark_outbox_sent", [&] {
+    db_.query(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL "
+        "WHERE id = ?",
+        Params().add(iso(at)).add(id));
+  });
+}
+
+void PgOutbox::mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) {
+  guard("mark_outbox_retry", [&] {
+    db_.query(
+        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?",
+        Params().add(iso(next_attempt_at)).add(error).add(id));
+  });
+}
+
+void PgOutbox::mark_final(std::int64_t id, OutboxState state, TimePoint at,
+                          const std::string& error) {
+  guard("mark_outbox_final", [&] {
+    db_.query(
+        "UPDATE outbox SET state = ?, sent_at = ?, lease_until = NULL, last_error = ? "
+        "WHERE id = ?",
+        Params().add(to_string(state)).add(iso(at)).add(error).add(id));
+  });
+}
+
+std::vector<OutboxRow> PgOutbox::for_case(std::int64_t case_id) {
+  return guard("outbox_for_case", [&] {
+    static const std::string kSql = "SELECT " + std::string(kOutboxColumns) +
+                                    " FROM outbox WHERE case_id = ? ORDER BY step_index";
+    return read_rows(db_.query(kSql, Params().add(case_id)));
+  });
+}
+
+std::optional<OutboxRow> PgOutbox::last_delivered(std::int64_t case_id, TimePoint at) {
+  return guard("last_delivered", [&]() -> std::optional<OutboxRow> {
+    static const std::string kSql = "SELECT " + std::string(kOutboxColumns) +
+                                    " FROM outbox WHERE case_id = ? AND state = 'sent' AND "
+                                    "sent_at <= ? ORDER BY sent_at DESC, step_index DESC LIMIT 1";
+    auto s = db_.query(kSql, Params().add(case_id).add(iso(at)));
+    if (s.empty()) return std::nullopt;
+    return read_outbox(s, 0);
+  });
+}
+
+std::int64_t PgOutbox::pending_due(const std::string& channel, TimePoint now) {
+  return guard("pending_due", [&] {
+    return db_
+        .query(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND channel = ? AND due_at <= ?",
+            Params().add(channel).add(iso(now)))
+        .int64(0, 0);
+  });
+}
+
+std::vector<TimePoint> PgOutbox::contact_times(const std::string& customer_id, TimePoint since) {
+  return guard("contact_times", [&] {
+    // PostgreSQL does not let WHERE name a column alias: the CASE goes into a subquery.
+    return read_times(
+        db_.query("SELECT t FROM (SELECT CASE WHEN o.state = 'sent' THEN o.sent_at "
+                  "ELSE o.due_at END AS t FROM cases c JOIN outbox o ON o.case_id = c.id "
+                  "WHERE c.customer_id = ?1 AND o.channel IN ('email', 'sms') "
+                  "AND o.state IN ('pending', 'sent')) x WHERE t >= ?2 ORDER BY t",
+                  Params().add(customer_id).add(iso(since))),
+        "outbox.due_at");
+  });
+}
+
+std::vector<TimePoint> PgOutbox::retry_times(const std::string& card_id, TimePoint from,
+                                             TimePoint to) {
+  return guard("retry_times", [&] {
+    return read_times(
+        db_.query("SELECT due_at FROM outbox WHERE card_id = ? AND due_at >= ? AND due_at < ? "
+                  "AND state <> 'cancelled' AND action = 'retry' ORDER BY due_at",
+                  Params().add(card_id).add(iso(from)).add(iso(to))),
+        "outbox.due_at");
+  });
+}
+
+}  // namespace dunning::store::postgres
