@@ -41,6 +41,15 @@ Result<std::unique_ptr<PgDatabase>> PgDatabase::open(const ConnectSpec& spec, Op
       return Error::permanent(where + " has no dunningd schema (run `dunningd migrate` first)");
     }
     detail::migrate(db->conn_, where, db->lock_key_);
+    const auto missing = detail::missing_on_billing_tables(db->conn_);
+    if (!missing.empty()) {
+      std::string list;
+      for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+      spdlog::warn(
+          "{}: the billing system's tables lack {}: their owner runs the statements of "
+          "docs/integration.md (\"Polled tables in the billing system's own PostgreSQL\")",
+          where, list);
+    }
     return db;
   } catch (const PgError& e) {
     return Error::permanent(e.what());

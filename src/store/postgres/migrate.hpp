@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "store/postgres/pg.hpp"
 
@@ -18,5 +19,10 @@ int schema_version(Conn& conn);
 // in schema_version. `where` names the database in logs. Returns the version it started from.
 // Throws PgError.
 int migrate(Conn& conn, const std::string& where, std::int32_t lock_key);
+
+// What the billing system's tables still lack of dunningd's (payments.rowid, the change-feed
+// triggers) when their owner has not run the statements a migration left to them; empty when
+// nothing is missing.
+std::vector<std::string> missing_on_billing_tables(Conn& conn);
 
 }  // namespace dunning::store::postgres::detail

@@ -34,42 +34,88 @@ CREATE OR REPLACE FUNCTION dunning_feed_horizon(seq regclass) RETURNS bigint
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v bigint;
+  waited text;
 BEGIN
+  -- Session-level, so that a reader inside a long transaction holds it for this call only.
   IF NOT pg_try_advisory_lock(1684960110, (seq::oid::bigint % 2147483647)::int) THEN
-    RETURN NULL;  -- a transaction holding a position is open: ask again later
+    -- Writers keep coming: wait a little for the open ones to end (new ones queue behind this
+    -- request meanwhile, for at most these 100 ms), so that a busy table still moves.
+    waited := current_setting('lock_timeout');
+    PERFORM set_config('lock_timeout', '100ms', true);
+    BEGIN
+      PERFORM pg_advisory_lock(1684960110, (seq::oid::bigint % 2147483647)::int);
+    EXCEPTION WHEN lock_not_available THEN
+      PERFORM set_config('lock_timeout', waited, true);
+      RETURN NULL;  -- a transaction holding a position stays open: ask again later
+    END;
+    PERFORM set_config('lock_timeout', waited, true);
   END IF;
-  v := COALESCE(pg_sequence_last_value(seq), 0);
+  BEGIN
+    v := COALESCE(pg_sequence_last_value(seq), 0);
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM pg_advisory_unlock(1684960110, (seq::oid::bigint % 2147483647)::int);
+    RAISE;
+  END;
   PERFORM pg_advisory_unlock(1684960110, (seq::oid::bigint % 2147483647)::int);
   RETURN v;
 END $$;
 
--- The polled payments data (written by the billing system, the ingest API or an import).
+-- Work on the billing system's tables (the polled ones) is done here when this role owns them
+-- (or is a superuser); otherwise it is left to their owner, who runs the same statements
+-- (docs/integration.md, "Polled tables in the billing system's own PostgreSQL"), and dunningd
+-- says so at every start until they are there.
+CREATE OR REPLACE FUNCTION dunning_billing_ddl(tbl regclass, ddl text) RETURNS void
+  LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+    EXECUTE ddl;
+  ELSE
+    RAISE WARNING 'not the owner of %: its owner runs: %', tbl, ddl;
+  END IF;
+END $$;
+
+-- The polled payments data (written by the billing system, the ingest API or an import),
+-- created here unless the billing system has them already (anywhere on the search_path).
 -- Never a card number: brand, last4 and expiry only.
-CREATE TABLE IF NOT EXISTS customers(
-  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, time_zone TEXT, phone TEXT,
-  created_at TEXT COLLATE "C");
-CREATE TABLE IF NOT EXISTS payment_methods(
-  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, brand TEXT,
-  last4 TEXT CHECK (last4 IS NULL OR last4 ~ '^[0-9]{4}$'),
-  exp_month INTEGER CHECK (exp_month IS NULL OR exp_month BETWEEN 1 AND 12),
-  exp_year INTEGER, is_default INTEGER NOT NULL DEFAULT 0, updated_at TEXT COLLATE "C");
-CREATE INDEX IF NOT EXISTS payment_methods_customer ON payment_methods(customer_id, is_default);
-CREATE TABLE IF NOT EXISTS subscriptions(
-  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, plan TEXT, status TEXT, amount_minor BIGINT,
-  currency TEXT, interval TEXT, updated_at TEXT COLLATE "C");
-CREATE TABLE IF NOT EXISTS payments(
-  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, subscription_id TEXT, invoice_id TEXT,
-  amount_minor BIGINT NOT NULL, currency TEXT NOT NULL CHECK (length(currency) = 3),
-  status TEXT NOT NULL CHECK (status IN ('failed', 'succeeded', 'refunded')),
-  decline_code TEXT, message TEXT, occurred_at TEXT COLLATE "C" NOT NULL);
--- The feed's cursor; added to a payments table the billing system already has.
+DO $$ BEGIN
+  IF to_regclass('customers') IS NULL THEN
+    CREATE TABLE customers(
+      id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, time_zone TEXT, phone TEXT,
+      created_at TEXT COLLATE "C");
+  END IF;
+  IF to_regclass('payment_methods') IS NULL THEN
+    CREATE TABLE payment_methods(
+      id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, brand TEXT,
+      last4 TEXT CHECK (last4 IS NULL OR last4 ~ '^[0-9]{4}$'),
+      exp_month INTEGER CHECK (exp_month IS NULL OR exp_month BETWEEN 1 AND 12),
+      exp_year INTEGER, is_default INTEGER NOT NULL DEFAULT 0, updated_at TEXT COLLATE "C");
+  END IF;
+  IF to_regclass('subscriptions') IS NULL THEN
+    CREATE TABLE subscriptions(
+      id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, plan TEXT, status TEXT,
+      amount_minor BIGINT, currency TEXT, interval TEXT, updated_at TEXT COLLATE "C");
+  END IF;
+  IF to_regclass('payments') IS NULL THEN
+    CREATE TABLE payments(
+      id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, subscription_id TEXT, invoice_id TEXT,
+      amount_minor BIGINT NOT NULL, currency TEXT NOT NULL CHECK (length(currency) = 3),
+      status TEXT NOT NULL CHECK (status IN ('failed', 'succeeded', 'refunded')),
+      decline_code TEXT, message TEXT, occurred_at TEXT COLLATE "C" NOT NULL);
+  END IF;
+END $$;
+-- The feed's cursor: a position drawn in commit order from dunningd's sequence.
 CREATE SEQUENCE IF NOT EXISTS payments_rowid_seq;
-ALTER TABLE payments ADD COLUMN IF NOT EXISTS
-  rowid BIGINT NOT NULL DEFAULT dunning_next_seq('payments_rowid_seq');
-ALTER SEQUENCE payments_rowid_seq OWNED BY payments.rowid;
-CREATE UNIQUE INDEX IF NOT EXISTS payments_rowid ON payments(rowid);
-CREATE INDEX IF NOT EXISTS payments_invoice ON payments(invoice_id);
-CREATE INDEX IF NOT EXISTS payments_customer ON payments(customer_id);
+SELECT dunning_billing_ddl('payments', 'ALTER TABLE payments ADD COLUMN IF NOT EXISTS rowid '
+  'BIGINT NOT NULL DEFAULT ' || quote_ident(current_schema()) || '.dunning_next_seq('''
+  || quote_ident(current_schema()) || '.payments_rowid_seq'')');
+SELECT dunning_billing_ddl('payments',
+  'CREATE UNIQUE INDEX IF NOT EXISTS payments_rowid ON payments(rowid)');
+SELECT dunning_billing_ddl('payments',
+  'CREATE INDEX IF NOT EXISTS payments_invoice ON payments(invoice_id)');
+SELECT dunning_billing_ddl('payments',
+  'CREATE INDEX IF NOT EXISTS payments_customer ON payments(customer_id)');
+SELECT dunning_billing_ddl('payment_methods', 'CREATE INDEX IF NOT EXISTS '
+  'payment_methods_customer ON payment_methods(customer_id, is_default)');
 
 -- dunningd's own tables.
 CREATE TABLE events(
@@ -141,7 +187,8 @@ ALTER TABLE ledger ADD COLUMN note TEXT;
 CREATE INDEX ledger_case ON ledger(case_id, kind);
 CREATE INDEX ledger_subscription ON ledger(subscription_id, kind);
 CREATE INDEX cases_opened ON cases(opened_at);
-CREATE INDEX IF NOT EXISTS payments_customer_status ON payments(customer_id, status);
+SELECT dunning_billing_ddl('payments', 'CREATE INDEX IF NOT EXISTS payments_customer_status '
+  'ON payments(customer_id, status)');
 )sql",
     // ---- version 3: clicks on the signed card-update link, for attribution.
     R"sql(
@@ -178,11 +225,13 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-CREATE TRIGGER payment_methods_default_added AFTER INSERT ON payment_methods
-  FOR EACH ROW EXECUTE FUNCTION dunning_card_changed();
-CREATE TRIGGER payment_methods_default_changed
-  AFTER UPDATE OF is_default, exp_month, exp_year, last4, brand ON payment_methods
-  FOR EACH ROW EXECUTE FUNCTION dunning_card_changed();
+SELECT dunning_billing_ddl('payment_methods', 'CREATE OR REPLACE TRIGGER '
+  'payment_methods_default_added AFTER INSERT ON payment_methods FOR EACH ROW EXECUTE FUNCTION '
+  || quote_ident(current_schema()) || '.dunning_card_changed()');
+SELECT dunning_billing_ddl('payment_methods', 'CREATE OR REPLACE TRIGGER '
+  'payment_methods_default_changed AFTER UPDATE OF is_default, exp_month, exp_year, last4, brand '
+  'ON payment_methods FOR EACH ROW EXECUTE FUNCTION '
+  || quote_ident(current_schema()) || '.dunning_card_changed()');
 CREATE SEQUENCE subscription_changes_seq_seq;
 CREATE TABLE subscription_changes(
   seq BIGINT PRIMARY KEY DEFAULT dunning_next_seq('subscription_changes_seq_seq'),
@@ -199,11 +248,12 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-CREATE TRIGGER subscriptions_cancelled AFTER UPDATE OF status ON subscriptions
-  FOR EACH ROW EXECUTE FUNCTION dunning_subscription_cancelled();
+SELECT dunning_billing_ddl('subscriptions', 'CREATE OR REPLACE TRIGGER subscriptions_cancelled '
+  'AFTER UPDATE OF status ON subscriptions FOR EACH ROW EXECUTE FUNCTION '
+  || quote_ident(current_schema()) || '.dunning_subscription_cancelled()');
 -- Expiring cards: a range scan over the default cards' expiry month.
-CREATE INDEX IF NOT EXISTS payment_methods_expiry ON payment_methods(exp_year, exp_month)
-  WHERE is_default = 1;
+SELECT dunning_billing_ddl('payment_methods', 'CREATE INDEX IF NOT EXISTS '
+  'payment_methods_expiry ON payment_methods(exp_year, exp_month) WHERE is_default = 1');
 -- One card_expiring case per card and expiry, ever.
 CREATE TABLE card_expiry_cases(
   payment_method_id TEXT NOT NULL, exp_year INTEGER NOT NULL, exp_month INTEGER NOT NULL,
@@ -229,8 +279,8 @@ CREATE TABLE rejected_rows(
   source_rowid BIGINT NOT NULL, row_id TEXT NOT NULL, reason TEXT NOT NULL,
   at TEXT COLLATE "C" NOT NULL,
   UNIQUE (source_table, source_rowid));
-DROP TRIGGER IF EXISTS subscriptions_cancelled ON subscriptions;
-DROP FUNCTION IF EXISTS dunning_subscription_cancelled();
+SELECT dunning_billing_ddl('subscriptions',
+  'DROP TRIGGER IF EXISTS subscriptions_cancelled ON subscriptions');
 CREATE FUNCTION dunning_subscription_status_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
@@ -242,8 +292,9 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-CREATE TRIGGER subscriptions_status_changed AFTER UPDATE OF status ON subscriptions
-  FOR EACH ROW EXECUTE FUNCTION dunning_subscription_status_changed();
+SELECT dunning_billing_ddl('subscriptions', 'CREATE OR REPLACE TRIGGER '
+  'subscriptions_status_changed AFTER UPDATE OF status ON subscriptions FOR EACH ROW EXECUTE '
+  'FUNCTION ' || quote_ident(current_schema()) || '.dunning_subscription_status_changed()');
 )sql",
 };
 

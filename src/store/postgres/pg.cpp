@@ -1,5 +1,7 @@
 #include "store/postgres/pg.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 
 namespace dunning::store::postgres {
@@ -58,6 +60,12 @@ ConnPtr connect(const ConnectSpec& spec) {
         "cannot connect to " + redact_uri(spec.uri) + ": " + one_line(PQerrorMessage(conn.get())),
         "");
   }
+  // The server's warnings (a migration that leaves work to a table's owner) go to the log, not
+  // to stderr.
+  PQsetNoticeProcessor(
+      conn.get(),
+      [](void*, const char* message) { spdlog::warn("postgresql: {}", one_line(message)); },
+      nullptr);
   return conn;
 }
 
