@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "app/poller_election.hpp"
 #include "app/service_notify.hpp"
 #include "dunning/app/database.hpp"
 #include "dunning/http/api.hpp"
@@ -83,6 +84,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer watchdog(io);
   asio::steady_timer drain_deadline(io);
+  std::unique_ptr<PollerElection> election;  // who ticks: see below
 
   std::mutex cfg_mutex;  // guards `cfg` between the signal handler and the worker
   auto snapshot = [&] {
@@ -99,6 +101,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   // Everything pending on the io_context is cancelled: io.run() returns once the worker is idle.
   auto finish = [&] {
     finished = true;
+    if (election) election->stop();
     signals.cancel();
     timer.cancel();
     watchdog.cancel();
@@ -122,6 +125,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     spdlog::error("{}", leadership.error().message);
     return 1;
   }
+  election = std::make_unique<PollerElection>(io, std::move(leadership).value(), metrics,
+                                              cfg->daemon.poll_interval);
   if (cfg->daemon.http.enabled) {
     auto db = open_database(cfg->daemon, store::OpenMode::kExisting);
     if (!db) {
@@ -152,8 +157,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       }
       if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
-      const bool poller = ask_poller_role(**leadership, &metrics);
-      auto result = poll_once(store, *current, clock, *email, &stop_sending, poller);
+      auto result = poll_once(store, *current, clock, *email, &stop_sending, election->poller());
       metrics.tick_done(clock.now(),
                         std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started),
@@ -253,6 +257,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   spdlog::info("dunningd {} running: database {}, mail via {}, polling every {}", DUNNINGD_VERSION,
                store.db().describe(), email->name(),
                format_duration(cfg->daemon.poll_interval));
+  election->start();
   schedule(std::chrono::seconds(0));
   service::notify_ready("running: polling every " + format_duration(cfg->daemon.poll_interval));
   io.run();

@@ -133,27 +133,32 @@ def _connect(uri):
     return conn
 
 
+def _admin(admin_uri, *statements):
+    # Not `with conn`: psycopg2 opens a transaction block there, and CREATE DATABASE refuses one.
+    conn = _connect(admin_uri)
+    try:
+        with conn.cursor() as cur:
+            for sql, params in statements:
+                cur.execute(sql, params)
+    finally:
+        conn.close()
+
+
 def create_database(admin_uri, owner=None, prefix="t"):
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with _connect(admin_uri) as conn, conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
-    conn.close()
+    _admin(admin_uri, (f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""), ()))
     return name
 
 
 def drop_database(admin_uri, name):
-    with _connect(admin_uri) as conn, conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    _admin(admin_uri, (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', ()))
 
 
 def create_role(admin_uri, name, password):
     """A LOGIN role with a password (no superuser), created once per server."""
-    with _connect(admin_uri) as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
-        if not cur.fetchone():
-            cur.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD %s', (password,))
-    conn.close()
+    _admin(admin_uri, ("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                       f"'{name}') THEN CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'; "
+                       "END IF; END $$", ()))
 
 
 def uri_with_database(admin_uri, database, user=None, password=None):
