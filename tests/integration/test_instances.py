@@ -270,6 +270,7 @@ class SeveralInstances(unittest.TestCase):
                 **{k: ("a", v) for k, v in held_by_a.items()}}
         held_ids = {keys[k]: v for k, v in held.items()}
         resent = 0
+        margins = []  # how long after the dead instance's lease each of its rows went out again
         for mid, got in deliveries.items():
             if mid not in held_ids:
                 self.assertEqual(len(got), 1, f"{mid} delivered {got}")
@@ -283,9 +284,11 @@ class SeveralInstances(unittest.TestCase):
             # is whole seconds; the daemon's clock and ours may part by a second).
             self.assertGreaterEqual(live[0], lease_until - datetime.timedelta(seconds=1),
                                     f"{mid} re-sent before its lease ended")
+            margins.append((live[0] - lease_until).total_seconds())
             resent += len(got) - 1
         print(f"\n  {total} steps, {len(deliveries)} Message-IDs; C held {len(held_by_c)} "
-              f"leased rows, A held {len(held_by_a)}; {resent} delivered twice (leases {LEASES}); "
+              f"leased rows, A held {len(held_by_a)}; {resent} delivered twice (leases {LEASES}), "
+              f"re-sent {min(margins):+.2f}..{max(margins):+.2f}s after the lease; "
               f"poller failover {failover:.2f}s (poll {POLL}s); {elapsed:.1f}s in all")
         self.assertLessEqual(failover, POLL + 3)
 

@@ -283,7 +283,7 @@ TEST_CASE("default cards: one per customer, changes are fed, expiring ones are f
   });
 }
 
-TEST_CASE("every subscription status change is fed; the caller says which ones end it",
+TEST_CASE("every subscription status change is fed and the caller says which ones end it",
           "[store][contract][feed]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
@@ -397,7 +397,7 @@ TEST_CASE("cases: due work in due order, progress, admin state changes and attem
   });
 }
 
-TEST_CASE("a case's timeline keeps the caller's words in order; clicks are remembered",
+TEST_CASE("a case's timeline keeps the caller's words in order and clicks are remembered",
           "[store][contract][cases]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
@@ -479,7 +479,7 @@ TEST_CASE("the outbox queues a step once and leases each due row to one claimer"
   });
 }
 
-TEST_CASE("outbox outcomes: sent, retried later, final, cancelled; and the rules' facts",
+TEST_CASE("outbox outcomes: sent, retried later, final, cancelled, and the rules' facts",
           "[store][contract][outbox]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     const TimePoint now = at("2026-11-02T10:00:00Z");

@@ -197,7 +197,7 @@ TEST_CASE("postgres: write transactions of several connections run one after the
   CHECK(a->feed().cursor("n") == 11);
 }
 
-TEST_CASE("postgres: one poller at a time; another takes over when its session ends",
+TEST_CASE("postgres: one poller at a time, and another takes over when its session ends",
           "[store][postgres][leadership]") {
   REQUIRE_PG_SERVER(admin);
   auto db = pg_test_database(*admin);
