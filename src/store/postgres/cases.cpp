@@ -1,5 +1,6 @@
 #include "store/postgres/engine.hpp"
 #include "store/postgres/rows.hpp"
+#include "store/shared_sql.hpp"
 
 namespace dunning::store::postgres {
 
@@ -56,10 +57,8 @@ std::int64_t PgCases::insert(const CaseRecord& c) {
 
 void PgCases::record_expiry_case(const ExpiringCard& card, std::int64_t case_id) {
   guard("record_expiry_case", [&] {
-    db_.query(
-        "INSERT INTO card_expiry_cases(payment_method_id, exp_year, exp_month, case_id) "
-        "VALUES (?, ?, ?, ?)",
-        Params().add(card.id).add(card.exp_year).add(card.exp_month).add(case_id));
+    db_.query(sql::kRecordExpiryCase,
+              Params().add(card.id).add(card.exp_year).add(card.exp_month).add(case_id));
   });
 }
 
@@ -118,54 +117,45 @@ std::vector<CaseRecord> PgCases::find(const CaseFilter& filter) {
 
 void PgCases::set_progress(std::int64_t id, int next_step, std::optional<TimePoint> next_due_at) {
   guard("set_case_progress", [&] {
-    db_.query("UPDATE cases SET next_step = ?, next_due_at = ? WHERE id = ?",
-              Params().add(next_step).add(opt_iso(next_due_at)).add(id));
+    db_.query(sql::kSetCaseProgress, Params().add(next_step).add(opt_iso(next_due_at)).add(id));
   });
 }
 
 bool PgCases::change_state(std::int64_t id, CaseState from, CaseState to) {
   return guard("change_case_state", [&] {
-    auto r = db_.query("UPDATE cases SET state = ?1 WHERE id = ?2 AND state = ?3",
-                       Params().add(to_string(to)).add(id).add(to_string(from)));
+    auto r =
+        db_.query(sql::kChangeCaseState, Params().add(to_string(to)).add(id).add(to_string(from)));
     return r.affected() == 1;
   });
 }
 
 void PgCases::close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) {
   guard("close_case", [&] {
-    db_.query(
-        "UPDATE cases SET state = ?, closed_at = ?, close_reason = ?, next_due_at = NULL "
-        "WHERE id = ?",
-        Params().add(to_string(state)).add(iso(at)).add(reason).add(id));
+    db_.query(sql::kCloseCase, Params().add(to_string(state)).add(iso(at)).add(reason).add(id));
   });
 }
 
 void PgCases::increment_attempt_count(std::int64_t id) {
-  guard("increment_attempt_count", [&] {
-    db_.query("UPDATE cases SET attempt_count = attempt_count + 1 WHERE id = ?", Params().add(id));
-  });
+  guard("increment_attempt_count",
+        [&] { db_.query(sql::kIncrementAttemptCount, Params().add(id)); });
 }
 
 void PgCases::add_event(std::int64_t case_id, TimePoint at, const std::string& kind,
                         const std::string& detail) {
   guard("add_case_event", [&] {
-    db_.query("INSERT INTO case_events(case_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-              Params().add(case_id).add(iso(at)).add(kind).add(detail));
+    db_.query(sql::kAddCaseEvent, Params().add(case_id).add(iso(at)).add(kind).add(detail));
   });
 }
 
 std::vector<CaseEvent> PgCases::events(std::int64_t case_id) {
   return guard("case_events", [&] {
-    return read_events(db_.query(
-        "SELECT id, case_id, at, kind, detail FROM case_events WHERE case_id = ? ORDER BY id",
-        Params().add(case_id)));
+    return read_events(db_.query(sql::kCaseEventsOfCase, Params().add(case_id)));
   });
 }
 
 int PgCases::count_events(std::int64_t case_id, const std::string& kind) {
   return guard("count_case_events", [&] {
-    auto s = db_.query("SELECT COUNT(*) FROM case_events WHERE case_id = ? AND kind = ?",
-                       Params().add(case_id).add(kind));
+    auto s = db_.query(sql::kCountCaseEvents, Params().add(case_id).add(kind));
     return static_cast<int>(s.int64(0, 0));
   });
 }
@@ -190,17 +180,13 @@ std::vector<CaseEvent> PgCases::events_after(std::int64_t after_id,
 }
 
 void PgCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) {
-  guard("record_click", [&] {
-    db_.query("INSERT INTO clicks(case_id, customer_id, at) VALUES (?, ?, ?)",
-              Params().add(case_id).add(customer_id).add(iso(at)));
-  });
+  guard("record_click",
+        [&] { db_.query(sql::kRecordClick, Params().add(case_id).add(customer_id).add(iso(at))); });
 }
 
 bool PgCases::clicked(std::int64_t case_id) {
-  return guard("case_clicked", [&] {
-    return !db_.query("SELECT 1 FROM clicks WHERE case_id = ? LIMIT 1", Params().add(case_id))
-                .empty();
-  });
+  return guard("case_clicked",
+               [&] { return !db_.query(sql::kCaseClicked, Params().add(case_id)).empty(); });
 }
 
 }  // namespace dunning::store::postgres

@@ -1,5 +1,6 @@
 #include "store/postgres/engine.hpp"
 #include "store/postgres/rows.hpp"
+#include "store/shared_sql.hpp"
 
 // The SQLite engine's upserts, with two differences of dialect: IS DISTINCT FROM for SQLite's
 // `IS NOT` between values, and the target table named in DO UPDATE (PostgreSQL reads a bare
@@ -11,10 +12,8 @@ bool PgFactsWriter::record_event(const std::string& id, const std::string& sourc
                                  const std::string& type, const std::string& payload,
                                  TimePoint received_at) {
   return guard("record_event", [&] {
-    auto r = db_.query(
-        "INSERT INTO events(id, source, type, payload, received_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO NOTHING",
-        Params().add(id).add(source).add(type).add(payload).add(iso(received_at)));
+    auto r = db_.query(sql::kRecordEvent,
+                       Params().add(id).add(source).add(type).add(payload).add(iso(received_at)));
     return r.affected() == 1;
   });
 }
@@ -78,10 +77,8 @@ bool PgFactsWriter::upsert_payment_method(const PaymentMethodRow& m) {
             .add(iso(m.updated_at)));
     bool changed = r.affected() == 1;
     if (m.is_default.value_or(false)) {
-      auto clear = db_.query(
-          "UPDATE payment_methods SET is_default = 0, updated_at = ? "
-          "WHERE customer_id = ? AND id <> ? AND is_default = 1",
-          Params().add(iso(m.updated_at)).add(m.customer_id).add(m.id));
+      auto clear = db_.query(sql::kClearOtherDefaultCards,
+                             Params().add(iso(m.updated_at)).add(m.customer_id).add(m.id));
       changed = changed || clear.affected() > 0;
     }
     return changed;
@@ -129,21 +126,17 @@ bool PgFactsWriter::upsert_subscription(const SubscriptionRow& s) {
 
 bool PgFactsWriter::append_payment(const PaymentRow& p) {
   return guard("append_payment", [&] {
-    auto r = db_.query(
-        "INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor, "
-        "currency, status, decline_code, message, occurred_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-        Params()
-            .add(p.id)
-            .add(p.customer_id)
-            .add(p.subscription_id)
-            .add(p.invoice_id)
-            .add(p.amount_minor)
-            .add(p.currency)
-            .add(p.status)
-            .add(p.decline_code)
-            .add(p.message)
-            .add(iso(p.occurred_at)));
+    auto r = db_.query(sql::kAppendPayment, Params()
+                                                .add(p.id)
+                                                .add(p.customer_id)
+                                                .add(p.subscription_id)
+                                                .add(p.invoice_id)
+                                                .add(p.amount_minor)
+                                                .add(p.currency)
+                                                .add(p.status)
+                                                .add(p.decline_code)
+                                                .add(p.message)
+                                                .add(iso(p.occurred_at)));
     return r.affected() == 1;
   });
 }

@@ -1,5 +1,6 @@
 #include "store/postgres/engine.hpp"
 #include "store/postgres/rows.hpp"
+#include "store/shared_sql.hpp"
 
 namespace dunning::store::postgres {
 
@@ -87,8 +88,7 @@ void PgLedgerBook::for_each(std::optional<TimePoint> from, std::optional<TimePoi
 
 std::optional<TimePoint> PgLedgerBook::last_click(std::int64_t case_id, TimePoint at) {
   return guard("last_click", [&]() -> std::optional<TimePoint> {
-    auto s = db_.query("SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?",
-                       Params().add(case_id).add(iso(at)));
+    auto s = db_.query(sql::kLastClick, Params().add(case_id).add(iso(at)));
     if (s.empty()) return std::nullopt;
     return parse_opt_time(s.opt_text(0, 0), "clicks.at");
   });

@@ -2,6 +2,7 @@
 
 #include "store/postgres/engine.hpp"
 #include "store/postgres/rows.hpp"
+#include "store/shared_sql.hpp"
 
 namespace dunning::store::postgres {
 
@@ -23,22 +24,18 @@ std::vector<TimePoint> read_times(const Rows& s, const char* what) {
 
 bool PgOutbox::enqueue(const OutboxRow& r) {
   return guard("enqueue_outbox", [&] {
-    auto s = db_.query(
-        "INSERT INTO outbox(case_id, step_index, channel, template, action, message_key, state, "
-        "due_at, next_attempt_at, created_at, card_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        Params()
-            .add(r.case_id)
-            .add(r.step_index)
-            .add(r.channel)
-            .add(r.template_name)
-            .add(r.action)
-            .add(r.message_key)
-            .add(to_string(r.state))
-            .add(iso(r.due_at))
-            .add(iso(r.due_at))
-            .add(iso(r.created_at))
-            .add(r.card_id));
+    auto s = db_.query(sql::kEnqueueOutbox, Params()
+                                                .add(r.case_id)
+                                                .add(r.step_index)
+                                                .add(r.channel)
+                                                .add(r.template_name)
+                                                .add(r.action)
+                                                .add(r.message_key)
+                                                .add(to_string(r.state))
+                                                .add(iso(r.due_at))
+                                                .add(iso(r.due_at))
+                                                .add(iso(r.created_at))
+                                                .add(r.card_id));
     return s.affected() == 1;
   });
 }
@@ -104,29 +101,21 @@ void PgOutbox::release(std::int64_t id) {
 }
 
 void PgOutbox::mark_sent(std::int64_t id, TimePoint at) {
-  guard("mark_outbox_sent", [&] {
-    db_.query(
-        "UPDATE outbox SET state = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL "
-        "WHERE id = ?",
-        Params().add(iso(at)).add(id));
-  });
+  guard("mark_outbox_sent",
+        [&] { db_.query(sql::kMarkOutboxSent, Params().add(iso(at)).add(id)); });
 }
 
 void PgOutbox::mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) {
   guard("mark_outbox_retry", [&] {
-    db_.query(
-        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?",
-        Params().add(iso(next_attempt_at)).add(error).add(id));
+    db_.query(sql::kMarkOutboxRetry, Params().add(iso(next_attempt_at)).add(error).add(id));
   });
 }
 
 void PgOutbox::mark_final(std::int64_t id, OutboxState state, TimePoint at,
                           const std::string& error) {
   guard("mark_outbox_final", [&] {
-    db_.query(
-        "UPDATE outbox SET state = ?, sent_at = ?, lease_until = NULL, last_error = ? "
-        "WHERE id = ?",
-        Params().add(to_string(state)).add(iso(at)).add(error).add(id));
+    db_.query(sql::kMarkOutboxFinal,
+              Params().add(to_string(state)).add(iso(at)).add(error).add(id));
   });
 }
 
@@ -176,9 +165,7 @@ std::vector<TimePoint> PgOutbox::retry_times(const std::string& card_id, TimePoi
                                              TimePoint to) {
   return guard("retry_times", [&] {
     return read_times(
-        db_.query("SELECT due_at FROM outbox WHERE card_id = ? AND due_at >= ? AND due_at < ? "
-                  "AND state <> 'cancelled' AND action = 'retry' ORDER BY due_at",
-                  Params().add(card_id).add(iso(from)).add(iso(to))),
+        db_.query(sql::kRetryTimes, Params().add(card_id).add(iso(from)).add(iso(to))),
         "outbox.due_at");
   });
 }

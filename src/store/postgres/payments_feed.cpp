@@ -1,5 +1,6 @@
 #include "store/postgres/engine.hpp"
 #include "store/postgres/rows.hpp"
+#include "store/shared_sql.hpp"
 
 namespace dunning::store::postgres {
 
@@ -35,18 +36,13 @@ Result<Payment> decode_payment(const Rows& s, int i) {
 
 std::int64_t PgPaymentsFeed::cursor(const std::string& name) {
   return guard("cursor", [&] {
-    auto r = db_.query("SELECT value FROM cursors WHERE name = ?", Params().add(name));
+    auto r = db_.query(sql::kCursor, Params().add(name));
     return r.empty() ? std::int64_t{0} : r.int64(0, 0);
   });
 }
 
 void PgPaymentsFeed::set_cursor(const std::string& name, std::int64_t value) {
-  guard("set_cursor", [&] {
-    db_.query(
-        "INSERT INTO cursors(name, value) VALUES (?, ?) "
-        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        Params().add(name).add(value));
-  });
+  guard("set_cursor", [&] { db_.query(sql::kSetCursor, Params().add(name).add(value)); });
 }
 
 PaymentBatch PgPaymentsFeed::payments_after(std::int64_t after_rowid, int limit) {
@@ -71,10 +67,8 @@ PaymentBatch PgPaymentsFeed::payments_after(std::int64_t after_rowid, int limit)
 
 void PgPaymentsFeed::record_rejected(const RejectedRow& row, TimePoint at) {
   guard("record_rejected", [&] {
-    db_.query(
-        "INSERT INTO rejected_rows(source_table, source_rowid, row_id, reason, at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(source_table, source_rowid) DO NOTHING",
-        Params().add(row.table).add(row.rowid).add(row.id).add(row.reason).add(iso(at)));
+    db_.query(sql::kRecordRejected,
+              Params().add(row.table).add(row.rowid).add(row.id).add(row.reason).add(iso(at)));
   });
 }
 
@@ -112,13 +106,7 @@ std::vector<ExpiringCard> PgPaymentsFeed::expiring_cards(int from_month_index, i
   return guard("expiring_cards", [&] {
     const int y1 = from_month_index / 12, m1 = from_month_index % 12 + 1;
     const int y2 = to_month_index / 12, m2 = to_month_index % 12 + 1;
-    auto s = db_.query(
-        "SELECT pm.id, pm.customer_id, pm.exp_month, pm.exp_year FROM payment_methods pm "
-        "WHERE pm.is_default = 1 AND (pm.exp_year, pm.exp_month) >= (?1, ?2) "
-        "AND (pm.exp_year, pm.exp_month) <= (?3, ?4) AND NOT EXISTS (SELECT 1 FROM "
-        "card_expiry_cases e WHERE e.payment_method_id = pm.id AND e.exp_year = pm.exp_year "
-        "AND e.exp_month = pm.exp_month) ORDER BY pm.exp_year, pm.exp_month, pm.id LIMIT ?5",
-        Params().add(y1).add(m1).add(y2).add(m2).add(limit));
+    auto s = db_.query(sql::kExpiringCards, Params().add(y1).add(m1).add(y2).add(m2).add(limit));
     std::vector<ExpiringCard> out;
     for (int i = 0; i < s.size(); ++i) {
       out.push_back({s.text(i, 0), s.text(i, 1), static_cast<int>(s.int64(i, 2)),
@@ -130,10 +118,7 @@ std::vector<ExpiringCard> PgPaymentsFeed::expiring_cards(int from_month_index, i
 
 std::optional<Customer> PgPaymentsFeed::customer(const std::string& id) {
   return guard("customer", [&]() -> std::optional<Customer> {
-    auto s = db_.query(
-        "SELECT id, COALESCE(email, ''), COALESCE(name, ''), COALESCE(locale, ''), "
-        "COALESCE(time_zone, ''), COALESCE(phone, '') FROM customers WHERE id = ?",
-        Params().add(id));
+    auto s = db_.query(sql::kCustomer, Params().add(id));
     if (s.empty()) return std::nullopt;
     return Customer{s.text(0, 0), s.text(0, 1), s.text(0, 2),
                     s.text(0, 3), s.text(0, 4), s.text(0, 5)};
@@ -156,8 +141,7 @@ std::optional<Card> PgPaymentsFeed::default_card(const std::string& customer_id)
 
 std::optional<std::string> PgPaymentsFeed::subscription_plan(const std::string& subscription_id) {
   return guard("subscription_plan", [&]() -> std::optional<std::string> {
-    auto s = db_.query("SELECT COALESCE(plan, '') FROM subscriptions WHERE id = ?",
-                       Params().add(subscription_id));
+    auto s = db_.query(sql::kSubscriptionPlan, Params().add(subscription_id));
     if (s.empty()) return std::nullopt;
     return s.text(0, 0);
   });

@@ -2,10 +2,10 @@
 
 #include "store/postgres/engine.hpp"
 #include "store/postgres/rows.hpp"
+#include "store/shared_sql.hpp"
 
 // The SQLite engine's report SQL; where PostgreSQL differs: an optional bound is typed
-// (?1::text IS NULL), a join has its ON (no CROSS JOIN ... ON), and label orders use the "C"
-// collation so that both engines list gauges alike.
+// (?1::text IS NULL) and a join has its ON (no CROSS JOIN ... ON).
 
 namespace dunning::store::postgres {
 
@@ -152,30 +152,13 @@ std::vector<ledger::VerifyCurrency> PgReportQueries::verify_recovered(
   return guard("verify_recovered", [&] {
     std::vector<ledger::VerifyCurrency> out;
     {
-      auto s = db_.query(
-          "SELECT l.currency, SUM(l.amount_minor), "
-          "COALESCE(SUM(CASE WHEN p.status = 'succeeded' AND p.currency = l.currency "
-          "  THEN p.amount_minor ELSE 0 END), 0), COUNT(*) "
-          "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
-          "GROUP BY l.currency ORDER BY l.currency COLLATE \"C\"");
+      auto s = db_.query(sql::kVerifyRecoveredSums);
       for (int i = 0; i < s.size(); ++i) {
         out.push_back({s.text(i, 0), s.int64(i, 1), s.int64(i, 2), s.int64(i, 3)});
       }
     }
     if (mismatches) {
-      auto s = db_.query(
-          "SELECT l.id, COALESCE(l.payment_id, ''), "
-          "CASE WHEN p.id IS NULL THEN 'payment not found' "
-          "  WHEN p.status <> 'succeeded' THEN 'payment status is ' || p.status "
-          "  WHEN p.currency <> l.currency THEN 'payment currency is ' || p.currency "
-          "  ELSE 'payment amount is ' || p.amount_minor || ', ledger says ' || "
-          "    l.amount_minor END "
-          "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact') AND (p.id IS NULL OR "
-          "  p.status <> 'succeeded' OR p.currency <> l.currency OR "
-          "  p.amount_minor <> l.amount_minor) ORDER BY l.id LIMIT ?",
-          Params().add(max_mismatches));
+      auto s = db_.query(sql::kVerifyMismatches, Params().add(max_mismatches));
       for (int i = 0; i < s.size(); ++i) {
         mismatches->push_back({s.int64(i, 0), s.text(i, 1), s.text(i, 2)});
       }
@@ -185,32 +168,22 @@ std::vector<ledger::VerifyCurrency> PgReportQueries::verify_recovered(
 }
 
 std::vector<Count> PgReportQueries::cases_by_state() {
-  return guard("cases_by_state", [&] {
-    return read_counts(db_.query("SELECT state, '', COUNT(*) FROM cases GROUP BY state"));
-  });
+  return guard("cases_by_state", [&] { return read_counts(db_.query(sql::kCasesByState)); });
 }
 
 std::vector<Count> PgReportQueries::outbox_by_channel_state() {
-  return guard("outbox_by_channel_state", [&] {
-    return read_counts(
-        db_.query("SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state"));
-  });
+  return guard("outbox_by_channel_state",
+               [&] { return read_counts(db_.query(sql::kOutboxByChannelState)); });
 }
 
 std::vector<Count> PgReportQueries::recovered_by_currency() {
-  return guard("recovered_by_currency", [&] {
-    return read_counts(
-        db_.query("SELECT currency, '', SUM(amount_minor) FROM ledger WHERE kind IN "
-                  "('recovered', 'recovered_without_contact') GROUP BY currency"));
-  });
+  return guard("recovered_by_currency",
+               [&] { return read_counts(db_.query(sql::kRecoveredByCurrency)); });
 }
 
 std::vector<Count> PgReportQueries::rejected_rows_by_table() {
-  return guard("rejected_rows_by_table", [&] {
-    return read_counts(
-        db_.query("SELECT source_table, '', COUNT(*) FROM rejected_rows GROUP BY source_table "
-                  "ORDER BY source_table COLLATE \"C\""));
-  });
+  return guard("rejected_rows_by_table",
+               [&] { return read_counts(db_.query(sql::kRejectedRowsByTable)); });
 }
 
 }  // namespace dunning::store::postgres

@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -7,9 +8,7 @@ bool SqliteFactsWriter::record_event(const std::string& id, const std::string& s
                                      const std::string& type, const std::string& payload,
                                      TimePoint received_at) {
   return guard("record_event", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO events(id, source, type, payload, received_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO NOTHING");
+    auto s = db_.prepare(sql::kRecordEvent);
     s.bind(1, id).bind(2, source).bind(3, type).bind(4, payload).bind(5, iso(received_at)).run();
     return db_.raw().changes() == 1;
   });
@@ -67,9 +66,7 @@ bool SqliteFactsWriter::upsert_payment_method(const PaymentMethodRow& m) {
     s.run();
     bool changed = db_.raw().changes() == 1;
     if (m.is_default.value_or(false)) {
-      auto clear = db_.prepare(
-          "UPDATE payment_methods SET is_default = 0, updated_at = ? "
-          "WHERE customer_id = ? AND id <> ? AND is_default = 1");
+      auto clear = db_.prepare(sql::kClearOtherDefaultCards);
       clear.bind(1, iso(m.updated_at)).bind(2, m.customer_id).bind(3, m.id).run();
       changed = changed || db_.raw().changes() > 0;
     }
@@ -111,10 +108,7 @@ bool SqliteFactsWriter::upsert_subscription(const SubscriptionRow& r) {
 
 bool SqliteFactsWriter::append_payment(const PaymentRow& p) {
   return guard("append_payment", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor, "
-        "currency, status, decline_code, message, occurred_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
+    auto s = db_.prepare(sql::kAppendPayment);
     s.bind(1, p.id).bind(2, p.customer_id).bind(3, p.subscription_id).bind(4, p.invoice_id);
     s.bind(5, p.amount_minor).bind(6, p.currency).bind(7, p.status).bind(8, p.decline_code);
     s.bind(9, p.message).bind(10, iso(p.occurred_at)).run();

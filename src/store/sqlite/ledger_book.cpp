@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -81,7 +82,7 @@ void SqliteLedgerBook::for_each(std::optional<TimePoint> from, std::optional<Tim
 
 std::optional<TimePoint> SqliteLedgerBook::last_click(std::int64_t case_id, TimePoint at) {
   return guard("last_click", [&]() -> std::optional<TimePoint> {
-    auto s = db_.prepare("SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?");
+    auto s = db_.prepare(sql::kLastClick);
     s.bind(1, case_id).bind(2, iso(at));
     if (!s.step()) return std::nullopt;
     return parse_opt_time(s.opt_text(0), "clicks.at");

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -150,27 +151,11 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
   return guard("verify_recovered", [&] {
     std::vector<ledger::VerifyCurrency> out;
     {
-      auto s = db_.prepare(
-          "SELECT l.currency, SUM(l.amount_minor), "
-          "COALESCE(SUM(CASE WHEN p.status = 'succeeded' AND p.currency = l.currency "
-          "  THEN p.amount_minor ELSE 0 END), 0), COUNT(*) "
-          "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
-          "GROUP BY l.currency ORDER BY l.currency");
+      auto s = db_.prepare(sql::kVerifyRecoveredSums);
       while (s.step()) out.push_back({s.text(0), s.int64(1), s.int64(2), s.int64(3)});
     }
     if (mismatches) {
-      auto s = db_.prepare(
-          "SELECT l.id, COALESCE(l.payment_id, ''), "
-          "CASE WHEN p.id IS NULL THEN 'payment not found' "
-          "  WHEN p.status <> 'succeeded' THEN 'payment status is ' || p.status "
-          "  WHEN p.currency <> l.currency THEN 'payment currency is ' || p.currency "
-          "  ELSE 'payment amount is ' || p.amount_minor || ', ledger says ' || "
-          "    l.amount_minor END "
-          "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact') AND (p.id IS NULL OR "
-          "  p.status <> 'succeeded' OR p.currency <> l.currency OR "
-          "  p.amount_minor <> l.amount_minor) ORDER BY l.id LIMIT ?");
+      auto s = db_.prepare(sql::kVerifyMismatches);
       s.bind(1, max_mismatches);
       while (s.step()) mismatches->push_back({s.int64(0), s.text(1), s.text(2)});
     }
@@ -180,32 +165,28 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
 
 std::vector<Count> SqliteReportQueries::cases_by_state() {
   return guard("cases_by_state", [&] {
-    auto s = db_.prepare("SELECT state, '', COUNT(*) FROM cases GROUP BY state");
+    auto s = db_.prepare(sql::kCasesByState);
     return read_counts(s);
   });
 }
 
 std::vector<Count> SqliteReportQueries::outbox_by_channel_state() {
   return guard("outbox_by_channel_state", [&] {
-    auto s = db_.prepare("SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state");
+    auto s = db_.prepare(sql::kOutboxByChannelState);
     return read_counts(s);
   });
 }
 
 std::vector<Count> SqliteReportQueries::recovered_by_currency() {
   return guard("recovered_by_currency", [&] {
-    auto s = db_.prepare(
-        "SELECT currency, '', SUM(amount_minor) FROM ledger WHERE kind IN "
-        "('recovered', 'recovered_without_contact') GROUP BY currency");
+    auto s = db_.prepare(sql::kRecoveredByCurrency);
     return read_counts(s);
   });
 }
 
 std::vector<Count> SqliteReportQueries::rejected_rows_by_table() {
   return guard("rejected_rows_by_table", [&] {
-    auto s = db_.prepare(
-        "SELECT source_table, '', COUNT(*) FROM rejected_rows GROUP BY source_table "
-        "ORDER BY source_table");
+    auto s = db_.prepare(sql::kRejectedRowsByTable);
     return read_counts(s);
   });
 }
