@@ -4,8 +4,9 @@ loopback port, with its unix socket inside that folder. Nothing depends on a sys
 
 As a module: `with PostgresServer() as pg: pg.create_database()` (stopped and removed on exit).
 As a script (the ctest fixture that starts one server for the whole run):
-    pg_server.py start STATE_DIR   starts a server and writes STATE_DIR/uri (the admin URI)
-    pg_server.py stop STATE_DIR    stops it and removes its files
+    pg_server.py start STATE_DIR   starts a server (in a temporary folder) and writes
+                                   STATE_DIR/uri (the admin URI)
+    pg_server.py stop STATE_DIR    stops it and removes its files and STATE_DIR
 
 The server trusts nobody over TCP without a password (scram-sha-256): the admin URI carries the
 superuser's password, and tests that need a plain role create one (`create_role`). Durability
@@ -231,23 +232,38 @@ class TestDatabase:
 def main(argv):
     if len(argv) != 3 or argv[1] not in ("start", "stop"):
         sys.exit("usage: pg_server.py start|stop STATE_DIR")
+    # The server's files go to a temporary folder (the `postgres` user must reach it, which a
+    # build folder under a private home may not allow); STATE_DIR holds its URI and location.
     state = os.path.abspath(argv[2])
+    root_file = os.path.join(state, "root")
+
+    def stop_recorded():
+        if os.path.exists(os.path.join(state, "data")):  # a server kept in STATE_DIR itself
+            PostgresServer(state).stop()
+        if os.path.exists(root_file):
+            with open(root_file) as f:
+                PostgresServer(f.read().strip()).stop()
+        shutil.rmtree(state, ignore_errors=True)
+
     if argv[1] == "start":
-        if os.path.exists(state):
-            PostgresServer(state).stop()  # a server left over by an interrupted run
+        stop_recorded()  # a server left over by an interrupted run
         os.makedirs(state)
         t0 = time.monotonic()
-        server = PostgresServer(state)
+        server = PostgresServer()
+        with open(root_file, "w") as f:
+            f.write(server.root + "\n")
         try:
             server.start()
         except BaseException:
-            server.stop()
+            stop_recorded()
             raise
-        print(f"PostgreSQL 15 on 127.0.0.1:{server.port} ({state}), "
+        with open(os.path.join(state, "uri"), "w") as f:
+            f.write(server.admin_uri() + "\n")
+        print(f"PostgreSQL 15 on 127.0.0.1:{server.port} ({server.root}), "
               f"started in {time.monotonic() - t0:.1f}s")
     else:
-        PostgresServer(state).stop()
-        print(f"PostgreSQL in {state} stopped")
+        stop_recorded()
+        print(f"PostgreSQL of {state} stopped")
 
 
 if __name__ == "__main__":
