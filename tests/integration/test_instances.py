@@ -320,3 +320,30 @@ class SeveralInstances(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OneSqliteFileOneDaemon(unittest.TestCase):
+    """SQLite serves one daemon: a second `dunningd run` on the same file refuses to start and
+    says why, and the first goes on (its /healthz says it is the poller)."""
+
+    def test_a_second_run_on_the_same_sqlite_file_refuses_to_start(self):
+        from dunning_fixtures import Daemon, Workspace, http_config
+        with SmtpServer() as smtp:
+            port = free_port()
+            ws = Workspace(smtp.port, SEQUENCES, extra_config=http_config(port))
+            self.addCleanup(ws.cleanup)
+            ws.run("migrate")
+            with Daemon(ws, port) as first:
+                second = subprocess.run([DUNNINGD, "run", "--config", ws.config],
+                                        capture_output=True, text=True, timeout=30,
+                                        env=process_env())
+                self.assertEqual(second.returncode, 1)
+                self.assertIn("is in use by another `dunningd run`", second.stderr)
+                self.assertIn("several instances need PostgreSQL", second.stderr)
+                status, _, body = first.request("GET", "/healthz")
+                health = json.loads(body)
+                self.assertEqual(health["role"], "poller")
+                self.assertEqual(health["poller"], health["instance"])
+            # Once the first has stopped, the file is free again.
+            with Daemon(ws, port):
+                pass
