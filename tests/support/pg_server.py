@@ -40,7 +40,10 @@ def _as_server_user():
 
 
 class PostgresServer:
-    def __init__(self, root=None):
+    """`tls=(cert.pem, key.pem)` also turns TLS on (clients choose with sslmode)."""
+
+    def __init__(self, root=None, tls=None):
+        self.tls = tls
         self.root = root or tempfile.mkdtemp(prefix="dunningd-pg-")
         self.data = os.path.join(self.root, "data")
         self.socket_dir = os.path.join(self.root, "socket")
@@ -72,6 +75,15 @@ class PostgresServer:
                    f"-c unix_socket_directories={self.socket_dir} -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
                    "-c shared_buffers=32MB")
+        if self.tls:
+            # The server reads its key only when it is its own and private.
+            for src, name in zip(self.tls, ("server.crt", "server.key")):
+                shutil.copy(src, os.path.join(self.root, name))
+                os.chmod(os.path.join(self.root, name), 0o600)
+                if self._user:
+                    os.chown(os.path.join(self.root, name), self._user.pw_uid, self._user.pw_gid)
+            options += (f" -c ssl=on -c ssl_cert_file={self.root}/server.crt"
+                        f" -c ssl_key_file={self.root}/server.key")
         self._run([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", options,
                    "-w", "-t", str(timeout), "start"], timeout=timeout + 10)
         self._wait_answering(timeout)
