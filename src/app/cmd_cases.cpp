@@ -1,18 +1,98 @@
+#include <algorithm>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
+#include "dunning/cases/plan.hpp"
+#include "dunning/ledger/export.hpp"
 
 namespace dunning::app {
+
+namespace {
+
+// The list of cases in one of three presentations. Columns: what support asks first.
+void print_cases(const std::vector<store::CaseRecord>& cases, const std::string& format) {
+  auto due = [](const store::CaseRecord& c) {
+    return c.next_due_at ? format_iso8601(*c.next_due_at) : std::string();
+  };
+  if (format == "csv") {
+    std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
+                 "next_due_at\n";
+    for (const auto& c : cases) {
+      std::cout << c.id << ',' << store::to_string(c.state) << ','
+                << ledger::csv_field(c.customer_id) << ','
+                << ledger::csv_field(c.invoice_id.value_or("")) << ',' << c.amount.minor() << ','
+                << c.amount.currency() << ',' << ledger::csv_field(c.sequence_id) << ','
+                << c.next_step + 1 << ',' << due(c) << '\n';
+    }
+    return;
+  }
+  if (format == "json") {
+    auto arr = nlohmann::json::array();
+    for (const auto& c : cases) {
+      arr.push_back({{"id", c.id},
+                     {"state", std::string(store::to_string(c.state))},
+                     {"customer_id", c.customer_id},
+                     {"invoice_id", c.invoice_id ? nlohmann::json(*c.invoice_id) : nullptr},
+                     {"amount_minor", c.amount.minor()},
+                     {"currency", c.amount.currency()},
+                     {"amount", c.amount.major_string()},
+                     {"sequence_id", c.sequence_id},
+                     {"next_step", c.next_step + 1},
+                     {"next_due_at", c.next_due_at ? nlohmann::json(due(c)) : nullptr},
+                     {"opened_at", format_iso8601(c.opened_at)}});
+    }
+    std::cout << nlohmann::json{{"cases", arr}}.dump(2) << '\n';
+    return;
+  }
+  // A table for people: columns as wide as their widest cell, amounts right-aligned.
+  const std::vector<std::string> head = {"ID",     "STATE",    "CUSTOMER",  "INVOICE",
+                                         "AMOUNT", "SEQUENCE", "NEXT STEP", "DUE"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : cases) {
+    const bool open = c.state == store::CaseState::kOpen || c.state == store::CaseState::kPaused;
+    rows.push_back({std::to_string(c.id), std::string(store::to_string(c.state)), c.customer_id,
+                    c.invoice_id.value_or("-"), c.amount.major_string() + " " + c.amount.currency(),
+                    c.sequence_id, open ? "#" + std::to_string(c.next_step + 1) : "-",
+                    open && c.next_due_at ? due(c) : "-"});
+  }
+  std::vector<std::size_t> width(head.size());
+  for (std::size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const std::string pad(width[i] - r[i].size(), ' ');
+      const bool right = i == 0 || i == 4;
+      out += right ? pad + r[i] : r[i] + (i + 1 < r.size() ? pad : "");
+      if (i + 1 < r.size()) out += "  ";
+    }
+    std::cout << out << '\n';
+  };
+  line(head);
+  for (const auto& r : rows) line(r);
+  std::cout << '(' << rows.size() << (rows.size() == 1 ? " case" : " cases") << ")\n";
+}
+
+}  // namespace
 
 Command add_cases_command(CLI::App& app, Cli& cli) {
   auto* sub = app.add_subcommand("cases", "list cases or show one case's timeline");
   add_config_option(sub, cli);
   struct Options {
     std::string state;
+    std::string customer;
+    std::string format = "table";
     std::int64_t show = 0;
   };
   auto opt = std::make_shared<Options>();
-  sub->add_option("--state", opt->state, "only cases in this state (open, recovered, lost, ...)");
+  sub->add_option("--state", opt->state, "only cases in this state")
+      ->check(CLI::IsMember({"open", "paused", "recovered", "lost", "cancelled"}));
+  sub->add_option("--customer", opt->customer, "only the cases of this customer id");
+  sub->add_option("--format", opt->format, "table (for people), csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
   sub->add_option("--show", opt->show, "print the timeline of this case");
   return {
       sub, [&cli, opt]() -> int {
@@ -36,46 +116,27 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
             std::cout << "next step #" << c->next_step + 1 << " due "
                       << format_iso8601(*c->next_due_at) << '\n';
           }
-          // Next retry / next contact: a queued row wins (its time already went through the
-          // window, payday and caps); otherwise the next such step of the sequence, as planned.
-          std::optional<std::string> next_retry;
-          std::optional<std::string> next_contact;
-          for (const auto& row : store->outbox().for_case(c->id)) {
-            if (row.state != store::OutboxState::kPending) continue;
-            std::string when = format_iso8601(row.due_at) + " (queued, step #" +
-                               std::to_string(row.step_index + 1) + ")";
-            if (row.action == "retry" && !next_retry) next_retry = when;
-            if (row.channel != "action" && !next_contact)
-              next_contact = when + " " + row.channel + " " + row.template_name;
+          // The case's plan: the same one its emails state and the API shows.
+          const auto view =
+              cases::plan_of(*c, *cfg, store->feed(), store->cases(), store->outbox());
+          auto line = [&](const std::optional<rules::PlannedStep>& s) -> std::string {
+            if (!s) return "none";
+            return format_iso8601(s->at) + " (" + rules::format_local(s->at, view.zone.zone) +
+                   "): " + s->why;
+          };
+          std::cout << "next retry: " << line(view.plan.next_retry) << '\n';
+          std::cout << "next contact: " << line(view.plan.next_contact) << '\n';
+          if (view.plan.final_step) {
+            std::cout << (view.plan.cancel_at ? "cancelled: " : "ends: ")
+                      << line(view.plan.final_step) << '\n';
           }
-          const auto* seq = cfg->sequences.find(c->sequence_id);
-          if (seq && c->state == store::CaseState::kOpen) {
-            for (std::size_t i = static_cast<std::size_t>(c->next_step); i < seq->steps.size();
-                 ++i) {
-              const auto& step = seq->steps[i];
-              std::string when = format_iso8601(c->opened_at + step.at) + " (planned, step #" +
-                                 std::to_string(i + 1) + ", before window/caps)";
-              if (step.action == config::Action::kRetry && !next_retry) next_retry = when;
-              if (step.channel != config::Channel::kAction && !next_contact && !c->holdout)
-                next_contact = when + " " + step.describe();
-            }
-          }
-          std::cout << "next retry: " << next_retry.value_or("none") << '\n';
-          std::cout << "next contact: " << next_contact.value_or("none") << '\n';
           std::cout << "timeline:\n";
           for (const auto& e : store->cases().events(opt->show)) {
             std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail << '\n';
           }
           return kExitOk;
         }
-        std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
-                     "next_due_at\n";
-        for (const auto& c : store->cases().find({opt->state, "", 1000000})) {
-          std::cout << c.id << ',' << store::to_string(c.state) << ',' << c.customer_id << ','
-                    << c.invoice_id.value_or("") << ',' << c.amount.minor() << ','
-                    << c.amount.currency() << ',' << c.sequence_id << ',' << c.next_step + 1 << ','
-                    << (c.next_due_at ? format_iso8601(*c.next_due_at) : "") << '\n';
-        }
+        print_cases(store->cases().find({opt->state, opt->customer, 1000000}), opt->format);
         return kExitOk;
       }};
 }

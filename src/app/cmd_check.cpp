@@ -1,6 +1,8 @@
+#include <cstdlib>
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/config/secrets.hpp"
 #include "dunning/rules/plan.hpp"
 #include "dunning/rules/rules.hpp"
 #include "dunning/templates/lint.hpp"
@@ -25,6 +27,16 @@ Command add_check_command(CLI::App& app, Cli& cli) {
               findings.insert(findings.end(), more.begin(), more.end());
             }
             for (const auto& e : findings) {
+              std::cerr << e.to_string() << '\n';
+              failed = failed || !e.warning;
+            }
+            // Secrets the config names for what it enables. Outside the service the
+            // credential stores LoadCredential= reads are consulted as well.
+            const bool in_service = std::getenv("CREDENTIALS_DIRECTORY") != nullptr;
+            for (const auto& e : config::missing_secrets(
+                     cfg->daemon, true,
+                     in_service ? std::vector<std::filesystem::path>{}
+                                : config::credential_stores())) {
               std::cerr << e.to_string() << '\n';
               failed = failed || !e.warning;
             }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -7,6 +8,37 @@
 namespace dunning::app {
 
 namespace {
+
+// " (did you mean 'time_zone'?)" when a known column is close to `name`, else "".
+std::string closest_hint(const std::string& name, const std::vector<std::string>& known) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string best;
+  std::size_t best_distance = 4;
+  for (const auto& k : known) {
+    // An abbreviation (tz: time_zone) or a misspelling (emial: email).
+    const bool initials = name.size() >= 2 && k.find('_') != std::string::npos &&
+                          k.front() == name.front() && k[k.find('_') + 1] == name.back();
+    const std::size_t d = initials ? 1 : distance(name, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
 
 struct ImportStats {
   int rows = 0;
@@ -37,6 +69,17 @@ bool import_file(store::Database& db, store::FactsWriter& facts, const std::stri
     while (!name.empty() && name.back() == ' ') name.pop_back();
     while (!name.empty() && name.front() == ' ') name.erase(0, 1);
     header[name] = i;
+  }
+  // A column dunningd does not know is refused, not ignored: `tz` for `time_zone` would import
+  // every customer without a time zone.
+  const auto known = ingest::csv_known_columns(kind);
+  for (const auto& [name, index] : header) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    std::cerr << path << ":1: unknown column '" << name << "'" << closest_hint(name, known)
+              << " (the columns are " << list << "); nothing was imported from this file\n";
+    return false;
   }
   for (const auto& col : ingest::csv_required_columns(kind)) {
     if (!header.count(col)) {

@@ -18,6 +18,7 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
   auto* exp = sub->add_subcommand(
       "export", "one row per ledger entry (ISO 8601 UTC, minor and major units, billing ids)");
   exp->fallthrough();
+  add_config_option(exp, cli);  // listed by `ledger export --help`, accepted at either level
   exp->add_option("--format", opt->format, "csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
       ->capture_default_str();
@@ -26,11 +27,13 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
   auto* ver = sub->add_subcommand(
       "verify", "check that recovered rows equal the succeeded payments they name, per currency");
   ver->fallthrough();
+  add_config_option(ver, cli);
   return {
       sub, [&cli, opt, exp]() -> int {
         const bool exporting = exp->parsed();
         auto from = parse_time_option(opt->from, "--from");
         auto to = parse_time_option(opt->to, "--to");
+        check_period(from, to);
         auto cfg = load_or_report(cli.config_file);
         if (!cfg) return kExitConfig;
         auto store = open_store(*cfg, store::OpenMode::kExisting);

@@ -72,7 +72,8 @@ Command add_preview_command(CLI::App& app, Cli& cli) {
             return kExitFailure;
           }
           step_index = std::max(0, c->next_step - 1);
-          d = sender::case_message_data(store->feed(), *cfg, *c, step_index, now, secret);
+          d = sender::case_message_data(store->feed(), store->cases(), store->outbox(), *cfg, *c,
+                                        now, secret);
           if (!opt->locale.empty()) d.locale = opt->locale;
         } else {
           d.case_id = 42;

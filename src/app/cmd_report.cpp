@@ -30,7 +30,7 @@ Command add_report_command(CLI::App& app, Cli& cli) {
       ->check(CLI::IsMember(
           {"month", "week", "sequence", "step", "decline_code", "currency", "channel"}));
   sub->add_option("--as-of", opt->as_of,
-                  "outcomes as recorded up to this time (default: --to, else now)");
+                  "outcomes as recorded up to this time (default: the earlier of --to and now)");
   sub->add_option("--ltv-horizon-months", opt->horizon,
                   "cap on a recovered subscription's expected remaining lifetime")
       ->check(CLI::PositiveNumber)
@@ -39,8 +39,12 @@ Command add_report_command(CLI::App& app, Cli& cli) {
             ledger::ReportOptions ro;
             ro.from = parse_time_option(opt->from, "--from");
             ro.to = parse_time_option(opt->to, "--to");
+            check_period(ro.from, ro.to);
             auto as_of = parse_time_option(opt->as_of, "--as-of");
-            ro.as_of = as_of ? *as_of : ro.to ? *ro.to : SystemClock().now();
+            // Outcomes are known up to now: a period that ends later is reported as of now,
+            // never as of a future date.
+            const TimePoint now = SystemClock().now();
+            ro.as_of = as_of ? *as_of : ro.to ? std::min(*ro.to, now) : now;
             ro.by = opt->by;
             ro.ltv_horizon_months = opt->horizon;
             auto cfg = load_or_report(cli.config_file);

@@ -5,7 +5,8 @@
 #include "app/commands.hpp"
 #include "dunning/app/daemon.hpp"
 #include "dunning/app/logging.hpp"
-#include "dunning/sender/smtp_transport.hpp"
+#include "dunning/app/poller.hpp"
+#include "dunning/config/secrets.hpp"
 
 namespace dunning::app {
 
@@ -25,6 +26,14 @@ Command add_run_command(CLI::App& app, Cli& cli) {
             if (!cfg) return kExitConfig;
             setup_logging({cfg->daemon.log_format == "json" ? LogFormat::kJson : LogFormat::kText,
                            !cfg->daemon.log_customer_emails, cfg->daemon.log_level});
+            // Said once, at start-up: what each missing secret turns off.
+            for (const auto& e : config::missing_secrets(cfg->daemon, !opt->once)) {
+              if (e.warning) {
+                spdlog::warn("{}", e.message);
+              } else {
+                spdlog::error("{}", e.message);
+              }
+            }
             auto store = open_store(*cfg, store::OpenMode::kCreate);
             if (!store) return kExitFailure;
             if (opt->once) {
@@ -34,8 +43,16 @@ Command add_run_command(CLI::App& app, Cli& cli) {
               } else {
                 clock = std::make_unique<SystemClock>();
               }
-              sender::SmtpTransport email(cfg->daemon.smtp);
-              return poll_once(*store, *cfg, *clock, email).ok ? kExitOk : kExitFailure;
+              Poller poller(*store, cfg, *clock, real_channels(cfg->daemon),
+                            link_secret_of(cfg->daemon));
+              const auto r = poller.drain();
+              // The poll logs what it did; an idle one says so too, so a --once never ends
+              // silently.
+              if (r.ok && !r.tick.any() && !r.dispatch.any()) {
+                std::cout << "poll at " << format_iso8601(clock->now())
+                          << ": nothing was due (no new payments, no step to send)\n";
+              }
+              return r.ok ? kExitOk : kExitFailure;
             }
             if (!opt->now.empty()) {
               std::cerr << "dunningd: --now only makes sense with --once\n";

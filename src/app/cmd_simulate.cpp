@@ -1,5 +1,7 @@
 // `dunningd simulate`: replays the payments data with a virtual clock against the current
-// sequences, on a copy of the database, with a transport that records instead of sending.
+// sequences, on a copy of the database, with every channel (email, SMS, billing, webhooks)
+// replaced by one that records instead of sending: no simulation can reach a customer or a
+// billing system, whatever the config says.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,7 +11,7 @@
 #include <map>
 
 #include "app/commands.hpp"
-#include "dunning/app/daemon.hpp"
+#include "dunning/app/poller.hpp"
 
 namespace dunning::app {
 
@@ -29,6 +31,24 @@ class RecordingTransport final : public sender::EmailTransport {
 
  private:
   int sent_ = 0;
+};
+
+// Answers every POST without a network: a retry is "declined" (the replayed payments say what
+// really happened), anything else is accepted.
+class RecordingHttp final : public sender::HttpTransport {
+ public:
+  sender::HttpReply post_json(const std::string& url, const std::string&,
+                              const std::vector<std::string>&) override {
+    ++posts_;
+    sender::HttpReply r;
+    r.status = 200;
+    const bool retry = url.size() >= 6 && url.compare(url.size() - 6, 6, "/retry") == 0;
+    r.body = retry ? R"({"status": "declined", "decline_code": "simulated"})" : "{}";
+    return r;
+  }
+
+ private:
+  int posts_ = 0;
 };
 
 bool same_file(const fs::path& a, const fs::path& b) {
@@ -70,7 +90,7 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
               return kExitConfig;
             }
             if (*to < *from) {
-              std::cerr << "dunningd: --to is before --from\n";
+              std::cerr << "dunningd: --to must not be before --from (--to is inclusive)\n";
               return kExitConfig;
             }
             spdlog::set_level(spdlog::level::warn);
@@ -110,8 +130,15 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             auto& db = **store;
             db.simulation().prepare();
             const auto started = std::chrono::steady_clock::now();
-            RecordingTransport transport;
+            ChannelSet channels;
+            auto email = std::make_unique<RecordingTransport>();
+            auto& transport = *email;
+            channels.email = std::move(email);
+            channels.sms = std::make_unique<RecordingHttp>();
+            channels.billing = std::make_unique<RecordingHttp>();
+            channels.webhooks = std::make_unique<RecordingHttp>();
             FixedClock clock(*from);
+            Poller poller(db, cfg, clock, std::move(channels), std::nullopt);
             int ticks = 0;
             int payments = 0;
             for (TimePoint t = *from; t <= *to; t += *step) {
@@ -121,7 +148,7 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
                 payments += db.simulation().release_payments(t);
                 tx.commit();
               }
-              if (!poll_once(db, *cfg, clock, transport).ok) return kExitFailure;
+              if (!poller.drain().ok) return kExitFailure;
               ++ticks;
             }
             const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -159,10 +186,12 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             std::cout << "total cases " << cases.size() << '\n';
             for (const auto& [state, n] : by_state)
               std::cout << "total outcome " << state << " " << n << '\n';
-            for (const auto& [customer, n] : messages_per_customer)
-              std::cout << "customer " << customer << " messages " << n << '\n';
-            for (const auto& [card, n] : retries_per_card)
-              std::cout << "card " << card << " retries " << n << '\n';
+            if (!opt->totals_only) {
+              for (const auto& [customer, n] : messages_per_customer)
+                std::cout << "customer " << customer << " messages " << n << '\n';
+              for (const auto& [card, n] : retries_per_card)
+                std::cout << "card " << card << " retries " << n << '\n';
+            }
             if (keep) std::cout << "simulation database kept at " << copy.string() << '\n';
             return kExitOk;
           }};

@@ -40,6 +40,9 @@ std::unique_ptr<store::Engine> open_store(const config::Config& cfg, store::Open
 // Parses an optional ISO 8601 option value; throws CLI::ValidationError when malformed.
 std::optional<TimePoint> parse_time_option(const std::string& value, const char* name);
 
+// Refuses a reversed or empty period (--to not after --from); throws CLI::ValidationError.
+void check_period(const std::optional<TimePoint>& from, const std::optional<TimePoint>& to);
+
 // One per cmd_*.cpp.
 Command add_run_command(CLI::App& app, Cli& cli);
 Command add_check_command(CLI::App& app, Cli& cli);

@@ -11,50 +11,16 @@
 #include "app/poller_election.hpp"
 #include "app/service_notify.hpp"
 #include "dunning/app/database.hpp"
+#include "dunning/app/poller.hpp"
 #include "dunning/http/api.hpp"
 #include "dunning/http/metrics.hpp"
 #include "dunning/http/server.hpp"
 #include "dunning/rules/rules.hpp"
-#include "dunning/sender/smtp_transport.hpp"
 #include "dunning/templates/renderer.hpp"
 
 namespace dunning::app {
 
 namespace asio = boost::asio;
-
-PollResult poll_once(store::Engine& store, const config::Config& cfg, const Clock& clock,
-                     sender::EmailTransport& email, const std::atomic<bool>* stop, bool tick) {
-  PollResult r;
-  auto started = std::chrono::steady_clock::now();
-  try {
-    if (tick) {  // only the poller ticks (several instances: docs/instances.md)
-      scheduler::Scheduler sched(store.db(), store.feed(), store.cases(), store.outbox(),
-                                 store.ledger(), store.contacts(), cfg, clock);
-      r.tick = sched.tick();
-    }
-    templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale,
-                                 cfg.daemon.company);
-    sender::Dispatcher dispatcher(store.db(), store.outbox(), store.cases(), store.contacts(),
-                                  store.feed(), store.facts(), cfg, renderer, email, clock);
-    dispatcher.set_stop_flag(stop);
-    r.dispatch = dispatcher.dispatch_due();
-  } catch (const store::StoreError& e) {
-    spdlog::error("poll failed, will retry: {}", e.what());
-    r.ok = false;
-  }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  started);
-  const auto& t = r.tick;
-  const auto& d = r.dispatch;
-  if (t.payments_read || t.steps_queued || d.sent || d.retried || d.failed || d.skipped) {
-    spdlog::info(
-        "poll: {} payments read, {} cases opened, {} recovered, {} lost, {} steps queued; "
-        "{} sent, {} to retry, {} failed, {} skipped ({} ms)",
-        t.payments_read, t.cases_opened, t.cases_recovered, t.cases_lost, t.steps_queued, d.sent,
-        d.retried, d.failed, d.skipped, ms.count());
-  }
-  return r;
-}
 
 namespace {
 
@@ -91,9 +57,9 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     std::lock_guard lock(cfg_mutex);
     return cfg;
   };
-  std::unique_ptr<sender::EmailTransport> email =
-      std::make_unique<sender::SmtpTransport>(cfg->daemon.smtp);
-  auto email_cfg = cfg;  // the config `email` was built from; a reload rebuilds it (worker only)
+  const auto link_secret = link_secret_of(cfg->daemon);
+  // The poller of the running configuration; a reload builds a new one (worker thread only).
+  std::unique_ptr<Poller> poller;
   bool stopping = false;
   bool busy = false;
   bool finished = false;
@@ -151,24 +117,28 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     busy = true;
     asio::post(worker, [&] {
       auto current = snapshot();
-      if (current != email_cfg) {
-        email = std::make_unique<sender::SmtpTransport>(current->daemon.smtp);
-        email_cfg = current;
+      if (!poller || poller->config() != current) {
+        poller = std::make_unique<Poller>(store, current, clock,
+                                          real_channels(current->daemon), link_secret);
+        poller->count_into(&metrics);
       }
       if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
-      auto result = poll_once(store, *current, clock, *email, &stop_sending, election->poller());
+      // Only the elected poller ticks; every instance sends (docs/instances.md).
+      auto result = poller->poll(&stop_sending, /*max_batches=*/8, election->poller());
       metrics.tick_done(clock.now(),
                         std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started),
-                        result.ok);
+                        result.ok, result.error);
       if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
-      asio::post(io, [&] {
+      // A backlog is read in bounded ticks and sent in bounded rounds: poll again at once.
+      const bool more = result.ok && result.more();
+      asio::post(io, [&, more] {
         busy = false;
         if (stopping) {
           finish();
         } else {
-          schedule(snapshot()->daemon.poll_interval);
+          schedule(more ? std::chrono::seconds(0) : snapshot()->daemon.poll_interval);
         }
       });
     });
@@ -255,13 +225,18 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   if (auto interval = service::watchdog_interval()) ping(*interval / 2);
 
   spdlog::info("dunningd {} running: database {}, mail via {}, polling every {}", DUNNINGD_VERSION,
-               store.db().describe(), email->name(),
+               store.db().describe(), cfg->daemon.smtp.url,
                format_duration(cfg->daemon.poll_interval));
   election->start();
   schedule(std::chrono::seconds(0));
   service::notify_ready("running: polling every " + format_duration(cfg->daemon.poll_interval));
   io.run();
   worker.join();
+  if (poller && poller->unrecorded() > 0) {
+    spdlog::error("{} sent step(s) could not be recorded before stopping; their leases expire and "
+                  "they are sent again under the same Message-ID",
+                  poller->unrecorded());
+  }
   spdlog::info("stopped");
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "dunning/config/config.hpp"
 
+#include <date/tz.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
@@ -199,6 +201,25 @@ void load_smtp(YamlReader& r, const YAML::Node& n, SmtpConfig& s) {
   if (n["timeout"]) s.timeout = r.duration(n["timeout"], "smtp.timeout").value_or(s.timeout);
   if (n["connections"])
     s.connections = r.integer(n["connections"], "smtp.connections", 1, 64).value_or(1);
+  // The EHLO name is the URL's path. Without one, libcurl would greet with this machine's host
+  // name (often "localhost", which costs spam score at real relays): the domain of `from:` is
+  // the name the relay can check, so it is used instead.
+  if (n["url"] && n["from"] && !s.url.empty()) {
+    const auto authority = s.url.find("://") + 3;
+    const auto slash = s.url.find('/', authority);
+    if (slash == std::string::npos || slash + 1 == s.url.size()) {
+      const auto at = s.from.rfind('@');
+      std::string domain = at == std::string::npos ? "" : s.from.substr(at + 1);
+      while (!domain.empty() && (domain.back() == '>' || domain.back() == ' ')) domain.pop_back();
+      if (domain.empty() || domain.find_first_of(" <>/") != std::string::npos) {
+        r.error(n["url"],
+                "'smtp.url' has no EHLO name (smtp://host:port/ehlo.name) and 'smtp.from' has "
+                "no domain to take it from");
+      } else {
+        s.url = s.url.substr(0, slash == std::string::npos ? s.url.size() : slash) + "/" + domain;
+      }
+    }
+  }
   if (n["ca_file"]) load_ca_file(r, n["ca_file"], s);
   if (n["list_unsubscribe"]) load_list_unsubscribe(r, n["list_unsubscribe"], s);
   if (n["list_unsubscribe_post"]) {
@@ -693,8 +714,17 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
     c.templates = resolve(file, r.string(root["templates"], "templates").value_or(""));
   if (root["default_locale"])
     c.default_locale = r.string(root["default_locale"], "default_locale").value_or("en");
-  if (root["default_time_zone"])
+  if (root["default_time_zone"]) {
     c.default_time_zone = r.string(root["default_time_zone"], "default_time_zone").value_or("UTC");
+    // An unknown zone would silently become UTC wherever it is used: refuse it here.
+    try {
+      (void)date::locate_zone(c.default_time_zone);
+    } catch (const std::exception&) {
+      r.error(root["default_time_zone"],
+              "unknown default_time_zone '" + c.default_time_zone +
+                  "' (an IANA time zone name like Europe/Zagreb, see /usr/share/zoneinfo)");
+    }
+  }
   if (root["poll_interval"])
     c.poll_interval = r.duration(root["poll_interval"], "poll_interval").value_or(c.poll_interval);
   if (c.poll_interval.count() < 1)

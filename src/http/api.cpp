@@ -9,6 +9,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "dunning/cases/lifecycle.hpp"
+#include "dunning/cases/plan.hpp"
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/signed_link.hpp"
@@ -83,26 +85,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     stripe_secrets =
         split_secrets(config::read_secret(cfg->daemon.http.stripe_secrets_env).value_or(""));
     link_secret = config::read_secret(cfg->daemon.links.secret_env).value_or("");
-    if (token.empty())
-      spdlog::warn("http: no API token in {} (or credential): /v1 answers 401",
-                   cfg->daemon.http.token_env);
-    if (stripe_secrets.empty())
-      spdlog::warn("http: no Stripe webhook secret in {}: /v1/webhooks/stripe answers 401",
-                   cfg->daemon.http.stripe_secrets_env);
-    metrics.describe("dunningd_http_requests_total", "counter",
-                     "HTTP requests by route and status");
-    metrics.describe("dunningd_events_ingested_total", "counter",
-                     "Events accepted by source and result (written | duplicate)");
-    metrics.describe("dunningd_ingest_commits_total", "counter",
-                     "Group-commit transactions of the ingest API");
-    metrics.describe("dunningd_cases", "gauge", "Cases by state");
-    metrics.describe("dunningd_steps", "gauge", "Outbox steps by channel and state");
-    metrics.describe("dunningd_outbox_depth", "gauge", "Pending outbox rows");
-    metrics.describe("dunningd_channel_paused", "gauge",
-                     "1 while a channel is paused for everyone by a permanent refusal");
-    metrics.describe("dunningd_recovered_minor_total", "counter",
-                     "Recovered amount per currency in minor units");
-    metrics.describe("dunningd_tick_duration_seconds", "gauge", "Duration of the last poll");
+    // A missing token or Stripe secret is reported once at start-up with every other missing
+    // secret (config::missing_secrets), and by `dunningd check`.
+    declare_api_metrics(metrics);
   }
 
   ConfigSnapshot config;
@@ -276,9 +261,7 @@ void Api::Impl::route(Request&& req, Respond respond) {
     return stripe(std::move(req), answer("/v1/webhooks/stripe"));
   }
   if (!seg.empty() && seg[0] == "v1") {
-    std::string label = "/v1/" + (seg.size() > 1 ? seg[1] : std::string());
-    if (seg.size() == 3 && seg[1] == "cases") label = "/v1/cases/{id}";
-    if (seg.size() == 4 && seg[1] == "cases") label = "/v1/cases/{id}/" + seg[3];
+    const std::string label(route_label(seg));  // a fixed table, never the raw path
     if (!authorized(req)) return unauthorized(label);
     if (seg.size() == 2 && seg[1] == "events") {
       if (method != bhttp::verb::post) return wrong_method(label);
@@ -380,7 +363,6 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
     }
     j["timeline"] = timeline;
     json outbox = json::array();
-    std::optional<TimePoint> next_retry, next_contact;
     for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", r.step_index},
                         {"channel", r.channel},
@@ -391,31 +373,24 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
                         {"due_at", format_iso8601(r.due_at)},
                         {"sent_at", r.sent_at ? json(format_iso8601(*r.sent_at)) : json()},
                         {"last_error", r.last_error}});
-      if (r.state == store::OutboxState::kPending) {
-        if (r.channel == "action" && r.action == "retry" && !next_retry) next_retry = r.due_at;
-        if ((r.channel == "email" || r.channel == "sms") && !next_contact) next_contact = r.due_at;
-      }
     }
     j["outbox"] = outbox;
-    // Steps not queued yet: the next one is due at next_due_at; later ones are planned from
-    // the opening (send windows may still move them).
-    if (c->state == store::CaseState::kOpen) {
-      if (const auto* seq = cfg->sequences.find(c->sequence_id)) {
-        for (std::size_t i = static_cast<std::size_t>(c->next_step); i < seq->steps.size(); ++i) {
-          const auto& step = seq->steps[i];
-          TimePoint due = (static_cast<int>(i) == c->next_step && c->next_due_at)
-                              ? *c->next_due_at
-                              : c->opened_at + step.at;
-          if (step.channel == config::Channel::kAction && step.action == config::Action::kRetry) {
-            if (!next_retry) next_retry = due;
-          } else if (step.channel != config::Channel::kAction) {
-            if (!next_contact) next_contact = due;
-          }
-        }
-      }
-    }
-    j["next_retry_at"] = next_retry ? json(format_iso8601(*next_retry)) : json();
-    j["next_contact_at"] = next_contact ? json(format_iso8601(*next_contact)) : json();
+    // The case's plan: the same one its emails state (cases::plan_of).
+    const auto view = cases::plan_of(*c, *cfg, st.feed(), st.cases(), st.outbox());
+    auto planned = [](const std::optional<rules::PlannedStep>& s) {
+      return s ? json{{"at", format_iso8601(s->at)}, {"step", s->step_index}, {"why", s->why}}
+               : json();
+    };
+    j["time_zone"] = view.zone.zone->name();
+    j["next_retry_at"] =
+        view.plan.next_retry ? json(format_iso8601(view.plan.next_retry->at)) : json();
+    j["next_contact_at"] =
+        view.plan.next_contact ? json(format_iso8601(view.plan.next_contact->at)) : json();
+    j["cancel_at"] = view.plan.cancel_at ? json(format_iso8601(*view.plan.cancel_at)) : json();
+    j["plan"] = {{"next_retry", planned(view.plan.next_retry)},
+                 {"next_contact", planned(view.plan.next_contact)},
+                 {"final_step", planned(view.plan.final_step)}};
+    j["outstanding_minor"] = c->outstanding().minor();
     return json_response(200, j.dump());
   });
 }
@@ -427,17 +402,13 @@ void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond 
     auto c = st.cases().get(id);
     if (!c) return json_response(404, error_body("no such case"));
     bool done = false;
+    cases::Lifecycle life(st.cases(), st.outbox(), st.ledger());
     if (action == "pause") {
-      done = st.cases().change_state(id, store::CaseState::kOpen, store::CaseState::kPaused);
-      if (done) st.cases().add_event(id, now, "paused", "paused through the API");
+      done = life.pause(id, "an admin through the API", now);
     } else if (action == "resume") {
-      done = st.cases().change_state(id, store::CaseState::kPaused, store::CaseState::kOpen);
-      if (done) st.cases().add_event(id, now, "resumed", "resumed through the API");
+      done = life.resume(id, "an admin through the API", now);
     } else if (c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused) {
-      st.cases().close(id, store::CaseState::kCancelled, now, "closed through the API");
-      st.outbox().cancel_pending(id, now, "case closed through the API");
-      st.cases().add_event(id, now, "closed", "closed through the API");
-      st.ledger().append(ledger::cancelled_entry(*c, now, now, "closed through the API"));
+      life.cancel(*c, "closed by an admin through the API", now);
       done = true;
     }
     if (!done) {
@@ -488,8 +459,9 @@ void Api::Impl::healthz(Respond respond) {
   auto poll = config()->daemon.poll_interval;
   auto last_tick = metrics.last_tick();
   auto last_smtp = metrics.last_smtp_success();
+  auto failures = metrics.poll_failures();
   auto role = metrics.role();
-  on_db(std::move(respond), [now, poll, last_tick, last_smtp, role](store::Engine& st) {
+  on_db(std::move(respond), [now, poll, last_tick, last_smtp, failures, role](store::Engine& st) {
     bool db_ok = true;
     try {
       (void)st.db().schema_version();
@@ -508,13 +480,18 @@ void Api::Impl::healthz(Respond respond) {
       }
     }
     auto stale = std::max(poll * 3, Seconds(60));
-    bool tick_ok = !last_tick || now - *last_tick <= stale;
+    // Polls that keep failing (a full disk, a lock another writer never lets go) are a service
+    // that does no work, whatever the last tick's age says.
+    const bool tick_ok = (!last_tick || now - *last_tick <= stale) && failures.in_a_row < 2;
     const bool ok = db_ok && tick_ok && paused.empty();
     const char* status = !db_ok || !tick_ok ? "unhealthy" : paused.empty() ? "ok" : "degraded";
     json j{{"database", db_ok ? "ok" : "unreachable"},
            {"last_tick_age_seconds", last_tick ? json((now - *last_tick).count()) : json()},
            {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
            {"paused_channels", paused},
+           {"failing_polls", failures.in_a_row},
+           {"last_poll_error",
+            failures.last_error.empty() ? json() : json(failures.last_error)},
            {"status", status}};
     if (role) {  // several instances share the database: who opens and closes cases
       j["role"] = role->poller ? "poller" : "sender";
@@ -527,10 +504,10 @@ void Api::Impl::healthz(Respond respond) {
 
 void Api::Impl::metrics_page(Respond respond) {
   on_db(std::move(respond), [this](store::Engine& st) {
-    metrics.clear("dunningd_cases");
+    metrics.zero("dunningd_cases");
     for (const auto& c : st.reports().cases_by_state())
       metrics.set("dunningd_cases", "state=" + label_value(c.a), static_cast<double>(c.n));
-    metrics.clear("dunningd_steps");
+    metrics.zero("dunningd_steps");
     std::int64_t depth = 0;
     for (const auto& c : st.reports().outbox_by_channel_state()) {
       metrics.set("dunningd_steps", "channel=" + label_value(c.a) + ",state=" + label_value(c.b),
@@ -538,10 +515,10 @@ void Api::Impl::metrics_page(Respond respond) {
       if (c.b == "pending") depth += c.n;
     }
     metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
-    metrics.clear("dunningd_channel_paused");
+    metrics.zero("dunningd_channel_paused");
     for (const auto& p : st.contacts().channel_pauses())
       metrics.set("dunningd_channel_paused", "channel=" + label_value(p.channel), 1);
-    metrics.clear("dunningd_recovered_minor_total");
+    metrics.zero("dunningd_recovered_minor_total");
     for (const auto& c : st.reports().recovered_by_currency())
       metrics.set("dunningd_recovered_minor_total", "currency=" + label_value(c.a),
                   static_cast<double>(c.n));

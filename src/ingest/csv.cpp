@@ -69,6 +69,20 @@ std::vector<std::string> csv_required_columns(CsvKind kind) {
   return {};
 }
 
+std::vector<std::string> csv_known_columns(CsvKind kind) {
+  switch (kind) {
+    case CsvKind::kCustomers:
+      return {"id", "email", "name", "locale", "time_zone", "phone", "created_at"};
+    case CsvKind::kCards:
+      return {"id",        "customer_id", "brand",      "last4",
+              "exp_month", "exp_year",    "is_default", "updated_at"};
+    case CsvKind::kPayments:
+      return {"id",       "customer_id", "subscription_id", "invoice_id", "amount_minor",
+              "currency", "status",      "decline_code",    "message",    "occurred_at"};
+  }
+  return {};
+}
+
 namespace {
 
 class Row {

@@ -72,6 +72,24 @@ store::LedgerEntry recovered_entry(const store::CaseRecord& c, const store::Paym
   return e;
 }
 
+store::LedgerEntry partial_entry(const store::CaseRecord& c, const store::Payment& p,
+                                 const std::optional<store::OutboxRow>& last_step,
+                                 std::optional<TimePoint> last_click, TimePoint now) {
+  auto e = recovered_entry(c, p, last_step, last_click, now);
+  e.kind = "partial";
+  return e;
+}
+
+store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p,
+                              TimePoint now) {
+  auto e = case_entry(c, "late", p.occurred_at, now);
+  e.payment_id = p.id;
+  e.amount = p.amount;
+  e.days_to_recover = days_between(e.opened_at, e.occurred_at);
+  e.note = "paid after the case was closed as " + std::string(store::to_string(c.state));
+  return e;
+}
+
 store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
                               TimePoint at, TimePoint now) {
   auto e = case_entry(c, "lost", at, now);
@@ -105,13 +123,5 @@ store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Mo
   return e;
 }
 
-void record_cancelled(store::LedgerBook& ledger, store::Cases& cases, store::Outbox& outbox,
-                      const store::CaseRecord& c, TimePoint at, TimePoint now,
-                      const std::string& reason) {
-  ledger.append(cancelled_entry(c, at, now, reason));
-  cases.close(c.id, store::CaseState::kCancelled, at, reason);
-  outbox.cancel_pending(c.id, now, "case cancelled: " + reason);
-  cases.add_event(c.id, at, "cancelled", c.amount.to_string() + " not recovered: " + reason);
-}
 
 }  // namespace dunning::ledger

@@ -1,8 +1,12 @@
 // Renderers of the finance report document (see summary.hpp): csv, table and html all read the
 // json document that build_report computed, so they cannot disagree with `--format json`.
+#include <date/date.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 #include "dunning/ledger/export.hpp"
@@ -178,10 +182,13 @@ std::string cell(const json& r, const std::string& ptr) {
 
 void group_table(std::ostream& out, const json& r, const std::string& base, const json& groups,
                  bool single) {
-  out << "<table><thead><tr><th>group</th><th>currency</th><th>cases</th><th>recovered</th>"
-         "<th>count</th><th>without contact</th><th>count</th><th>lost</th><th>count</th>"
-         "<th>cancelled</th><th>count</th><th>open</th><th>count</th><th>recovery rate</th>"
-         "<th>median days</th></tr></thead><tbody>\n";
+  out << "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">group</th><th "
+         "scope=\"col\">currency</th><th scope=\"col\">cases</th><th scope=\"col\">recovered</th>"
+         "<th scope=\"col\">count</th><th scope=\"col\">without contact</th><th "
+         "scope=\"col\">count</th><th scope=\"col\">lost</th><th scope=\"col\">count</th>"
+         "<th scope=\"col\">cancelled</th><th scope=\"col\">count</th><th "
+         "scope=\"col\">open</th><th scope=\"col\">count</th><th scope=\"col\">recovery rate</th>"
+         "<th scope=\"col\">median days</th></tr></thead><tbody>\n";
   for (auto g = groups.begin(); g != groups.end(); ++g) {
     for (auto c = g.value()["currencies"].begin(); c != g.value()["currencies"].end(); ++c) {
       const std::string p = single ? pointer({base, "currencies", c.key()})
@@ -196,36 +203,102 @@ void group_table(std::ostream& out, const json& r, const std::string& base, cons
     }
     if (single) break;
   }
-  out << "</tbody></table>\n";
+  out << "</tbody></table></div>\n";
 }
 
-void weekly_chart(std::ostream& out, const json& r, const std::string& cur, const json& weeks) {
+// One week of the weekly axis: recorded in the report, or a week without recoveries (0).
+struct Week {
+  std::string start;  // the Monday, YYYY-MM-DD (the report's keys)
+  std::int64_t minor = 0;
+  std::string amount;
+  bool recorded = false;
+};
+
+// Every week from the period's first (or the first recorded) to the week of as_of (or the last
+// recorded), so that weeks without recoveries show as 0 instead of closing up the axis. At most
+// ten years of weeks; beyond that only the recorded ones.
+std::vector<Week> weekly_axis(const json& r, const std::string& cur, const json& weeks) {
+  std::vector<Week> recorded;
+  for (auto w = weeks.begin(); w != weeks.end(); ++w) {
+    recorded.push_back({w.key(), w.value()["amount_minor"].get<std::int64_t>(),
+                        w.value()["amount"].get<std::string>(), true});
+  }
+  auto monday = [](TimePoint t) {
+    const auto d = std::chrono::floor<date::days>(t);
+    return d - (date::weekday{d} - date::Monday);
+  };
+  auto day = [](const std::string& text) -> std::optional<date::sys_days> {
+    auto t = parse_iso8601(text);
+    if (!t) return std::nullopt;
+    return std::chrono::floor<date::days>(*t);
+  };
+  std::optional<date::sys_days> first, last;
+  if (!recorded.empty()) {
+    first = day(recorded.front().start);
+    last = day(recorded.back().start);
+  }
+  if (auto from = r["period"]["from"]; from.is_string()) {
+    if (auto t = parse_iso8601(from.get<std::string>())) {
+      const auto m = monday(*t);
+      first = first ? std::min(*first, m) : m;
+    }
+  }
+  if (auto as_of = parse_iso8601(scalar_text(r["as_of"]))) {
+    const auto m = monday(*as_of);
+    last = last ? std::max(*last, m) : m;
+  }
+  if (!first || !last || *last < *first || (*last - *first).count() > 7 * 522) return recorded;
+  std::vector<Week> axis;
+  std::size_t next = 0;
+  for (auto d = *first; d <= *last; d += date::days(7)) {
+    const std::string key = date::format("%F", d);
+    if (next < recorded.size() && recorded[next].start == key) {
+      axis.push_back(recorded[next++]);
+    } else {
+      axis.push_back({key, 0, Money(0, cur).major_string(), false});
+    }
+  }
+  // A recorded week off the Monday grid (never, unless the report changes): keep it anyway.
+  for (; next < recorded.size(); ++next) axis.push_back(recorded[next]);
+  return axis;
+}
+
+void weekly_chart(std::ostream& out, const json& r, const std::string& cur,
+                  const std::vector<Week>& weeks) {
   const int width = 1000, height = 260, left = 90, bottom = 60, top = 20;
   std::int64_t max_minor = 1;
-  for (const auto& w : weeks)
-    max_minor = std::max(max_minor, w["amount_minor"].get<std::int64_t>());
+  for (const auto& w : weeks) max_minor = std::max(max_minor, w.minor);
   const int n = static_cast<int>(weeks.size());
   const double slot = n > 0 ? static_cast<double>(width - left - 10) / n : 0;
-  out << "<svg class=\"chart weekly\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
-      << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << ' ' << height
-      << "\" role=\"img\" aria-label=\"recovered revenue per week in " << cur << "\">\n"
+  // The viewBox scales the chart to its container's width (width 100%), phone or desktop.
+  out << "<svg class=\"chart weekly\" xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" "
+         "viewBox=\"0 0 "
+      << width << ' ' << height
+      << "\" preserveAspectRatio=\"xMinYMin meet\" role=\"img\" "
+         "aria-label=\"recovered revenue per week in "
+      << cur << "\">\n"
       << "<line x1=\"" << left << "\" y1=\"" << height - bottom << "\" x2=\"" << width - 10
       << "\" y2=\"" << height - bottom << "\" stroke=\"#444\"/>\n"
       << "<text x=\"4\" y=\"" << top + 10 << "\" class=\"axis\">"
       << html_escape(r["weekly_recovered"][cur].empty() ? std::string("0")
                                                         : Money(max_minor, cur).major_string())
       << ' ' << cur << "</text>\n";
+  // Every label when they fit, else every k-th, so that they never overlap.
+  const int every = std::max(1, static_cast<int>(std::ceil(n * 44.0 / (width - left - 10))));
   int i = 0;
   for (auto w = weeks.begin(); w != weeks.end(); ++w, ++i) {
-    const double h = static_cast<double>(w.value()["amount_minor"].get<std::int64_t>()) /
-                     static_cast<double>(max_minor) * (height - bottom - top);
+    const double h =
+        static_cast<double>(w->minor) / static_cast<double>(max_minor) * (height - bottom - top);
     const double x = left + i * slot + slot * 0.1;
     out << "<g><rect x=\"" << fixed(x, 1) << "\" y=\"" << fixed(height - bottom - h, 1)
         << "\" width=\"" << fixed(slot * 0.8, 1) << "\" height=\"" << fixed(h, 1)
-        << "\" fill=\"#2a7ab0\"><title>" << w.key() << ": "
-        << html_escape(w.value()["amount"].get<std::string>()) << ' ' << cur << "</title></rect>"
-        << "<text x=\"" << fixed(x + slot * 0.4, 1) << "\" y=\"" << height - bottom + 16
-        << "\" text-anchor=\"middle\" class=\"tick\">" << w.key().substr(5) << "</text></g>\n";
+        << "\" fill=\"#2a7ab0\"><title>" << w->start << ": " << html_escape(w->amount) << ' ' << cur
+        << "</title></rect>";
+    if (i % every == 0) {
+      out << "<text x=\"" << fixed(x + slot * 0.4, 1) << "\" y=\"" << height - bottom + 16
+          << "\" text-anchor=\"middle\" class=\"tick\">" << w->start.substr(5) << "</text>";
+    }
+    out << "</g>\n";
   }
   out << "</svg>\n";
 }
@@ -234,9 +307,11 @@ void funnel_chart(std::ostream& out, const std::string& seq, const json& f) {
   const int width = 1000, row = 34, left = 260;
   const int height = row * (static_cast<int>(f["steps"].size()) + 1) + 20;
   const double max_cases = std::max<double>(1.0, f["cases"].get<double>());
-  out << "<svg class=\"chart funnel\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
-      << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << ' ' << height
-      << "\" role=\"img\" aria-label=\"funnel of " << html_escape(seq) << "\">\n";
+  out << "<svg class=\"chart funnel\" xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" "
+         "viewBox=\"0 0 "
+      << width << ' ' << height
+      << "\" preserveAspectRatio=\"xMinYMin meet\" role=\"img\" aria-label=\"funnel of "
+      << html_escape(seq) << "\">\n";
   auto bar = [&](int y, const std::string& label, double value, double recovered) {
     const double w = value / max_cases * (width - left - 80);
     const double wr = recovered / max_cases * (width - left - 80);
@@ -359,9 +434,16 @@ void write_report_table(const json& r, std::ostream& out) {
 }
 
 void write_report_html(const json& r, std::ostream& out) {
+  // A phone gets the page at its own width: charts scale with their viewBox, wide tables
+  // scroll sideways inside their box instead of widening the page.
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
          "<title>dunningd recovery report</title>\n<style>"
          "body{font-family:sans-serif;font-size:13px;margin:20px;color:#222}"
+         "@media (max-width:600px){body{margin:8px}}"
+         "svg.chart{display:block;width:100%;max-width:1000px;height:auto}"
+         "div.scroll{overflow-x:auto;max-width:100%;margin:8px 0 20px}"
+         "div.scroll table{margin:0}td.none{color:#888}"
          "table{border-collapse:collapse;margin:8px 0 20px}"
          "td,th{border:1px solid #ccc;padding:2px 5px;text-align:right}"
          "th{background:#f0f0f0}td:first-child{text-align:left}"
@@ -389,15 +471,22 @@ void write_report_html(const json& r, std::ostream& out) {
   out << "<h2>Recovered revenue per week</h2>\n";
   for (auto c = r["weekly_recovered"].begin(); c != r["weekly_recovered"].end(); ++c) {
     out << "<h3>" << c.key() << "</h3>\n";
-    weekly_chart(out, r, c.key(), c.value());
-    out << "<table><thead><tr><th>week of</th><th>recovered</th><th>minor "
-           "units</th></tr></thead><tbody>";
-    for (auto w = c.value().begin(); w != c.value().end(); ++w) {
-      out << "<tr><td>" << w.key() << "</td>"
-          << cell(r, pointer({"weekly_recovered", c.key(), w.key(), "amount"}))
-          << cell(r, pointer({"weekly_recovered", c.key(), w.key(), "amount_minor"})) << "</tr>";
+    const auto weeks = weekly_axis(r, c.key(), c.value());
+    weekly_chart(out, r, c.key(), weeks);
+    out << "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">week of</th>"
+           "<th scope=\"col\">recovered</th><th scope=\"col\">minor units</th></tr></thead>"
+           "<tbody>";
+    for (const auto& w : weeks) {
+      out << "<tr><td>" << w.start << "</td>";
+      if (w.recorded) {
+        out << cell(r, pointer({"weekly_recovered", c.key(), w.start, "amount"}))
+            << cell(r, pointer({"weekly_recovered", c.key(), w.start, "amount_minor"}));
+      } else {
+        out << "<td class=\"none\">" << html_escape(w.amount) << "</td><td class=\"none\">0</td>";
+      }
+      out << "</tr>";
     }
-    out << "</tbody></table>\n";
+    out << "</tbody></table></div>\n";
   }
 
   out << "<h2>Funnel per sequence</h2>\n<p>Bars: cases that reached each step (light) and "
@@ -406,7 +495,8 @@ void write_report_html(const json& r, std::ostream& out) {
   for (auto f = r["funnel"].begin(); f != r["funnel"].end(); ++f) {
     out << "<h3>" << html_escape(f.key()) << "</h3>\n";
     funnel_chart(out, f.key(), f.value());
-    out << "<table><thead><tr><th>step</th><th>reached</th><th>recovered after</th></tr></thead>"
+    out << "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">step</th><th "
+           "scope=\"col\">reached</th><th scope=\"col\">recovered after</th></tr></thead>"
            "<tbody><tr><td>opened</td>"
         << cell(r, pointer({"funnel", f.key(), "cases"}))
         << cell(r, pointer({"funnel", f.key(), "recovered_without_contact"})) << "</tr>";
@@ -418,25 +508,29 @@ void write_report_html(const json& r, std::ostream& out) {
           << cell(r, pointer({"funnel", f.key(), "steps", std::to_string(i), "recovered_after"}))
           << "</tr>";
     }
-    out << "</tbody></table>\n";
+    out << "</tbody></table></div>\n";
   }
 
   out << "<h2>Uplift against the holdout group</h2>\n<p class=\"formula\">"
       << html_escape(r["uplift"]["method"].get<std::string>())
-      << "</p>\n<table><thead><tr><th>group</th><th>cases</th><th>recovered</th>"
-         "<th>recovery rate</th></tr></thead><tbody>";
+      << "</p>\n<div class=\"scroll\"><table><thead><tr><th scope=\"col\">group</th><th "
+         "scope=\"col\">cases</th><th scope=\"col\">recovered</th>"
+         "<th scope=\"col\">recovery rate</th></tr></thead><tbody>";
   for (const char* side : {"contacted", "holdout"}) {
     out << "<tr><td>" << side << "</td>" << cell(r, pointer({"uplift", side, "cases"}))
         << cell(r, pointer({"uplift", side, "recovered"}))
         << cell(r, pointer({"uplift", side, "recovery_rate"})) << "</tr>";
   }
-  out << "</tbody></table>\n<table><thead><tr><th>difference</th><th>95% CI low</th>"
-         "<th>95% CI high</th></tr></thead><tbody><tr>"
+  out << "</tbody></table></div>\n<div class=\"scroll\"><table><thead><tr><th "
+         "scope=\"col\">difference</th><th scope=\"col\">95% CI low</th>"
+         "<th scope=\"col\">95% CI high</th></tr></thead><tbody><tr>"
       << cell(r, "/uplift/difference") << cell(r, "/uplift/ci95_low")
-      << cell(r, "/uplift/ci95_high") << "</tr></tbody></table>\n<p class=\"formula\">"
+      << cell(r, "/uplift/ci95_high") << "</tr></tbody></table></div>\n<p class=\"formula\">"
       << html_escape(r["uplift"]["attributable_formula"].get<std::string>()) << "</p>\n"
-      << "<table><thead><tr><th>currency</th><th>contacted recovered</th>"
-         "<th>expected without dunning</th><th>attributable to dunningd</th></tr></thead><tbody>";
+      << "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">currency</th><th "
+         "scope=\"col\">contacted recovered</th>"
+         "<th scope=\"col\">expected without dunning</th><th scope=\"col\">attributable to "
+         "dunningd</th></tr></thead><tbody>";
   for (auto c = r["uplift"]["attributable"].begin(); c != r["uplift"]["attributable"].end(); ++c) {
     out << "<tr><td>" << c.key() << "</td>"
         << cell(r, pointer({"uplift", "attributable", c.key(), "contacted_recovered", "amount"}));
@@ -449,23 +543,25 @@ void write_report_html(const json& r, std::ostream& out) {
     }
     out << "</tr>";
   }
-  out << "</tbody></table>\n";
+  out << "</tbody></table></div>\n";
 
   const json& l = r["ltv_preserved"];
   out << "<h2>Lifetime value preserved</h2>\n<p class=\"formula\">"
-      << html_escape(l["formula"].get<std::string>()) << "</p>\n<table><tbody>";
+      << html_escape(l["formula"].get<std::string>())
+      << "</p>\n<div class=\"scroll\"><table><tbody>";
   for (auto it = l["inputs"].begin(); it != l["inputs"].end(); ++it) {
     out << "<tr><td>" << it.key() << "</td>"
         << cell(r, pointer({"ltv_preserved", "inputs", it.key()})) << "</tr>";
   }
-  out << "</tbody></table>\n<table><thead><tr><th>currency</th><th>recovered subscriptions</th>"
-         "<th>LTV preserved</th></tr></thead><tbody>";
+  out << "</tbody></table></div>\n<div class=\"scroll\"><table><thead><tr><th "
+         "scope=\"col\">currency</th><th scope=\"col\">recovered subscriptions</th>"
+         "<th scope=\"col\">LTV preserved</th></tr></thead><tbody>";
   for (auto c = l["currencies"].begin(); c != l["currencies"].end(); ++c) {
     out << "<tr><td>" << c.key() << "</td>"
         << cell(r, pointer({"ltv_preserved", "currencies", c.key(), "subscriptions"}))
         << cell(r, pointer({"ltv_preserved", "currencies", c.key(), "amount"})) << "</tr>";
   }
-  out << "</tbody></table>\n</body></html>\n";
+  out << "</tbody></table></div>\n</body></html>\n";
 }
 
 }  // namespace dunning::ledger

@@ -157,7 +157,7 @@ CasePlan plan_case(const Sequence& seq, const config::Defaults& d, const PlanFac
     if (!step) continue;  // a step of an older version of the sequence: shown in the outbox only
     queued.push_back(row.step_index);
     add(row.step_index, *step, row.due_at,
-        label(row.step_index, *step) + " is queued for " + format_local(row.due_at, f.zone));
+        label(row.step_index, *step) + ", queued");
   }
   for (std::size_t i = f.next_step; i < seq.steps.size(); ++i) {
     const int index = static_cast<int>(i);
@@ -188,14 +188,10 @@ CasePlan plan_case(const Sequence& seq, const config::Defaults& d, const PlanFac
   return plan;
 }
 
-GateVerdict send_gate(const Sequence& seq, const Step& step, int step_index,
-                      const config::Defaults& d, const SendFacts& f) {
-  auto skip = [](std::string why) {
-    return GateVerdict{GateVerdict::Kind::kSkip, TimePoint{}, std::move(why)};
-  };
-  if (auto why = cannot_act(step, f.caps); !why.empty()) return skip(why);
-  if (auto why = unless_reason(step, f.clicked, f.card_updated); !why.empty()) return skip(why);
-
+std::string skip_reason(const Sequence& seq, const Step& step, int step_index,
+                        const config::Defaults& d, const SendFacts& f) {
+  if (auto why = cannot_act(step, f.caps); !why.empty()) return why;
+  if (auto why = unless_reason(step, f.clicked, f.card_updated); !why.empty()) return why;
   if (step.channel == Channel::kAction) {
     if (step.action != Action::kRetry) return {};
     // The card networks' cap, counted on the retries actually made (the scheduler checked the
@@ -205,29 +201,38 @@ GateVerdict send_gate(const Sequence& seq, const Step& step, int step_index,
       return t > f.now - std::chrono::hours(24 * 30) && t <= f.now;
     });
     if (made >= cap) {
-      return skip("per-card retry cap: the card already had " + std::to_string(made) +
-                  " retries in the last 30 days (cap " + std::to_string(cap) + ")");
+      return "per-card retry cap: the card already had " + std::to_string(made) +
+             " retries in the last 30 days (cap " + std::to_string(cap) + ")";
     }
     return {};
   }
-
   if (auto why = no_contact_reason(seq, step_index, f.holdout, f.card_updated); !why.empty()) {
-    return skip(why);
+    return why;
   }
   if (step.channel == Channel::kEmail && f.email_unreachable) {
-    return skip("unreachable: the mail server refused the customer's address");
+    return "unreachable: the mail server refused the customer's address";
   }
   if (step.channel == Channel::kSms && f.sms_unreachable) {
-    return skip("unreachable: the SMS provider refused the customer's number");
+    return "unreachable: the SMS provider refused the customer's number";
   }
   if (step.channel == Channel::kSms && f.email_unreachable && has(seq.stop_on, "unreachable")) {
-    return skip("stop_on unreachable: the mail server refused the customer's address");
+    return "stop_on unreachable: the mail server refused the customer's address";
   }
+  return {};
+}
+
+GateVerdict send_gate(const Sequence& seq, const Step& step, int step_index,
+                      const config::Defaults& d, const SendFacts& f) {
+  if (auto why = skip_reason(seq, step, step_index, d, f); !why.empty()) {
+    return GateVerdict{GateVerdict::Kind::kSkip, TimePoint{}, std::move(why)};
+  }
+  if (step.channel == Channel::kAction) return {};  // actions are not windowed
   // Timing, decided now: the window and holidays of the customer's local time, and the caps
   // counted on what was actually sent. The same placement as at scheduling, from `now`.
   Placement placed = place_contact(f.now, calendar_of(seq, d, f.zone), d, f.contacts_sent);
   if (!placed.possible) {
-    return skip(placed.why.empty() ? "no allowed time to send" : placed.why.back());
+    return GateVerdict{GateVerdict::Kind::kSkip, TimePoint{},
+                       placed.why.empty() ? "no allowed time to send" : placed.why.back()};
   }
   if (placed.at > f.now) {
     std::string why = "not now (" + format_local(f.now, f.zone) + ")";

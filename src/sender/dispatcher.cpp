@@ -7,12 +7,13 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/signed_link.hpp"
 #include "dunning/sender/mime.hpp"
-#include "sender/http_client.hpp"
+#include "dunning/cases/plan.hpp"
 
 namespace dunning::sender {
 
@@ -21,6 +22,9 @@ using store::OutboxState;
 using json = nlohmann::json;
 
 namespace {
+
+// The longest a dispatch round claims new batches before the poller gets its turn.
+constexpr std::chrono::seconds kRoundBudget{2};
 
 constexpr const char* kWebhookCursor = "webhooks";
 
@@ -80,18 +84,38 @@ json case_json(const store::CaseRecord& c) {
 
 }  // namespace
 
-// What happened to one claimed row; written by apply() inside the batch's transaction.
+DispatchStats& DispatchStats::operator+=(const DispatchStats& o) {
+  sent += o.sent;
+  retried += o.retried;
+  failed += o.failed;
+  skipped += o.skipped;
+  deferred += o.deferred;
+  held += o.held;
+  webhooks += o.webhooks;
+  unrecorded = o.unrecorded;
+  more = o.more;
+  return *this;
+}
+
+bool DispatchStats::any() const {
+  return sent || retried || failed || skipped || deferred || held || webhooks || unrecorded;
+}
+
+// What happened to one claimed row, decided before anything is written.
 struct Dispatcher::Decision {
-  enum class Kind { kNone, kSent, kRetry, kFinal, kHold, kRelease };
+  enum class Kind { kNone, kSent, kRetry, kFinal, kHold, kRelease, kDefer };
   Kind kind = Kind::kNone;
   OutboxState state = OutboxState::kFailed;  // kFinal
   std::string why;                           // error / reason / what was done (kSent)
+  TimePoint until;                           // kDefer: due again then; kRetry/kHold: next try
   bool email_ready = false;                  // a message waits in the batch's send_all
   std::string customer_id;
   std::string address;  // the email address or phone number used
   bool mark_unreachable = false;
-  std::string pause_channel;    // non-empty: pause this channel for everyone
-  std::function<void()> extra;  // more writes in the same transaction (retry answers)
+  std::string pause_channel;  // non-empty: pause this channel for everyone
+  // More writes in the recording transaction (a retry's answer). Safe to run again if the
+  // transaction is retried: every write it makes is idempotent or rolled back with it.
+  std::function<void()> extra;
   std::string locale;
 
   // The row ends here: sent nothing more, `state` with the reason.
@@ -100,6 +124,25 @@ struct Dispatcher::Decision {
     state = s;
     why = std::move(reason);
   }
+  // The gate says not now: due again at `t`.
+  void defer(TimePoint t, std::string reason) {
+    kind = Kind::kDefer;
+    until = t;
+    why = std::move(reason);
+  }
+};
+
+// A claimed row, its decision, and when it was decided (the time written with it).
+struct Dispatcher::Outcome {
+  OutboxRow row;
+  Decision d;
+  TimePoint at;
+};
+
+// Facts of one dispatch round that outlive one row: the contacts granted to each customer in
+// this round (two cases of one customer in one batch share the daily cap).
+struct Dispatcher::RoundState {
+  std::unordered_map<std::string, std::vector<TimePoint>> granted;
 };
 
 std::string update_url(const config::Config& cfg, const std::string& customer_id,
@@ -113,8 +156,9 @@ std::string update_url(const config::Config& cfg, const std::string& customer_id
   return expand_link_pattern(cfg.daemon.company.update_url, customer_id, case_id);
 }
 
-templates::MessageData case_message_data(store::PaymentsFeed& feed, const config::Config& cfg,
-                                         const store::CaseRecord& c, int step_index, TimePoint now,
+templates::MessageData case_message_data(store::PaymentsFeed& feed, store::Cases& cases,
+                                         store::Outbox& outbox, const config::Config& cfg,
+                                         const store::CaseRecord& c, TimePoint now,
                                          const std::optional<std::string>& link_secret) {
   templates::MessageData d;
   d.case_id = c.id;
@@ -123,10 +167,8 @@ templates::MessageData case_message_data(store::PaymentsFeed& feed, const config
     d.customer_name = customer->name;
     d.customer_email = customer->email;
     d.locale = customer->locale;
-    d.time_zone = customer->time_zone;
   }
-  if (d.time_zone.empty()) d.time_zone = cfg.daemon.default_time_zone;
-  d.amount = c.amount;
+  d.amount = c.outstanding();  // what is still owed after partial payments
   d.invoice_id = c.invoice_id.value_or("");
   d.decline_code = c.decline_code;
   if (c.subscription_id) d.plan = feed.subscription_plan(*c.subscription_id).value_or("");
@@ -137,23 +179,19 @@ templates::MessageData case_message_data(store::PaymentsFeed& feed, const config
     d.card_exp_year = card->exp_year;
   }
   d.update_url = update_url(cfg, c.customer_id, c.id, now, link_secret);
-  if (const auto* seq = cfg.sequences.find(c.sequence_id)) {
-    for (std::size_t i = static_cast<std::size_t>(std::max(step_index, -1) + 1);
-         i < seq->steps.size(); ++i) {
-      const auto& step = seq->steps[i];
-      if (!d.next_retry_at && step.action == config::Action::kRetry)
-        d.next_retry_at = c.opened_at + step.at;
-      if (!d.cancel_at && step.is_final()) d.cancel_at = c.opened_at + step.at;
-    }
-  }
+  // The dates the customer is told are the plan's, in the zone the plan was made in.
+  const auto view = cases::plan_of(c, cfg, feed, cases, outbox);
+  d.time_zone = view.zone.zone->name();
+  if (view.plan.next_retry) d.next_retry_at = view.plan.next_retry->at;
+  d.cancel_at = view.plan.cancel_at;
   return d;
 }
 
 Dispatcher::Dispatcher(store::Database& db, store::Outbox& outbox, store::Cases& cases,
                        store::ContactBook& contacts, store::PaymentsFeed& feed,
                        store::FactsWriter& facts, const config::Config& cfg,
-                       const templates::Renderer& renderer, EmailTransport& email,
-                       const Clock& clock)
+                       const templates::Renderer& renderer, Channels channels, const Clock& clock,
+                       std::optional<std::string> link_secret)
     : db_(db),
       outbox_(outbox),
       cases_(cases),
@@ -162,21 +200,15 @@ Dispatcher::Dispatcher(store::Database& db, store::Outbox& outbox, store::Cases&
       facts_(facts),
       cfg_(cfg),
       renderer_(renderer),
-      email_(email),
-      clock_(clock) {
-  const auto& links = cfg_.daemon.links;
-  if (!links.base_url.empty()) {
-    link_secret_ = config::read_secret(links.secret_env);
-    if (!link_secret_) {
-      spdlog::error(
-          "links.base_url is set but the secret '{}' is neither in the environment nor in "
-          "$CREDENTIALS_DIRECTORY: messages carry company.update_url instead of a signed link",
-          links.secret_env);
-    }
-  }
-}
+      channels_(channels),
+      clock_(clock),
+      link_secret_(std::move(link_secret)),
+      caps_(rules::capabilities_of(cfg.daemon)),
+      rng_(std::random_device{}()) {}
 
 Dispatcher::~Dispatcher() = default;
+
+std::size_t Dispatcher::unrecorded() const { return unrecorded_.size(); }
 
 std::string Dispatcher::message_id(std::int64_t case_id, int step_index, const std::string& from) {
   std::string addr = address_of(from);
@@ -186,26 +218,127 @@ std::string Dispatcher::message_id(std::int64_t case_id, int step_index, const s
          domain;
 }
 
-DispatchStats Dispatcher::dispatch_due() {
-  DispatchStats stats;
-  const auto& ob = cfg_.daemon.outbox;
-  const TimePoint now = clock_.now();
-  std::vector<std::string> skip;  // channels not claimed in this round
-  for (const auto& p : contacts_.channel_pauses()) {
-    if (p.retry_at > now) {
-      skip.push_back(p.channel);
-      spdlog::error(
-          "{} channel PAUSED for all customers since {} ({}); {} due step(s) held, next try at {}",
-          p.channel, format_iso8601(p.since), p.reason, outbox_.pending_due(p.channel, now),
-          format_iso8601(p.retry_at));
-    } else {
-      probing_.push_back(p.channel);
-      spdlog::warn("{} channel paused since {} ({}): trying again", p.channel,
-                   format_iso8601(p.since), p.reason);
+Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, RoundState& round, TimePoint now) {
+  Decision d;
+  auto c = cases_.get(row.case_id);
+  if (!c) {
+    d.finish(OutboxState::kFailed, "case not found");
+    return d;
+  }
+  // The final action (cancel / pause / mark_lost) runs for the case it has just closed.
+  const bool closing_action =
+      row.channel == "action" &&
+      (row.action == "cancel" || row.action == "pause" || row.action == "mark_lost");
+  if (c->state == store::CaseState::kPaused && !closing_action) {
+    d.defer(now + std::chrono::hours(1), "the case is paused by an admin; looked at again hourly");
+    return d;
+  }
+  if (c->state != store::CaseState::kOpen && !closing_action) {
+    d.finish(OutboxState::kCancelled,
+             "the case is " + std::string(store::to_string(c->state)) + "; nothing more is sent");
+    return d;
+  }
+  const config::Sequence* seq = cfg_.sequences.find(c->sequence_id);
+  const config::Step* step = seq ? rules::find_step(*seq, row.step_index) : nullptr;
+  // A step of a sequence (version) that is gone is still gated by what the row says it is.
+  config::Sequence gone;
+  config::Step from_row;
+  if (!step) {
+    from_row.channel = row.channel == "email" ? config::Channel::kEmail
+                       : row.channel == "sms" ? config::Channel::kSms
+                                              : config::Channel::kAction;
+    from_row.template_name = row.template_name;
+    for (auto a : {config::Action::kRetry, config::Action::kWebhook, config::Action::kCancel,
+                   config::Action::kPause, config::Action::kMarkLost}) {
+      if (row.action == config::to_string(a)) from_row.action = a;
+    }
+    step = &from_row;
+    if (!seq) seq = &gone;
+  }
+
+  rules::SendFacts f;
+  f.now = now;
+  f.holdout = c->holdout;
+  f.clicked = cases_.clicked(c->id);
+  f.card_updated = c->card_updated_at.has_value();
+  f.caps = caps_;
+  auto customer = feed_.customer(c->customer_id);
+  f.zone = rules::customer_zone(customer ? customer->time_zone : "", cfg_.daemon.default_time_zone)
+               .zone;
+  const bool contact = row.channel == "email" || row.channel == "sms";
+  if (customer && !customer->email.empty()) {
+    f.email_unreachable =
+        contacts_.contact_status(c->customer_id, "email", customer->email).has_value();
+  }
+  if (customer && !customer->phone.empty()) {
+    if (auto number = e164(customer->phone)) {
+      f.sms_unreachable = contacts_.contact_status(c->customer_id, "sms", *number).has_value();
     }
   }
+  auto& granted = round.granted[c->customer_id];
+  if (contact) {
+    f.contacts_sent = outbox_.sent_contact_times(c->customer_id, now - std::chrono::hours(72));
+    f.contacts_sent.insert(f.contacts_sent.end(), granted.begin(), granted.end());
+  }
+  if (row.action == "retry" && row.card_id) {
+    f.card_retries = outbox_.retries_made(*row.card_id, now - std::chrono::hours(24 * 30));
+  }
+  const auto verdict = rules::send_gate(*seq, *step, row.step_index, cfg_.sequences.defaults, f);
+  switch (verdict.kind) {
+    case rules::GateVerdict::Kind::kSkip:
+      d.finish(OutboxState::kSkipped, verdict.why);
+      break;
+    case rules::GateVerdict::Kind::kDefer:
+      d.defer(verdict.until, verdict.why);
+      break;
+    case rules::GateVerdict::Kind::kSend:
+      if (contact) granted.push_back(now);
+      break;
+  }
+  return d;
+}
+
+DispatchStats Dispatcher::dispatch_due() {
+  DispatchStats stats;
+  // What an earlier round could not write goes first: those rows are leased and were sent.
+  if (!unrecorded_.empty()) {
+    auto kept = std::move(unrecorded_);
+    unrecorded_.clear();
+    if (!record(kept, stats)) return stats;
+  }
+  const auto& ob = cfg_.daemon.outbox;
+  std::vector<std::string> skip;  // channels not claimed in this round
+  {
+    const TimePoint now = clock_.now();
+    for (const auto& p : contacts_.channel_pauses()) {
+      if (p.retry_at > now) {
+        skip.push_back(p.channel);
+        spdlog::error(
+            "{} channel PAUSED for all customers since {} ({}); {} due step(s) held, next try at "
+            "{}",
+            p.channel, format_iso8601(p.since), p.reason, outbox_.pending_due(p.channel, now),
+            format_iso8601(p.retry_at));
+      } else {
+        probing_.push_back(p.channel);
+        spdlog::warn("{} channel paused since {} ({}): trying again", p.channel,
+                     format_iso8601(p.since), p.reason);
+      }
+    }
+  }
+  RoundState round;
+  // A round hands the thread back to the poller after this long, so new payments are read
+  // while a large backlog is sent; the caller polls again at once when `more` is set.
+  const auto budget = std::min<std::chrono::steady_clock::duration>(cfg_.daemon.poll_interval,
+                                                                    kRoundBudget);
+  const auto round_start = std::chrono::steady_clock::now();
   for (;;) {
     if (stop_requested()) break;
+    if (std::chrono::steady_clock::now() - round_start >= budget) {
+      stats.more = true;
+      break;
+    }
+    // Each claim reads the clock: its lease runs from now, however long this round has taken.
+    const TimePoint now = clock_.now();
     std::vector<OutboxRow> batch;
     {
       store::Tx tx(db_);
@@ -215,70 +348,71 @@ DispatchStats Dispatcher::dispatch_due() {
     if (batch.empty()) break;
 
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<Decision> decisions(batch.size());
+    std::vector<Outcome> outcomes(batch.size());
     std::vector<OutgoingEmail> emails;
     std::vector<std::size_t> email_rows;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const auto& row = batch[i];
+      auto& o = outcomes[i];
+      o.row = batch[i];
       try {
-        if (row.channel == "email") {
+        o.d = gate(o.row, round, now);
+        if (o.d.kind != Decision::Kind::kNone) continue;
+        if (o.row.channel == "email") {
           OutgoingEmail e;
-          prepare_email(row, decisions[i], e);
-          if (decisions[i].email_ready) {
+          prepare_email(o.row, o.d, e, now);
+          if (o.d.email_ready) {
             emails.push_back(std::move(e));
             email_rows.push_back(i);
           }
-        } else if (row.channel == "sms") {
-          send_sms(row, decisions[i]);
+        } else if (o.row.channel == "sms") {
+          send_sms(o.row, o.d, now);
         } else {
-          run_action(row, decisions[i]);
+          run_action(o.row, o.d, now);
         }
+      } catch (const store::StoreError&) {
+        throw;  // the database failed: the round stops, the leases keep the rows
       } catch (const std::exception& e) {
-        decisions[i].kind = Decision::Kind::kRetry;
-        decisions[i].why = std::string("internal error: ") + e.what();
+        o.d.kind = Decision::Kind::kRetry;
+        o.d.why = std::string("internal error: ") + e.what();
       }
     }
     const auto t1 = std::chrono::steady_clock::now();
     if (!emails.empty() && stop_requested()) {
       // Stopping: what was already done (sms, actions) is recorded; the mail goes back unsent.
-      for (std::size_t i : email_rows) decisions[i].kind = Decision::Kind::kRelease;
+      for (std::size_t i : email_rows) outcomes[i].d.kind = Decision::Kind::kRelease;
       emails.clear();
-      spdlog::info("stop requested: {} claimed messages handed back to the outbox",
-                   email_rows.size());
     }
     if (!emails.empty()) {
-      auto results = email_.send_all(emails, stop_);
+      auto results = channels_.email.send_all(emails, stop_);
       for (std::size_t k = 0; k < results.size(); ++k) {
-        on_email_result(batch[email_rows[k]], results[k], decisions[email_rows[k]]);
+        on_email_result(outcomes[email_rows[k]].row, results[k], outcomes[email_rows[k]].d);
       }
     }
-
     const auto t2 = std::chrono::steady_clock::now();
+    const TimePoint done = clock_.now();
+    for (auto& o : outcomes) o.at = done;
     bool stop_email = false;
-    {
-      store::Tx tx(db_);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        apply(batch[i], decisions[i], stats);
-        if (!decisions[i].pause_channel.empty() &&
-            std::find(skip.begin(), skip.end(), decisions[i].pause_channel) == skip.end()) {
-          skip.push_back(decisions[i].pause_channel);
-        }
+    for (const auto& o : outcomes) {
+      if (!o.d.pause_channel.empty() &&
+          std::find(skip.begin(), skip.end(), o.d.pause_channel) == skip.end()) {
+        skip.push_back(o.d.pause_channel);
       }
-      tx.commit();
+      if (o.row.channel == "email" && o.d.kind == Decision::Kind::kRetry) stop_email = true;
     }
-    if (released_ > 0) {
-      spdlog::info("stop requested: {} claimed messages handed back to the outbox", released_);
-      released_ = 0;
+    const auto released = std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) {
+      return o.d.kind == Decision::Kind::kRelease;
+    });
+    const bool recorded = record(outcomes, stats);
+    if (recorded && released > 0) {
+      spdlog::info("stop requested: {} claimed messages handed back to the outbox", released);
     }
-    auto ms = [](auto d) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    auto ms = [](auto dt) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(dt).count();
     };
     spdlog::debug("batch of {}: prepared in {} ms, {} emails sent in {} ms, recorded in {} ms",
                   batch.size(), ms(t1 - t0), emails.size(), ms(t2 - t1),
                   ms(std::chrono::steady_clock::now() - t2));
-    for (std::size_t k = 0; k < email_rows.size(); ++k) {
-      if (decisions[email_rows[k]].kind == Decision::Kind::kRetry) stop_email = true;
-    }
+    if (!recorded) break;  // kept for the next round; claim nothing more now
     // A transient failure of the mail server: the rest of the email waits for its backoff.
     if (stop_email && std::find(skip.begin(), skip.end(), "email") == skip.end()) {
       skip.push_back("email");
@@ -289,10 +423,12 @@ DispatchStats Dispatcher::dispatch_due() {
   } catch (const std::exception& e) {
     spdlog::error("webhooks: {}", e.what());
   }
+  stats.unrecorded = static_cast<int>(unrecorded_.size());
   return stats;
 }
 
-void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail& out) {
+void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail& out,
+                               TimePoint now) {
   auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
   auto customer = feed_.customer(c->customer_id);
@@ -305,12 +441,7 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
   }
   d.customer_id = c->customer_id;
   d.address = customer->email;
-  if (auto st = contacts_.contact_status(c->customer_id, "email", customer->email)) {
-    return d.finish(OutboxState::kSkipped, "address " + customer->email + " is unreachable since " +
-                                               format_iso8601(st->at) + ": " + st->reason);
-  }
-  const TimePoint now = clock_.now();
-  auto data = case_message_data(feed_, cfg_, *c, row.step_index, now, link_secret_);
+  auto data = case_message_data(feed_, cases_, outbox_, cfg_, *c, now, link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
   if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   d.locale = rendered->locale;
@@ -339,13 +470,13 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
 void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, Decision& d) {
   if (!result.attempted && stop_requested()) {
     d.kind = Decision::Kind::kRelease;  // stopping: back to the outbox for the next run
-    ++released_;
     return;
   }
   switch (result.outcome) {
     case Delivery::Outcome::kDelivered:
       d.kind = Decision::Kind::kSent;
-      d.why = "email " + row.template_name + " (" + d.locale + ") accepted by " + email_.name();
+      d.why = "email " + row.template_name + " (" + d.locale + ") accepted by " +
+              channels_.email.name();
       return;
     case Delivery::Outcome::kTransient:
       d.kind = Decision::Kind::kRetry;
@@ -364,9 +495,8 @@ void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, D
   }
 }
 
-void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
+void Dispatcher::send_sms(const OutboxRow& row, Decision& d, TimePoint now) {
   const auto& sms = cfg_.daemon.sms;
-  if (sms.url.empty()) return d.finish(OutboxState::kSkipped, "no sms transport configured");
   auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
   auto customer = feed_.customer(c->customer_id);
@@ -380,11 +510,7 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
   }
   d.customer_id = c->customer_id;
   d.address = *number;
-  if (auto st = contacts_.contact_status(c->customer_id, "sms", *number)) {
-    return d.finish(OutboxState::kSkipped, "number " + *number + " is unreachable since " +
-                                               format_iso8601(st->at) + ": " + st->reason);
-  }
-  auto data = case_message_data(feed_, cfg_, *c, row.step_index, clock_.now(), link_secret_);
+  auto data = case_message_data(feed_, cases_, outbox_, cfg_, *c, now, link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
   if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   if (rendered->sms.empty()) {
@@ -399,8 +525,7 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
   std::vector<std::string> headers = {"Idempotency-Key: " + row.message_key};
   if (auto token = config::read_secret(sms.token_env))
     headers.push_back("Authorization: Bearer " + *token);
-  if (!sms_http_) sms_http_ = std::make_unique<HttpClient>(sms.timeout);
-  HttpReply reply = sms_http_->post_json(sms.url, body.dump(), headers);
+  HttpReply reply = channels_.sms.post_json(sms.url, body.dump(), headers);
   if (reply.ok()) {
     d.kind = Decision::Kind::kSent;
     d.why = "sms " + row.template_name + " (" + rendered->locale + ") to " + *number +
@@ -421,52 +546,36 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d) {
   }
 }
 
-void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
+void Dispatcher::run_action(const OutboxRow& row, Decision& d, TimePoint now) {
   auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
-  const TimePoint now = clock_.now();
   if (row.action == "mark_lost") {
     return d.finish(OutboxState::kSkipped, "mark_lost calls nothing: the case is closed as lost");
   }
   if (row.action == "webhook") {
-    if (cfg_.daemon.webhooks.url.empty()) {
-      return d.finish(OutboxState::kSkipped, "no webhooks.url configured");
-    }
     json ev;
     ev["id"] = row.message_key;
     ev["type"] = "step.webhook";
     ev["created_at"] = format_iso8601(now);
     ev["case"] = case_json(*c);
     ev["step"] = row.step_index;
-    if (!webhook_http_) webhook_http_ = std::make_unique<HttpClient>(cfg_.daemon.webhooks.timeout);
-    long status = 0;
-    bool transient = false;
-    std::string detail =
-        sign_and_post(*webhook_http_, "step.webhook", ev.dump(), status, transient);
-    return http_result(row, "webhook", status, detail, transient, d);
+    return http_result(row, "webhook", sign_and_post("step.webhook", ev.dump()), d);
   }
   const auto& billing = cfg_.daemon.billing;
-  if (billing.url.empty()) {
-    return d.finish(OutboxState::kSkipped,
-                    "no billing endpoint configured for '" + row.action + "'");
-  }
   if (row.action != "retry" && row.action != "cancel" && row.action != "pause") {
     return d.finish(OutboxState::kSkipped, "unknown action '" + row.action + "'");
   }
   json body = case_json(*c);
   body["case_id"] = c->id;
   body["step"] = row.step_index;
+  body["amount_minor"] = c->outstanding().minor();  // what is still owed
   if (row.action == "retry") body["attempt"] = c->attempt_count + 1;
   if (row.action != "retry") body["reason"] = "dunning sequence '" + c->sequence_id + "' ended";
   std::vector<std::string> headers = {"Idempotency-Key: " + row.message_key};
   if (auto token = config::read_secret(billing.token_env))
     headers.push_back("Authorization: Bearer " + *token);
-  if (!billing_http_) billing_http_ = std::make_unique<HttpClient>(billing.timeout);
-  HttpReply reply = billing_http_->post_json(billing.url + "/" + row.action, body.dump(), headers);
-  if (!reply.ok()) {
-    return http_result(row, "billing " + row.action, reply.status, reply.describe(),
-                       reply.transient(), d);
-  }
+  HttpReply reply = channels_.billing.post_json(billing.url + "/" + row.action, body.dump(), headers);
+  if (!reply.ok()) return http_result(row, "billing " + row.action, reply, d);
   d.kind = Decision::Kind::kSent;
   if (row.action != "retry") {
     d.why = "billing " + row.action + " accepted (" + reply.describe() + ")";
@@ -490,19 +599,18 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
     p.customer_id = c->customer_id;
     p.subscription_id = c->subscription_id;
     p.invoice_id = c->invoice_id;
-    p.amount_minor = c->amount.minor();
+    p.amount_minor = c->outstanding().minor();
     p.currency = c->amount.currency();
     p.status = "succeeded";
     p.occurred_at = now;
     d.why = "retry succeeded: payment " + p.id;
     const std::int64_t case_id = c->id;
-    const Money amount = c->amount;
-    d.extra = [this, p, amount, case_id, now] {
+    const std::string paid = c->outstanding().to_string();
+    d.extra = [this, p, case_id, now, paid] {
       facts_.append_payment(p);
       cases_.increment_attempt_count(case_id);
-      cases_.add_event(
-          case_id, now, "retry_succeeded",
-          "the billing system charged " + amount.to_string() + " (payment " + p.id + ")");
+      cases_.add_event(case_id, now, "retry_succeeded",
+                       "the billing system charged " + paid + " (payment " + p.id + ")");
     };
   } else if (status == "declined") {
     std::string code = str("decline_code");
@@ -520,42 +628,144 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d) {
   }
 }
 
-void Dispatcher::http_result(const OutboxRow& row, const std::string& what, long status,
-                             const std::string& detail, bool transient, Decision& d) {
-  (void)row;
-  if (status >= 200 && status < 300) {
+void Dispatcher::http_result(const OutboxRow& row, const std::string& what,
+                             const HttpReply& reply, Decision& d) {
+  if (reply.ok()) {
     d.kind = Decision::Kind::kSent;
-    d.why = what + " accepted (" + detail + ")";
-  } else if (transient) {
+    d.why = what + " accepted (" + reply.describe() + ")";
+  } else if (reply.transient()) {
     d.kind = Decision::Kind::kRetry;
-    d.why = what + ": " + detail;
-  } else if (status == 401 || status == 403) {
+    d.why = what + ": " + reply.describe();
+  } else if (reply.status == 401 || reply.status == 403) {
     d.kind = Decision::Kind::kHold;
-    d.why = what + " refused our credentials: " + detail;
+    d.why = what + " refused our credentials: " + reply.describe();
     d.pause_channel = row.channel;
   } else {
-    d.finish(OutboxState::kFailed, what + " refused: " + detail);
+    d.finish(OutboxState::kFailed, what + " refused: " + reply.describe());
   }
 }
 
-void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) {
+bool Dispatcher::record(std::vector<Outcome>& outcomes, DispatchStats& stats) {
   const auto& ob = cfg_.daemon.outbox;
-  const TimePoint now = clock_.now();
+  // Settled once, before any attempt: a retried transaction writes the same decisions.
+  for (auto& o : outcomes) {
+    auto& d = o.d;
+    if (d.kind == Decision::Kind::kRetry && d.until == TimePoint{}) {
+      if (o.at - o.row.due_at > ob.give_up_after) {
+        d.finish(OutboxState::kFailed,
+                 "gave up after " + format_duration(ob.give_up_after) + ": " + d.why);
+        continue;
+      }
+      // Exponential backoff with ±20% jitter, so rows failing together do not retry together;
+      // never longer than retry_max.
+      const int exponent = std::clamp(o.row.attempts - 1, 0, 20);
+      const auto base = std::min<long long>(ob.retry_base.count() << exponent, ob.retry_max.count());
+      std::uniform_real_distribution<double> jitter(0.8, 1.2);
+      const auto delay = std::clamp<long long>(
+          static_cast<long long>(static_cast<double>(base) * jitter(rng_)), 1,
+          ob.retry_max.count());
+      d.until = o.at + Seconds(delay);
+    } else if (d.kind == Decision::Kind::kHold && d.until == TimePoint{}) {
+      d.until = o.at + ob.retry_max;
+    }
+  }
+  constexpr int kAttempts = 6;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      store::Tx tx(db_);
+      for (auto& o : outcomes) write(o);
+      tx.commit();
+      for (const auto& o : outcomes) report(o, stats);
+      return true;
+    } catch (const store::StoreError& e) {
+      if (attempt == kAttempts) {
+        spdlog::error(
+            "the results of {} claimed step(s) cannot be written ({}); they are kept and written "
+            "before anything new is sent (their leases keep other senders away)",
+            outcomes.size(), e.what());
+        for (auto& o : outcomes) unrecorded_.push_back(std::move(o));
+        outcomes.clear();
+        return false;
+      }
+      const auto wait = std::chrono::milliseconds(100 << attempt);
+      spdlog::warn("recording {} result(s) failed ({}); trying again in {} ms", outcomes.size(),
+                   e.what(), wait.count());
+      std::this_thread::sleep_for(wait);
+    }
+  }
+}
+
+void Dispatcher::write(Outcome& o) {
+  const auto& row = o.row;
+  auto& d = o.d;
   switch (d.kind) {
     case Decision::Kind::kNone:
-      outbox_.mark_retry(row.id, now, "not processed");
+      outbox_.mark_retry(row.id, o.at, "not processed");
       return;
     case Decision::Kind::kRelease:
       outbox_.release(row.id);
       return;
+    case Decision::Kind::kDefer:
+      outbox_.defer(row.id, d.until, d.why);
+      cases_.add_event(row.case_id, o.at, "step_deferred",
+                       step_label(row) + ": " + d.why + "; due again " + format_iso8601(d.until));
+      return;
     case Decision::Kind::kSent:
-      outbox_.mark_sent(row.id, now);
-      cases_.add_event(row.case_id, now, "step_sent",
+      outbox_.mark_sent(row.id, o.at);
+      cases_.add_event(row.case_id, o.at, "step_sent",
                        "step #" + std::to_string(row.step_index + 1) + " " + d.why);
       if (d.extra) d.extra();
+      if (std::find(probing_.begin(), probing_.end(), row.channel) != probing_.end()) {
+        contacts_.resume_channel(row.channel);
+      }
+      return;
+    case Decision::Kind::kRetry:
+      outbox_.mark_retry(row.id, d.until, d.why);
+      return;
+    case Decision::Kind::kHold:
+      if (!d.pause_channel.empty()) contacts_.pause_channel(d.pause_channel, d.why, o.at, d.until);
+      outbox_.mark_retry(row.id, d.until, d.why);
+      return;
+    case Decision::Kind::kFinal:
+      outbox_.mark_final(row.id, d.state, o.at, d.why);
+      cases_.add_event(
+          row.case_id, o.at, d.state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
+          "step #" + std::to_string(row.step_index + 1) + " " + row.channel + ": " + d.why);
+      if (d.mark_unreachable && !d.address.empty()) {
+        contacts_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, o.at);
+        cases_.add_event(row.case_id, o.at, "contact_unreachable",
+                         row.channel + " " + d.address + " marked unreachable: " + d.why);
+      }
+      return;
+  }
+}
+
+void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
+  const auto& row = o.row;
+  const auto& d = o.d;
+  if (counters_ != nullptr) {
+    if (d.kind == Decision::Kind::kSent) counters_->on_sent(row.channel);
+    if (d.kind == Decision::Kind::kRetry) counters_->on_retried(row.channel);
+    if (d.kind == Decision::Kind::kFinal) {
+      if (d.state == OutboxState::kFailed) {
+        counters_->on_failed(row.channel);
+      } else {
+        counters_->on_skipped(row.channel);
+      }
+    }
+  }
+  switch (d.kind) {
+    case Decision::Kind::kNone:
+    case Decision::Kind::kRelease:
+      return;
+    case Decision::Kind::kDefer:
+      ++stats.deferred;
+      spdlog::info("case {} {}: deferred to {}: {}", row.case_id, step_label(row),
+                   format_iso8601(d.until), d.why);
+      return;
+    case Decision::Kind::kSent:
       if (auto it = std::find(probing_.begin(), probing_.end(), row.channel);
           it != probing_.end()) {
-        contacts_.resume_channel(row.channel);
         probing_.erase(it);
         spdlog::warn("{} channel resumed: the server accepted a message again", row.channel);
       }
@@ -566,50 +776,22 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
         spdlog::info("case {} {}: {}", row.case_id, step_label(row), d.why);
       }
       return;
-    case Decision::Kind::kRetry: {
-      if (now - row.due_at > ob.give_up_after) {
-        d.finish(OutboxState::kFailed,
-                 "gave up after " + format_duration(ob.give_up_after) + ": " + d.why);
-        return apply(row, d, stats);
-      }
-      // Exponential backoff with ±20% jitter, so many rows failing together do not retry
-      // together.
-      const int exponent = std::clamp(row.attempts - 1, 0, 20);
-      auto delay = std::min<long long>(ob.retry_base.count() << exponent, ob.retry_max.count());
-      static thread_local std::mt19937 rng{std::random_device{}()};
-      std::uniform_real_distribution<double> jitter(0.8, 1.2);
-      delay =
-          std::max<long long>(1, static_cast<long long>(static_cast<double>(delay) * jitter(rng)));
-      outbox_.mark_retry(row.id, now + Seconds(delay), d.why);
+    case Decision::Kind::kRetry:
       ++stats.retried;
-      spdlog::warn("case {} {}: not delivered ({}); attempt {} failed, next try in {}", row.case_id,
-                   step_label(row), d.why, row.attempts, format_duration(Seconds(delay)));
+      spdlog::warn("case {} {}: not delivered ({}); attempt {} failed, next try at {}",
+                   row.case_id, step_label(row), d.why, row.attempts, format_iso8601(d.until));
       return;
-    }
-    case Decision::Kind::kHold: {
-      const TimePoint retry_at = now + ob.retry_max;
+    case Decision::Kind::kHold:
+      ++stats.held;
       if (!d.pause_channel.empty()) {
-        contacts_.pause_channel(d.pause_channel, d.why, now, retry_at);
         spdlog::critical(
             "{} channel PAUSED for all customers: {}. Fix the configuration or the account; "
             "steps stay pending and are tried again at {} (or at restart/reload)",
-            d.pause_channel, d.why, format_iso8601(retry_at));
+            d.pause_channel, d.why, format_iso8601(d.until));
       }
-      outbox_.mark_retry(row.id, retry_at, d.why);
-      ++stats.held;
       return;
-    }
     case Decision::Kind::kFinal:
-      outbox_.mark_final(row.id, d.state, now, d.why);
-      cases_.add_event(
-          row.case_id, now, d.state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
-          "step #" + std::to_string(row.step_index + 1) + " " + row.channel + ": " + d.why);
-      if (d.mark_unreachable && !d.address.empty()) {
-        contacts_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, now);
-        cases_.add_event(row.case_id, now, "contact_unreachable",
-                         row.channel + " " + d.address + " marked unreachable: " + d.why);
-      }
-      if (d.state == OutboxState::kSkipped) {
+      if (d.state == OutboxState::kSkipped || d.state == OutboxState::kCancelled) {
         ++stats.skipped;
         spdlog::info("case {} {}: skipped: {}", row.case_id, step_label(row), d.why);
       } else {
@@ -620,23 +802,19 @@ void Dispatcher::apply(const OutboxRow& row, Decision& d, DispatchStats& stats) 
   }
 }
 
-std::string Dispatcher::sign_and_post(HttpClient& http, const std::string& type,
-                                      const std::string& body, long& status, bool& transient) {
+HttpReply Dispatcher::sign_and_post(const std::string& type, const std::string& body) {
   const auto& wh = cfg_.daemon.webhooks;
   auto secret = config::read_secret(wh.secret_env);
   if (!secret) {
-    status = 0;
-    transient = true;
-    return "webhook secret '" + wh.secret_env + "' is not set";
+    HttpReply r;
+    r.error = "webhook secret '" + wh.secret_env + "' is not set";
+    return r;
   }
   const std::string ts = std::to_string(clock_.now().time_since_epoch().count());
   const std::string sig = hmac_sha256_hex(*secret, ts + "." + body);
-  HttpReply reply = http.post_json(wh.url, body,
-                                   {"X-Dunningd-Event: " + type, "X-Dunningd-Timestamp: " + ts,
-                                    "X-Dunningd-Signature: t=" + ts + ",v1=" + sig});
-  status = reply.status;
-  transient = reply.transient();
-  return reply.describe();
+  return channels_.webhooks.post_json(wh.url, body,
+                                      {"X-Dunningd-Event: " + type, "X-Dunningd-Timestamp: " + ts,
+                                       "X-Dunningd-Signature: t=" + ts + ",v1=" + sig});
 }
 
 void Dispatcher::deliver_webhooks(DispatchStats& stats) {
@@ -649,7 +827,6 @@ void Dispatcher::deliver_webhooks(DispatchStats& stats) {
     if (e == "case.recovered") kinds.push_back("recovered");
     if (e == "case.lost") kinds.push_back("lost");
   }
-  if (!webhook_http_) webhook_http_ = std::make_unique<HttpClient>(wh.timeout);
   for (;;) {
     const std::int64_t cursor = feed_.cursor(kWebhookCursor);
     auto events = cases_.events_after(cursor, kinds, 100);
@@ -663,13 +840,11 @@ void Dispatcher::deliver_webhooks(DispatchStats& stats) {
       body["created_at"] = format_iso8601(ev.at);
       body["detail"] = ev.detail;
       if (auto c = cases_.get(ev.case_id)) body["case"] = case_json(*c);
-      long status = 0;
-      bool transient = false;
-      std::string detail = sign_and_post(*webhook_http_, body["type"].get<std::string>(),
-                                         body.dump(), status, transient);
-      if (status >= 200 && status < 300) {
+      const HttpReply reply = sign_and_post(body["type"].get<std::string>(), body.dump());
+      const std::string detail = reply.describe();
+      if (reply.ok()) {
         ++stats.webhooks;
-      } else if (transient) {
+      } else if (reply.transient()) {
         spdlog::warn("webhook {} for case {} not delivered ({}); will retry", event_type(ev.kind),
                      ev.case_id, detail);
         stop = true;

@@ -36,8 +36,11 @@ struct HttpClient::Impl {
 };
 
 HttpClient::HttpClient(Seconds timeout) : impl_(std::make_unique<Impl>()) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   impl_->timeout = timeout;
+}
+
+std::unique_ptr<HttpTransport> make_http_transport(Seconds timeout) {
+  return std::make_unique<HttpClient>(timeout);
 }
 
 HttpClient::~HttpClient() = default;

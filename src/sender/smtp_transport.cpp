@@ -61,9 +61,13 @@ class Connection {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(mime.size()));
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    // smtp.timeout bounds each step, not the whole transaction: connecting, every reply of the
+    // server, and a stalled upload (no byte moved for that long). A relay that answers every
+    // command in 10 s still gets the message when the timeout is 30 s.
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, static_cast<long>(cfg_.timeout.count()));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(cfg_.timeout.count()));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     if (cfg_.require_tls) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
@@ -134,7 +138,6 @@ struct SmtpTransport::Impl {
 };
 
 SmtpTransport::SmtpTransport(const config::SmtpConfig& cfg) : impl_(std::make_unique<Impl>()) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   impl_->cfg = cfg;
   impl_->username = config::read_secret(cfg.username_env).value_or("");
   impl_->password = config::read_secret(cfg.password_env).value_or("");

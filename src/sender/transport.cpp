@@ -1,6 +1,10 @@
 #include "dunning/sender/transport.hpp"
 
+#include <curl/curl.h>
+
 namespace dunning::sender {
+
+void global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 std::vector<Delivery> EmailTransport::send_all(const std::vector<OutgoingEmail>& messages,
                                                const std::atomic<bool>* stop_flag) {

@@ -11,9 +11,11 @@ namespace dunning::templates {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& optional_variables() {
+  // invoice.id is not here: only the messages of cases opened by a failed payment use it (never
+  // card-expiring*), and the scheduler opens no such case for a payment without an invoice_id.
   static const std::vector<std::string> names = {
-      "customer.name",  "next_retry_date", "cancel_date", "company.url", "subscription.plan",
-      "card.brand",     "card.last4",      "card.exp",    "invoice.id"};
+      "customer.name",     "next_retry_date", "cancel_date", "company.url",
+      "subscription.plan", "card.brand",      "card.last4",  "card.exp"};
   return names;
 }
 

@@ -38,6 +38,12 @@ const std::map<std::string, std::string>& english_reasons() {
 
 std::string identity(const std::string& s) { return s; }
 
+// A value for the template. kainjow's sections treat every string as true, even an empty one, so
+// "{{#customer.name}} {{customer.name}}{{/customer.name}}" rendered "Hello ," without a name: an
+// empty value is `false` instead, which a section skips, an inverted section renders and a
+// variable renders as nothing, as it would the empty string.
+data value(const std::string& s) { return s.empty() ? data(false) : data(s); }
+
 icu::Locale icu_locale(const std::string& locale) {
   return icu::Locale(locale.empty() ? "en" : locale.c_str());
 }
@@ -235,26 +241,26 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   // when the words come from the pt file).
   const std::string fmt_locale = d.locale.empty() ? *locale : d.locale;
   data customer{data::type::object};
-  customer.set("name", d.customer_name);
-  customer.set("email", d.customer_email);
+  customer.set("name", value(d.customer_name));
+  customer.set("email", value(d.customer_email));
   data company{data::type::object};
-  company.set("name", company_.name);
-  company.set("support_email", company_.support_email);
-  company.set("url", company_.url);
+  company.set("name", value(company_.name));
+  company.set("support_email", value(company_.support_email));
+  company.set("url", value(company_.url));
   data invoice{data::type::object};
-  invoice.set("id", d.invoice_id);
+  invoice.set("id", value(d.invoice_id));
   data card{data::type::object};
-  card.set("brand", d.card_brand);
-  card.set("last4", d.card_last4);
+  card.set("brand", value(d.card_brand));
+  card.set("last4", value(d.card_last4));
+  std::string exp;
   if (d.card_exp_month > 0) {
-    char exp[16];
-    std::snprintf(exp, sizeof exp, "%02d/%04d", d.card_exp_month, d.card_exp_year);
-    card.set("exp", std::string(exp));
-  } else {
-    card.set("exp", std::string());
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%02d/%04d", d.card_exp_month, d.card_exp_year);
+    exp = buf;
   }
+  card.set("exp", value(exp));
   data subscription{data::type::object};
-  subscription.set("plan", d.plan);
+  subscription.set("plan", value(d.plan));
 
   data vars;
   vars.set("customer", customer);
@@ -262,12 +268,13 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   vars.set("invoice", invoice);
   vars.set("card", card);
   vars.set("subscription", subscription);
-  vars.set("amount", cache_->money(d.amount, fmt_locale));
-  vars.set("reason", reason(*locale, d.decline_code));
+  vars.set("amount", value(cache_->money(d.amount, fmt_locale)));
+  vars.set("reason", value(reason(*locale, d.decline_code)));
   vars.set("next_retry_date",
-           d.next_retry_at ? cache_->date(*d.next_retry_at, fmt_locale, d.time_zone) : "");
-  vars.set("cancel_date", d.cancel_at ? cache_->date(*d.cancel_at, fmt_locale, d.time_zone) : "");
-  vars.set("update_url", d.update_url);
+           value(d.next_retry_at ? cache_->date(*d.next_retry_at, fmt_locale, d.time_zone) : ""));
+  vars.set("cancel_date",
+           value(d.cancel_at ? cache_->date(*d.cancel_at, fmt_locale, d.time_zone) : ""));
+  vars.set("update_url", value(d.update_url));
   for (const auto& [pname, ptext] : partials(*locale)) {
     std::string copy = ptext;
     vars.set(pname, kainjow::mustache::partial([copy] { return copy; }));
@@ -293,7 +300,7 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   // A subject is one line: collapse any line break a variable brought in.
   for (char& c : out.subject)
     if (c == '\r' || c == '\n') c = ' ';
-  vars.set("subject_line", out.subject);
+  vars.set("subject_line", value(out.subject));
   if (auto st = run(src->text, false, "text", out.text); !st) return st.error();
   if (auto st = run(src->html, true, "html", out.html); !st) return st.error();
   if (auto st = run(src->sms, false, "sms", out.sms); !st) return st.error();

@@ -288,7 +288,7 @@ class HttpDoors(unittest.TestCase):
                        "dunningd_tick_duration_seconds", "dunningd_outbox_depth",
                        "# TYPE dunningd_http_requests_total counter"):
             self.assertIn(needle, text)
-        self.assertNotIn("dunningd_channel_paused{", text)
+        self.assertIn('dunningd_channel_paused{channel="email"} 0\n', text)  # 0, not absent
         # The daemon's clock is the one the test dates its data by (shifted in CI's later-day
         # runs): if the two disagreed, every relative date in this suite would be meaningless.
         tick = re.search(r"^dunningd_last_tick_timestamp_seconds (\S+)$", text, re.M)

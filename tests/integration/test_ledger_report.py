@@ -20,7 +20,7 @@ import unittest
 from html.parser import HTMLParser
 
 import ledger_data
-from dunning_fixtures import SmtpServer, Workspace
+from dunning_fixtures import SmtpServer, Workspace, utc_now
 
 UTC = dt.timezone.utc
 FROM = dt.datetime(2026, 10, 1, tzinfo=UTC)
@@ -234,6 +234,99 @@ class ReportFigures(unittest.TestCase):
             self.assertIn(f"/ltv_preserved/currencies/{cur}/amount", keys)
             self.assertIn(f"/uplift/attributable/{cur}/attributable/amount", keys)
         self.assertIn("/uplift/ci95_low", keys)
+
+
+    def test_html_report_fits_a_phone_and_every_header_cell_has_a_scope(self):
+        rep = json.loads(self.report("json", "--by", "channel"))
+        page = _Layout()
+        page.feed(self.report("html", "--by", "channel"))
+        self.assertIn("width=device-width, initial-scale=1", page.viewport or "")
+        self.assertGreater(page.th, 50)
+        self.assertEqual(page.th_without_scope, [], "every <th> needs scope (WCAG H63)")
+        self.assertGreater(page.tables, 5)
+        self.assertEqual(page.tables_outside_scroll, 0, "wide tables scroll inside their box")
+        self.assertTrue(page.svgs)
+        for attrs in page.svgs:
+            self.assertEqual(attrs.get("width"), "100%", attrs)
+            self.assertNotIn("height", attrs)
+            self.assertRegex(attrs.get("viewbox", ""), r"^0 0 \d+ \d+$")  # names lowercased
+        # The weekly axis has every week from the period's first to the week of as_of; weeks
+        # without recoveries read 0 instead of closing up the axis.
+        empty_weeks = 0
+        for cur, weeks in rep["weekly_recovered"].items():
+            shown = page.weeks[cur]
+            first = dt.date.fromisoformat(rep["period"]["from"][:10])
+            first -= dt.timedelta(days=first.weekday())
+            last = dt.date.fromisoformat(rep["as_of"][:10])
+            last -= dt.timedelta(days=last.weekday())
+            expected = [(first + dt.timedelta(weeks=i)).isoformat()
+                        for i in range((last - first).days // 7 + 1)]
+            self.assertEqual([w for w, _ in shown], expected, cur)
+            for week, minor in shown:
+                self.assertEqual(minor, weeks[week]["amount_minor"] if week in weeks else 0)
+                empty_weeks += week not in weeks
+        self.assertGreater(empty_weeks, 0, "the data set has no week without recoveries")
+
+    def test_outcomes_are_as_of_now_when_the_period_ends_in_the_future(self):
+        later = (utc_now() + dt.timedelta(days=400)).strftime("%Y-%m-%dT00:00:00Z")
+        rep = json.loads(self.ws.run("report", "--format", "json", "--from",
+                                     ledger_data.iso(FROM), "--to", later).stdout)
+        as_of = dt.datetime.fromisoformat(rep["as_of"].replace("Z", "+00:00"))
+        self.assertLess(as_of, dt.datetime.fromisoformat(later.replace("Z", "+00:00")))
+        self.assertLess(abs((as_of - utc_now()).total_seconds()), 120)
+
+
+class _Layout(HTMLParser):
+    """What a phone and a screen reader need of the report: the viewport, scoped header cells,
+    tables inside scrolling boxes, scalable charts, and the weekly table's rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.viewport, self.th, self.th_without_scope, self.svgs = None, 0, [], []
+        self.tables = self.tables_outside_scroll = 0
+        self.weeks, self._stack, self._cur, self._row = {}, [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "meta" and a.get("name") == "viewport":
+            self.viewport = a.get("content")
+        if tag == "th":
+            self.th += 1
+            if a.get("scope") not in ("col", "row", "colgroup", "rowgroup"):
+                self.th_without_scope.append(self.getpos())
+        if tag == "svg":
+            self.svgs.append({k: v for k, v in attrs})
+        if tag == "table":
+            self.tables += 1
+            if not self._stack or self._stack[-1] != ("div", "scroll"):
+                self.tables_outside_scroll += 1
+        if tag == "tr" and self._cur:
+            self._row = []
+        if tag in ("div", "table", "tr", "td", "th", "h3"):
+            self._stack.append((tag, a.get("class", "")))
+
+    def handle_endtag(self, tag):
+        if tag in ("div", "table", "tr", "td", "th", "h3") and self._stack:
+            self._stack.pop()
+        if tag == "tr" and self._row is not None:
+            if len(self._row) == 3 and re.fullmatch(r"\d{4}-\d\d-\d\d", self._row[0]):
+                self.weeks.setdefault(self._cur, []).append((self._row[0], int(self._row[2])))
+            self._row = None
+        if tag == "h2":
+            self._cur = None
+
+    def handle_data(self, data):
+        top = self._stack[-1][0] if self._stack else None
+        if top == "h3" and self._in_weekly:
+            self._cur = data.strip()
+        elif top == "td" and self._row is not None:
+            self._row.append(data.strip())
+        if data.strip() == "Recovered revenue per week":
+            self._in_weekly = True
+        elif data.strip().startswith("Funnel per sequence"):
+            self._in_weekly, self._cur = False, None
+
+    _in_weekly = False
 
 
 class _Figures(HTMLParser):

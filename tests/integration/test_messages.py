@@ -52,6 +52,14 @@ def expected_subject(locale, template, amount):
     values = {"amount": amount, "card.brand": "Visa", "card.last4": "4242",
               "invoice.id": f"INV-{locale}", "subscription.plan": "Pro",
               "company.name": "Example Ltd"}
+    # Every value is set here: a section keeps its text and an inverted one is left out,
+    # innermost first (the pattern takes a section with no other section inside).
+    section = re.compile(r"\{\{([#^])\s*([\w.]+)\s*\}\}((?:(?!\{\{[#^/]).)*?)\{\{/\s*\2\s*\}\}")
+    while True:
+        subject, n = section.subn(
+            lambda m: m.group(3) if m.group(1) == "#" and values[m.group(2)] else "", subject)
+        if n == 0:
+            break
     return re.sub(r"\{\{\s*([\w.]+)\s*\}\}", lambda m: values[m.group(1)], subject)
 
 

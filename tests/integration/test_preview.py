@@ -40,6 +40,19 @@ class Preview(unittest.TestCase):
                     with open(path, encoding="utf-8") as f:
                         self.assertEqual(out, f.read())
 
+    def test_every_html_layout_declares_the_viewport_and_its_colour_scheme(self):
+        for locale in LOCALES:
+            with self.subTest(locale=locale):
+                out = os.path.join(self.ws.dir, f"{locale}.html")
+                self.ws.run("preview", "--template", "payment-failed", "--locale", locale,
+                            "--now", NOW, "--out", out)
+                with open(out, encoding="utf-8") as f:
+                    head = f.read().split("</head>", 1)[0]
+                self.assertIn('<meta name="viewport" content="width=device-width, '
+                              'initial-scale=1">', head)
+                self.assertIn('<meta name="color-scheme" content="light">', head)
+                self.assertIn('<meta name="supported-color-schemes" content="light">', head)
+
     def test_eml_output_is_a_parseable_message_and_html_output_is_the_html_part(self):
         eml = os.path.join(self.ws.dir, "m.eml")
         html = os.path.join(self.ws.dir, "m.html")

@@ -258,7 +258,8 @@ sequences:
 class Explain(unittest.TestCase):
     def test_cases_show_prints_the_timeline_with_next_retry_and_next_contact(self):
         with SmtpServer() as smtp:
-            ws = Workspace(smtp.port)
+            # Retries reach a billing system (none listens: the first retry is not due yet).
+            ws = Workspace(smtp.port, extra_config="billing:\n  url: http://127.0.0.1:9/billing\n")
             self.addCleanup(ws.cleanup)
             ws.run("migrate")
             ws.add_customer("cus_1", "ana@example.com", tz="Asia/Kolkata")
@@ -272,9 +273,10 @@ class Explain(unittest.TestCase):
                       "2026-12-01 18:30 IST", out)
         self.assertIn("moved by send window from 2026-11-28 18:30 IST to 2026-11-30 09:00 IST",
                       out)
-        self.assertIn("next retry: 2026-12-01T13:00:00Z (queued, step #1)", out)
-        self.assertIn("next contact: 2026-11-30T03:30:00Z (queued, step #2) email payment-failed",
-                      out)
+        self.assertIn("next retry: 2026-12-01T13:00:00Z (2026-12-01 18:30 IST): step #1 "
+                      "(action retry), queued", out)
+        self.assertIn("next contact: 2026-11-30T03:30:00Z (2026-11-30 09:00 IST): step #2 "
+                      "(email payment-failed), queued", out)
 
 
 if __name__ == "__main__":

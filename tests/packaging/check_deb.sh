@@ -27,7 +27,12 @@ for path in \
     ./usr/lib/systemd/system/dunningd.service \
     ./usr/share/man/man1/dunningd.1.gz \
     ./usr/share/doc/dunningd/operations.md \
-    ./usr/share/doc/dunningd/README.md; do
+    ./usr/share/doc/dunningd/README.md \
+    ./usr/share/doc/dunningd/copyright \
+    ./usr/share/doc/dunningd/changelog.Debian.gz \
+    ./usr/share/doc/dunningd/examples/stripe/invoice.payment_failed.json \
+    ./usr/share/lintian/overrides/dunningd \
+    $(cd "$(dirname "$0")/../.." && ls docs/*.md | sed 's#^docs/#./usr/share/doc/dunningd/#'); do
   if grep -q " ${path}\$" <<<"$contents"; then
     echo "ok   $path"
   else

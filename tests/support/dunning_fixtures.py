@@ -83,6 +83,36 @@ def process_env(extra=None, base=None):
     return env
 
 
+_SHIFTED_BIN = None
+
+
+def script_env(extra=None):
+    """The environment for a shell script that runs dunningd (the demo, the README's commands).
+
+    Shifted, the shell itself is not preloaded: libfaketime shares its clock with the children
+    of a preloaded process, and a child started after that process exited fails. Instead PATH
+    starts with wrappers for `dunningd`, `date` (a script signs Stripe's `t=` with it) and
+    `sqlite3` (it dates rows 'now') that preload the shifted clock into those only. Returns (env, dunningd) — the binary a script
+    should be given."""
+    global _SHIFTED_BIN
+    env = dict(os.environ)
+    env.update(extra or {})
+    if not TIME_SHIFT:
+        return env, DUNNINGD
+    if _SHIFTED_BIN is None:
+        _SHIFTED_BIN = tempfile.mkdtemp(prefix="dunningd-shifted-bin-")
+        preload = {k: v for k, v in process_env(base={}).items()}
+        exports = " ".join(f"{k}='{v}'" for k, v in sorted(preload.items()))
+        for name, real in (("dunningd", DUNNINGD), ("date", shutil.which("date")),
+                           ("sqlite3", shutil.which("sqlite3"))):
+            path = os.path.join(_SHIFTED_BIN, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(f"#!/bin/sh\nexec env {exports} {real} \"$@\"\n")
+            os.chmod(path, 0o755)
+    env["PATH"] = _SHIFTED_BIN + os.pathsep + env.get("PATH", "")
+    return env, os.path.join(_SHIFTED_BIN, "dunningd")
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -109,7 +139,8 @@ class _Recorder:
         self.rcpt_reply = {}      # address -> SMTP reply string for RCPT (e.g. "550 no such user")
         self.data_replies = []    # replies for the next DATA commands, consumed in order
         self.data_delay = 0.0     # seconds to wait after recording a message, before replying
-        self.sessions = []        # per accepted message: {"tls": version or None, "login": bytes}
+        self.sessions = []        # per accepted message: {"tls": version or None, "login": bytes,
+        #                           "ehlo": the name the client greeted with}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_reply.get(address)
@@ -128,7 +159,8 @@ class _Recorder:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
             tls = server.transport.get_extra_info("ssl_object") if server.transport else None
             login = getattr(session.auth_data, "login", None) if session.authenticated else None
-            self.sessions.append({"tls": tls.version() if tls else None, "login": login})
+            self.sessions.append({"tls": tls.version() if tls else None, "login": login,
+                                  "ehlo": session.host_name})
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         return "250 Message accepted"

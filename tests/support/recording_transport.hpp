@@ -1,5 +1,7 @@
-// A fake EmailTransport for tests: records every send attempt (envelope and MIME) and answers
-// "delivered" unless told to return another outcome for the next N sends.
+// Fakes of the output channels for tests: a RecordingTransport (email) records every send attempt
+// (envelope and MIME) and answers "delivered" unless told to return another outcome for the next
+// N sends; a RecordingHttp (SMS, billing, webhooks) records every POST and answers 200 `{}` or a
+// scripted reply.
 #pragma once
 
 #include <string>
@@ -7,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "dunning/sender/dispatcher.hpp"
+#include "dunning/sender/http_transport.hpp"
 #include "dunning/sender/transport.hpp"
 
 namespace dunning::testing {
@@ -65,6 +69,42 @@ class RecordingTransport final : public sender::EmailTransport {
   std::vector<Attempt> attempts_;
   int scripted_left_ = 0;
   sender::Delivery scripted_;
+};
+
+class RecordingHttp final : public sender::HttpTransport {
+ public:
+  struct Post {
+    std::string url;
+    std::string body;
+    std::vector<std::string> headers;
+  };
+  sender::HttpReply post_json(const std::string& url, const std::string& json,
+                              const std::vector<std::string>& headers) override {
+    posts_.push_back({url, json, headers});
+    if (!replies_.empty()) {
+      auto r = replies_.front();
+      replies_.erase(replies_.begin());
+      return r;
+    }
+    sender::HttpReply r;
+    r.status = 200;
+    r.body = "{}";
+    return r;
+  }
+  // The next POSTs get these replies, in order.
+  void reply_next(sender::HttpReply r) { replies_.push_back(std::move(r)); }
+  const std::vector<Post>& posts() const { return posts_; }
+
+ private:
+  std::vector<Post> posts_;
+  std::vector<sender::HttpReply> replies_;
+};
+
+// An email transport and three HTTP channels that record instead of sending.
+struct RecordingChannels {
+  RecordingTransport email;
+  RecordingHttp sms, billing, webhooks;
+  sender::Channels view() { return {email, sms, billing, webhooks}; }
 };
 
 }  // namespace dunning::testing

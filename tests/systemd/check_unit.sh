@@ -4,11 +4,14 @@
 #  - `systemd-analyze security --offline=yes` exposure must be <= the ceiling (default 1.5).
 # ExecStart= names /usr/bin/dunningd, which a build tree does not have: the unit is checked as a
 # copy pointing at the freshly built binary.
-# Usage: check_unit.sh UNIT_FILE DUNNINGD_BINARY [MAX_EXPOSURE]
+#  - every secret the shipped config names has a LoadCredential= line, and LimitNOFILE= is set
+#    (when SHIPPED_CONFIG is given).
+# Usage: check_unit.sh UNIT_FILE DUNNINGD_BINARY [MAX_EXPOSURE [SHIPPED_CONFIG]]
 set -euo pipefail
 unit=$1
 binary=$2
 ceiling=${3:-1.5}
+config=${4:-}
 
 if ! command -v systemd-analyze >/dev/null; then
   echo "FAIL: systemd-analyze is not installed (Debian package 'systemd'; scripts/install-deps)" >&2
@@ -31,6 +34,25 @@ if [ -n "$out" ]; then
   exit 1
 fi
 echo "verify: no problems"
+
+# Every secret the shipped config names (each *_env key, commented-out sections included) has
+# its LoadCredential= line, so a credential in /etc/credstore reaches the service.
+if [ -n "${config:-}" ]; then
+  echo "== LoadCredential= for every secret named in $(basename "$config")"
+  names=$(sed -n 's/^[# ]*[a-z_]*_env: *\([A-Z0-9_]*\).*/\1/p' "$config" | sort -u)
+  [ -n "$names" ] || { echo "FAIL: no *_env keys found in $config" >&2; exit 1; }
+  missing=0
+  for name in $names; do
+    if grep -qx "LoadCredential=$name" "$unit"; then
+      echo "ok   $name"
+    else
+      echo "MISSING LoadCredential=$name" >&2; missing=1
+    fi
+  done
+  [ "$missing" -eq 0 ] || { echo "FAIL: the unit does not load every secret" >&2; exit 1; }
+  grep -q '^LimitNOFILE=' "$unit" || { echo "FAIL: no LimitNOFILE= in the unit" >&2; exit 1; }
+  echo "ok   LimitNOFILE=$(sed -n 's/^LimitNOFILE=//p' "$unit")"
+fi
 
 echo "== systemd-analyze security --offline=yes"
 out=$(systemd-analyze security --offline=yes --no-pager "$work/dunningd.service" 2>&1) || true

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "dunning/cases/lifecycle.hpp"
 #include "dunning/ledger/attribution.hpp"
 #include "dunning/ledger/summary.hpp"
 #include "dunning/store/engine.hpp"
@@ -153,8 +154,8 @@ TEST_CASE("a cancelled case writes a cancelled row with the open amount and clos
   auto& st = *opened.value();
   auto c = a_case();
   c.id = st.cases().insert(c);
-  ledger::record_cancelled(st.ledger(), st.cases(), st.outbox(), c, at("2026-11-04T00:00:00Z"),
-                           at("2026-11-04T00:01:00Z"), "subscription sub_1 ended by the customer");
+  cases::Lifecycle(st.cases(), st.outbox(), st.ledger())
+      .cancel(c, "subscription sub_1 ended by the customer", at("2026-11-04T00:01:00Z"));
   CHECK(st.cases().get(c.id)->state == store::CaseState::kCancelled);
   int rows = 0;
   st.ledger().for_each(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {

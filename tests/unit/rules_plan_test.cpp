@@ -101,7 +101,7 @@ TEST_CASE("a queued step's own time is the plan, not its nominal offset", "[rule
   REQUIRE(plan.next_retry);
   CHECK(plan.next_retry->step_index == 1);
   CHECK(format_iso8601(plan.next_retry->at) == "2026-11-06T12:00:00Z");
-  CHECK_THAT(plan.next_retry->why, Catch::Contains("queued"));
+  CHECK_THAT(plan.next_retry->why, Catch::Contains("step #2 (action retry), queued"));
 }
 
 TEST_CASE("without billing nothing promises a retry or a cancellation", "[rules][plan]") {

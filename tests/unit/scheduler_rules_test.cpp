@@ -36,6 +36,9 @@ struct World {
     raw = std::make_unique<store::sqlite::Db>((dir / "d.db").string(), false);
     load(sequences_yaml);
     cfg.daemon.default_time_zone = "UTC";
+    // Retries and cancels reach a billing system (never called here: only the scheduler runs).
+    cfg.daemon.billing.url = "http://127.0.0.1:9/billing";
+    cfg.daemon.sms.url = "http://127.0.0.1:9/sms";
   }
   ~World() {
     raw.reset();

@@ -402,3 +402,37 @@ TEST_CASE("a relative database path is resolved against the config file's folder
     CHECK(l2.value.database == fs::path("/var/lib/dunningd/x.db"));
   }
 }
+
+TEST_CASE("an unknown default_time_zone is an error at its line and column", "[config]") {
+  TempDir dir;
+  auto file =
+      dir.write("dunningd.yaml", std::string(kSmtp) + "default_time_zone: Europe/Zagrebb\n");
+  auto loaded = dunning::config::load_daemon_config(file);
+  REQUIRE_FALSE(loaded.ok());
+  auto e = error_with(loaded.errors, "unknown default_time_zone 'Europe/Zagrebb'");
+  CHECK(e.line == 4);
+  CHECK(e.column == 20);
+  CHECK_FALSE(e.warning);
+
+  auto good = dir.write("good.yaml", std::string(kSmtp) + "default_time_zone: Europe/Zagreb\n");
+  INFO(dump(dunning::config::load_daemon_config(good).errors));
+  CHECK(dunning::config::load_daemon_config(good).ok());
+}
+
+TEST_CASE("the EHLO name is the domain of from: when the SMTP URL has no path", "[config]") {
+  TempDir dir;
+  auto load = [&](const std::string& url, const std::string& from) {
+    auto file = dir.write("dunningd.yaml", "smtp:\n  url: " + url + "\n  from: " + from + "\n");
+    return dunning::config::load_daemon_config(file);
+  };
+  CHECK(load("smtp://127.0.0.1:25", "Billing <billing@example.org>").value.smtp.url ==
+        "smtp://127.0.0.1:25/example.org");
+  CHECK(load("smtps://relay.example.net:465/", "billing@shop.example").value.smtp.url ==
+        "smtps://relay.example.net:465/shop.example");
+  // A path is the operator's own choice and stays.
+  CHECK(load("smtp://127.0.0.1:25/mail.example.com", "b@example.org").value.smtp.url ==
+        "smtp://127.0.0.1:25/mail.example.com");
+  auto nodomain = load("smtp://127.0.0.1:25", "billing");
+  REQUIRE_FALSE(nodomain.ok());
+  CHECK(error_with(nodomain.errors, "no EHLO name").line == 2);
+}

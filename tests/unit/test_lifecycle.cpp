@@ -90,7 +90,7 @@ class World {
         scheduler_(store_->db(), store_->feed(), store_->cases(), store_->outbox(),
                    store_->ledger(), store_->contacts(), cfg_, clock_),
         dispatcher_(store_->db(), store_->outbox(), store_->cases(), store_->contacts(),
-                    store_->feed(), store_->facts(), cfg_, renderer_, transport_, clock_) {
+                    store_->feed(), store_->facts(), cfg_, renderer_, channels_.view(), clock_) {
     REQUIRE(sqlite3_open_v2(db_path_.c_str(), &raw_, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
     sqlite3_busy_timeout(raw_, 5000);
   }
@@ -171,7 +171,7 @@ class World {
       if (c.b == "pending") n += c.n;
     return n;
   }
-  dunning::testing::RecordingTransport& transport() { return transport_; }
+  dunning::testing::RecordingTransport& transport() { return channels_.email; }
   dunning::scheduler::Scheduler& scheduler() { return scheduler_; }
   dunning::sender::Dispatcher& dispatcher() { return dispatcher_; }
 
@@ -197,7 +197,7 @@ class World {
   dunning::config::Config cfg_;
   std::unique_ptr<dunning::store::Engine> store_;
   dunning::templates::Renderer renderer_;
-  dunning::testing::RecordingTransport transport_;
+  dunning::testing::RecordingChannels channels_;
   dunning::scheduler::Scheduler scheduler_;
   dunning::sender::Dispatcher dispatcher_;
   sqlite3* raw_ = nullptr;

@@ -34,5 +34,8 @@ Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& he
 
 // The column names a kind requires (reported when the header lacks them).
 std::vector<std::string> csv_required_columns(CsvKind kind);
+// Every column csv_fact reads for a kind; a header naming another one is refused by the import
+// (a misspelt `tz` would otherwise be dropped without a word).
+std::vector<std::string> csv_known_columns(CsvKind kind);
 
 }  // namespace dunning::ingest

@@ -35,6 +35,17 @@ store::LedgerEntry recovered_entry(const store::CaseRecord& c, const store::Paym
                                    const std::optional<store::OutboxRow>& last_step,
                                    std::optional<TimePoint> last_click, TimePoint now);
 
+// A `partial` row: payment `p` paid part of what case `c` still owes; the case stays open for
+// the rest. Attributed like a recovery (the money was won back by the same contact).
+store::LedgerEntry partial_entry(const store::CaseRecord& c, const store::Payment& p,
+                                 const std::optional<store::OutboxRow>& last_step,
+                                 std::optional<TimePoint> last_click, TimePoint now);
+
+// A `late` row: payment `p` paid the invoice of case `c` after the case was closed as lost or
+// cancelled. Not a recovery of the sequence (no attribution); finance sees it on its own line.
+store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p,
+                              TimePoint now);
+
 // A `lost` row: the case's amount written off by its final action, step `step_index` (0-based).
 store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
                               TimePoint at, TimePoint now);
@@ -49,10 +60,5 @@ store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, Tim
 store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Money& delta,
                                     TimePoint now, const std::string& note);
 
-// Writes the cancelled row and closes the case, cancelling its pending steps (one transaction
-// is the caller's). For the scheduler's subscription-ended fact.
-void record_cancelled(store::LedgerBook& ledger, store::Cases& cases, store::Outbox& outbox,
-                      const store::CaseRecord& c, TimePoint at, TimePoint now,
-                      const std::string& reason);
 
 }  // namespace dunning::ledger

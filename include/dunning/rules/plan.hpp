@@ -128,6 +128,13 @@ struct GateVerdict {
   std::string why;  // kDefer / kSkip: for the case timeline and the log
 };
 
+// Why `step` must never go out for this case (a channel that cannot act, unless, holdout,
+// stop_on, an unreachable address, the card networks' retry cap), or "" — the part of the gate
+// that does not depend on the time of day. The scheduler asks it before queueing a step, the
+// gate again just before sending, with the facts of that moment.
+std::string skip_reason(const config::Sequence& seq, const config::Step& step, int step_index,
+                        const config::Defaults& d, const SendFacts& f);
+
 // May `step` (outbox step_index `step_index` of a case following `seq`) go out at f.now?
 GateVerdict send_gate(const config::Sequence& seq, const config::Step& step, int step_index,
                       const config::Defaults& d, const SendFacts& f);

@@ -9,6 +9,10 @@
 
 namespace dunning::sender {
 
+// Process-wide set-up of the transports' libraries (libcurl): once, from main(), before any
+// thread starts. Not thread-safe.
+void global_init();
+
 struct Delivery {
   enum class Outcome {
     kDelivered,          // the server accepted the message

@@ -43,6 +43,11 @@ struct CaseRecord {
   std::optional<TimePoint> next_due_at;
   int attempt_count = 0;
   bool holdout = false;
+  std::int64_t paid_minor = 0;               // partial payments so far, in amount's currency
+  std::optional<TimePoint> card_updated_at;  // the customer's card changed while it was open
+
+  // What is still owed: the amount less partial payments.
+  Money outstanding() const { return Money(amount.minor() - paid_minor, amount.currency()); }
 };
 
 // Which cases a listing returns; empty fields do not filter.
@@ -79,6 +84,8 @@ class Cases {
   // ---- reading; open means open or paused
   virtual std::optional<CaseRecord> get(std::int64_t id) = 0;
   virtual std::optional<CaseRecord> open_for_invoice(const std::string& invoice_id) = 0;
+  // The invoice's most recent case in any state (late money and refunds find it), or nullopt.
+  virtual std::optional<CaseRecord> latest_for_invoice(const std::string& invoice_id) = 0;
   // Oldest first.
   virtual std::vector<CaseRecord> open_for_customer(const std::string& customer_id) = 0;
   virtual std::vector<CaseRecord> open_for_subscription(const std::string& subscription_id) = 0;
@@ -97,6 +104,10 @@ class Cases {
   virtual void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) = 0;
   // One more charge attempt was made for the case (a retry the billing system answered).
   virtual void increment_attempt_count(std::int64_t id) = 0;
+  // A partial payment of `minor` (the case's currency) arrived; the case stays open.
+  virtual void add_paid(std::int64_t id, std::int64_t minor) = 0;
+  // The customer's card changed at `at` while the case was open (kept: the first change).
+  virtual void set_card_updated(std::int64_t id, TimePoint at) = 0;
 
   // ---- the timeline
   virtual void add_event(std::int64_t case_id, TimePoint at, const std::string& kind,

@@ -55,6 +55,8 @@ class LedgerBook {
   // order: memory does not grow with the ledger. `fn` must not call back into this connection.
   virtual void for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
                         const std::function<void(const LedgerEntry&)>& fn) = 0;
+  // Every row of the case (its close row, partial and late payments, corrections), by id.
+  virtual std::vector<LedgerEntry> for_case(std::int64_t case_id) = 0;
   // The latest click on the case's card-update link at or before `at` (click attribution).
   virtual std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at) = 0;
 };

@@ -64,6 +64,9 @@ class Outbox {
   // Gives a claimed row back unattempted: frees its lease and undoes the claim's attempt.
   virtual void release(std::int64_t id) = 0;
   virtual void mark_sent(std::int64_t id, TimePoint at) = 0;
+  // The send-time gate said "not now": the row stays pending, due (and next tried) at `until`,
+  // its claim undone (not an attempt), with the reason.
+  virtual void defer(std::int64_t id, TimePoint until, const std::string& reason) = 0;
   // Keeps the row pending, next tried at `next_attempt_at`, with the error that delayed it.
   virtual void mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) = 0;
   // Ends the row in `state` (failed, skipped, cancelled) with its reason.
@@ -75,11 +78,20 @@ class Outbox {
   virtual std::vector<OutboxRow> for_case(std::int64_t case_id) = 0;
   // The case's last row delivered at or before `at` (the step a recovery is attributed to).
   virtual std::optional<OutboxRow> last_delivered(std::int64_t case_id, TimePoint at) = 0;
+  // The case's email/sms row that was claimed for sending at or before `at` and whose outcome was
+  // never recorded (its sender stopped in between): the message may have gone out.
+  virtual std::optional<OutboxRow> unconfirmed_contact(std::int64_t case_id, TimePoint at) = 0;
   // Pending rows of `channel` due at `now` (what a channel pause is holding back).
   virtual std::int64_t pending_due(const std::string& channel, TimePoint now) = 0;
   // Send (or planned) times of the customer's email and sms rows across all their cases,
   // pending or sent, at or after `since`, in time order (the daily cap's facts).
   virtual std::vector<TimePoint> contact_times(const std::string& customer_id, TimePoint since) = 0;
+  // When the customer's email and sms were actually sent (all their cases), at or after `since`,
+  // in time order (the send-time gate's facts).
+  virtual std::vector<TimePoint> sent_contact_times(const std::string& customer_id,
+                                                    TimePoint since) = 0;
+  // When the card's retries were actually made (sent to billing), at or after `since`.
+  virtual std::vector<TimePoint> retries_made(const std::string& card_id, TimePoint since) = 0;
   // Due times of the card's retries in any state but cancelled, in [from, to) (per-card cap).
   virtual std::vector<TimePoint> retry_times(const std::string& card_id, TimePoint from,
                                              TimePoint to) = 0;

@@ -131,6 +131,9 @@ class PaymentsFeed {
   virtual std::optional<Customer> customer(const std::string& id) = 0;
   // The customer's default card (the most recently updated one if several claim it).
   virtual std::optional<Card> default_card(const std::string& customer_id) = 0;
+  // A succeeded payment for `invoice_id` that occurred at or after `at` (the invoice was paid
+  // after that failure, whatever order the facts arrived in); nullopt when there is none.
+  virtual std::optional<Payment> paid_since(const std::string& invoice_id, TimePoint at) = 0;
   // The plan of a subscription ("" when the row has none).
   virtual std::optional<std::string> subscription_plan(const std::string& subscription_id) = 0;
   // The customer's most recently updated subscription whose status is not in `ended_statuses`.

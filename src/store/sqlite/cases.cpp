@@ -64,6 +64,16 @@ std::optional<CaseRecord> SqliteCases::open_for_invoice(const std::string& invoi
   });
 }
 
+std::optional<CaseRecord> SqliteCases::latest_for_invoice(const std::string& invoice_id) {
+  return guard("latest_case_for_invoice", [&]() -> std::optional<CaseRecord> {
+    static const std::string kSql = select_cases("WHERE invoice_id = ? ORDER BY id DESC LIMIT 1");
+    auto s = db_.prepare(kSql);
+    s.bind(1, invoice_id);
+    if (!s.step()) return std::nullopt;
+    return read_case(*s);
+  });
+}
+
 std::vector<CaseRecord> SqliteCases::open_for_customer(const std::string& customer_id) {
   return guard("open_cases_for_customer", [&] {
     static const std::string kSql =
@@ -134,6 +144,21 @@ void SqliteCases::increment_attempt_count(std::int64_t id) {
   guard("increment_attempt_count", [&] {
     auto s = db_.prepare(sql::kIncrementAttemptCount);
     s.bind(1, id).run();
+  });
+}
+
+void SqliteCases::add_paid(std::int64_t id, std::int64_t minor) {
+  guard("add_paid", [&] {
+    auto s = db_.prepare("UPDATE cases SET paid_minor = paid_minor + ? WHERE id = ?");
+    s.bind(1, minor).bind(2, id).run();
+  });
+}
+
+void SqliteCases::set_card_updated(std::int64_t id, TimePoint at) {
+  guard("set_card_updated", [&] {
+    auto s = db_.prepare(
+        "UPDATE cases SET card_updated_at = COALESCE(card_updated_at, ?) WHERE id = ?");
+    s.bind(1, iso(at)).bind(2, id).run();
   });
 }
 

@@ -40,43 +40,64 @@ std::int64_t SqliteLedgerBook::append(const LedgerEntry& e) {
   });
 }
 
+namespace {
+
+constexpr const char* kLedgerSelect =
+    "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
+    "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
+    "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
+    "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
+    "COALESCE(note, '') FROM ledger ";
+
+LedgerEntry read_ledger(const StatementCache::Lease& s) {
+  LedgerEntry e;
+  e.id = s.int64(0);
+  e.case_id = s.int64(1);
+  e.kind = s.text(2);
+  e.customer_id = s.text(3);
+  e.subscription_id = s.opt_text(4);
+  e.invoice_id = s.opt_text(5);
+  e.payment_id = s.opt_text(6);
+  e.amount = money(s.int64(7), s.text(8), "ledger.currency");
+  if (auto st = s.opt_int64(9)) e.step_index = static_cast<int>(*st);
+  e.channel = s.text(10);
+  e.template_name = s.text(11);
+  e.sequence_id = s.text(12);
+  e.decline_code = s.text(13);
+  e.opened_at = parse_time(s.text(14), "ledger.opened_at");
+  e.occurred_at = parse_time(s.text(15), "ledger.occurred_at");
+  e.recorded_at = parse_time(s.text(16), "ledger.recorded_at");
+  if (auto d = s.opt_int64(17)) e.days_to_recover = static_cast<int>(*d);
+  e.attribution = s.text(18);
+  e.clicked_at = parse_opt_time(s.opt_text(19), "ledger.clicked_at");
+  e.corrects = s.opt_int64(20);
+  e.note = s.text(21);
+  return e;
+}
+
+}  // namespace
+
 void SqliteLedgerBook::for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
                                 const std::function<void(const LedgerEntry&)>& fn) {
   guard("for_each_ledger", [&] {
-    auto s = db_.prepare(
-        "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
-        "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
-        "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
-        "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
-        "COALESCE(note, '') FROM ledger WHERE (?1 IS NULL OR occurred_at >= ?1) AND "
-        "(?2 IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id");
+    static const std::string kSql = std::string(kLedgerSelect) +
+                                    "WHERE (?1 IS NULL OR occurred_at >= ?1) AND "
+                                    "(?2 IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id";
+    auto s = db_.prepare(kSql);
     bind_time(s, 1, from);
     bind_time(s, 2, to);
-    while (s.step()) {
-      LedgerEntry e;
-      e.id = s.int64(0);
-      e.case_id = s.int64(1);
-      e.kind = s.text(2);
-      e.customer_id = s.text(3);
-      e.subscription_id = s.opt_text(4);
-      e.invoice_id = s.opt_text(5);
-      e.payment_id = s.opt_text(6);
-      e.amount = money(s.int64(7), s.text(8), "ledger.currency");
-      if (auto st = s.opt_int64(9)) e.step_index = static_cast<int>(*st);
-      e.channel = s.text(10);
-      e.template_name = s.text(11);
-      e.sequence_id = s.text(12);
-      e.decline_code = s.text(13);
-      e.opened_at = parse_time(s.text(14), "ledger.opened_at");
-      e.occurred_at = parse_time(s.text(15), "ledger.occurred_at");
-      e.recorded_at = parse_time(s.text(16), "ledger.recorded_at");
-      if (auto d = s.opt_int64(17)) e.days_to_recover = static_cast<int>(*d);
-      e.attribution = s.text(18);
-      e.clicked_at = parse_opt_time(s.opt_text(19), "ledger.clicked_at");
-      e.corrects = s.opt_int64(20);
-      e.note = s.text(21);
-      fn(e);
-    }
+    while (s.step()) fn(read_ledger(s));
+  });
+}
+
+std::vector<LedgerEntry> SqliteLedgerBook::for_case(std::int64_t case_id) {
+  return guard("ledger_for_case", [&] {
+    static const std::string kSql = std::string(kLedgerSelect) + "WHERE case_id = ? ORDER BY id";
+    auto s = db_.prepare(kSql);
+    s.bind(1, case_id);
+    std::vector<LedgerEntry> out;
+    while (s.step()) out.push_back(read_ledger(s));
+    return out;
   });
 }
 

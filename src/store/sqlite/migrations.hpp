@@ -6,7 +6,7 @@
 
 namespace dunning::store::detail {
 
-inline constexpr std::array<std::string_view, 6> kMigrations = {
+inline constexpr std::array<std::string_view, 7> kMigrations = {
     // ---- version 1
     R"sql(
 -- The polled payments data (written by the billing system, the ingest API or an import).
@@ -168,6 +168,48 @@ CREATE TRIGGER subscriptions_status_changed AFTER UPDATE OF status ON subscripti
   BEGIN INSERT INTO subscription_changes(subscription_id, status, at)
         VALUES (new.id, new.status,
                 COALESCE(new.updated_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))); END;
+)sql",
+    // ---- version 7: money that moves after a case opened (partial payments, late payments
+    // after a write-off, refunds as corrections) and the facts the send-time gate reads.
+    R"sql(
+-- Ledger kinds: `partial` (part of the amount paid, the case stays open for the rest) and
+-- `late` (paid after the case was written off or cancelled) are rows of their own next to the
+-- one close row of a case. SQLite cannot change a CHECK: the table is rebuilt, rows unchanged.
+CREATE TABLE ledger_v7(
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id),
+  kind TEXT NOT NULL CHECK (kind IN ('recovered', 'recovered_without_contact', 'lost',
+                                     'cancelled', 'correction', 'partial', 'late')),
+  customer_id TEXT NOT NULL, subscription_id TEXT, invoice_id TEXT, payment_id TEXT,
+  amount_minor INTEGER NOT NULL, currency TEXT NOT NULL CHECK (length(currency) = 3),
+  step_index INTEGER, channel TEXT, template TEXT, sequence_id TEXT, decline_code TEXT,
+  opened_at TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+  days_to_recover INTEGER,
+  attribution TEXT CHECK (attribution IS NULL OR attribution IN ('step', 'click')),
+  clicked_at TEXT, corrects INTEGER REFERENCES ledger(id), note TEXT);
+INSERT INTO ledger_v7 SELECT id, case_id, kind, customer_id, subscription_id, invoice_id,
+  payment_id, amount_minor, currency, step_index, channel, template, sequence_id, decline_code,
+  opened_at, occurred_at, recorded_at, days_to_recover, attribution, clicked_at, corrects, note
+  FROM ledger;
+DROP TABLE ledger;
+ALTER TABLE ledger_v7 RENAME TO ledger;
+CREATE UNIQUE INDEX ledger_one_close_per_case ON ledger(case_id)
+  WHERE kind NOT IN ('correction', 'partial', 'late');
+CREATE UNIQUE INDEX ledger_one_row_per_payment ON ledger(payment_id, kind)
+  WHERE payment_id IS NOT NULL AND kind IN ('partial', 'late');
+CREATE INDEX ledger_occurred ON ledger(occurred_at);
+CREATE INDEX ledger_case ON ledger(case_id, kind);
+CREATE INDEX ledger_subscription ON ledger(subscription_id, kind);
+CREATE INDEX ledger_invoice ON ledger(invoice_id, kind);
+CREATE TRIGGER ledger_is_append_only_update BEFORE UPDATE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
+CREATE TRIGGER ledger_is_append_only_delete BEFORE DELETE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: write a correction row'); END;
+-- What is still owed on a case after partial payments, and when the customer's card changed
+-- during it (facts of the plan and of the send-time gate, read with the case row).
+ALTER TABLE cases ADD COLUMN paid_minor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN card_updated_at TEXT;
+UPDATE cases SET card_updated_at = (SELECT MIN(at) FROM case_events e
+  WHERE e.case_id = cases.id AND e.kind = 'card_updated');
 )sql",
 };
 

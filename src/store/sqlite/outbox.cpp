@@ -78,6 +78,15 @@ void SqliteOutbox::mark_sent(std::int64_t id, TimePoint at) {
   });
 }
 
+void SqliteOutbox::defer(std::int64_t id, TimePoint until, const std::string& reason) {
+  guard("defer_outbox", [&] {
+    auto s = db_.prepare(
+        "UPDATE outbox SET due_at = ?1, next_attempt_at = ?1, lease_until = NULL, "
+        "attempts = MAX(attempts - 1, 0), last_error = ?2 WHERE id = ?3 AND state = 'pending'");
+    s.bind(1, iso(until)).bind(2, reason).bind(3, id).run();
+  });
+}
+
 void SqliteOutbox::mark_retry(std::int64_t id, TimePoint next_attempt_at,
                               const std::string& error) {
   guard("mark_outbox_retry", [&] {
@@ -115,6 +124,46 @@ std::optional<OutboxRow> SqliteOutbox::last_delivered(std::int64_t case_id, Time
     s.bind(1, case_id).bind(2, iso(at));
     if (!s.step()) return std::nullopt;
     return read_outbox(*s);
+  });
+}
+
+std::optional<OutboxRow> SqliteOutbox::unconfirmed_contact(std::int64_t case_id, TimePoint at) {
+  return guard("unconfirmed_contact", [&]() -> std::optional<OutboxRow> {
+    static const std::string kSql =
+        "SELECT " + std::string(kOutboxColumns) +
+        " FROM outbox WHERE case_id = ? AND state = 'pending' AND lease_until IS NOT NULL AND "
+        "attempts > 0 AND channel IN ('email', 'sms') AND next_attempt_at <= ? "
+        "ORDER BY step_index DESC LIMIT 1";
+    auto s = db_.prepare(kSql);
+    s.bind(1, case_id).bind(2, iso(at));
+    if (!s.step()) return std::nullopt;
+    return read_outbox(*s);
+  });
+}
+
+std::vector<TimePoint> SqliteOutbox::sent_contact_times(const std::string& customer_id,
+                                                        TimePoint since) {
+  return guard("sent_contact_times", [&] {
+    auto s = db_.prepare(
+        "SELECT o.sent_at FROM cases c CROSS JOIN outbox o ON o.case_id = c.id "
+        "WHERE c.customer_id = ?1 AND o.state = 'sent' AND o.channel IN ('email', 'sms') "
+        "AND o.sent_at >= ?2 ORDER BY o.sent_at");
+    s.bind(1, customer_id).bind(2, iso(since));
+    std::vector<TimePoint> out;
+    while (s.step()) out.push_back(parse_time(s.text(0), "outbox.sent_at"));
+    return out;
+  });
+}
+
+std::vector<TimePoint> SqliteOutbox::retries_made(const std::string& card_id, TimePoint since) {
+  return guard("retries_made", [&] {
+    auto s = db_.prepare(
+        "SELECT sent_at FROM outbox WHERE card_id = ? AND action = 'retry' AND state = 'sent' "
+        "AND sent_at >= ? ORDER BY sent_at");
+    s.bind(1, card_id).bind(2, iso(since));
+    std::vector<TimePoint> out;
+    while (s.step()) out.push_back(parse_time(s.text(0), "outbox.sent_at"));
+    return out;
   });
 }
 

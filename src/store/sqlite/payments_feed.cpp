@@ -137,6 +137,21 @@ std::optional<Card> SqlitePaymentsFeed::default_card(const std::string& customer
   });
 }
 
+std::optional<Payment> SqlitePaymentsFeed::paid_since(const std::string& invoice_id,
+                                                       TimePoint at) {
+  return guard("paid_since", [&]() -> std::optional<Payment> {
+    auto s = db_.prepare(
+        "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
+        "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE invoice_id = ? AND "
+        "status = 'succeeded' AND occurred_at >= ? ORDER BY occurred_at LIMIT 1");
+    s.bind(1, invoice_id).bind(2, iso(at));
+    if (!s.step()) return std::nullopt;
+    auto p = decode_payment(s);
+    if (!p) return std::nullopt;  // an unreadable row is reported when the feed reaches it
+    return std::move(p).value();
+  });
+}
+
 std::optional<std::string> SqlitePaymentsFeed::subscription_plan(
     const std::string& subscription_id) {
   return guard("subscription_plan", [&]() -> std::optional<std::string> {

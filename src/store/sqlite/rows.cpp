@@ -62,6 +62,8 @@ CaseRecord read_case(const Stmt& s) {
   c.next_due_at = parse_opt_time(s.opt_text(15), "cases.next_due_at");
   c.attempt_count = static_cast<int>(s.int64(16));
   c.holdout = s.int64(17) != 0;
+  c.paid_minor = s.int64(18);
+  c.card_updated_at = parse_opt_time(s.opt_text(19), "cases.card_updated_at");
   return c;
 }
 
