@@ -54,6 +54,10 @@ inline constexpr std::string_view kCloseCase =
     "WHERE id = ?";
 inline constexpr std::string_view kIncrementAttemptCount =
     "UPDATE cases SET attempt_count = attempt_count + 1 WHERE id = ?";
+inline constexpr std::string_view kAddPaid =
+    "UPDATE cases SET paid_minor = paid_minor + ? WHERE id = ?";
+inline constexpr std::string_view kSetCardUpdated =
+    "UPDATE cases SET card_updated_at = COALESCE(card_updated_at, ?) WHERE id = ?";
 inline constexpr std::string_view kAddCaseEvent =
     "INSERT INTO case_events(case_id, at, kind, detail) VALUES (?, ?, ?, ?)";
 inline constexpr std::string_view kCaseEventsOfCase =
@@ -77,6 +81,9 @@ inline constexpr std::string_view kMarkOutboxRetry =
 inline constexpr std::string_view kMarkOutboxFinal =
     "UPDATE outbox SET state = ?, sent_at = ?, lease_until = NULL, last_error = ? "
     "WHERE id = ?";
+inline constexpr std::string_view kRetriesMade =
+    "SELECT sent_at FROM outbox WHERE card_id = ? AND action = 'retry' AND state = 'sent' "
+    "AND sent_at >= ? ORDER BY sent_at";
 inline constexpr std::string_view kRetryTimes =
     "SELECT due_at FROM outbox WHERE card_id = ? AND due_at >= ? AND due_at < ? "
     "AND state <> 'cancelled' AND action = 'retry' ORDER BY due_at";
@@ -98,6 +105,13 @@ inline constexpr std::string_view kChannelPauses =
     "SELECT channel, reason, since, retry_at FROM channel_pauses ORDER BY channel";
 
 // ---- LedgerBook
+// The columns of a ledger row, in the order both engines read them.
+inline constexpr std::string_view kLedgerSelect =
+    "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
+    "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
+    "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
+    "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
+    "COALESCE(note, '') FROM ledger ";
 inline constexpr std::string_view kLastClick =
     "SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?";
 

@@ -81,6 +81,15 @@ std::optional<CaseRecord> PgCases::open_for_invoice(const std::string& invoice_i
   });
 }
 
+std::optional<CaseRecord> PgCases::latest_for_invoice(const std::string& invoice_id) {
+  return guard("latest_case_for_invoice", [&]() -> std::optional<CaseRecord> {
+    static const std::string kSql = select_cases("WHERE invoice_id = ? ORDER BY id DESC LIMIT 1");
+    auto s = db_.query(kSql, Params().add(invoice_id));
+    if (s.empty()) return std::nullopt;
+    return read_case(s, 0);
+  });
+}
+
 std::vector<CaseRecord> PgCases::open_for_customer(const std::string& customer_id) {
   return guard("open_cases_for_customer", [&] {
     static const std::string kSql =
@@ -138,6 +147,15 @@ void PgCases::close(std::int64_t id, CaseState state, TimePoint at, const std::s
 void PgCases::increment_attempt_count(std::int64_t id) {
   guard("increment_attempt_count",
         [&] { db_.query(sql::kIncrementAttemptCount, Params().add(id)); });
+}
+
+void PgCases::add_paid(std::int64_t id, std::int64_t minor) {
+  guard("add_paid", [&] { db_.query(sql::kAddPaid, Params().add(minor).add(id)); });
+}
+
+void PgCases::set_card_updated(std::int64_t id, TimePoint at) {
+  guard("set_card_updated",
+        [&] { db_.query(sql::kSetCardUpdated, Params().add(iso(at)).add(id)); });
 }
 
 void PgCases::add_event(std::int64_t case_id, TimePoint at, const std::string& kind,

@@ -26,6 +26,7 @@ class PgPaymentsFeed final : public PaymentsFeed {
   std::optional<Customer> customer(const std::string& id) override;
   std::optional<Card> default_card(const std::string& customer_id) override;
   std::optional<std::string> subscription_plan(const std::string& subscription_id) override;
+  std::optional<Payment> paid_since(const std::string& invoice_id, TimePoint at) override;
   std::optional<SubscriptionInfo> customer_subscription(
       const std::string& customer_id, std::span<const std::string_view> ended_statuses) override;
 
@@ -55,6 +56,7 @@ class PgCases final : public Cases {
   void record_expiry_case(const ExpiringCard& card, std::int64_t case_id) override;
   std::optional<CaseRecord> get(std::int64_t id) override;
   std::optional<CaseRecord> open_for_invoice(const std::string& invoice_id) override;
+  std::optional<CaseRecord> latest_for_invoice(const std::string& invoice_id) override;
   std::vector<CaseRecord> open_for_customer(const std::string& customer_id) override;
   std::vector<CaseRecord> open_for_subscription(const std::string& subscription_id) override;
   std::vector<CaseRecord> due(TimePoint now, int limit) override;
@@ -63,6 +65,8 @@ class PgCases final : public Cases {
   bool change_state(std::int64_t id, CaseState from, CaseState to) override;
   void close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) override;
   void increment_attempt_count(std::int64_t id) override;
+  void add_paid(std::int64_t id, std::int64_t minor) override;
+  void set_card_updated(std::int64_t id, TimePoint at) override;
   void add_event(std::int64_t case_id, TimePoint at, const std::string& kind,
                  const std::string& detail) override;
   std::vector<CaseEvent> events(std::int64_t case_id) override;
@@ -87,6 +91,7 @@ class PgOutbox final : public Outbox {
                                std::span<const std::string> skip_channels) override;
   void release(std::int64_t id) override;
   void mark_sent(std::int64_t id, TimePoint at) override;
+  void defer(std::int64_t id, TimePoint until, const std::string& reason) override;
   void mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) override;
   void mark_final(std::int64_t id, OutboxState state, TimePoint at,
                   const std::string& error) override;
@@ -94,6 +99,10 @@ class PgOutbox final : public Outbox {
   std::optional<OutboxRow> last_delivered(std::int64_t case_id, TimePoint at) override;
   std::int64_t pending_due(const std::string& channel, TimePoint now) override;
   std::vector<TimePoint> contact_times(const std::string& customer_id, TimePoint since) override;
+  std::optional<OutboxRow> unconfirmed_contact(std::int64_t case_id, TimePoint at) override;
+  std::vector<TimePoint> sent_contact_times(const std::string& customer_id,
+                                            TimePoint since) override;
+  std::vector<TimePoint> retries_made(const std::string& card_id, TimePoint since) override;
   std::vector<TimePoint> retry_times(const std::string& card_id, TimePoint from,
                                      TimePoint to) override;
 
@@ -126,6 +135,7 @@ class PgLedgerBook final : public LedgerBook {
   void for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
                 const std::function<void(const LedgerEntry&)>& fn) override;
   std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at) override;
+  std::vector<LedgerEntry> for_case(std::int64_t case_id) override;
 
  private:
   PgDatabase& db_;

@@ -48,41 +48,57 @@ std::int64_t PgLedgerBook::append(const LedgerEntry& e) {
   });
 }
 
+namespace {
+
+LedgerEntry read_ledger(const Rows& s, int i) {
+  LedgerEntry e;
+  e.id = s.int64(i, 0);
+  e.case_id = s.int64(i, 1);
+  e.kind = s.text(i, 2);
+  e.customer_id = s.text(i, 3);
+  e.subscription_id = s.opt_text(i, 4);
+  e.invoice_id = s.opt_text(i, 5);
+  e.payment_id = s.opt_text(i, 6);
+  e.amount = money(s.int64(i, 7), s.text(i, 8), "ledger.currency");
+  if (auto st = s.opt_int64(i, 9)) e.step_index = static_cast<int>(*st);
+  e.channel = s.text(i, 10);
+  e.template_name = s.text(i, 11);
+  e.sequence_id = s.text(i, 12);
+  e.decline_code = s.text(i, 13);
+  e.opened_at = parse_time(s.text(i, 14), "ledger.opened_at");
+  e.occurred_at = parse_time(s.text(i, 15), "ledger.occurred_at");
+  e.recorded_at = parse_time(s.text(i, 16), "ledger.recorded_at");
+  if (auto d = s.opt_int64(i, 17)) e.days_to_recover = static_cast<int>(*d);
+  e.attribution = s.text(i, 18);
+  e.clicked_at = parse_opt_time(s.opt_text(i, 19), "ledger.clicked_at");
+  e.corrects = s.opt_int64(i, 20);
+  e.note = s.text(i, 21);
+  return e;
+}
+
+}  // namespace
+
 void PgLedgerBook::for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
                             const std::function<void(const LedgerEntry&)>& fn) {
   guard("for_each_ledger", [&] {
-    db_.stream(
-        "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
-        "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
-        "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
-        "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
-        "COALESCE(note, '') FROM ledger WHERE (?1::text IS NULL OR occurred_at >= ?1) AND "
-        "(?2::text IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id",
-        Params().add(opt_iso(from)).add(opt_iso(to)), [&](const Rows& s) {
-          LedgerEntry e;
-          e.id = s.int64(0, 0);
-          e.case_id = s.int64(0, 1);
-          e.kind = s.text(0, 2);
-          e.customer_id = s.text(0, 3);
-          e.subscription_id = s.opt_text(0, 4);
-          e.invoice_id = s.opt_text(0, 5);
-          e.payment_id = s.opt_text(0, 6);
-          e.amount = money(s.int64(0, 7), s.text(0, 8), "ledger.currency");
-          if (auto st = s.opt_int64(0, 9)) e.step_index = static_cast<int>(*st);
-          e.channel = s.text(0, 10);
-          e.template_name = s.text(0, 11);
-          e.sequence_id = s.text(0, 12);
-          e.decline_code = s.text(0, 13);
-          e.opened_at = parse_time(s.text(0, 14), "ledger.opened_at");
-          e.occurred_at = parse_time(s.text(0, 15), "ledger.occurred_at");
-          e.recorded_at = parse_time(s.text(0, 16), "ledger.recorded_at");
-          if (auto d = s.opt_int64(0, 17)) e.days_to_recover = static_cast<int>(*d);
-          e.attribution = s.text(0, 18);
-          e.clicked_at = parse_opt_time(s.opt_text(0, 19), "ledger.clicked_at");
-          e.corrects = s.opt_int64(0, 20);
-          e.note = s.text(0, 21);
-          fn(e);
-        });
+    // The parameters' type is said: PostgreSQL cannot infer it from `IS NULL`.
+    static const std::string kSql =
+        std::string(sql::kLedgerSelect) +
+        "WHERE (?1::text IS NULL OR occurred_at >= ?1) AND "
+        "(?2::text IS NULL OR occurred_at < ?2) ORDER BY occurred_at, id";
+    db_.stream(kSql, Params().add(opt_iso(from)).add(opt_iso(to)),
+               [&](const Rows& s) { fn(read_ledger(s, 0)); });
+  });
+}
+
+std::vector<LedgerEntry> PgLedgerBook::for_case(std::int64_t case_id) {
+  return guard("ledger_for_case", [&] {
+    static const std::string kSql =
+        std::string(sql::kLedgerSelect) + "WHERE case_id = ? ORDER BY id";
+    auto s = db_.query(kSql, Params().add(case_id));
+    std::vector<LedgerEntry> out;
+    for (int i = 0; i < s.size(); ++i) out.push_back(read_ledger(s, i));
+    return out;
   });
 }
 

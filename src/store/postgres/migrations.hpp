@@ -13,6 +13,8 @@
 // - Triggers call functions; those on the billing system's tables are SECURITY DEFINER, so the
 //   billing system's role needs no rights on dunningd's tables.
 // - The ledger also refuses TRUNCATE.
+// - A CHECK is replaced in place (ALTER TABLE ... DROP/ADD CONSTRAINT) where SQLite rebuilds the
+//   table (version 7).
 #pragma once
 
 #include <array>
@@ -20,7 +22,7 @@
 
 namespace dunning::store::postgres {
 
-inline constexpr std::array<std::string_view, 6> kMigrations = {
+inline constexpr std::array<std::string_view, 7> kMigrations = {
     // ---- version 1
     R"sql(
 -- Positions of the fed tables, in commit order (see the header of this file).
@@ -295,6 +297,38 @@ END $$;
 SELECT dunning_billing_ddl('subscriptions', 'CREATE OR REPLACE TRIGGER '
   'subscriptions_status_changed AFTER UPDATE OF status ON subscriptions FOR EACH ROW EXECUTE '
   'FUNCTION ' || quote_ident(current_schema()) || '.dunning_subscription_status_changed()');
+)sql",
+    // ---- version 7: money that moves after a case opened (partial payments, late payments
+    // after a write-off, refunds as corrections) and the facts the send-time gate reads.
+    R"sql(
+-- Ledger kinds: `partial` (part of the amount paid, the case stays open for the rest) and
+-- `late` (paid after the case was written off or cancelled) are rows of their own next to the
+-- one close row of a case. The CHECK is replaced in place; no row is touched (the ledger stays
+-- append-only: its triggers fire on row changes, and there are none).
+DO $$
+DECLARE
+  c text;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'ledger'::regclass
+             AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%kind%' LOOP
+    EXECUTE format('ALTER TABLE ledger DROP CONSTRAINT %I', c);
+  END LOOP;
+END $$;
+ALTER TABLE ledger ADD CONSTRAINT ledger_kind_check
+  CHECK (kind IN ('recovered', 'recovered_without_contact', 'lost', 'cancelled', 'correction',
+                  'partial', 'late'));
+DROP INDEX ledger_one_close_per_case;
+CREATE UNIQUE INDEX ledger_one_close_per_case ON ledger(case_id)
+  WHERE kind NOT IN ('correction', 'partial', 'late');
+CREATE UNIQUE INDEX ledger_one_row_per_payment ON ledger(payment_id, kind)
+  WHERE payment_id IS NOT NULL AND kind IN ('partial', 'late');
+CREATE INDEX ledger_invoice ON ledger(invoice_id, kind);
+-- What is still owed on a case after partial payments, and when the customer's card changed
+-- during it (facts of the plan and of the send-time gate, read with the case row).
+ALTER TABLE cases ADD COLUMN paid_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN card_updated_at TEXT COLLATE "C";
+UPDATE cases SET card_updated_at = e.at FROM (SELECT case_id, MIN(at) AS at FROM case_events
+  WHERE kind = 'card_updated' GROUP BY case_id) e WHERE e.case_id = cases.id;
 )sql",
 };
 

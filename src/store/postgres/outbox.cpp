@@ -105,6 +105,16 @@ void PgOutbox::mark_sent(std::int64_t id, TimePoint at) {
         [&] { db_.query(sql::kMarkOutboxSent, Params().add(iso(at)).add(id)); });
 }
 
+void PgOutbox::defer(std::int64_t id, TimePoint until, const std::string& reason) {
+  guard("defer_outbox", [&] {
+    // SQLite's two-argument MAX is GREATEST here.
+    db_.query(
+        "UPDATE outbox SET due_at = ?1, next_attempt_at = ?1, lease_until = NULL, "
+        "attempts = GREATEST(attempts - 1, 0), last_error = ?2 WHERE id = ?3 AND state = 'pending'",
+        Params().add(iso(until)).add(reason).add(id));
+  });
+}
+
 void PgOutbox::mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) {
   guard("mark_outbox_retry", [&] {
     db_.query(sql::kMarkOutboxRetry, Params().add(iso(next_attempt_at)).add(error).add(id));
@@ -135,6 +145,39 @@ std::optional<OutboxRow> PgOutbox::last_delivered(std::int64_t case_id, TimePoin
     auto s = db_.query(kSql, Params().add(case_id).add(iso(at)));
     if (s.empty()) return std::nullopt;
     return read_outbox(s, 0);
+  });
+}
+
+std::optional<OutboxRow> PgOutbox::unconfirmed_contact(std::int64_t case_id, TimePoint at) {
+  return guard("unconfirmed_contact", [&]() -> std::optional<OutboxRow> {
+    static const std::string kSql =
+        "SELECT " + std::string(kOutboxColumns) +
+        " FROM outbox WHERE case_id = ? AND state = 'pending' AND lease_until IS NOT NULL AND "
+        "attempts > 0 AND channel IN ('email', 'sms') AND next_attempt_at <= ? "
+        "ORDER BY step_index DESC LIMIT 1";
+    auto s = db_.query(kSql, Params().add(case_id).add(iso(at)));
+    if (s.empty()) return std::nullopt;
+    return read_outbox(s, 0);
+  });
+}
+
+std::vector<TimePoint> PgOutbox::sent_contact_times(const std::string& customer_id,
+                                                    TimePoint since) {
+  return guard("sent_contact_times", [&] {
+    // SQLite's `CROSS JOIN ... ON` (which fixes its join order) is a plain JOIN here.
+    return read_times(
+        db_.query("SELECT o.sent_at FROM cases c JOIN outbox o ON o.case_id = c.id "
+                  "WHERE c.customer_id = ?1 AND o.state = 'sent' AND o.channel IN ('email', 'sms') "
+                  "AND o.sent_at >= ?2 ORDER BY o.sent_at",
+                  Params().add(customer_id).add(iso(since))),
+        "outbox.sent_at");
+  });
+}
+
+std::vector<TimePoint> PgOutbox::retries_made(const std::string& card_id, TimePoint since) {
+  return guard("retries_made", [&] {
+    return read_times(db_.query(sql::kRetriesMade, Params().add(card_id).add(iso(since))),
+                      "outbox.sent_at");
   });
 }
 

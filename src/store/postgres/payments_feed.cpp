@@ -147,6 +147,22 @@ std::optional<std::string> PgPaymentsFeed::subscription_plan(const std::string& 
   });
 }
 
+std::optional<Payment> PgPaymentsFeed::paid_since(const std::string& invoice_id, TimePoint at) {
+  return guard("paid_since", [&]() -> std::optional<Payment> {
+    // COLLATE "C": the billing system's own payments table may compare text by its locale.
+    auto s = db_.query(
+        "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
+        "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE invoice_id = ? AND "
+        "status = 'succeeded' AND occurred_at COLLATE \"C\" >= ? "
+        "ORDER BY occurred_at COLLATE \"C\" LIMIT 1",
+        Params().add(invoice_id).add(iso(at)));
+    if (s.empty()) return std::nullopt;
+    auto p = decode_payment(s, 0);
+    if (!p) return std::nullopt;  // an unreadable row is reported when the feed reaches it
+    return std::move(p).value();
+  });
+}
+
 std::optional<SubscriptionInfo> PgPaymentsFeed::customer_subscription(
     const std::string& customer_id, std::span<const std::string_view> ended_statuses) {
   return guard("customer_subscription", [&]() -> std::optional<SubscriptionInfo> {

@@ -54,6 +54,8 @@ CaseRecord read_case(const Rows& s, int i) {
   c.next_due_at = parse_opt_time(s.opt_text(i, 15), "cases.next_due_at");
   c.attempt_count = static_cast<int>(s.int64(i, 16));
   c.holdout = s.int64(i, 17) != 0;
+  c.paid_minor = s.int64(i, 18);
+  c.card_updated_at = parse_opt_time(s.opt_text(i, 19), "cases.card_updated_at");
   return c;
 }
 

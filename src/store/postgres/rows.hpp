@@ -48,7 +48,7 @@ std::string placeholders(int first, std::size_t n);
 inline constexpr std::string_view kCaseColumns =
     "id, trigger, customer_id, subscription_id, invoice_id, payment_id, amount_minor, currency, "
     "decline_code, sequence_id, sequence_hash, state, opened_at, closed_at, next_step, "
-    "next_due_at, attempt_count, holdout";
+    "next_due_at, attempt_count, holdout, paid_minor, card_updated_at";
 CaseRecord read_case(const Rows& r, int row);
 
 inline constexpr std::string_view kOutboxColumns =

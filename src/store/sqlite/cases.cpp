@@ -149,15 +149,14 @@ void SqliteCases::increment_attempt_count(std::int64_t id) {
 
 void SqliteCases::add_paid(std::int64_t id, std::int64_t minor) {
   guard("add_paid", [&] {
-    auto s = db_.prepare("UPDATE cases SET paid_minor = paid_minor + ? WHERE id = ?");
+    auto s = db_.prepare(sql::kAddPaid);
     s.bind(1, minor).bind(2, id).run();
   });
 }
 
 void SqliteCases::set_card_updated(std::int64_t id, TimePoint at) {
   guard("set_card_updated", [&] {
-    auto s = db_.prepare(
-        "UPDATE cases SET card_updated_at = COALESCE(card_updated_at, ?) WHERE id = ?");
+    auto s = db_.prepare(sql::kSetCardUpdated);
     s.bind(1, iso(at)).bind(2, id).run();
   });
 }

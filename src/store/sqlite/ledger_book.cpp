@@ -42,12 +42,7 @@ std::int64_t SqliteLedgerBook::append(const LedgerEntry& e) {
 
 namespace {
 
-constexpr const char* kLedgerSelect =
-    "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
-    "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
-    "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
-    "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
-    "COALESCE(note, '') FROM ledger ";
+using sql::kLedgerSelect;
 
 LedgerEntry read_ledger(const StatementCache::Lease& s) {
   LedgerEntry e;

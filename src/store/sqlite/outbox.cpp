@@ -157,9 +157,7 @@ std::vector<TimePoint> SqliteOutbox::sent_contact_times(const std::string& custo
 
 std::vector<TimePoint> SqliteOutbox::retries_made(const std::string& card_id, TimePoint since) {
   return guard("retries_made", [&] {
-    auto s = db_.prepare(
-        "SELECT sent_at FROM outbox WHERE card_id = ? AND action = 'retry' AND state = 'sent' "
-        "AND sent_at >= ? ORDER BY sent_at");
+    auto s = db_.prepare(sql::kRetriesMade);
     s.bind(1, card_id).bind(2, iso(since));
     std::vector<TimePoint> out;
     while (s.step()) out.push_back(parse_time(s.text(0), "outbox.sent_at"));
