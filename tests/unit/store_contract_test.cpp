@@ -316,6 +316,45 @@ TEST_CASE("every subscription status change is fed and the caller says which one
   });
 }
 
+TEST_CASE("paid_since finds the invoice's payment after a failure in whatever order it arrived",
+          "[store][contract][feed]") {
+  on_every_engine([](store::Engine& e, const Billing& billing) {
+    auto pay = [&](const char* id, const char* invoice, const char* status, const char* when) {
+      billing(std::string("INSERT INTO payments(id, customer_id, invoice_id, amount_minor, "
+                          "currency, status, occurred_at) VALUES ('") +
+              id + "', 'cus_1', '" + invoice + "', 1250, 'EUR', '" + status + "', '" + when + "')");
+    };
+    // The billing system wrote the successes first and the failure they settle last (a webhook
+    // before the import of the failed charge): the feed's order is not the order of events.
+    pay("py_paid_later", "in_1", "succeeded", "2026-11-06T09:00:00Z");
+    pay("py_paid", "in_1", "succeeded", "2026-11-04T09:00:00Z");
+    pay("py_paid_before", "in_1", "succeeded", "2026-10-04T09:00:00Z");
+    pay("py_refund", "in_1", "refunded", "2026-11-03T09:00:00Z");
+    pay("py_other_invoice", "in_2", "succeeded", "2026-11-03T09:00:00Z");
+    pay("py_failed", "in_1", "failed", "2026-11-02T10:00:00Z");
+    auto fed = e.feed().payments_after(0, 10);
+    REQUIRE(fed.rows.size() == 6);
+    REQUIRE(fed.rows[5].id == "py_failed");
+
+    const TimePoint failed_at = at("2026-11-02T10:00:00Z");
+    auto paid = e.feed().paid_since("in_1", failed_at);
+    REQUIRE(paid);
+    CHECK(paid->id == "py_paid");  // the first success at or after the failure
+    CHECK(paid->invoice_id == "in_1");
+    CHECK(paid->status == "succeeded");
+    CHECK(paid->amount == Money(1250, "EUR"));
+    CHECK(paid->occurred_at == at("2026-11-04T09:00:00Z"));
+    CHECK(paid->rowid == fed.rows[1].rowid);
+    CHECK(paid->rowid < fed.rows[5].rowid);  // fed before the failure it settles
+
+    CHECK(e.feed().paid_since("in_1", at("2026-11-04T09:00:00Z"))->id == "py_paid");  // at
+    CHECK(e.feed().paid_since("in_1", at("2026-11-04T09:00:01Z"))->id == "py_paid_later");
+    CHECK_FALSE(e.feed().paid_since("in_1", at("2026-11-06T09:00:01Z")));
+    CHECK(e.feed().paid_since("in_2", failed_at)->id == "py_other_invoice");
+    CHECK_FALSE(e.feed().paid_since("in_none", failed_at));
+  });
+}
+
 // ---- Cases
 
 TEST_CASE("cases: one open case per invoice, looked up by invoice, customer and subscription",
@@ -435,6 +474,53 @@ TEST_CASE("a case's timeline keeps the caller's words in order and clicks are re
   });
 }
 
+TEST_CASE(
+    "cases: the invoice's latest case in any state, partial payments add up, the first "
+    "card change is kept",
+    "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    CHECK_FALSE(e.cases().latest_for_invoice("in_1"));
+    auto first = a_case("in_1");
+    first.id = e.cases().insert(first);
+    CHECK(e.cases().latest_for_invoice("in_1")->id == first.id);
+    e.cases().close(first.id, CaseState::kLost, at("2026-11-20T00:00:00Z"), "written off");
+    CHECK_FALSE(e.cases().open_for_invoice("in_1"));
+    auto closed = e.cases().latest_for_invoice("in_1");  // late money still finds its case
+    REQUIRE(closed);
+    CHECK(closed->id == first.id);
+    CHECK(closed->state == CaseState::kLost);
+    auto second = a_case("in_1");
+    second.opened_at = at("2026-12-02T10:00:00Z");
+    second.id = e.cases().insert(second);
+    e.cases().close(second.id, CaseState::kCancelled, at("2026-12-03T00:00:00Z"), "cancelled");
+    CHECK(e.cases().latest_for_invoice("in_1")->id == second.id);  // the newest, open or not
+    CHECK_FALSE(e.cases().latest_for_invoice("in_other"));
+
+    auto c = a_case("in_2");
+    c.id = e.cases().insert(c);
+    CHECK(e.cases().get(c.id)->paid_minor == 0);
+    CHECK(e.cases().get(c.id)->outstanding() == Money(1250, "EUR"));
+    e.cases().add_paid(c.id, 500);
+    e.cases().add_paid(c.id, 250);
+    auto part = e.cases().get(c.id);
+    CHECK(part->paid_minor == 750);
+    CHECK(part->outstanding() == Money(500, "EUR"));
+    CHECK(part->state == CaseState::kOpen);  // part paid: still open for the rest
+    CHECK(e.cases().open_for_invoice("in_2")->paid_minor == 750);
+    CHECK(e.cases().get(second.id)->paid_minor == 0);
+
+    CHECK_FALSE(e.cases().get(c.id)->card_updated_at);
+    e.cases().set_card_updated(c.id, at("2026-11-03T08:00:00Z"));
+    e.cases().set_card_updated(c.id, at("2026-11-04T08:00:00Z"));
+    CHECK(e.cases().get(c.id)->card_updated_at == at("2026-11-03T08:00:00Z"));
+    CHECK(e.cases().open_for_customer("cus_1").at(0).card_updated_at == at("2026-11-03T08:00:00Z"));
+    CHECK_FALSE(e.cases().get(second.id)->card_updated_at);
+    tx.commit();
+    CHECK(e.cases().get(c.id)->paid_minor == 750);  // committed, read outside the transaction
+  });
+}
+
 // ---- Outbox
 
 TEST_CASE("the outbox queues a step once and leases each due row to one claimer",
@@ -524,6 +610,113 @@ TEST_CASE("outbox outcomes: sent, retried later, final, cancelled, and the rules
     CHECK(e.outbox().cancel_pending(case_id, now, "case recovered") == 2);
     CHECK(e.outbox().for_case(case_id)[3].state == OutboxState::kCancelled);
     CHECK(e.outbox().for_case(case_id)[0].state == OutboxState::kSent);
+  });
+}
+
+TEST_CASE(
+    "outbox: a deferred row waits unattempted until its new time; a send whose outcome "
+    "was never recorded is found",
+    "[store][contract][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    const TimePoint now = at("2026-11-02T10:00:00Z");
+    const Seconds day(86400);
+    store::Tx tx(e.db());
+    const auto case_id = e.cases().insert(a_case("in_1"));
+    CHECK(e.outbox().enqueue(a_step(case_id, 0, "email")));
+    CHECK(e.outbox().enqueue(a_step(case_id, 1, "action")));
+    auto rows = e.outbox().claim(now, day, 10);
+    REQUIRE(rows.size() == 2);
+    REQUIRE(rows[0].channel == "email");
+    CHECK(rows[0].attempts == 1);
+
+    const TimePoint until = at("2026-11-03T08:00:00Z");
+    e.outbox().defer(rows[0].id, until, "outside the send window");
+    auto deferred = e.outbox().for_case(case_id).at(0);
+    CHECK(deferred.state == OutboxState::kPending);
+    CHECK(deferred.due_at == until);
+    CHECK(deferred.attempts == 0);  // not an attempt
+    CHECK(deferred.last_error == "outside the send window");
+    CHECK(e.outbox().claim(until - Seconds(1), day, 10).empty());  // lease freed, not yet due
+    auto again = e.outbox().claim(until, day, 10);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].id == rows[0].id);
+    CHECK(again[0].attempts == 1);
+    e.outbox().mark_sent(again[0].id, until);
+    e.outbox().defer(again[0].id, until + Seconds(3600), "too late");  // only pending rows move
+    CHECK(e.outbox().for_case(case_id).at(0).state == OutboxState::kSent);
+    CHECK(e.outbox().for_case(case_id).at(0).due_at == until);
+
+    // A sender claimed a contact and stopped before recording its outcome.
+    const auto other = e.cases().insert(a_case("in_2"));
+    CHECK(e.outbox().enqueue(a_step(other, 0, "email")));
+    CHECK(e.outbox().enqueue(a_step(other, 1, "action")));
+    CHECK(e.outbox().enqueue(a_step(other, 2, "sms", "2026-11-02T11:00:00Z")));
+    CHECK_FALSE(e.outbox().unconfirmed_contact(other, now));  // nothing claimed yet
+    auto claimed = e.outbox().claim(now, day, 10);
+    REQUIRE(claimed.size() == 2);  // its email and action (the sms is not due)
+    auto unconfirmed = e.outbox().unconfirmed_contact(other, now);
+    REQUIRE(unconfirmed);
+    CHECK(unconfirmed->step_index == 0);  // the action is not a contact
+    CHECK_FALSE(e.outbox().unconfirmed_contact(case_id, now));
+    e.outbox().mark_sent(claimed[0].id, now);
+    CHECK_FALSE(e.outbox().unconfirmed_contact(other, now));  // its outcome is known
+    auto sms = e.outbox().claim(at("2026-11-02T11:00:00Z"), day, 10);
+    REQUIRE(sms.size() == 1);
+    e.outbox().release(sms[0].id);  // given back unattempted: nothing went out
+    CHECK_FALSE(e.outbox().unconfirmed_contact(other, at("2026-11-02T11:00:00Z")));
+    sms = e.outbox().claim(at("2026-11-02T11:00:00Z"), day, 10);
+    REQUIRE(sms.size() == 1);
+    CHECK(e.outbox().unconfirmed_contact(other, at("2026-11-02T11:00:00Z"))->step_index == 2);
+  });
+}
+
+TEST_CASE(
+    "outbox: when a customer was actually contacted, across cases, in a window; when a "
+    "card's retries were made",
+    "[store][contract][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    const Seconds day(86400);
+    store::Tx tx(e.db());
+    const auto a = e.cases().insert(a_case("in_a", "cus_1"));
+    const auto b = e.cases().insert(a_case("in_b", "cus_1"));
+    const auto c = e.cases().insert(a_case("in_c", "cus_2"));
+    CHECK(e.outbox().enqueue(a_step(a, 0, "email", "2026-11-02T10:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(a, 1, "sms", "2026-11-02T12:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(a, 2, "action", "2026-11-02T13:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(a, 3, "email", "2026-11-02T14:00:00Z")));  // stays pending
+    CHECK(e.outbox().enqueue(a_step(b, 0, "email", "2026-11-01T09:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(b, 1, "email", "2026-11-02T11:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(c, 0, "email", "2026-11-02T10:30:00Z")));
+    // Each row goes out when it is due, except a's email #0 which is sent five minutes late.
+    auto send_due = [&](const char* when, const char* sent) {
+      for (const auto& r : e.outbox().claim(at(when), day, 10)) {
+        if (r.case_id == a && r.step_index == 3) continue;
+        e.outbox().mark_sent(r.id, at(sent));
+      }
+    };
+    send_due("2026-11-01T09:00:00Z", "2026-11-01T09:00:00Z");
+    send_due("2026-11-02T10:00:00Z", "2026-11-02T10:05:00Z");
+    send_due("2026-11-02T10:30:00Z", "2026-11-02T10:30:00Z");
+    send_due("2026-11-02T11:00:00Z", "2026-11-02T11:00:00Z");
+    send_due("2026-11-02T12:00:00Z", "2026-11-02T12:00:00Z");
+    send_due("2026-11-02T13:00:00Z", "2026-11-02T13:00:00Z");
+    REQUIRE(e.outbox().for_case(a).at(3).state == OutboxState::kPending);
+
+    const TimePoint since = at("2026-11-02T00:00:00Z");
+    CHECK(e.outbox().sent_contact_times("cus_1", since) ==
+          std::vector<TimePoint>{at("2026-11-02T10:05:00Z"), at("2026-11-02T11:00:00Z"),
+                                 at("2026-11-02T12:00:00Z")});  // sent times, not due times
+    CHECK(e.outbox().sent_contact_times("cus_1", at("2026-11-02T11:00:00Z")) ==
+          std::vector<TimePoint>{at("2026-11-02T11:00:00Z"), at("2026-11-02T12:00:00Z")});
+    CHECK(e.outbox().sent_contact_times("cus_1", at("2026-11-01T00:00:00Z")).size() == 4);
+    CHECK(e.outbox().sent_contact_times("cus_2", since) ==
+          std::vector<TimePoint>{at("2026-11-02T10:30:00Z")});
+    CHECK(e.outbox().sent_contact_times("cus_nobody", since).empty());
+
+    CHECK(e.outbox().retries_made("pm_1", since) ==
+          std::vector<TimePoint>{at("2026-11-02T13:00:00Z")});
+    CHECK(e.outbox().retries_made("pm_1", at("2026-11-02T13:00:01Z")).empty());
+    CHECK(e.outbox().retries_made("pm_other", since).empty());
   });
 }
 
@@ -630,6 +823,80 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
     CHECK(sums[0].payments_minor == 0);
     REQUIRE(mismatches.size() == 1);
     CHECK(mismatches[0].problem == "payment not found");
+  });
+}
+
+TEST_CASE(
+    "the ledger keeps partial and late payments beside a case's one close row, read per "
+    "case",
+    "[store][contract][ledger]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto c = a_case("in_1");
+    c.id = e.cases().insert(c);
+    const auto other = e.cases().insert(a_case("in_2"));
+    auto entry = [&](std::int64_t case_id, const char* kind, std::int64_t minor,
+                     std::optional<std::string> payment, const char* when) {
+      store::LedgerEntry row;
+      row.case_id = case_id;
+      row.kind = kind;
+      row.customer_id = c.customer_id;
+      row.invoice_id = c.invoice_id;
+      row.payment_id = std::move(payment);
+      row.amount = Money(minor, "EUR");
+      row.opened_at = c.opened_at;
+      row.occurred_at = at(when);
+      row.recorded_at = row.occurred_at;
+      return row;
+    };
+    const auto partial =
+        e.ledger().append(entry(c.id, "partial", 500, "py_part", "2026-11-03T09:00:00Z"));
+    {
+      store::Savepoint sp(e.db());  // one row per payment and kind
+      CHECK_THROWS_AS(
+          e.ledger().append(entry(c.id, "partial", 500, "py_part", "2026-11-03T09:00:00Z")),
+          store::StoreError);
+    }
+    e.ledger().append(entry(c.id, "lost", 750, std::nullopt, "2026-11-20T00:00:00Z"));
+    e.ledger().append(entry(c.id, "late", 750, "py_late", "2026-11-25T09:00:00Z"));
+    {
+      store::Savepoint sp(e.db());  // still one close row per case
+      CHECK_THROWS_AS(
+          e.ledger().append(entry(c.id, "recovered", 750, "py_late", "2026-11-25T09:00:00Z")),
+          store::StoreError);
+    }
+    {
+      store::Savepoint sp(e.db());
+      CHECK_THROWS_AS(
+          e.ledger().append(entry(c.id, "bogus", 1, std::nullopt, "2026-11-25T09:00:00Z")),
+          store::StoreError);
+    }
+    auto fix = entry(c.id, "correction", -500, "py_part", "2026-11-26T00:00:00Z");
+    fix.corrects = partial;
+    fix.note = "partial payment refunded";
+    e.ledger().append(fix);
+    e.ledger().append(entry(other, "recovered", 1250, "py_2", "2026-11-04T00:00:00Z"));
+
+    auto rows = e.ledger().for_case(c.id);
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[0].kind == "partial");
+    CHECK(rows[0].id == partial);
+    CHECK(rows[0].amount == Money(500, "EUR"));
+    CHECK(rows[0].payment_id == "py_part");
+    CHECK(rows[0].invoice_id == "in_1");
+    CHECK(rows[1].kind == "lost");
+    CHECK_FALSE(rows[1].payment_id);
+    CHECK(rows[2].kind == "late");
+    CHECK(rows[2].occurred_at == at("2026-11-25T09:00:00Z"));
+    CHECK(rows[3].kind == "correction");
+    CHECK(rows[3].corrects == partial);
+    CHECK(rows[3].note == "partial payment refunded");
+    CHECK(rows[0].id < rows[1].id);
+    CHECK(rows[1].id < rows[2].id);
+    CHECK(rows[2].id < rows[3].id);
+    REQUIRE(e.ledger().for_case(other).size() == 1);
+    CHECK(e.ledger().for_case(other)[0].kind == "recovered");
+    CHECK(e.ledger().for_case(other + 100).empty());
   });
 }
 

@@ -1,7 +1,8 @@
 // What only the PostgreSQL engine promises beyond the store's contract: statements prepared once
 // per connection, feeds that never pass a position an open transaction still holds, claims of
 // several instances that never share a row, write transactions serialized like SQLite's, the
-// poller election and its failover, reconnection, and migrations run once by concurrent openers.
+// poller election and its failover, reconnection, migrations run once by concurrent openers, and
+// an upgrade of a database that has lived under an older schema.
 // Each test runs on a new database of the test server (see support/store_engines.hpp).
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include "dunning/store/engine.hpp"
 #include "dunning/store/leadership.hpp"
 #include "store/postgres/engine.hpp"
+#include "store/postgres/migrations.hpp"
 #include "support/store_engines.hpp"
 
 using namespace dunning;
@@ -308,4 +310,75 @@ TEST_CASE("postgres: an empty database is refused unless created, and errors nam
   CHECK_THAT(ok.error().message, Catch::Contains("no dunningd schema"));
   CHECK_THAT(pg::redact_uri("postgresql://u:pw@h:5432/d?sslmode=require"),
              Catch::Equals("postgresql://u@h:5432/d?sslmode=require"));
+}
+
+TEST_CASE("postgres: version 7 upgrades a version-6 database in place, its rows kept",
+          "[store][postgres][migrate]") {
+  REQUIRE_PG_SERVER(admin);
+  auto db = pg_test_database(*admin);
+  {
+    // What dunningd of schema version 6 left behind: a closed case with its ledger row, and an
+    // open one whose customer changed their card twice.
+    pg::Conn conn({db->uri, "", "dunningd-tests"});
+    conn.exec("CREATE TABLE schema_version(version INTEGER NOT NULL)");
+    for (int v = 0; v < 6; ++v) {
+      conn.exec("BEGIN");
+      conn.exec(pg::kMigrations[static_cast<std::size_t>(v)]);
+      conn.exec("INSERT INTO schema_version(version) VALUES (" + std::to_string(v + 1) + ")");
+      conn.exec("COMMIT");
+    }
+    conn.exec(
+        "INSERT INTO cases(id, trigger, customer_id, invoice_id, amount_minor, currency, "
+        "sequence_id, sequence_hash, state, opened_at) VALUES "
+        "(1, 'payment_failed', 'cus_1', 'in_1', 1250, 'EUR', 'soft', 'h', 'recovered', "
+        "'2026-11-02T10:00:00Z'), "
+        "(2, 'payment_failed', 'cus_1', 'in_2', 900, 'EUR', 'soft', 'h', 'open', "
+        "'2026-11-02T10:00:00Z')");
+    conn.exec(
+        "INSERT INTO case_events(case_id, at, kind, detail) VALUES "
+        "(2, '2026-11-04T08:00:00Z', 'card_updated', 'pm_3'), "
+        "(2, '2026-11-03T08:00:00Z', 'card_updated', 'pm_2'), "
+        "(1, '2026-11-03T09:00:00Z', 'opened', '')");
+    conn.exec(
+        "INSERT INTO ledger(case_id, kind, customer_id, payment_id, amount_minor, currency, "
+        "opened_at, occurred_at, recorded_at) VALUES (1, 'recovered', 'cus_1', 'py_1', 1250, "
+        "'EUR', '2026-11-02T10:00:00Z', '2026-11-05T09:00:00Z', '2026-11-05T09:00:00Z')");
+  }
+  auto e = open(db->uri, store::OpenMode::kExisting);
+  CHECK(e->db().schema_version() == store::kSchemaVersion);
+  auto kept = e->ledger().for_case(1);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].kind == "recovered");
+  CHECK(kept[0].amount == Money(1250, "EUR"));
+  auto open_case = e->cases().get(2);
+  REQUIRE(open_case);
+  CHECK(open_case->paid_minor == 0);
+  CHECK(open_case->card_updated_at == at("2026-11-03T08:00:00Z"));  // the first change
+  CHECK_FALSE(e->cases().get(1)->card_updated_at);
+
+  store::Tx tx(e->db());
+  store::LedgerEntry part;
+  part.case_id = 2;
+  part.kind = "partial";
+  part.customer_id = "cus_1";
+  part.payment_id = "py_2a";
+  part.amount = Money(400, "EUR");
+  part.opened_at = at("2026-11-02T10:00:00Z");
+  part.occurred_at = at("2026-11-06T09:00:00Z");
+  part.recorded_at = part.occurred_at;
+  e->ledger().append(part);
+  e->cases().add_paid(2, 400);
+  auto close = part;
+  close.kind = "recovered";
+  close.payment_id = "py_2b";
+  close.amount = Money(500, "EUR");
+  e->ledger().append(close);  // the partial row is not the case's close row
+  CHECK(e->cases().get(2)->outstanding() == Money(500, "EUR"));
+  {
+    store::Savepoint sp(e->db());  // still append-only after the new CHECK
+    CHECK_THROWS_WITH(e->postgres().query("UPDATE ledger SET amount_minor = 0 WHERE case_id = 1"),
+                      Catch::Contains("append-only"));
+  }
+  tx.commit();
+  CHECK(e->ledger().for_case(2).size() == 2);
 }
