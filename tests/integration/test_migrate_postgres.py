@@ -260,7 +260,7 @@ class Tls(unittest.TestCase):
             base = uri_with_database(pg.admin_uri(), name)
             good = pg_workspace(ws, f"{base}?sslmode=verify-full&sslrootcert={cert}")
             migrated = good.run("migrate")
-            self.assertIn("schema version 6", migrated.stdout)
+            self.assertRegex(migrated.stdout, r"schema version \d+")
             self.assertNotIn("dunningd-test-admin", migrated.stdout + migrated.stderr)  # no password
             # (require, not verify-full: the certificate is dated by the daemons' clock, which
             # CI shifts, and this test's own client runs on the real one)
