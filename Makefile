@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DDUNNING_WERROR=ON
 
-.PHONY: all deps build demo test test-later-days test-sanitize install clean
+.PHONY: all deps build demo test test-later-days test-sanitize fuzz install clean
 
 all: build
 
@@ -39,8 +39,14 @@ test-sanitize: deps
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
+# Every libFuzzer target (clang, ASan+UBSan, build-fuzz/) for FUZZ_SECONDS each, from its seed
+# corpus; fails on a crash, a hang or a broken invariant (the input lands in build-fuzz/artifacts).
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	JOBS=$(JOBS) bash fuzz/run $(FUZZ_SECONDS)
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan _demo
+	rm -rf $(BUILD) build-asan build-fuzz _demo

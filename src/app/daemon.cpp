@@ -12,6 +12,7 @@
 #include "app/service_notify.hpp"
 #include "dunning/app/database.hpp"
 #include "dunning/app/poller.hpp"
+#include "dunning/core/guarded.hpp"
 #include "dunning/http/api.hpp"
 #include "dunning/http/metrics.hpp"
 #include "dunning/http/server.hpp"
@@ -113,45 +114,59 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   }
 
   std::function<void(std::chrono::seconds)> schedule;
+  // Every job posted to the worker and back to the io_context runs under run_guarded (one
+  // boundary, see core/guarded.hpp): a stray exception is logged, the poll counts as failed,
+  // and the next one is still scheduled.
   auto start_poll = [&] {
     busy = true;
     asio::post(worker, [&] {
-      auto current = snapshot();
-      if (!poller || poller->config() != current) {
-        poller = std::make_unique<Poller>(store, current, clock,
-                                          real_channels(current->daemon), link_secret);
-        poller->count_into(&metrics);
-      }
-      if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
       auto started = std::chrono::steady_clock::now();
-      // Only the elected poller ticks; every instance sends (docs/instances.md).
-      auto result = poller->poll(&stop_sending, /*max_batches=*/8, election->poller());
-      metrics.tick_done(clock.now(),
-                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - started),
-                        result.ok, result.error);
-      if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
+      PollResult result;
+      result.ok = false;  // stays false when the poll throws
+      result.error = "the poll stopped on an unexpected error";
+      run_guarded("poll", [&] {
+        auto current = snapshot();
+        if (!poller || poller->config() != current) {
+          poller = std::make_unique<Poller>(store, current, clock,
+                                            real_channels(current->daemon), link_secret);
+          poller->count_into(&metrics);
+        }
+        if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
+        // Only the elected poller ticks; every instance sends (docs/instances.md).
+        result = poller->poll(&stop_sending, /*max_batches=*/8, election->poller());
+        if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
+      });
+      run_guarded("poll metrics", [&] {
+        metrics.tick_done(clock.now(),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started),
+                          result.ok, result.error);
+      });
       // A backlog is read in bounded ticks and sent in bounded rounds: poll again at once.
       const bool more = result.ok && result.more();
       asio::post(io, [&, more] {
-        busy = false;
-        if (stopping) {
-          finish();
-        } else {
-          schedule(more ? std::chrono::seconds(0) : snapshot()->daemon.poll_interval);
-        }
+        run_guarded("poll finished", [&] {
+          busy = false;
+          if (stopping) {
+            finish();
+          } else {
+            schedule(more ? std::chrono::seconds(0) : snapshot()->daemon.poll_interval);
+          }
+        });
       });
     });
   };
   schedule = [&](std::chrono::seconds after) {
     timer.expires_after(after);
     timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec && !stopping) start_poll();
+      if (!ec && !stopping) run_guarded("poll timer", start_poll);
     });
   };
 
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+  std::function<void()> wait_signal;
+  // A reload or stop that throws is logged and the signals are awaited again.
+  auto on_signal = [&](const boost::system::error_code& ec, int signo) {
+    {
       if (ec) return;
       if (signo == SIGHUP) {
         spdlog::info("SIGHUP: reloading {}", config_file.string());
@@ -209,6 +224,11 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
         spdlog::default_logger()->flush();
         std::_Exit(1);
       });
+    }
+  };
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (!run_guarded("signal", [&] { on_signal(ec, signo); })) wait_signal();
     });
   };
   wait_signal();
@@ -219,7 +239,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
     service::notify_watchdog();
     watchdog.expires_after(every);
     watchdog.async_wait([&, every](const boost::system::error_code& ec) {
-      if (!ec && !finished) ping(every);
+      if (!ec && !finished) run_guarded("watchdog", [&] { ping(every); });
     });
   };
   if (auto interval = service::watchdog_interval()) ping(*interval / 2);

@@ -54,6 +54,10 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches, bool tic
     spdlog::error("poll failed, will retry: {}", e.what());
     r.ok = false;
     r.error = e.what();
+  } catch (const std::exception& e) {  // bad data or a bug: say so; the dispatch still runs
+    spdlog::critical("poll: unexpected {}; this tick is abandoned", e.what());
+    r.ok = false;
+    r.error = e.what();
   }
   if (counters_ != nullptr) {
     counters_->on_cases(r.tick.cases_opened, r.tick.cases_recovered, r.tick.cases_lost);
@@ -63,6 +67,10 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches, bool tic
     r.dispatch = dispatcher_.dispatch_due();
   } catch (const store::StoreError& e) {
     spdlog::error("dispatch failed, will retry: {}", e.what());
+    r.ok = false;
+    if (r.error.empty()) r.error = e.what();
+  } catch (const std::exception& e) {
+    spdlog::critical("dispatch: unexpected {}; this round is abandoned", e.what());
     r.ok = false;
     if (r.error.empty()) r.error = e.what();
   }

@@ -443,7 +443,8 @@ std::optional<Step> load_step(YamlReader& r, const YAML::Node& n, const std::str
     r.error(n, where + " needs 'at' (an offset from the case opening, e.g. 3d)");
     return std::nullopt;
   }
-  auto at = r.duration(n["at"], "at");
+  // Bounded so that no due time derived from a fact can leave the range of ISO 8601 years.
+  auto at = r.duration(n["at"], "at", kMaxStepOffset);
   if (!at) return std::nullopt;
   s.at = *at;
   int kinds = (n["email"] ? 1 : 0) + (n["sms"] ? 1 : 0) + (n["action"] ? 1 : 0);

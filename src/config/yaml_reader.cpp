@@ -81,9 +81,18 @@ std::optional<bool> YamlReader::boolean(const YAML::Node& node, const std::strin
   return v;
 }
 
-std::optional<Seconds> YamlReader::duration(const YAML::Node& node, const std::string& field) {
+std::optional<Seconds> YamlReader::duration(const YAML::Node& node, const std::string& field,
+                                            Seconds max) {
   if (node.IsScalar()) {
-    if (auto d = parse_duration(node.Scalar())) return d;
+    const std::string& text = node.Scalar();
+    auto d = parse_duration(text);
+    if (d && *d <= max) return d;
+    const bool shaped = text.size() >= 2 && text.find_first_not_of("0123456789") == text.size() - 1 &&
+                        std::string_view("smhdw").find(text.back()) != std::string_view::npos;
+    if (shaped) {
+      error(node, "'" + field + "' is too long: at most " + format_duration(max));
+      return std::nullopt;
+    }
   }
   error(node, "'" + field + "' must be a duration like 30m, 12h, 3d or 2w");
   return std::nullopt;

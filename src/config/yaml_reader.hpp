@@ -31,7 +31,9 @@ class YamlReader {
   std::optional<std::string> string(const YAML::Node& node, const std::string& field);
   std::optional<int> integer(const YAML::Node& node, const std::string& field, int min, int max);
   std::optional<bool> boolean(const YAML::Node& node, const std::string& field);
-  std::optional<Seconds> duration(const YAML::Node& node, const std::string& field);
+  // At most `max` (and never more than kMaxDuration): longer values are refused as too long.
+  std::optional<Seconds> duration(const YAML::Node& node, const std::string& field,
+                                  Seconds max = kMaxDuration);
   std::optional<Money> money(const YAML::Node& node, const std::string& field);
   std::optional<std::vector<std::string>> string_list(const YAML::Node& node,
                                                       const std::string& field);

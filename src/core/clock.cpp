@@ -2,9 +2,9 @@
 
 #include <date/date.h>
 
-#include <cctype>
+#include <algorithm>
 #include <charconv>
-#include <sstream>
+#include <cstdint>
 
 namespace dunning {
 
@@ -12,30 +12,82 @@ TimePoint SystemClock::now() const {
   return std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now());
 }
 
-std::string format_iso8601(TimePoint t) { return date::format("%Y-%m-%dT%H:%M:%SZ", t); }
+std::string format_iso8601(TimePoint t) {
+  // date::format would overflow its year arithmetic far outside this range, and a five-digit
+  // year could never be parsed back.
+  t = std::clamp(t, kFirstIsoTime, kLastIsoTime);
+  return date::format("%Y-%m-%dT%H:%M:%SZ", t);
+}
+
+namespace {
+
+bool digit(char c) { return c >= '0' && c <= '9'; }
+
+// The decimal value of text[pos, pos+n) when all n characters are digits.
+std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t n) {
+  if (pos + n > text.size()) return std::nullopt;
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (!digit(text[i])) return std::nullopt;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
 
 std::optional<TimePoint> parse_iso8601(std::string_view text) {
-  std::string s(text);
-  if (s.size() == 10) s += "T00:00:00Z";
-  if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
-  // Drop fractional seconds: "...:SS.123Z" → "...:SSZ".
-  if (s.size() > 19 && s[19] == '.') {
-    std::size_t end = 20;
-    while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
-    s.erase(19, end - 19);
+  // Date: YYYY-MM-DD, checked before any calendar arithmetic.
+  auto y = digits(text, 0, 4);
+  auto mo = digits(text, 5, 2);
+  auto d = digits(text, 8, 2);
+  if (!y || !mo || !d || text[4] != '-' || text[7] != '-' || *y == 0) return std::nullopt;
+  date::year_month_day ymd{date::year{*y}, date::month{static_cast<unsigned>(*mo)},
+                           date::day{static_cast<unsigned>(*d)}};
+  if (!ymd.ok()) return std::nullopt;
+  std::int64_t seconds = date::sys_days(ymd).time_since_epoch().count() * std::int64_t{86400};
+  if (text.size() == 10) return TimePoint(Seconds(seconds));
+
+  // Time: [T| ]hh:mm:ss
+  if (text[10] != 'T' && text[10] != ' ') return std::nullopt;
+  auto h = digits(text, 11, 2);
+  auto mi = digits(text, 14, 2);
+  auto s = digits(text, 17, 2);
+  if (!h || !mi || !s || text[13] != ':' || text[16] != ':') return std::nullopt;
+  if (*h > 23 || *mi > 59 || *s > 59) return std::nullopt;
+  seconds += *h * 3600 + *mi * 60 + *s;
+
+  // Fractional seconds: 1-9 digits, dropped.
+  std::size_t i = 19;
+  if (i < text.size() && text[i] == '.') {
+    std::size_t start = ++i;
+    while (i < text.size() && digit(text[i])) ++i;
+    if (i == start || i - start > 9) return std::nullopt;
   }
-  if (s.size() == 19) s += 'Z';
-  std::istringstream in(s);
-  date::sys_seconds tp;
-  if (s.size() == 20 && s.back() == 'Z') {
-    in >> date::parse("%Y-%m-%dT%H:%M:%SZ", tp);
+
+  // Zone: none (UTC), Z, or ±hh[:mm] / ±hhmm up to 18:00.
+  std::string_view zone = text.substr(i);
+  if (zone == "Z" || zone.empty()) {
+    // UTC
+  } else if (zone[0] == '+' || zone[0] == '-') {
+    auto oh = digits(zone, 1, 2);
+    std::optional<int> om = 0;
+    if (zone.size() == 6 && zone[3] == ':') {
+      om = digits(zone, 4, 2);
+    } else if (zone.size() == 5) {
+      om = digits(zone, 3, 2);
+    } else if (zone.size() != 3) {
+      return std::nullopt;
+    }
+    if (!oh || !om || *om > 59 || *oh * 60 + *om > 18 * 60) return std::nullopt;
+    const int offset = (*oh * 3600 + *om * 60) * (zone[0] == '-' ? -1 : 1);
+    seconds -= offset;
   } else {
-    in >> date::parse("%Y-%m-%dT%H:%M:%S%Ez", tp);
+    return std::nullopt;
   }
-  if (in.fail()) return std::nullopt;
-  in.peek();
-  if (!in.eof()) return std::nullopt;
-  return tp;
+  TimePoint t{Seconds(seconds)};
+  if (t < kFirstIsoTime || t > kLastIsoTime) return std::nullopt;
+  return t;
 }
 
 std::optional<Seconds> parse_duration(std::string_view text) {
@@ -45,20 +97,29 @@ std::optional<Seconds> parse_duration(std::string_view text) {
   long long n = 0;
   auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
   if (ec != std::errc{} || p != number.data() + number.size() || n < 0) return std::nullopt;
+  long long per = 0;
   switch (unit) {
     case 's':
-      return Seconds(n);
+      per = 1;
+      break;
     case 'm':
-      return Seconds(n * 60);
+      per = 60;
+      break;
     case 'h':
-      return Seconds(n * 3600);
+      per = 3600;
+      break;
     case 'd':
-      return Seconds(n * 86400);
+      per = 86400;
+      break;
     case 'w':
-      return Seconds(n * 7 * 86400);
+      per = 7 * 86400;
+      break;
     default:
       return std::nullopt;
   }
+  // Compared before multiplying: no overflow for any number that fits in a long long.
+  if (n > kMaxDuration.count() / per) return std::nullopt;
+  return Seconds(n * per);
 }
 
 std::string format_duration(Seconds d) {

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "dunning/cases/plan.hpp"
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
+#include "dunning/core/guarded.hpp"
 #include "dunning/core/signed_link.hpp"
 #include "dunning/ingest/api_event.hpp"
 #include "dunning/ingest/stripe.hpp"
@@ -25,6 +27,9 @@ namespace bhttp = boost::beast::http;
 using nlohmann::json;
 
 namespace {
+
+// Repeated opens of a card-update link within this window record one click (see redirect).
+constexpr Seconds kClickWindow = std::chrono::hours(1);
 
 std::vector<std::string> split_secrets(const std::string& s) {
   std::vector<std::string> out;
@@ -113,7 +118,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     queue.push_back({std::move(e), std::move(respond)});
     if (!flushing) {
       flushing = true;
-      asio::post(pool, [self = shared_from_this()] { self->flush(); });
+      asio::post(pool, [self = shared_from_this()] { self->flush_round(); });
     }
   }
 
@@ -137,6 +142,17 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           store::Savepoint sp(db->db());
           auto applied = ingest::apply_event(db->facts(), p.event);
           sp.release();
+          if (applied == ingest::Applied::kConflict) {
+            // The first body stays; the sender learns that this one was not recorded.
+            results.emplace_back("conflict");
+            answers.push_back(json_response(
+                409, json{{"error", "an event with this id was already accepted with a "
+                                    "different body; nothing was recorded"},
+                          {"field", "id"},
+                          {"id", p.event.id}}
+                         .dump()));
+            continue;
+          }
           bool dup = applied == ingest::Applied::kDuplicate;
           results.emplace_back(dup ? "duplicate" : "written");
           answers.push_back(json_response(
@@ -146,51 +162,79 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           spdlog::warn("event {} refused by the database: {}", p.event.id, e.what());
           results.emplace_back("error");
           answers.push_back(json_response(422, error_body(std::string("refused: ") + e.what())));
+        } catch (const std::exception& e) {  // a bug: this event fails, the batch goes on
+          spdlog::critical("event {}: unexpected {}; answered 500", p.event.id, e.what());
+          results.emplace_back("error");
+          answers.push_back(json_response(500, error_body("internal error")));
         }
       }
       tx.commit();  // durable (synchronous=FULL) before any answer leaves
       metrics.add("dunningd_ingest_commits_total", "");
-    } catch (const store::StoreError& e) {
+    } catch (const std::exception& e) {  // StoreError, or a bug: nothing of the batch is kept
       spdlog::error("ingest commit failed: {}", e.what());
-      for (auto& a : answers) a = json_response(503, error_body("database unavailable, retry"));
-      while (answers.size() < batch.size())
-        answers.push_back(json_response(503, error_body("database unavailable, retry")));
+      answers.assign(batch.size(), json_response(503, error_body("database unavailable, retry")));
       results.assign(batch.size(), "error");
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      metrics.add("dunningd_events_ingested_total", "source=" + label_value(batch[i].event.source) +
-                                                        ",result=" + label_value(results[i]));
-      batch[i].respond(std::move(answers[i]));
+      run_guarded("ingest answer", [&] {
+        metrics.add("dunningd_events_ingested_total",
+                    "source=" + label_value(batch[i].event.source) +
+                        ",result=" + label_value(results[i]));
+        batch[i].respond(std::move(answers[i]));
+      });
     }
-    std::lock_guard lock(mutex);
-    if (queue.empty()) {
-      flushing = false;
-    } else {
-      asio::post(pool, [self = shared_from_this()] { self->flush(); });
-    }
+  }
+
+  // One group-commit round on the pool, then the next if more events are queued. Whatever
+  // happens in the round, the queue never stalls with `flushing` left set.
+  void flush_round() {
+    run_guarded("ingest commit", [&] { flush(); });
+    run_guarded("ingest queue", [&] {
+      std::lock_guard lock(mutex);
+      if (queue.empty()) {
+        flushing = false;
+      } else {
+        asio::post(pool, [self = shared_from_this()] { self->flush_round(); });
+      }
+    });
   }
 
   // Runs `fn` on the database thread and answers with what it returns (500 on a store error).
   void on_db(Respond respond, std::function<Response(store::Engine&)> fn) {
     asio::post(pool, [self = shared_from_this(), respond = std::move(respond),
                       fn = std::move(fn)]() mutable {
-      Response res;
-      try {
-        res = fn(*self->db);
-      } catch (const store::StoreError& e) {
-        spdlog::error("http: database error: {}", e.what());
-        res = json_response(503, error_body("database unavailable"));
-      }
-      respond(std::move(res));
+      run_guarded("http request", [&] { self->answer_from_db(respond, fn); });
     });
   }
 
+  void answer_from_db(const Respond& respond, const std::function<Response(store::Engine&)>& fn) {
+    Response res;
+    try {
+      res = fn(*db);
+    } catch (const store::StoreError& e) {
+      spdlog::error("http: database error: {}", e.what());
+      res = json_response(503, error_body("database unavailable"));
+    } catch (const std::exception& e) {  // bad data or a bug: this request fails, not the daemon
+      spdlog::critical("http: unexpected {}; answered 500", e.what());
+      res = json_response(500, error_body("internal error"));
+    }
+    respond(std::move(res));
+  }
+
+  // `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 2.1) and may be
+  // followed by more than one space.
   bool authorized(const Request& req) const {
     auto it = req.find(bhttp::field::authorization);
     if (token.empty() || it == req.end()) return false;
     std::string_view v(it->value().data(), it->value().size());
-    if (v.substr(0, 7) != "Bearer ") return false;
-    return constant_time_equal(v.substr(7), token);
+    constexpr std::string_view kScheme = "bearer";
+    if (v.size() <= kScheme.size() || v[kScheme.size()] != ' ') return false;
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(v[i])) != kScheme[i]) return false;
+    }
+    v.remove_prefix(kScheme.size());
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    return constant_time_equal(v, token);
   }
 
   void route(Request&& req, Respond respond);
@@ -223,6 +267,11 @@ void Api::Impl::route(Request&& req, Respond respond) {
     return;
   }
   boost::urls::url_view url = *parsed;
+  // No route has more than four segments: a longer path is not copied at all.
+  if (url.segments().size() > 4) {
+    respond(json_response(404, error_body("not found")));
+    return;
+  }
   std::vector<std::string> seg;
   for (auto s : url.segments()) seg.push_back(s);
   auto method = req.method();
@@ -261,7 +310,9 @@ void Api::Impl::route(Request&& req, Respond respond) {
     return stripe(std::move(req), answer("/v1/webhooks/stripe"));
   }
   if (!seg.empty() && seg[0] == "v1") {
-    const std::string label(route_label(seg));  // a fixed table, never the raw path
+    // The label comes from a fixed table (route_label), never from the request: an
+    // unauthenticated client cannot make the metrics (or anything else) grow.
+    const std::string label(route_label(seg));
     if (!authorized(req)) return unauthorized(label);
     if (seg.size() == 2 && seg[1] == "events") {
       if (method != bhttp::verb::post) return wrong_method(label);
@@ -547,8 +598,13 @@ void Api::Impl::redirect(const std::string& link_token, Respond respond) {
                                                  claims->customer_id, claims->case_id);
   on_db(std::move(respond), [claims = *claims, target, now](store::Engine& st) {
     store::Tx tx(st.db());
-    st.cases().record_click(claims.case_id, claims.customer_id, now);
-    if (st.cases().get(claims.case_id)) {
+    // A genuine signature for a case that is not (or no longer) in the database: nothing to
+    // record and nowhere to send the customer.
+    auto c = st.cases().get(claims.case_id);
+    if (!c || c->customer_id != claims.customer_id) return html(404, "This link is not valid");
+    // One click per case per kClickWindow: a mail scanner's prefetch, a double click and
+    // reloads count once; a customer who comes back later counts again.
+    if (st.cases().record_click(claims.case_id, claims.customer_id, now, kClickWindow)) {
       st.cases().add_event(claims.case_id, now, "clicked", "card-update link opened");
     }
     tx.commit();

@@ -2,12 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <list>
+
+#include "dunning/core/guarded.hpp"
 
 namespace dunning::http {
 
@@ -40,11 +45,19 @@ class Session;
 
 struct Server::State {
   State(asio::io_context& i, const config::HttpConfig& c, Handler h)
-      : io(i), cfg(c), handler(std::move(h)), acceptor(asio::make_strand(i)) {}
+      : io(i),
+        cfg(c),
+        handler(std::move(h)),
+        acceptor(asio::make_strand(i)),
+        accept_timer(acceptor.get_executor()) {}
   asio::io_context& io;
   config::HttpConfig cfg;
   Handler handler;
   tcp::acceptor acceptor;
+  // After a failed accept (EMFILE, ENFILE, ENOBUFS...) the next one waits: 50 ms, doubling up
+  // to 1 s, back to none after a success. Without it a full descriptor table spins accept().
+  asio::steady_timer accept_timer;
+  std::chrono::milliseconds accept_backoff{0};
   std::atomic<int> connections = 0;  // a session may be released on the worker thread
   bool stopped = false;
   std::list<std::weak_ptr<Session>> sessions;
@@ -90,9 +103,22 @@ class Session : public std::enable_shared_from_this<Session> {
       write(json_response(413, R"x({"error":"request body too large","field":"(body)"})x"), false);
       return;
     }
+    if (ec == bhttp::error::header_limit) {
+      write(json_response(431, R"x({"error":"request header fields too large","field":"(headers)"})x"),
+            false);
+      return;
+    }
     if (ec == bhttp::error::end_of_stream) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    // Any other parse error (bad method, target, version, field, chunk, content length...):
+    // the client hears why before the connection closes. A request cut off by the client
+    // itself (partial_message) has no one left to answer.
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+        ec != bhttp::error::partial_message) {
+      write(json_response(400, json_error("malformed request: " + ec.message())), false);
       return;
     }
     if (ec) return fail(ec, "read");
@@ -108,14 +134,22 @@ class Session : public std::enable_shared_from_this<Session> {
     unsigned version = req.version();
     // The handler may answer later from another thread: hop back onto this connection.
     auto self = shared_from_this();
-    state_->handler(std::move(req), [self, keep_alive, version](Response res) {
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Respond respond = [self, keep_alive, version, answered](Response res) {
+      answered->store(true);
       asio::post(self->stream_.get_executor(),
                  [self, keep_alive, version, res = std::move(res)]() mutable {
                    res.version(version);
                    res.keep_alive(keep_alive);
                    self->write(std::move(res), keep_alive && !self->state_->stopped);
                  });
-    });
+    };
+    // The one guard between a request and the io thread: an exception from the handler is
+    // logged and answered 500; it never reaches io_context::run.
+    if (!run_guarded("http request", [&] { state_->handler(std::move(req), respond); }) &&
+        !answered->exchange(true)) {
+      write(json_response(500, json_error("internal error"), version), false);
+    }
   }
 
   void write(Response res, bool keep_alive) {
@@ -132,9 +166,33 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      drain();
       return;
     }
     do_read();
+  }
+
+  // A lingering close: what the client still sends (the rest of a refused request) is read and
+  // dropped until it closes, for at most two seconds. Closing with unread bytes would make the
+  // kernel reset the connection and destroy the answer before the client reads it.
+  void drain() {
+    if (!drain_deadline_set_) {
+      stream_.expires_after(std::chrono::seconds(2));
+      drain_deadline_set_ = true;
+    }
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->drain();
+                            });
+  }
+
+  static std::string json_error(const std::string& message) {
+    std::string out = R"({"error":")";
+    for (char c : message) {  // Beast's messages are plain ASCII; keep the JSON valid anyway
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+    return out + "\"}";
   }
 
   beast::tcp_stream stream_;
@@ -142,16 +200,40 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Server::State> state_;
   bool over_limit_;
+  bool drain_deadline_set_ = false;
+  std::array<char, 4096> scratch_{};
 };
 
 namespace {
+void do_accept(const std::shared_ptr<Server::State>& state);
+
+// Waits out the accept backoff, then accepts again.
+void accept_later(const std::shared_ptr<Server::State>& state, const beast::error_code& ec) {
+  using std::chrono::milliseconds;
+  auto& backoff = state->accept_backoff;
+  if (backoff == milliseconds(0)) {
+    spdlog::warn("http: accept failed ({}); accepting again with a backoff of up to 1 s",
+                 ec.message());
+  }
+  backoff = std::clamp(backoff * 2, milliseconds(50), milliseconds(1000));
+  state->accept_timer.expires_after(backoff);
+  state->accept_timer.async_wait([state](beast::error_code timer_ec) {
+    if (!timer_ec && !state->stopped) do_accept(state);
+  });
+}
+
 void do_accept(const std::shared_ptr<Server::State>& state) {
   state->acceptor.async_accept(
       asio::make_strand(state->io), [state](beast::error_code ec, tcp::socket socket) {
         if (ec) {
           fail(ec, "accept");
           if (ec == asio::error::operation_aborted || state->stopped) return;
+          return accept_later(state, ec);
         } else {
+          if (state->accept_backoff.count() > 0) {
+            spdlog::info("http: accepting connections again");
+            state->accept_backoff = std::chrono::milliseconds(0);
+          }
           // The acceptor's strand and the io thread are the same thread in `dunningd run`.
           bool over = state->connections >= state->cfg.max_connections;
           if (!over) ++state->connections;
@@ -191,6 +273,7 @@ Result<tcp::endpoint> Server::start() {
 void Server::stop() {
   state_->stopped = true;
   beast::error_code ec;
+  state_->accept_timer.cancel();
   state_->acceptor.close(ec);
   for (auto& w : state_->sessions) {
     if (auto s = w.lock()) s->close();

@@ -1,6 +1,6 @@
 #include "dunning/ingest/api_event.hpp"
 
-#include "dunning/ingest/card_numbers.hpp"
+#include "dunning/ingest/json_screen.hpp"
 #include "ingest/json_fields.hpp"
 
 namespace dunning::ingest {
@@ -21,7 +21,7 @@ Parsed<Fact> payment(Fields& d, const std::string& status, TimePoint at) {
   p.currency = d.currency("currency", true).value_or("");
   if (status == "failed") {
     p.decline_code = d.str("decline_code", false, 64);
-    p.message = d.str("message", false, 1000);
+    p.message = d.prose("message", false, 1000);
   }
   p.occurred_at = d.time("occurred_at", false).value_or(at);
   if (d.failed()) return d.error();
@@ -76,12 +76,11 @@ Parsed<Fact> cancelled(Fields& d, TimePoint at) {
 }  // namespace
 
 Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at) {
+  // Depth, control characters and card numbers are refused on the raw text, before parsing.
+  if (auto problem = screen_json(body)) return *problem;
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) return FieldError{"(body)", "is not valid JSON"};
   if (!doc.is_object()) return FieldError{"(body)", "must be a JSON object"};
-  if (auto pan = find_card_number(doc)) {
-    return FieldError{*pan, "holds what looks like a card number; never send card numbers"};
-  }
   Fields top(doc, "");
   Event e;
   e.source = "api";
@@ -112,6 +111,7 @@ Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at) {
                       "customer.upserted, subscription.cancelled"};
   }
   if (auto* err = std::get_if<FieldError>(&fact)) return *err;
+  if (auto err = check_fact(std::get<Fact>(fact), "data.")) return *err;
   e.facts.push_back(std::get<Fact>(std::move(fact)));
   return e;
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "dunning/ingest/card_numbers.hpp"
+#include "dunning/ingest/json_screen.hpp"
 
 namespace dunning::ingest {
 
@@ -140,6 +141,12 @@ Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& he
       return FieldError{name, "holds what looks like a card number; never import card numbers"};
     }
   }
+  for (const auto& [name, index] : header) {  // a number split over two neighbouring columns
+    if (index > 0 && index < row.size() && split_card_number(row[index - 1], row[index])) {
+      return FieldError{name, "and the column before it hold what looks like a card number; "
+                              "never import card numbers"};
+    }
+  }
   Row r(header, row);
   Fact fact;
   if (kind == CsvKind::kCustomers) {
@@ -202,6 +209,7 @@ Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& he
     fact = p;
   }
   if (r.error()) return *r.error();
+  if (auto err = check_fact(fact, "")) return *err;  // control characters, locale, time range
   return fact;
 }
 

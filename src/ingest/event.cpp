@@ -1,5 +1,9 @@
 #include "dunning/ingest/event.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "dunning/core/crypto.hpp"
+
 namespace dunning::ingest {
 
 bool apply_fact(store::FactsWriter& facts, const Fact& f) {
@@ -21,8 +25,19 @@ bool apply_fact(store::FactsWriter& facts, const Fact& f) {
       f);
 }
 
+std::string canonical_hash(std::string_view source, std::string_view payload) {
+  auto doc = nlohmann::json::parse(payload, nullptr, false);
+  if (doc.is_discarded()) return sha256_hex(payload);  // not JSON: the bytes themselves
+  if (source == "stripe" && doc.is_object()) doc.erase("pending_webhooks");
+  return sha256_hex(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 Applied apply_event(store::FactsWriter& facts, const Event& e) {
   if (!facts.record_event(e.id, e.source, e.type, e.payload, e.received_at)) {
+    auto stored = facts.event_payload(e.id);
+    if (stored && canonical_hash(e.source, *stored) != canonical_hash(e.source, e.payload)) {
+      return Applied::kConflict;
+    }
     return Applied::kDuplicate;
   }
   for (const auto& f : e.facts) apply_fact(facts, f);

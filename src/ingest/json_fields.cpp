@@ -1,5 +1,7 @@
 #include "ingest/json_fields.hpp"
 
+#include "dunning/ingest/json_screen.hpp"
+
 namespace dunning::ingest::detail {
 
 const nlohmann::json* Fields::get(const char* field, bool required) {
@@ -12,6 +14,15 @@ const nlohmann::json* Fields::get(const char* field, bool required) {
 }
 
 std::optional<std::string> Fields::str(const char* field, bool required, std::size_t max) {
+  return text_field(field, required, max, false);
+}
+
+std::optional<std::string> Fields::prose(const char* field, bool required, std::size_t max) {
+  return text_field(field, required, max, true);
+}
+
+std::optional<std::string> Fields::text_field(const char* field, bool required, std::size_t max,
+                                              bool multiline) {
   const auto* v = get(field, required);
   if (!v) return std::nullopt;
   if (!v->is_string()) {
@@ -21,6 +32,10 @@ std::optional<std::string> Fields::str(const char* field, bool required, std::si
   const auto& s = v->get_ref<const std::string&>();
   if ((required && s.empty()) || s.size() > max) {
     fail(field, "must be 1 to " + std::to_string(max) + " characters");
+    return std::nullopt;
+  }
+  if (has_control_characters(s, multiline)) {
+    fail(field, "must be UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F)");
     return std::nullopt;
   }
   return s;
@@ -59,15 +74,27 @@ std::optional<bool> Fields::boolean(const char* field) {
 std::optional<TimePoint> Fields::time(const char* field, bool required) {
   const auto* v = get(field, required);
   if (!v) return std::nullopt;
-  if (v->is_number_integer() || v->is_number_unsigned()) {  // unix seconds (Stripe style)
-    return TimePoint(Seconds(v->get<std::int64_t>()));
-  }
-  if (!v->is_string()) {
-    fail(field, "must be an ISO 8601 UTC time");
+  std::optional<TimePoint> t;
+  if (v->is_number_unsigned()) {  // unix seconds (Stripe style); never wrapped to a negative
+    auto n = v->get<std::uint64_t>();
+    if (n <= static_cast<std::uint64_t>(kLastFactTime.time_since_epoch().count()))
+      t = TimePoint(Seconds(static_cast<std::int64_t>(n)));
+  } else if (v->is_number_integer()) {
+    t = TimePoint(Seconds(v->get<std::int64_t>()));
+  } else if (v->is_string()) {
+    t = parse_iso8601(v->get_ref<const std::string&>());
+    if (!t) {
+      fail(field, "must be an ISO 8601 UTC time like 2026-11-22T10:00:00Z");
+      return std::nullopt;
+    }
+  } else {
+    fail(field, "must be an ISO 8601 UTC time or unix seconds");
     return std::nullopt;
   }
-  auto t = parse_iso8601(v->get_ref<const std::string&>());
-  if (!t) fail(field, "must be an ISO 8601 UTC time like 2026-11-22T10:00:00Z");
+  if (!t || *t < kFirstFactTime || *t > kLastFactTime) {
+    fail(field, "must lie between 1970-01-01T00:00:00Z and 8999-12-31T23:59:59Z");
+    return std::nullopt;
+  }
   return t;
 }
 

@@ -23,8 +23,11 @@ class Fields {
     return prefix_.empty() ? field : prefix_ + "." + field;
   }
 
-  // A string of 1..max characters; missing → error when required. null counts as missing.
+  // A single-line string of 1..max bytes of UTF-8 without control characters; missing → error
+  // when required. null counts as missing.
   std::optional<std::string> str(const char* field, bool required, std::size_t max = 255);
+  // Free text: like str, but tabs and line breaks are allowed.
+  std::optional<std::string> prose(const char* field, bool required, std::size_t max);
   std::optional<std::int64_t> integer(const char* field, bool required, std::int64_t min,
                                       std::int64_t max);
   std::optional<bool> boolean(const char* field);
@@ -36,6 +39,8 @@ class Fields {
 
  private:
   const nlohmann::json* get(const char* field, bool required);
+  std::optional<std::string> text_field(const char* field, bool required, std::size_t max,
+                                        bool multiline);
   const nlohmann::json& obj_;
   std::string prefix_;
   std::optional<FieldError> error_;

@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "dunning/core/crypto.hpp"
-#include "dunning/ingest/card_numbers.hpp"
+#include "dunning/ingest/json_screen.hpp"
 #include "ingest/json_fields.hpp"
 
 namespace dunning::ingest {
@@ -28,7 +28,10 @@ Status verify_stripe_signature(std::string_view header, std::string_view body,
     if (key == "t") {
       long long n = 0;
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || p != value.data() + value.size()) {
+      // Unix seconds of a real signing time: no sign, at most year 9999, so the age below
+      // cannot overflow.
+      if (ec != std::errc() || p != value.data() + value.size() || n < 0 ||
+          n > kLastIsoTime.time_since_epoch().count()) {
         return Error::permanent("Stripe-Signature has an unreadable timestamp");
       }
       t = n;
@@ -38,8 +41,8 @@ Status verify_stripe_signature(std::string_view header, std::string_view body,
   }
   if (!t) return Error::permanent("Stripe-Signature has no timestamp (t=)");
   if (v1s.empty()) return Error::permanent("Stripe-Signature has no v1 signature");
-  auto age = now.time_since_epoch().count() - *t;
-  if (age > tolerance.count() || -age > tolerance.count()) {
+  const auto age = std::chrono::abs(now - TimePoint(Seconds(*t)));
+  if (age > tolerance) {
     return Error::permanent("Stripe-Signature timestamp is outside the tolerance");
   }
   std::string signed_payload = std::to_string(*t) + "." + std::string(body);
@@ -82,18 +85,6 @@ std::optional<std::string> str_at(const json& obj, std::initializer_list<const c
   }
   if (cur->is_string() && !cur->get_ref<const std::string&>().empty())
     return cur->get<std::string>();
-  return std::nullopt;
-}
-
-std::optional<TimePoint> time_at(const json& obj, std::initializer_list<const char*> path) {
-  const json* cur = &obj;
-  for (const char* key : path) {
-    if (!cur->is_object()) return std::nullopt;
-    auto it = cur->find(key);
-    if (it == cur->end()) return std::nullopt;
-    cur = &*it;
-  }
-  if (cur->is_number_integer()) return TimePoint(Seconds(cur->get<std::int64_t>()));
   return std::nullopt;
 }
 
@@ -143,8 +134,11 @@ Parsed<std::vector<Fact>> invoice_facts(const json& inv, const std::string& stat
   }
   if (status == "failed") decline_of(inv, p);
   p.occurred_at = at;
-  if (status == "succeeded") {
-    if (auto paid = time_at(inv, {"status_transitions", "paid_at"})) p.occurred_at = *paid;
+  if (auto st = inv.find("status_transitions");
+      status == "succeeded" && st != inv.end() && st->is_object()) {
+    detail::Fields transitions(*st, "data.object.status_transitions");  // range-checked
+    if (auto paid = transitions.time("paid_at", false)) p.occurred_at = *paid;
+    if (transitions.failed()) return transitions.error();
   }
   return std::vector<Fact>{Fact{std::move(p)}};
 }
@@ -199,9 +193,9 @@ Parsed<std::vector<Fact>> subscription_facts(const json& sub, TimePoint at) {
   s.id = f.str("id", true).value_or("");
   s.customer_id = id_of(sub, "customer").value_or("");
   if (s.customer_id.empty()) f.fail("customer", "is required");
-  if (f.failed()) return f.error();
   s.status = "cancelled";
-  s.updated_at = time_at(sub, {"canceled_at"}).value_or(at);
+  s.updated_at = f.time("canceled_at", false).value_or(at);
+  if (f.failed()) return f.error();
   if (auto items = sub.find("items"); items != sub.end() && items->is_object()) {
     auto data = items->find("data");
     if (data != items->end() && data->is_array() && !data->empty() && (*data)[0].is_object()) {
@@ -227,12 +221,11 @@ Parsed<std::vector<Fact>> subscription_facts(const json& sub, TimePoint at) {
 }  // namespace
 
 Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
+  // Depth, control characters and card numbers are refused on the raw text, before parsing.
+  if (auto problem = screen_json(body)) return *problem;
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) return FieldError{"(body)", "is not valid JSON"};
   if (!doc.is_object()) return FieldError{"(body)", "must be a JSON object"};
-  if (auto pan = find_card_number(doc)) {
-    return FieldError{*pan, "holds what looks like a card number; never send card numbers"};
-  }
   detail::Fields top(doc, "");
   Event e;
   e.source = "stripe";
@@ -267,6 +260,9 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   }
   if (auto* err = std::get_if<FieldError>(&facts)) return *err;
   e.facts = std::get<std::vector<Fact>>(std::move(facts));
+  for (const auto& fact : e.facts) {
+    if (auto err = check_fact(fact, "data.object.")) return *err;
+  }
   return e;
 }
 

@@ -15,12 +15,34 @@ bool is_ascii(std::string_view s) {
                      [](char c) { return static_cast<unsigned char>(c) < 128; });
 }
 
+// A header value from data: every control character (CR, LF, tab, NUL, ESC, VT, FF, DEL, the
+// C1 range) becomes a space, so no value can end the line, add a header or hide text.
 std::string one_line(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c == '\r' || c == '\n') c = ' ';
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) {
+      out += ' ';
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += ' ';
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
   return out;
 }
+
+std::string trim_trailing_spaces(std::string s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// Text that a mail client would decode as an RFC 2047 encoded word if it stood in a header as
+// is ("=?UTF-8?B?...?="): data holding "=?" is itself encoded, so it reads literally.
+bool looks_encoded(std::string_view s) { return s.find("=?") != std::string_view::npos; }
 
 std::string base64(std::string_view in) {
   static constexpr char kAlphabet[] =
@@ -63,16 +85,20 @@ std::size_t utf8_len(unsigned char c) {
 
 // Folds an unstructured header value at spaces so lines stay within 78 characters where
 // possible (RFC 5322 2.2.3); values that are already folded (encoded words) pass unchanged.
+// A fold goes before a run of spaces and the word after it, never between the two, so no
+// folded line consists of white space only.
 std::string fold(std::size_t prefix, std::string_view value) {
   if (value.find("\r\n") != std::string_view::npos) return std::string(value);
   std::string out;
   std::size_t col = prefix;
   std::size_t i = 0;
   while (i < value.size()) {
-    std::size_t next = value.find(' ', i + 1);
+    std::size_t text = value.find_first_not_of(' ', i);  // the word after the spaces
+    if (text == std::string_view::npos) text = value.size();
+    std::size_t next = value.find(' ', text);
     if (next == std::string_view::npos) next = value.size();
-    std::string_view word = value.substr(i, next - i);  // starts with its space, if any
-    if (word.front() == ' ' && col + word.size() > 78 && col > prefix) {
+    std::string_view word = value.substr(i, next - i);  // starts with its spaces, if any
+    if (word.front() == ' ' && text < next && col + word.size() > 78 && col > prefix) {
       out += "\r\n";
       col = 0;
     }
@@ -118,9 +144,10 @@ std::vector<std::string> expand_uri_patterns(const std::vector<std::string>& pat
 }
 
 std::string encode_header_text(std::string_view utf8) {
-  std::string s = one_line(utf8);
-  // ASCII stays readable unless a single word is too long to fold within 998 octets.
-  if (is_ascii(s) && longest_word(s) < 900) return s;
+  std::string s = trim_trailing_spaces(one_line(utf8));
+  // ASCII stays readable unless a single word is too long to fold within 998 octets, or it
+  // holds something a client would take for an encoded word.
+  if (is_ascii(s) && longest_word(s) < 900 && !looks_encoded(s)) return s;
   // Each encoded word holds at most 45 bytes of text (60 base64 chars + 12 of framing),
   // split only at UTF-8 character boundaries.
   std::string out;
@@ -140,6 +167,57 @@ std::string encode_header_text(std::string_view utf8) {
   return out;
 }
 
+namespace {
+
+// A display name as encoded words (RFC 2047 5(3)). Readers treat each encoded word of a phrase
+// as a word of its own (Python's email package puts a space between them), so the name is cut
+// at its own spaces where it can: a chunk holds whole words up to 45 bytes, and only a word
+// longer than that is cut inside.
+std::string encode_phrase(std::string_view name) {
+  std::vector<std::string> chunks;
+  std::string current;
+  auto flush = [&] {
+    if (!current.empty()) chunks.push_back(std::move(current));
+    current.clear();
+  };
+  std::size_t i = 0;
+  while (i < name.size()) {
+    while (i < name.size() && name[i] == ' ') ++i;
+    std::size_t end = name.find(' ', i);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view word = name.substr(i, end - i);
+    i = end;
+    if (word.empty()) continue;
+    if (!current.empty() && current.size() + 1 + word.size() <= 45) {
+      current += ' ';
+      current += word;
+      continue;
+    }
+    flush();
+    while (word.size() > 45) {  // a word too long for one encoded word: cut at characters
+      std::size_t cut = 0;
+      while (cut < word.size()) {
+        std::size_t n = utf8_len(static_cast<unsigned char>(word[cut]));
+        if (cut + n > 45) break;
+        cut += n;
+      }
+      if (cut == 0) cut = 1;
+      chunks.emplace_back(word.substr(0, cut));
+      word.remove_prefix(cut);
+    }
+    current = std::string(word);
+  }
+  flush();
+  std::string out;
+  for (const auto& c : chunks) {
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + base64(c) + "?=";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string address_of(std::string_view mailbox) {
   auto lt = mailbox.rfind('<');
   auto gt = mailbox.rfind('>');
@@ -153,9 +231,18 @@ std::string address_of(std::string_view mailbox) {
 
 std::string format_address(std::string_view name, std::string_view address) {
   std::string addr = address_of(address);
-  std::string n = one_line(name);
+  std::string n = trim_trailing_spaces(one_line(name));
+  while (!n.empty() && n.front() == ' ') n.erase(0, 1);
   if (n.empty()) return "<" + addr + ">";
-  if (!is_ascii(n)) return encode_header_text(n) + " <" + addr + ">";
+  // Encoded words for non-ASCII names, for names that would read as encoded words, and for
+  // names with a word too long to fold (a 999-character name): each word is at most 75 octets.
+  if (!is_ascii(n) || looks_encoded(n) || longest_word(n) > 70) {
+    std::string words = encode_phrase(n);
+    const auto last_line = words.size() - (words.rfind('\n') == std::string::npos
+                                               ? 0
+                                               : words.rfind('\n') + 1);
+    return words + (last_line + addr.size() + 3 > 72 ? "\r\n <" : " <") + addr + ">";
+  }
   std::string quoted = "\"";
   for (char c : n) {
     if (c == '"' || c == '\\') quoted += '\\';
@@ -197,7 +284,10 @@ std::string quoted_printable(std::string_view in) {
   return out;
 }
 
-std::string rfc5322_date(TimePoint t) { return date::format("%a, %d %b %Y %H:%M:%S +0000", t); }
+std::string rfc5322_date(TimePoint t) {
+  t = std::clamp(t, kFirstIsoTime, kLastIsoTime);  // date::format overflows far outside
+  return date::format("%a, %d %b %Y %H:%M:%S +0000", t);
+}
 
 std::string build_mime(const Email& e) {
   std::string m;

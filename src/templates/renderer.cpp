@@ -110,7 +110,8 @@ struct Renderer::Cache {
   std::mutex mutex;
   std::map<std::string, YAML::Node> files;
 
-  // The parsed file; throws YAML::Exception like YAML::LoadFile (failures are not cached).
+  // The parsed file; throws YAML::Exception like YAML::LoadFile, or std::exception for an
+  // unreadable file (failures are not cached).
   YAML::Node load(const fs::path& file) {
     std::lock_guard lock(mutex);
     auto it = files.find(file.string());
@@ -151,8 +152,52 @@ Renderer::Renderer(fs::path dir, std::string default_locale, config::CompanyConf
       default_locale_(std::move(default_locale)),
       company_(std::move(company)) {}
 
+namespace {
+
+// Names that become path components: a locale tag ("pt-BR", "zh_Hant") or a template name
+// ("update-card"). ASCII letters, digits, '-' and '_' only, so nothing can climb out of the
+// templates folder ("../evil") or cut a path short (a NUL byte).
+bool safe_path_part(std::string_view s, std::size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return s.front() != '-' && s.front() != '_';
+}
+
+// A value from the payments data as it may stand in a message: one line, no control characters
+// (a name with line breaks must not add paragraphs to the text part).
+std::string one_line(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) {
+      if (out.empty() || out.back() != ' ') out += ' ';
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      ++i;  // a C1 control
+      if (out.empty() || out.back() != ' ') out += ' ';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Partials a single part may expand in total: far more than any layout needs, and few enough
+// that a partial including itself ("x{{> p}}") stops long before the stack runs out.
+constexpr int kMaxPartialExpansions = 64;
+
+}  // namespace
+
 std::optional<std::string> Renderer::resolve_locale(const std::string& name,
-                                                    const std::string& locale) const {
+                                                    const std::string& raw_locale) const {
+  if (!safe_path_part(name, 100)) return std::nullopt;
+  // A customer's locale that is not a plain language tag is ignored: the default locale speaks.
+  const std::string locale = safe_path_part(raw_locale, 35) ? raw_locale : std::string();
   std::vector<std::string> chain;
   if (!locale.empty()) {
     chain.push_back(locale);
@@ -161,7 +206,9 @@ std::optional<std::string> Renderer::resolve_locale(const std::string& name,
   }
   chain.push_back(default_locale_);
   for (const auto& l : chain) {
-    if (fs::exists(dir_ / l / (name + ".yaml"))) return l;
+    if (!safe_path_part(l, 35)) continue;
+    std::error_code ec;  // an unreadable folder is a missing template, not an exception
+    if (fs::exists(dir_ / l / (name + ".yaml"), ec)) return l;
   }
   return std::nullopt;
 }
@@ -174,6 +221,8 @@ Result<Renderer::Source> Renderer::load(const std::string& locale, const std::st
   } catch (const YAML::Exception& e) {
     return Error::permanent(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
                             std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const std::exception& e) {  // I/O errors: reported, never thrown at the sender
+    return Error::permanent(file.string() + ": " + e.what());
   }
   if (!root.IsMap()) return Error::permanent(file.string() + ": must be a mapping");
   Source s;
@@ -200,12 +249,13 @@ std::map<std::string, std::string> Renderer::partials(const std::string& locale)
   std::map<std::string, std::string> out;
   for (const auto& l : {default_locale_, locale}) {  // the locale's own partials win
     fs::path file = dir_ / l / "_partials.yaml";
-    if (!fs::exists(file)) continue;
+    std::error_code ec;
+    if (!fs::exists(file, ec)) continue;
     try {
       for (const auto& kv : cache_->load(file)) {
         out[kv.first.Scalar()] = kv.second.as<std::string>("");
       }
-    } catch (const YAML::Exception&) {  // reported by `dunningd check`; render without it
+    } catch (const std::exception&) {  // reported by `dunningd check`; render without it
     }
   }
   return out;
@@ -215,19 +265,36 @@ std::string Renderer::reason(const std::string& locale, const std::string& code)
   const std::string key = DeclineTable::is_sensitive(code) ? "generic" : code;
   for (const auto& l : {locale, default_locale_}) {
     fs::path file = dir_ / l / "_reasons.yaml";
-    if (!fs::exists(file)) continue;
+    std::error_code ec;
+    if (!fs::exists(file, ec)) continue;
     try {
       YAML::Node n = cache_->load(file);
+      if (!n.IsMap()) continue;
       if (n[key]) return n[key].as<std::string>("");
       if (n["generic"]) return n["generic"].as<std::string>("");
-    } catch (const YAML::Exception&) {
+    } catch (const std::exception&) {
     }
   }
   auto it = english_reasons().find(key);
   return it != english_reasons().end() ? it->second : english_reasons().at("generic");
 }
 
-Result<Rendered> Renderer::render(const std::string& name, const MessageData& d) const {
+Result<Rendered> Renderer::render(const std::string& name, const MessageData& raw) const {
+  // Every failure is a value: a hostile template or datum never throws at the sender.
+  try {
+    return render_checked(name, raw);
+  } catch (const std::exception& e) {
+    return Error::permanent("template '" + name + "': " + e.what());
+  }
+}
+
+Result<Rendered> Renderer::render_checked(const std::string& name, const MessageData& raw) const {
+  MessageData d = raw;
+  if (!safe_path_part(d.locale, 35)) d.locale.clear();
+  for (std::string* v : {&d.customer_name, &d.customer_email, &d.invoice_id, &d.plan,
+                         &d.card_brand, &d.card_last4, &d.time_zone, &d.update_url}) {
+    *v = one_line(*v);
+  }
   auto locale = resolve_locale(name, d.locale);
   if (!locale) {
     return Error::permanent("no template '" + name + "' for locale '" + d.locale +
@@ -275,9 +342,19 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   vars.set("cancel_date",
            value(d.cancel_at ? cache_->date(*d.cancel_at, fmt_locale, d.time_zone) : ""));
   vars.set("update_url", value(d.update_url));
+  // Each expansion is counted: past the bound a partial expands to an unclosed tag, which stops
+  // the render with an error instead of recursing until the stack overflows.
+  int expansions = 0;
+  std::string runaway;
   for (const auto& [pname, ptext] : partials(*locale)) {
     std::string copy = ptext;
-    vars.set(pname, kainjow::mustache::partial([copy] { return copy; }));
+    vars.set(pname, kainjow::mustache::partial([copy, pname = pname, &expansions, &runaway] {
+      if (++expansions > kMaxPartialExpansions) {
+        if (runaway.empty()) runaway = pname;
+        return std::string("{{");
+      }
+      return copy;
+    }));
   }
 
   Rendered out;
@@ -285,12 +362,18 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& d)
   auto run = [&](const std::string& text, bool html, const char* part,
                  std::string& target) -> Status {
     if (text.empty()) return Status::success();
+    expansions = 0;
     mustache m{text};
     if (!html) m.set_custom_escape(identity);
     if (!m.is_valid()) {
       return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
     }
     target = m.render(vars);
+    if (!runaway.empty()) {
+      return Error::permanent(name + " (" + *locale + ") " + part + ": partials expanded more than " +
+                              std::to_string(kMaxPartialExpansions) + " times (partial '" +
+                              runaway + "' includes itself?)");
+    }
     if (!m.is_valid()) {
       return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
     }

@@ -466,7 +466,12 @@ TEST_CASE("a case's timeline keeps the caller's words in order and clicks are re
     CHECK(e.cases().events_after(0, {}, 10).empty());
 
     CHECK_FALSE(e.cases().clicked(c.id));
-    e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:00:00Z"));
+    CHECK(e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:00:00Z"), Seconds(3600)));
+    // A repeat within the window and a case that does not exist record nothing.
+    CHECK_FALSE(e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:30:00Z"),
+                                       Seconds(3600)));
+    CHECK_FALSE(e.cases().record_click(999999, c.customer_id, at("2026-11-03T08:00:00Z"),
+                                       Seconds(3600)));
     CHECK(e.cases().clicked(c.id));
     CHECK_FALSE(e.cases().clicked(d.id));
     CHECK(e.ledger().last_click(c.id, at("2026-11-04T00:00:00Z")) == at("2026-11-03T08:00:00Z"));

@@ -35,7 +35,14 @@ struct FieldError {
 template <typename T>
 using Parsed = std::variant<T, FieldError>;
 
-enum class Applied { kWritten, kDuplicate };
+// kDuplicate: the same event again (same id, same canonical body), nothing written.
+// kConflict: the id was recorded with a different body; nothing written, the sender is told.
+enum class Applied { kWritten, kDuplicate, kConflict };
+
+// The SHA-256 of the body's canonical form (parsed and re-serialised: key order and white space
+// do not matter). For Stripe the delivery counter `pending_webhooks` is left out: a re-delivery
+// of the same event is the same event.
+std::string canonical_hash(std::string_view source, std::string_view payload);
 
 // Writes the event row and its facts. REQUIRES: the caller holds a store::Tx. Throws
 // store::StoreError; the caller wraps each event in a store::Savepoint so that a failing event

@@ -121,7 +121,10 @@ class Cases {
                                               std::span<const std::string> kinds, int limit) = 0;
 
   // ---- clicks on the case's signed card-update link
-  virtual void record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) = 0;
+  // Records a click at `at`; false (nothing written) when a click on the case was already
+  // recorded in (at - window, at], or the case does not exist.
+  virtual bool record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at,
+                            Seconds window) = 0;
   // True when the case's link was ever clicked (`unless: clicked`).
   virtual bool clicked(std::int64_t case_id) = 0;
 };

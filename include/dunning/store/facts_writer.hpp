@@ -71,6 +71,8 @@ class FactsWriter {
   [[nodiscard]] virtual bool record_event(const std::string& id, const std::string& source,
                                           const std::string& type, const std::string& payload,
                                           TimePoint received_at) = 0;
+  // The body recorded with event `id`; nullopt when there is none.
+  virtual std::optional<std::string> event_payload(const std::string& id) = 0;
   // Each upsert returns true when a row changed (a replay or a re-import changes nothing).
   virtual bool upsert_customer(const CustomerRow& c) = 0;
   virtual bool upsert_payment_method(const PaymentMethodRow& m) = 0;

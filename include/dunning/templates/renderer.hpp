@@ -50,11 +50,13 @@ class Renderer {
   Renderer(std::filesystem::path dir, std::string default_locale, config::CompanyConfig company);
 
   // Renders template `name` for data.locale (with fallback). Errors: missing template, invalid
-  // YAML or Mustache, unknown keys.
+  // YAML or Mustache, unknown keys, partials that expand without bound. Never throws. A locale
+  // that is not a plain tag (letters, digits, '-', '_', at most 35) is ignored: it never becomes
+  // a path. Data values are rendered on one line, control characters replaced by spaces.
   Result<Rendered> render(const std::string& name, const MessageData& data) const;
 
   // The locale whose file would be used for `name`: "pt-BR" → "pt-BR", "pt", default; nullopt
-  // when none has the template.
+  // when none has the template (or `name` is not a plain name).
   std::optional<std::string> resolve_locale(const std::string& name,
                                             const std::string& locale) const;
 
@@ -62,6 +64,7 @@ class Renderer {
   struct Source {
     std::string subject, text, html, sms;
   };
+  Result<Rendered> render_checked(const std::string& name, const MessageData& data) const;
   Result<Source> load(const std::string& locale, const std::string& name) const;
   std::map<std::string, std::string> partials(const std::string& locale) const;
   std::string reason(const std::string& locale, const std::string& decline_code) const;

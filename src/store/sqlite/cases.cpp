@@ -101,7 +101,9 @@ std::vector<CaseRecord> SqliteCases::due(TimePoint now, int limit) {
         "ORDER BY next_due_at, id LIMIT ?");
     auto s = db_.prepare(kSql);
     s.bind(1, iso(now)).bind(2, limit);
-    return read_cases(s);
+    std::vector<CaseRecord> out;
+    while (s.step()) read_or_skip(reported_, *s, "cases", read_case, out);
+    return out;
   });
 }
 
@@ -208,10 +210,14 @@ std::vector<CaseEvent> SqliteCases::events_after(std::int64_t after_id,
   });
 }
 
-void SqliteCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) {
-  guard("record_click", [&] {
-    auto s = db_.prepare(sql::kRecordClick);
-    s.bind(1, case_id).bind(2, customer_id).bind(3, iso(at)).run();
+bool SqliteCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at,
+                               Seconds window) {
+  return guard("record_click", [&] {
+    auto s = db_.prepare(
+        "INSERT INTO clicks(case_id, customer_id, at) SELECT id, ?2, ?3 FROM cases WHERE id = ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM clicks WHERE case_id = ?1 AND at > ?4 AND at <= ?3)");
+    s.bind(1, case_id).bind(2, customer_id).bind(3, iso(at)).bind(4, iso(at - window)).run();
+    return db_.raw().changes() == 1;
   });
 }
 

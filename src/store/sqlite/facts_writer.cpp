@@ -14,6 +14,15 @@ bool SqliteFactsWriter::record_event(const std::string& id, const std::string& s
   });
 }
 
+std::optional<std::string> SqliteFactsWriter::event_payload(const std::string& id) {
+  return guard("event_payload", [&]() -> std::optional<std::string> {
+    auto s = db_.prepare("SELECT payload FROM events WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+  });
+}
+
 bool SqliteFactsWriter::upsert_customer(const CustomerRow& c) {
   return guard("upsert_customer", [&] {
     // Only a real change touches the row, so a replay or a re-import changes nothing.

@@ -56,7 +56,7 @@ std::vector<OutboxRow> SqliteOutbox::claim(TimePoint now, Seconds lease, int lim
     for (std::size_t i = 0; i < skip_channels.size(); ++i)
       s.bind(static_cast<int>(i) + 4, skip_channels[i]);
     std::vector<OutboxRow> out;
-    while (s.step()) out.push_back(read_outbox(*s));
+    while (s.step()) read_or_skip(reported_, *s, "outbox", read_outbox, out);
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   });

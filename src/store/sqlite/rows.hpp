@@ -3,7 +3,10 @@
 // column lists and readers of cases and outbox rows.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +58,22 @@ inline constexpr std::string_view kOutboxColumns =
     "id, case_id, step_index, channel, template, action, message_key, state, attempts, due_at, "
     "created_at, sent_at, last_error, card_id";
 OutboxRow read_outbox(const Stmt& s);
+
+// Appends read(s) to `out`, or skips a row that cannot be decoded (a time an earlier version
+// wrote with a five-digit year, a corrupt currency) and logs it the first time `reported` sees
+// it: one bad row of the poll's queries must not fail every poll. The row's id is column 0.
+template <typename T, typename Read>
+void read_or_skip(std::set<std::string>& reported, const Stmt& s, const char* table, Read read,
+                  std::vector<T>& out) {
+  try {
+    out.push_back(read(s));
+  } catch (const StoreError& e) {
+    if (reported.insert(std::string(table) + ":" + std::to_string(s.int64(0))).second) {
+      spdlog::error("{} row {} cannot be read ({}); skipped until it is repaired", table,
+                    s.int64(0), e.what());
+    }
+  }
+}
 
 // `SELECT <label>, <label>, <count>` rows.
 std::vector<Count> read_counts(StatementCache::Lease& s);

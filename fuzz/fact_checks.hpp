@@ -1,0 +1,38 @@
+// What every accepted fact must satisfy, whichever door built it: check_fact finds nothing, and
+// every time in it lies in the fact range (so every derived due time stays ISO-formattable).
+#pragma once
+
+#include "dunning/ingest/event.hpp"
+#include "dunning/ingest/json_screen.hpp"
+#include "fuzz_support.hpp"
+
+namespace dunning::fuzz {
+
+inline void check_accepted(const ingest::Fact& f) {
+  FUZZ_CHECK(!ingest::check_fact(f, ""), "an accepted fact fails check_fact");
+  std::visit(
+      [](const auto& row) {
+        using T = std::decay_t<decltype(row)>;
+        auto in_range = [](TimePoint t) { return t >= kFirstFactTime && t <= kLastFactTime; };
+        if constexpr (std::is_same_v<T, store::PaymentRow>) {
+          FUZZ_CHECK(in_range(row.occurred_at), "occurred_at out of range");
+          FUZZ_CHECK(row.currency.size() == 3, "currency");
+        } else if constexpr (std::is_same_v<T, store::CustomerRow>) {
+          if (row.created_at) FUZZ_CHECK(in_range(*row.created_at), "created_at out of range");
+        } else {
+          FUZZ_CHECK(in_range(row.updated_at), "updated_at out of range");
+        }
+      },
+      f);
+}
+
+inline void check_accepted(const ingest::Parsed<ingest::Event>& p) {
+  if (const auto* e = std::get_if<ingest::Event>(&p)) {
+    FUZZ_CHECK(!ingest::has_control_characters(e->id, false), "event id with controls");
+    for (const auto& f : e->facts) check_accepted(f);
+  } else {
+    FUZZ_CHECK(!std::get<ingest::FieldError>(p).field.empty(), "a refusal names no field");
+  }
+}
+
+}  // namespace dunning::fuzz
