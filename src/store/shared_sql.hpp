@@ -33,6 +33,7 @@ inline constexpr std::string_view kSubscriptionPlan =
 inline constexpr std::string_view kRecordEvent =
     "INSERT INTO events(id, source, type, payload, received_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT(id) DO NOTHING";
+inline constexpr std::string_view kEventPayload = "SELECT payload FROM events WHERE id = ?";
 inline constexpr std::string_view kClearOtherDefaultCards =
     "UPDATE payment_methods SET is_default = 0, updated_at = ? "
     "WHERE customer_id = ? AND id <> ? AND is_default = 1";
@@ -64,8 +65,10 @@ inline constexpr std::string_view kCaseEventsOfCase =
     "SELECT id, case_id, at, kind, detail FROM case_events WHERE case_id = ? ORDER BY id";
 inline constexpr std::string_view kCountCaseEvents =
     "SELECT COUNT(*) FROM case_events WHERE case_id = ? AND kind = ?";
+// A click of an existing case, unless one was recorded in (?4, ?3].
 inline constexpr std::string_view kRecordClick =
-    "INSERT INTO clicks(case_id, customer_id, at) VALUES (?, ?, ?)";
+    "INSERT INTO clicks(case_id, customer_id, at) SELECT id, ?2, ?3 FROM cases WHERE id = ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM clicks WHERE case_id = ?1 AND at > ?4 AND at <= ?3)";
 inline constexpr std::string_view kCaseClicked = "SELECT 1 FROM clicks WHERE case_id = ? LIMIT 1";
 
 // ---- Outbox

@@ -111,7 +111,10 @@ std::vector<CaseRecord> PgCases::due(TimePoint now, int limit) {
     static const std::string kSql = select_cases(
         "WHERE state = 'open' AND next_due_at IS NOT NULL AND next_due_at <= ? "
         "ORDER BY next_due_at, id LIMIT ?");
-    return read_cases(db_.query(kSql, Params().add(iso(now)).add(limit)));
+    auto s = db_.query(kSql, Params().add(iso(now)).add(limit));
+    std::vector<CaseRecord> out;
+    for (int i = 0; i < s.size(); ++i) read_or_skip(reported_, s, i, "cases", read_case, out);
+    return out;
   });
 }
 
@@ -197,9 +200,13 @@ std::vector<CaseEvent> PgCases::events_after(std::int64_t after_id,
   });
 }
 
-void PgCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) {
-  guard("record_click",
-        [&] { db_.query(sql::kRecordClick, Params().add(case_id).add(customer_id).add(iso(at))); });
+bool PgCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at,
+                           Seconds window) {
+  return guard("record_click", [&] {
+    auto r = db_.query(sql::kRecordClick,
+                       Params().add(case_id).add(customer_id).add(iso(at)).add(iso(at - window)));
+    return r.affected() == 1;
+  });
 }
 
 bool PgCases::clicked(std::int64_t case_id) {

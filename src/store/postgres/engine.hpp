@@ -5,6 +5,8 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "dunning/store/engine.hpp"
 #include "dunning/store/leadership.hpp"
@@ -39,6 +41,7 @@ class PgFactsWriter final : public FactsWriter {
   explicit PgFactsWriter(PgDatabase& db) : db_(db) {}
   bool record_event(const std::string& id, const std::string& source, const std::string& type,
                     const std::string& payload, TimePoint received_at) override;
+  std::optional<std::string> event_payload(const std::string& id) override;
   bool upsert_customer(const CustomerRow& c) override;
   bool upsert_payment_method(const PaymentMethodRow& m) override;
   bool set_default_card(const DefaultCardRow& d) override;
@@ -73,11 +76,13 @@ class PgCases final : public Cases {
   int count_events(std::int64_t case_id, const std::string& kind) override;
   std::vector<CaseEvent> events_after(std::int64_t after_id, std::span<const std::string> kinds,
                                       int limit) override;
-  void record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at) override;
+  bool record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at,
+                    Seconds window) override;
   bool clicked(std::int64_t case_id) override;
 
  private:
   PgDatabase& db_;
+  std::set<std::string> reported_;  // undecodable rows already logged (see read_or_skip)
 };
 
 class PgOutbox final : public Outbox {
@@ -108,6 +113,7 @@ class PgOutbox final : public Outbox {
 
  private:
   PgDatabase& db_;
+  std::set<std::string> reported_;  // undecodable rows already logged (see read_or_skip)
 };
 
 class PgContactBook final : public ContactBook {

@@ -18,6 +18,14 @@ bool PgFactsWriter::record_event(const std::string& id, const std::string& sourc
   });
 }
 
+std::optional<std::string> PgFactsWriter::event_payload(const std::string& id) {
+  return guard("event_payload", [&]() -> std::optional<std::string> {
+    auto s = db_.query(sql::kEventPayload, Params().add(id));
+    if (s.empty()) return std::nullopt;
+    return s.text(0, 0);
+  });
+}
+
 bool PgFactsWriter::upsert_customer(const CustomerRow& c) {
   return guard("upsert_customer", [&] {
     // Only a real change touches the row, so a replay or a re-import changes nothing.

@@ -85,7 +85,8 @@ std::vector<OutboxRow> PgOutbox::claim(TimePoint now, Seconds lease, int limit,
             skip + "ORDER BY next_attempt_at, id LIMIT ?3 FOR UPDATE SKIP LOCKED) RETURNING " +
             std::string(kOutboxColumns),
         p);
-    auto out = read_rows(s);
+    std::vector<OutboxRow> out;
+    for (int i = 0; i < s.size(); ++i) read_or_skip(reported_, s, i, "outbox", read_outbox, out);
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   });

@@ -3,7 +3,10 @@
 // and the column lists and readers of cases and outbox rows (the same lists as SQLite's).
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +58,23 @@ inline constexpr std::string_view kOutboxColumns =
     "id, case_id, step_index, channel, template, action, message_key, state, attempts, due_at, "
     "created_at, sent_at, last_error, card_id";
 OutboxRow read_outbox(const Rows& r, int row);
+
+// Appends read(r, row) to `out`, or skips a row that cannot be decoded (a time an earlier version
+// wrote with a five-digit year, a corrupt currency) and logs it the first time `reported` sees
+// it: one bad row of the poll's queries must not fail every poll. The row's id is column 0.
+// (The SQLite engine's read_or_skip, over a result's row.)
+template <typename T, typename Read>
+void read_or_skip(std::set<std::string>& reported, const Rows& r, int row, const char* table,
+                  Read read, std::vector<T>& out) {
+  try {
+    out.push_back(read(r, row));
+  } catch (const StoreError& e) {
+    if (reported.insert(std::string(table) + ":" + r.text(row, 0)).second) {
+      spdlog::error("{} row {} cannot be read ({}); skipped until it is repaired", table,
+                    r.text(row, 0), e.what());
+    }
+  }
+}
 
 // `SELECT <label>, <label>, <count>` rows.
 std::vector<Count> read_counts(const Rows& r);

@@ -213,9 +213,7 @@ std::vector<CaseEvent> SqliteCases::events_after(std::int64_t after_id,
 bool SqliteCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at,
                                Seconds window) {
   return guard("record_click", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO clicks(case_id, customer_id, at) SELECT id, ?2, ?3 FROM cases WHERE id = ?1 "
-        "AND NOT EXISTS (SELECT 1 FROM clicks WHERE case_id = ?1 AND at > ?4 AND at <= ?3)");
+    auto s = db_.prepare(sql::kRecordClick);
     s.bind(1, case_id).bind(2, customer_id).bind(3, iso(at)).bind(4, iso(at - window)).run();
     return db_.raw().changes() == 1;
   });

@@ -16,7 +16,7 @@ bool SqliteFactsWriter::record_event(const std::string& id, const std::string& s
 
 std::optional<std::string> SqliteFactsWriter::event_payload(const std::string& id) {
   return guard("event_payload", [&]() -> std::optional<std::string> {
-    auto s = db_.prepare("SELECT payload FROM events WHERE id = ?");
+    auto s = db_.prepare(sql::kEventPayload);
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return s.text(0);
