@@ -203,6 +203,24 @@ TEST_CASE("a payments row that cannot be decoded is an error value, and the curs
   });
 }
 
+TEST_CASE("an event keeps the body it was first recorded with, byte for byte",
+          "[store][contract][facts]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    CHECK_FALSE(e.facts().event_payload("e1"));
+    const std::string body =
+        "{\"a\":1,\"name\":\"Ana \\u00e9 \xc3\xa9\",\"note\":\"tab\\there\"}\n";
+    CHECK(
+        e.facts().record_event("e1", "api", "customer.updated", body, at("2026-11-02T10:00:00Z")));
+    CHECK_FALSE(e.facts().record_event("e1", "api", "customer.updated", "{\"a\":2}",
+                                       at("2026-11-02T10:01:00Z")));
+    CHECK(e.facts().event_payload("e1") == body);  // a replay does not replace it
+    CHECK_FALSE(e.facts().event_payload("e2"));
+    tx.commit();
+    CHECK(e.facts().event_payload("e1") == body);
+  });
+}
+
 TEST_CASE("facts are idempotent: a replay changes nothing, a real change is written",
           "[store][contract][facts]") {
   on_every_engine([](store::Engine& e, const Billing&) {
@@ -468,10 +486,10 @@ TEST_CASE("a case's timeline keeps the caller's words in order and clicks are re
     CHECK_FALSE(e.cases().clicked(c.id));
     CHECK(e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:00:00Z"), Seconds(3600)));
     // A repeat within the window and a case that does not exist record nothing.
-    CHECK_FALSE(e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:30:00Z"),
-                                       Seconds(3600)));
-    CHECK_FALSE(e.cases().record_click(999999, c.customer_id, at("2026-11-03T08:00:00Z"),
-                                       Seconds(3600)));
+    CHECK_FALSE(
+        e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:30:00Z"), Seconds(3600)));
+    CHECK_FALSE(
+        e.cases().record_click(999999, c.customer_id, at("2026-11-03T08:00:00Z"), Seconds(3600)));
     CHECK(e.cases().clicked(c.id));
     CHECK_FALSE(e.cases().clicked(d.id));
     CHECK(e.ledger().last_click(c.id, at("2026-11-04T00:00:00Z")) == at("2026-11-03T08:00:00Z"));
@@ -523,6 +541,56 @@ TEST_CASE(
     CHECK_FALSE(e.cases().get(second.id)->card_updated_at);
     tx.commit();
     CHECK(e.cases().get(c.id)->paid_minor == 750);  // committed, read outside the transaction
+  });
+}
+
+TEST_CASE("clicks on a case's link: one per window, none for a case that does not exist",
+          "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    const auto id = e.cases().insert(a_case("in_1"));
+    const auto other = e.cases().insert(a_case("in_2"));
+    const TimePoint t = at("2026-11-22T10:00:00Z");
+    const Seconds hour(3600);
+    CHECK(e.cases().record_click(id, "cus_1", t, hour));
+    for (int i = 1; i < 5; ++i)
+      CHECK_FALSE(e.cases().record_click(id, "cus_1", t + Seconds(i * 900 - 1), hour));
+    CHECK(e.cases().record_click(other, "cus_1", t + Seconds(1), hour));  // windows are per case
+    CHECK(e.cases().record_click(id, "cus_1", t + hour, hour));  // the window is (at - 1h, at]
+    CHECK_FALSE(e.cases().record_click(id + other + 1000, "cus_1", t, hour));
+    CHECK(e.ledger().last_click(id, t + 2 * hour) == t + hour);
+    CHECK(e.ledger().last_click(id, t + hour - Seconds(1)) == t);
+    CHECK_FALSE(e.cases().clicked(id + other + 1000));
+  });
+}
+
+TEST_CASE("a case or outbox row that cannot be decoded is skipped by the poll, the rest goes on",
+          "[store][contract][cases][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing& billing) {
+    std::int64_t good = 0, bad = 0;
+    {
+      store::Tx tx(e.db());
+      good = e.cases().insert(a_case("in_good"));
+      bad = e.cases().insert(a_case("in_bad"));
+      CHECK(e.outbox().enqueue(a_step(good, 0, "email")));
+      CHECK(e.outbox().enqueue(a_step(good, 1, "email")));
+      tx.commit();
+    }
+    // What an earlier version or a hand edit left behind: a five-digit year, a time that is not
+    // one.
+    billing("UPDATE cases SET next_due_at = '10000-01-03T23:59:59Z' WHERE id = " +
+            std::to_string(bad));
+    billing("UPDATE outbox SET created_at = 'last tuesday' WHERE case_id = " +
+            std::to_string(good) + " AND step_index = 1");
+    store::Tx tx(e.db());
+    std::vector<store::CaseRecord> due;
+    REQUIRE_NOTHROW(due = e.cases().due(at("2026-11-22T10:00:00Z"), 10));
+    CHECK(ids(due) == std::vector<std::int64_t>{good});
+    std::vector<store::OutboxRow> claimed;
+    REQUIRE_NOTHROW(claimed = e.outbox().claim(at("2026-11-02T10:00:00Z"), Seconds(300), 10));
+    REQUIRE(claimed.size() == 1);
+    CHECK(claimed[0].step_index == 0);
+    CHECK(e.cases().due(at("2026-11-22T10:00:00Z"), 10).size() == 1);  // again: still skipped
   });
 }
 
