@@ -126,7 +126,7 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
 
 
 class _Recorder:

@@ -210,6 +210,9 @@ ALTER TABLE cases ADD COLUMN paid_minor INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN card_updated_at TEXT;
 UPDATE cases SET card_updated_at = (SELECT MIN(at) FROM case_events e
   WHERE e.case_id = cases.id AND e.kind = 'card_updated');
+-- The latest case of an invoice (a success, refund or late payment finds its case): without it
+-- every payment of a poll scanned the whole cases table.
+CREATE INDEX cases_invoice ON cases(invoice_id, id);
 )sql",
 };
 

@@ -179,7 +179,10 @@ std::vector<TimePoint> SqliteOutbox::contact_times(const std::string& customer_i
   return guard("contact_times", [&] {
     auto s = db_.prepare(
         "SELECT CASE WHEN o.state = 'sent' THEN o.sent_at ELSE o.due_at END AS t "
-        "FROM cases c JOIN outbox o ON o.case_id = c.id WHERE c.customer_id = ?1 "
+        // CROSS JOIN keeps SQLite on the customer's cases first (cases_customer, then the
+        // outbox by case_id): driven from outbox_due it read every pending and sent row of
+        // the outbox's whole history for each case.
+        "FROM cases c CROSS JOIN outbox o ON o.case_id = c.id WHERE c.customer_id = ?1 "
         "AND o.channel IN ('email', 'sms') AND o.state IN ('pending', 'sent') AND t >= ?2 "
         "ORDER BY t");
     s.bind(1, customer_id).bind(2, iso(since));

@@ -17,6 +17,7 @@ DELETE FROM clicks; DELETE FROM cases; DELETE FROM cursors; DELETE FROM card_cha
 DELETE FROM subscription_changes; DELETE FROM rejected_rows;
 DROP TABLE IF EXISTS simulation_payments;
 CREATE TABLE simulation_payments AS SELECT * FROM payments ORDER BY occurred_at, rowid;
+CREATE INDEX simulation_payments_at ON simulation_payments(occurred_at);
 DELETE FROM payments;
 )sql");
     tx.commit();
