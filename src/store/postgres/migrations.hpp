@@ -329,6 +329,9 @@ ALTER TABLE cases ADD COLUMN paid_minor BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN card_updated_at TEXT COLLATE "C";
 UPDATE cases SET card_updated_at = e.at FROM (SELECT case_id, MIN(at) AS at FROM case_events
   WHERE kind = 'card_updated' GROUP BY case_id) e WHERE e.case_id = cases.id;
+-- The latest case of an invoice (a success, refund or late payment finds its case): without it
+-- every payment of a poll scanned the whole cases table.
+CREATE INDEX cases_invoice ON cases(invoice_id, id);
 )sql",
 };
 
