@@ -179,6 +179,9 @@ Result<std::vector<CopiedTable>> copy_sqlite_to_postgres(const std::filesystem::
                    row.source_rows, row.target_rows);
       report.push_back(std::move(row));
     }
+    // Fresh statistics for the planner: the tables went from empty to full within seconds,
+    // long before autovacuum would look at them.
+    for (const auto& t : kTables) pg.exec("ANALYZE " + std::string(t.table));
     for (const auto& r : report) {
       if (r.source_rows != r.target_rows) {
         return Error::permanent(r.table + ": " + std::to_string(r.source_rows) +

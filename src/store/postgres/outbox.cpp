@@ -162,14 +162,33 @@ std::optional<OutboxRow> PgOutbox::unconfirmed_contact(std::int64_t case_id, Tim
   });
 }
 
+// The two queries below read the customer's cases first and then each case's rows through the
+// outbox's (case_id, step_index) key: a LATERAL subquery behind OFFSET 0 (which the planner does
+// not flatten) fixes that order, as CROSS JOIN does on SQLite. Left to the planner, a table whose
+// statistics lag behind its growth (a fresh database, a bulk load, autovacuum not there yet) was
+// read through outbox_due instead: every pending and sent row, for each case (1.8 ms a call at
+// 2,000 rows, growing with the outbox).
+
+std::vector<TimePoint> PgOutbox::contact_times(const std::string& customer_id, TimePoint since) {
+  return guard("contact_times", [&] {
+    return read_times(
+        db_.query(
+            "SELECT o.t FROM cases c CROSS JOIN LATERAL (SELECT CASE WHEN x.state = 'sent' "
+            "THEN x.sent_at ELSE x.due_at END AS t FROM outbox x WHERE x.case_id = c.id "
+            "AND x.channel IN ('email', 'sms') AND x.state IN ('pending', 'sent') OFFSET 0) o "
+            "WHERE c.customer_id = ?1 AND o.t >= ?2 ORDER BY o.t",
+            Params().add(customer_id).add(iso(since))),
+        "outbox.due_at");
+  });
+}
+
 std::vector<TimePoint> PgOutbox::sent_contact_times(const std::string& customer_id,
                                                     TimePoint since) {
   return guard("sent_contact_times", [&] {
-    // SQLite's `CROSS JOIN ... ON` (which fixes its join order) is a plain JOIN here.
     return read_times(
-        db_.query("SELECT o.sent_at FROM cases c JOIN outbox o ON o.case_id = c.id "
-                  "WHERE c.customer_id = ?1 AND o.state = 'sent' AND o.channel IN ('email', 'sms') "
-                  "AND o.sent_at >= ?2 ORDER BY o.sent_at",
+        db_.query("SELECT o.sent_at FROM cases c CROSS JOIN LATERAL (SELECT x.sent_at FROM outbox "
+                  "x WHERE x.case_id = c.id AND x.state = 'sent' AND x.channel IN ('email', 'sms') "
+                  "AND x.sent_at >= ?2 OFFSET 0) o WHERE c.customer_id = ?1 ORDER BY o.sent_at",
                   Params().add(customer_id).add(iso(since))),
         "outbox.sent_at");
   });
@@ -189,19 +208,6 @@ std::int64_t PgOutbox::pending_due(const std::string& channel, TimePoint now) {
             "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND channel = ? AND due_at <= ?",
             Params().add(channel).add(iso(now)))
         .int64(0, 0);
-  });
-}
-
-std::vector<TimePoint> PgOutbox::contact_times(const std::string& customer_id, TimePoint since) {
-  return guard("contact_times", [&] {
-    // PostgreSQL does not let WHERE name a column alias: the CASE goes into a subquery.
-    return read_times(
-        db_.query("SELECT t FROM (SELECT CASE WHEN o.state = 'sent' THEN o.sent_at "
-                  "ELSE o.due_at END AS t FROM cases c JOIN outbox o ON o.case_id = c.id "
-                  "WHERE c.customer_id = ?1 AND o.channel IN ('email', 'sms') "
-                  "AND o.state IN ('pending', 'sent')) x WHERE t >= ?2 ORDER BY t",
-                  Params().add(customer_id).add(iso(since))),
-        "outbox.due_at");
   });
 }
 
