@@ -10,8 +10,9 @@ One run, in order:
 - the poller A is kill -9ed mid-run: B takes the poller role (how long that took is printed,
   not asserted: the role changing hands is what counts), the 200 payments written afterwards
   still open cases, and A's leased rows are sent again after A's lease.
-Each instance has its own lease (C 6 s, A 12 s, B 30 s), so the rows a dead instance held are
-told apart from the live ones' by their lease_until alone, read right after the kill.
+Each instance has its own lease (C 6 s, A 15 s, B 60 s), so the rows a dead instance held are
+told apart from the live ones' by their lease_until alone, read right after the kill (a live
+instance's batch would have to take 7 s to be mistaken for C's, 43 s for A's).
 - at the end every one of the 600 steps was delivered, each exactly once, except the rows a
   killed instance held: those at most twice, the second time after the lease.
 """
@@ -30,7 +31,7 @@ from pg_server import TestDatabase
 
 PASSWORD_ENV = "DUNNINGD_TEST_DB_PASSWORD"
 ROLE, ROLE_PASSWORD = "dunningd_app", "app-password-for-tests"
-LEASES = {"c": 6, "a": 12, "b": 30}  # seconds; C's batch (10 x 0.2 s) is well within 6 s
+LEASES = {"c": 6, "a": 15, "b": 60}  # seconds; C's batch (10 x 0.2 s) is well within 6 s
 POLL = 1         # seconds
 FIRST, SECOND = 400, 200  # payments before / after the poller dies: one due step each
 
@@ -92,7 +93,7 @@ smtp:
   connections: {connections}
 outbox:
   batch_size: {batch}
-  lease: {LEASES.get(name, 30)}s
+  lease: {LEASES.get(name, 60)}s
 http:
   listen: "127.0.0.1:{self.port}"
 """)
