@@ -37,7 +37,7 @@ test-later-days: build
 test-sanitize: deps
 	cmake -S . -B build-asan -DDUNNING_WERROR=ON -DDUNNING_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-asan -j $(JOBS)
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	DUNNING_SANITIZED=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
 # Every libFuzzer target (clang, ASan+UBSan, build-fuzz/) for FUZZ_SECONDS each, from its seed
