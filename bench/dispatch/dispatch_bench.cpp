@@ -1,5 +1,8 @@
-// Driver for bench/dispatch/run: one scheduler tick (queues every due step into the outbox),
-// then one dispatch round, timed on its own. Prints "queued N in X s" and "dispatched N in Y s".
+// Driver for bench/dispatch/run and bench/dispatch/instances: the scheduler's bounded ticks until
+// nothing is left to read (queues every due step into the outbox), then dispatch rounds until
+// nothing is due, each half timed on its own. Prints "queued N in X s" and "dispatched N in Y s".
+// A third argument does only one half: `tick` or `dispatch` (several dispatchers side by side on
+// one PostgreSQL database).
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -7,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "dunning/app/database.hpp"
 #include "dunning/config/config.hpp"
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/sender/dispatcher.hpp"
@@ -17,10 +21,13 @@
 
 int main(int argc, char** argv) {
   using namespace dunning;
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: dispatch_bench CONFIG NOW\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: dispatch_bench CONFIG NOW [tick|dispatch]\n");
     return 2;
   }
+  const std::string only = argc == 4 ? argv[3] : "";
+  const bool do_tick = only != "dispatch";
+  const bool do_dispatch = only != "tick";
   spdlog::set_level(std::getenv("BENCH_DEBUG") ? spdlog::level::debug : spdlog::level::warn);
   auto loaded = config::load_config(argv[1]);
   if (!loaded.ok()) {
@@ -31,7 +38,7 @@ int main(int argc, char** argv) {
   auto now = parse_iso8601(argv[2]);
   if (!now) return 2;
   FixedClock clock(*now);
-  auto store = store::open_engine(cfg.daemon.database, store::OpenMode::kExisting);
+  auto store = app::open_database(cfg.daemon, store::OpenMode::kExisting);
   if (!store) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;
@@ -42,10 +49,12 @@ int main(int argc, char** argv) {
   scheduler::Scheduler sched(e.db(), e.feed(), e.cases(), e.outbox(), e.ledger(), e.contacts(), cfg,
                              clock);
   scheduler::TickStats tick;
-  for (;;) {  // a backlog is read in bounded ticks
-    auto t = sched.tick();
-    tick += t;
-    if (!t.more) break;
+  if (do_tick) {
+    for (;;) {  // a backlog is read in bounded ticks
+      auto t = sched.tick();
+      tick += t;
+      if (!t.more) break;
+    }
   }
   auto t1 = Clock::now();
   templates::Renderer renderer(cfg.daemon.templates, cfg.daemon.default_locale, cfg.daemon.company);
@@ -54,7 +63,7 @@ int main(int argc, char** argv) {
   sender::Dispatcher dispatcher(e.db(), e.outbox(), e.cases(), e.contacts(), e.feed(), e.facts(),
                                 cfg, renderer, {smtp, *http, *http, *http}, clock);
   sender::DispatchStats stats;
-  for (;;) {  // rounds end at their time budget
+  while (do_dispatch) {  // rounds end at their time budget
     auto s = dispatcher.dispatch_due();
     stats += s;
     if (!s.more) break;
@@ -64,5 +73,5 @@ int main(int argc, char** argv) {
   std::printf("queued %d in %.3f s\n", tick.steps_queued, secs(t1 - t0));
   std::printf("dispatched %d in %.3f s (failed %d, retried %d)\n", stats.sent, secs(t2 - t1),
               stats.failed, stats.retried);
-  return stats.sent > 0 ? 0 : 1;
+  return (do_dispatch ? stats.sent > 0 : tick.steps_queued > 0) ? 0 : 1;
 }

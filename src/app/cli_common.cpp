@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "dunning/app/database.hpp"
 
 namespace dunning::app {
 
@@ -62,8 +63,11 @@ bool prepare_database_file(const config::Config& cfg) {
 }  // namespace
 
 std::unique_ptr<store::Engine> open_store(const config::Config& cfg, store::OpenMode mode) {
-  if (mode == store::OpenMode::kCreate && !prepare_database_file(cfg)) return nullptr;
-  auto s = store::open_engine(cfg.daemon.database, mode);
+  // The file checks are SQLite's; a PostgreSQL database is the server's to create.
+  if (mode == store::OpenMode::kCreate && !store::is_postgres(cfg.daemon.database.string()) &&
+      !prepare_database_file(cfg))
+    return nullptr;
+  auto s = open_database(cfg.daemon, mode);
   if (!s) {
     std::cerr << "dunningd: " << s.error().message << '\n';
     return nullptr;

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "app/poller_election.hpp"
 #include "app/service_notify.hpp"
+#include "dunning/app/database.hpp"
 #include "dunning/app/poller.hpp"
 #include "dunning/core/guarded.hpp"
 #include "dunning/http/api.hpp"
@@ -49,6 +51,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer watchdog(io);
   asio::steady_timer drain_deadline(io);
+  std::unique_ptr<PollerElection> election;  // who ticks: see below
 
   std::mutex cfg_mutex;  // guards `cfg` between the signal handler and the worker
   auto snapshot = [&] {
@@ -65,6 +68,7 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   // Everything pending on the io_context is cancelled: io.run() returns once the worker is idle.
   auto finish = [&] {
     finished = true;
+    if (election) election->stop();
     signals.cancel();
     timer.cancel();
     watchdog.cancel();
@@ -79,8 +83,19 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   http::Metrics metrics;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::Server> server;
+  // Several instances may share a PostgreSQL database: only the elected poller ticks, every
+  // instance dispatches (docs/instances.md). On SQLite this instance is the only one.
+  auto leadership = store::open_leadership(cfg->daemon.database.string(),
+                                           engine_options(cfg->daemon), store::this_instance_id(),
+                                           cfg->daemon.poll_interval);
+  if (!leadership) {
+    spdlog::error("{}", leadership.error().message);
+    return 1;
+  }
+  election = std::make_unique<PollerElection>(io, std::move(leadership).value(), metrics,
+                                              cfg->daemon.poll_interval);
   if (cfg->daemon.http.enabled) {
-    auto db = store::open_engine(cfg->daemon.database, store::OpenMode::kExisting);
+    auto db = open_database(cfg->daemon, store::OpenMode::kExisting);
     if (!db) {
       spdlog::error("http: {}", db.error().message);
       return 1;
@@ -117,7 +132,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
           poller->count_into(&metrics);
         }
         if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
-        result = poller->poll(&stop_sending);
+        // Only the elected poller ticks; every instance sends (docs/instances.md).
+        result = poller->poll(&stop_sending, /*max_batches=*/8, election->poller());
         if (result.dispatch.sent > 0) metrics.smtp_success(clock.now());
       });
       run_guarded("poll metrics", [&] {
@@ -229,8 +245,9 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   if (auto interval = service::watchdog_interval()) ping(*interval / 2);
 
   spdlog::info("dunningd {} running: database {}, mail via {}, polling every {}", DUNNINGD_VERSION,
-               cfg->daemon.database.string(), cfg->daemon.smtp.url,
+               store.db().describe(), cfg->daemon.smtp.url,
                format_duration(cfg->daemon.poll_interval));
+  election->start();
   schedule(std::chrono::seconds(0));
   service::notify_ready("running: polling every " + format_duration(cfg->daemon.poll_interval));
   io.run();

@@ -44,11 +44,11 @@ void Poller::count_into(OutcomeCounters* counters) {
   dispatcher_.set_counters(counters);
 }
 
-PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches) {
+PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches, bool tick) {
   PollResult r;
   const auto started = std::chrono::steady_clock::now();
   try {
-    r.tick = scheduler_.tick({max_batches, stop});
+    if (tick) r.tick = scheduler_.tick({max_batches, stop});
   } catch (const store::StoreError& e) {
     // The batch rolled back: nothing of it is counted, and the feed is read again next time.
     spdlog::error("poll failed, will retry: {}", e.what());

@@ -694,12 +694,21 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
   }
   if (!r.expect_map(root, "the daemon config")) return {c, std::move(r.errors())};
   r.allow_keys(root,
-               {"database", "sequences", "templates", "default_locale", "default_time_zone",
-                "poll_interval", "log_level", "log_format", "log_customer_emails", "company",
-                "smtp", "outbox", "declines", "http", "links", "sms", "webhooks", "billing"},
+               {"database", "database_password_env", "sequences", "templates", "default_locale",
+                "default_time_zone", "poll_interval", "log_level", "log_format",
+                "log_customer_emails", "company", "smtp", "outbox", "declines", "http", "links",
+                "sms", "webhooks", "billing"},
                "the daemon config");
-  if (root["database"])
-    c.database = resolve(file, r.string(root["database"], "database").value_or(""));
+  if (root["database"]) {
+    const std::string db = r.string(root["database"], "database").value_or("");
+    // A PostgreSQL URI is not a path: it stays as written.
+    const bool uri = db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0;
+    c.database = uri ? fs::path(db) : resolve(file, db);
+  }
+  if (root["database_password_env"]) {
+    c.database_password_env =
+        r.string(root["database_password_env"], "database_password_env").value_or("");
+  }
   if (root["sequences"])
     c.sequences = resolve(file, r.string(root["sequences"], "sequences").value_or(""));
   if (root["templates"])

@@ -511,7 +511,8 @@ void Api::Impl::healthz(Respond respond) {
   auto last_tick = metrics.last_tick();
   auto last_smtp = metrics.last_smtp_success();
   auto failures = metrics.poll_failures();
-  on_db(std::move(respond), [now, poll, last_tick, last_smtp, failures](store::Engine& st) {
+  auto role = metrics.role();
+  on_db(std::move(respond), [now, poll, last_tick, last_smtp, failures, role](store::Engine& st) {
     bool db_ok = true;
     try {
       (void)st.db().schema_version();
@@ -543,6 +544,11 @@ void Api::Impl::healthz(Respond respond) {
            {"last_poll_error",
             failures.last_error.empty() ? json() : json(failures.last_error)},
            {"status", status}};
+    if (role) {  // several instances share the database: who opens and closes cases
+      j["role"] = role->poller ? "poller" : "sender";
+      j["instance"] = role->instance;
+      j["poller"] = role->holder.empty() ? json() : json(role->holder);
+    }
     return json_response(ok ? 200 : 503, j.dump());
   });
 }

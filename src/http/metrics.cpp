@@ -58,6 +58,11 @@ Metrics::Metrics() {
   for (const char* n : {"dunningd_cases_opened_total", "dunningd_cases_recovered_total",
                         "dunningd_cases_lost_total"})
     set(n, "", 0);
+  // Several instances on one database (docs/instances.md); the series come with the first
+  // answer of the election (set_role).
+  describe("dunningd_poller", "gauge",
+           "1 while this instance is the poller (opens and closes cases), else 0");
+  describe("dunningd_poller_holder", "gauge", "1 for the instance that holds the poller role");
 }
 
 void Metrics::add_locked(const std::string& name, const std::string& labels, double by) {
@@ -152,6 +157,23 @@ std::optional<TimePoint> Metrics::last_tick() const {
 std::optional<TimePoint> Metrics::last_smtp_success() const {
   std::lock_guard lock(mutex_);
   return last_smtp_;
+}
+
+void Metrics::set_role(const Role& role) {
+  // One series each: this instance's (its id is fixed for the life of the process) and the
+  // current holder's (a holder that changed hands is gone from the page, not left at 0).
+  std::lock_guard lock(mutex_);
+  role_ = role;
+  families_["dunningd_poller"].values = {
+      {"instance=" + label_value(role.instance), role.poller ? 1 : 0}};
+  auto& holder = families_["dunningd_poller_holder"].values;
+  holder.clear();
+  if (!role.holder.empty()) holder["instance=" + label_value(role.holder)] = 1;
+}
+
+std::optional<Metrics::Role> Metrics::role() const {
+  std::lock_guard lock(mutex_);
+  return role_;
 }
 
 void Metrics::on_sent(std::string_view channel) {

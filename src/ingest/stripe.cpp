@@ -96,6 +96,13 @@ bool generic_decline(const std::optional<std::string>& code) {
 // The most specific of the codes Stripe gives for a failure, in this order: the issuer's
 // decline code (payment intent), the charge's outcome reason, then the error or failure code.
 // "card_declined" / "generic_decline" say less than any other: kept only as a last resort.
+// The case event of a decline code that reached an open case after the case opened.
+std::string late_decline_why(const std::string& code, const std::string& payment_id) {
+  return "decline code '" + code + "' of payment " + payment_id +
+         " arrived after the case opened (Stripe sent the payment intent's or charge's failure "
+         "after the invoice's)";
+}
+
 std::optional<std::string> best_code(std::initializer_list<std::optional<std::string>> codes) {
   std::optional<std::string> fallback;
   for (const auto& c : codes) {
@@ -583,7 +590,8 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
                     : *s.invoice_id + ":failed:" + std::to_string(s.attempt_count.value_or(0));
       bool written = w.append_payment(p);
       if (!written && p.decline_code) {
-        written = w.fill_decline(p.id, *p.decline_code, p.message, s.occurred_at) !=
+        written = w.fill_decline(p.id, *p.decline_code, p.message, s.occurred_at,
+                                 late_decline_why(*p.decline_code, p.id)) !=
                   store::DeclineFill::kNothing;
       }
       store::StripeAttempt a;
@@ -621,7 +629,8 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
       a.occurred_at = s.occurred_at;
       w.save_stripe_attempt(a);
       if (invoice && s.decline_code && invoice->payment_id) {
-        return w.fill_decline(*invoice->payment_id, *s.decline_code, s.message, s.occurred_at) !=
+        return w.fill_decline(*invoice->payment_id, *s.decline_code, s.message, s.occurred_at,
+                              late_decline_why(*s.decline_code, *invoice->payment_id)) !=
                store::DeclineFill::kNothing;
       }
       return false;

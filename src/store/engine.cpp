@@ -5,6 +5,10 @@
 #include <array>
 #include <utility>
 
+#include <unistd.h>
+
+#include "dunning/store/leadership.hpp"
+#include "store/postgres/engine.hpp"
 #include "store/sqlite/engine.hpp"
 
 namespace dunning::store {
@@ -77,10 +81,22 @@ std::optional<OutboxState> parse_outbox_state(std::string_view text) {
   return std::nullopt;
 }
 
-Result<std::unique_ptr<Engine>> open_engine(const std::string& database, OpenMode mode) {
-  if (database.rfind("postgres://", 0) == 0 || database.rfind("postgresql://", 0) == 0) {
-    return Error::permanent("database " + database +
-                            ": PostgreSQL is not supported by this dunningd yet");
+bool is_postgres(std::string_view database) { return postgres::is_postgres_uri(database); }
+
+namespace {
+
+postgres::ConnectSpec connect_spec(const std::string& database, const EngineOptions& options) {
+  return {database, options.password, options.application_name};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> open_engine(const std::string& database, OpenMode mode,
+                                            const EngineOptions& options) {
+  if (is_postgres(database)) {
+    auto engine = postgres::open_postgres(connect_spec(database, options), mode);
+    if (!engine) return engine.error();
+    return std::unique_ptr<Engine>(std::move(engine).value());
   }
   std::string path = database;
   if (path.rfind(kSqlitePrefix, 0) == 0) path.erase(0, kSqlitePrefix.size());
@@ -89,7 +105,31 @@ Result<std::unique_ptr<Engine>> open_engine(const std::string& database, OpenMod
   return std::unique_ptr<Engine>(std::move(engine).value());
 }
 
+Result<std::unique_ptr<Leadership>> open_leadership(const std::string& database,
+                                                    const EngineOptions& options,
+                                                    const std::string& instance_id,
+                                                    Seconds poll_interval) {
+  if (is_postgres(database)) {
+    return postgres::open_pg_leadership(connect_spec(database, options), instance_id,
+                                        poll_interval);
+  }
+  std::string path = database;
+  if (path.rfind(kSqlitePrefix, 0) == 0) path.erase(0, kSqlitePrefix.size());
+  return sqlite::open_sqlite_leadership(path, instance_id);
+}
+
+std::string this_instance_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "localhost") + ":" + std::to_string(::getpid());
+}
+
 Status snapshot_database(const std::string& from, const std::filesystem::path& to) {
+  if (is_postgres(from)) {
+    return Error::permanent("simulate runs on a copy of a SQLite database; " +
+                            postgres::redact_uri(from) +
+                            " is PostgreSQL (see docs/instances.md: simulate)");
+  }
   std::string path = from;
   if (path.rfind(kSqlitePrefix, 0) == 0) path.erase(0, kSqlitePrefix.size());
   return sqlite::snapshot_sqlite(path, to);

@@ -458,7 +458,7 @@ sequences:
   auto late_decline = [](World& w, const char* payment) {
     store::Tx tx(w.store->db());
     CHECK(w.store->facts().fill_decline(payment, "stolen_card", std::nullopt,
-                                        at("2026-11-24T10:30:00Z")) ==
+                                        at("2026-11-24T10:30:00Z"), "learned late") ==
           store::DeclineFill::kOpenCase);
     tx.commit();
   };

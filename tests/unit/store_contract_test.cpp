@@ -203,6 +203,24 @@ TEST_CASE("a payments row that cannot be decoded is an error value, and the curs
   });
 }
 
+TEST_CASE("an event keeps the body it was first recorded with, byte for byte",
+          "[store][contract][facts]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    CHECK_FALSE(e.facts().event_payload("e1"));
+    const std::string body =
+        "{\"a\":1,\"name\":\"Ana \\u00e9 \xc3\xa9\",\"note\":\"tab\\there\"}\n";
+    CHECK(
+        e.facts().record_event("e1", "api", "customer.updated", body, at("2026-11-02T10:00:00Z")));
+    CHECK_FALSE(e.facts().record_event("e1", "api", "customer.updated", "{\"a\":2}",
+                                       at("2026-11-02T10:01:00Z")));
+    CHECK(e.facts().event_payload("e1") == body);  // a replay does not replace it
+    CHECK_FALSE(e.facts().event_payload("e2"));
+    tx.commit();
+    CHECK(e.facts().event_payload("e1") == body);
+  });
+}
+
 TEST_CASE("facts are idempotent: a replay changes nothing, a real change is written",
           "[store][contract][facts]") {
   on_every_engine([](store::Engine& e, const Billing&) {
@@ -283,7 +301,7 @@ TEST_CASE("default cards: one per customer, changes are fed, expiring ones are f
   });
 }
 
-TEST_CASE("every subscription status change is fed; the caller says which ones end it",
+TEST_CASE("every subscription status change is fed and the caller says which ones end it",
           "[store][contract][feed]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
@@ -313,6 +331,45 @@ TEST_CASE("every subscription status change is fed; the caller says which ones e
     CHECK(subscription_ended(changes[1].status));
     CHECK_FALSE(e.feed().customer_subscription("cus_1", kEndedSubscriptionStatuses));
     CHECK(e.feed().customer_subscription("cus_1", {}));
+  });
+}
+
+TEST_CASE("paid_since finds the invoice's payment after a failure in whatever order it arrived",
+          "[store][contract][feed]") {
+  on_every_engine([](store::Engine& e, const Billing& billing) {
+    auto pay = [&](const char* id, const char* invoice, const char* status, const char* when) {
+      billing(std::string("INSERT INTO payments(id, customer_id, invoice_id, amount_minor, "
+                          "currency, status, occurred_at) VALUES ('") +
+              id + "', 'cus_1', '" + invoice + "', 1250, 'EUR', '" + status + "', '" + when + "')");
+    };
+    // The billing system wrote the successes first and the failure they settle last (a webhook
+    // before the import of the failed charge): the feed's order is not the order of events.
+    pay("py_paid_later", "in_1", "succeeded", "2026-11-06T09:00:00Z");
+    pay("py_paid", "in_1", "succeeded", "2026-11-04T09:00:00Z");
+    pay("py_paid_before", "in_1", "succeeded", "2026-10-04T09:00:00Z");
+    pay("py_refund", "in_1", "refunded", "2026-11-03T09:00:00Z");
+    pay("py_other_invoice", "in_2", "succeeded", "2026-11-03T09:00:00Z");
+    pay("py_failed", "in_1", "failed", "2026-11-02T10:00:00Z");
+    auto fed = e.feed().payments_after(0, 10);
+    REQUIRE(fed.rows.size() == 6);
+    REQUIRE(fed.rows[5].id == "py_failed");
+
+    const TimePoint failed_at = at("2026-11-02T10:00:00Z");
+    auto paid = e.feed().paid_since("in_1", failed_at);
+    REQUIRE(paid);
+    CHECK(paid->id == "py_paid");  // the first success at or after the failure
+    CHECK(paid->invoice_id == "in_1");
+    CHECK(paid->status == "succeeded");
+    CHECK(paid->amount == Money(1250, "EUR"));
+    CHECK(paid->occurred_at == at("2026-11-04T09:00:00Z"));
+    CHECK(paid->rowid == fed.rows[1].rowid);
+    CHECK(paid->rowid < fed.rows[5].rowid);  // fed before the failure it settles
+
+    CHECK(e.feed().paid_since("in_1", at("2026-11-04T09:00:00Z"))->id == "py_paid");  // at
+    CHECK(e.feed().paid_since("in_1", at("2026-11-04T09:00:01Z"))->id == "py_paid_later");
+    CHECK_FALSE(e.feed().paid_since("in_1", at("2026-11-06T09:00:01Z")));
+    CHECK(e.feed().paid_since("in_2", failed_at)->id == "py_other_invoice");
+    CHECK_FALSE(e.feed().paid_since("in_none", failed_at));
   });
 }
 
@@ -397,7 +454,7 @@ TEST_CASE("cases: due work in due order, progress, admin state changes and attem
   });
 }
 
-TEST_CASE("a case's timeline keeps the caller's words in order; clicks are remembered",
+TEST_CASE("a case's timeline keeps the caller's words in order and clicks are remembered",
           "[store][contract][cases]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
@@ -429,14 +486,111 @@ TEST_CASE("a case's timeline keeps the caller's words in order; clicks are remem
     CHECK_FALSE(e.cases().clicked(c.id));
     CHECK(e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:00:00Z"), Seconds(3600)));
     // A repeat within the window and a case that does not exist record nothing.
-    CHECK_FALSE(e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:30:00Z"),
-                                       Seconds(3600)));
-    CHECK_FALSE(e.cases().record_click(999999, c.customer_id, at("2026-11-03T08:00:00Z"),
-                                       Seconds(3600)));
+    CHECK_FALSE(
+        e.cases().record_click(c.id, c.customer_id, at("2026-11-03T08:30:00Z"), Seconds(3600)));
+    CHECK_FALSE(
+        e.cases().record_click(999999, c.customer_id, at("2026-11-03T08:00:00Z"), Seconds(3600)));
     CHECK(e.cases().clicked(c.id));
     CHECK_FALSE(e.cases().clicked(d.id));
     CHECK(e.ledger().last_click(c.id, at("2026-11-04T00:00:00Z")) == at("2026-11-03T08:00:00Z"));
     CHECK_FALSE(e.ledger().last_click(c.id, at("2026-11-03T07:59:59Z")));
+  });
+}
+
+TEST_CASE(
+    "cases: the invoice's latest case in any state, partial payments add up, the first "
+    "card change is kept",
+    "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    CHECK_FALSE(e.cases().latest_for_invoice("in_1"));
+    auto first = a_case("in_1");
+    first.id = e.cases().insert(first);
+    CHECK(e.cases().latest_for_invoice("in_1")->id == first.id);
+    e.cases().close(first.id, CaseState::kLost, at("2026-11-20T00:00:00Z"), "written off");
+    CHECK_FALSE(e.cases().open_for_invoice("in_1"));
+    auto closed = e.cases().latest_for_invoice("in_1");  // late money still finds its case
+    REQUIRE(closed);
+    CHECK(closed->id == first.id);
+    CHECK(closed->state == CaseState::kLost);
+    auto second = a_case("in_1");
+    second.opened_at = at("2026-12-02T10:00:00Z");
+    second.id = e.cases().insert(second);
+    e.cases().close(second.id, CaseState::kCancelled, at("2026-12-03T00:00:00Z"), "cancelled");
+    CHECK(e.cases().latest_for_invoice("in_1")->id == second.id);  // the newest, open or not
+    CHECK_FALSE(e.cases().latest_for_invoice("in_other"));
+
+    auto c = a_case("in_2");
+    c.id = e.cases().insert(c);
+    CHECK(e.cases().get(c.id)->paid_minor == 0);
+    CHECK(e.cases().get(c.id)->outstanding() == Money(1250, "EUR"));
+    e.cases().add_paid(c.id, 500);
+    e.cases().add_paid(c.id, 250);
+    auto part = e.cases().get(c.id);
+    CHECK(part->paid_minor == 750);
+    CHECK(part->outstanding() == Money(500, "EUR"));
+    CHECK(part->state == CaseState::kOpen);  // part paid: still open for the rest
+    CHECK(e.cases().open_for_invoice("in_2")->paid_minor == 750);
+    CHECK(e.cases().get(second.id)->paid_minor == 0);
+
+    CHECK_FALSE(e.cases().get(c.id)->card_updated_at);
+    e.cases().set_card_updated(c.id, at("2026-11-03T08:00:00Z"));
+    e.cases().set_card_updated(c.id, at("2026-11-04T08:00:00Z"));
+    CHECK(e.cases().get(c.id)->card_updated_at == at("2026-11-03T08:00:00Z"));
+    CHECK(e.cases().open_for_customer("cus_1").at(0).card_updated_at == at("2026-11-03T08:00:00Z"));
+    CHECK_FALSE(e.cases().get(second.id)->card_updated_at);
+    tx.commit();
+    CHECK(e.cases().get(c.id)->paid_minor == 750);  // committed, read outside the transaction
+  });
+}
+
+TEST_CASE("clicks on a case's link: one per window, none for a case that does not exist",
+          "[store][contract][cases]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    const auto id = e.cases().insert(a_case("in_1"));
+    const auto other = e.cases().insert(a_case("in_2"));
+    const TimePoint t = at("2026-11-22T10:00:00Z");
+    const Seconds hour(3600);
+    CHECK(e.cases().record_click(id, "cus_1", t, hour));
+    for (int i = 1; i < 5; ++i)
+      CHECK_FALSE(e.cases().record_click(id, "cus_1", t + Seconds(i * 900 - 1), hour));
+    CHECK(e.cases().record_click(other, "cus_1", t + Seconds(1), hour));  // windows are per case
+    CHECK(e.cases().record_click(id, "cus_1", t + hour, hour));  // the window is (at - 1h, at]
+    CHECK_FALSE(e.cases().record_click(id + other + 1000, "cus_1", t, hour));
+    CHECK(e.ledger().last_click(id, t + 2 * hour) == t + hour);
+    CHECK(e.ledger().last_click(id, t + hour - Seconds(1)) == t);
+    CHECK_FALSE(e.cases().clicked(id + other + 1000));
+  });
+}
+
+TEST_CASE("a case or outbox row that cannot be decoded is skipped by the poll, the rest goes on",
+          "[store][contract][cases][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing& billing) {
+    std::int64_t good = 0, bad = 0;
+    {
+      store::Tx tx(e.db());
+      good = e.cases().insert(a_case("in_good"));
+      bad = e.cases().insert(a_case("in_bad"));
+      CHECK(e.outbox().enqueue(a_step(good, 0, "email")));
+      CHECK(e.outbox().enqueue(a_step(good, 1, "email")));
+      tx.commit();
+    }
+    // What an earlier version or a hand edit left behind: a five-digit year, a time that is not
+    // one.
+    billing("UPDATE cases SET next_due_at = '10000-01-03T23:59:59Z' WHERE id = " +
+            std::to_string(bad));
+    billing("UPDATE outbox SET created_at = 'last tuesday' WHERE case_id = " +
+            std::to_string(good) + " AND step_index = 1");
+    store::Tx tx(e.db());
+    std::vector<store::CaseRecord> due;
+    REQUIRE_NOTHROW(due = e.cases().due(at("2026-11-22T10:00:00Z"), 10));
+    CHECK(ids(due) == std::vector<std::int64_t>{good});
+    std::vector<store::OutboxRow> claimed;
+    REQUIRE_NOTHROW(claimed = e.outbox().claim(at("2026-11-02T10:00:00Z"), Seconds(300), 10));
+    REQUIRE(claimed.size() == 1);
+    CHECK(claimed[0].step_index == 0);
+    CHECK(e.cases().due(at("2026-11-22T10:00:00Z"), 10).size() == 1);  // again: still skipped
   });
 }
 
@@ -484,7 +638,7 @@ TEST_CASE("the outbox queues a step once and leases each due row to one claimer"
   });
 }
 
-TEST_CASE("outbox outcomes: sent, retried later, final, cancelled; and the rules' facts",
+TEST_CASE("outbox outcomes: sent, retried later, final, cancelled, and the rules' facts",
           "[store][contract][outbox]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     const TimePoint now = at("2026-11-02T10:00:00Z");
@@ -529,6 +683,113 @@ TEST_CASE("outbox outcomes: sent, retried later, final, cancelled; and the rules
     CHECK(e.outbox().cancel_pending(case_id, now, "case recovered") == 2);
     CHECK(e.outbox().for_case(case_id)[3].state == OutboxState::kCancelled);
     CHECK(e.outbox().for_case(case_id)[0].state == OutboxState::kSent);
+  });
+}
+
+TEST_CASE(
+    "outbox: a deferred row waits unattempted until its new time; a send whose outcome "
+    "was never recorded is found",
+    "[store][contract][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    const TimePoint now = at("2026-11-02T10:00:00Z");
+    const Seconds day(86400);
+    store::Tx tx(e.db());
+    const auto case_id = e.cases().insert(a_case("in_1"));
+    CHECK(e.outbox().enqueue(a_step(case_id, 0, "email")));
+    CHECK(e.outbox().enqueue(a_step(case_id, 1, "action")));
+    auto rows = e.outbox().claim(now, day, 10);
+    REQUIRE(rows.size() == 2);
+    REQUIRE(rows[0].channel == "email");
+    CHECK(rows[0].attempts == 1);
+
+    const TimePoint until = at("2026-11-03T08:00:00Z");
+    e.outbox().defer(rows[0].id, until, "outside the send window");
+    auto deferred = e.outbox().for_case(case_id).at(0);
+    CHECK(deferred.state == OutboxState::kPending);
+    CHECK(deferred.due_at == until);
+    CHECK(deferred.attempts == 0);  // not an attempt
+    CHECK(deferred.last_error == "outside the send window");
+    CHECK(e.outbox().claim(until - Seconds(1), day, 10).empty());  // lease freed, not yet due
+    auto again = e.outbox().claim(until, day, 10);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].id == rows[0].id);
+    CHECK(again[0].attempts == 1);
+    e.outbox().mark_sent(again[0].id, until);
+    e.outbox().defer(again[0].id, until + Seconds(3600), "too late");  // only pending rows move
+    CHECK(e.outbox().for_case(case_id).at(0).state == OutboxState::kSent);
+    CHECK(e.outbox().for_case(case_id).at(0).due_at == until);
+
+    // A sender claimed a contact and stopped before recording its outcome.
+    const auto other = e.cases().insert(a_case("in_2"));
+    CHECK(e.outbox().enqueue(a_step(other, 0, "email")));
+    CHECK(e.outbox().enqueue(a_step(other, 1, "action")));
+    CHECK(e.outbox().enqueue(a_step(other, 2, "sms", "2026-11-02T11:00:00Z")));
+    CHECK_FALSE(e.outbox().unconfirmed_contact(other, now));  // nothing claimed yet
+    auto claimed = e.outbox().claim(now, day, 10);
+    REQUIRE(claimed.size() == 2);  // its email and action (the sms is not due)
+    auto unconfirmed = e.outbox().unconfirmed_contact(other, now);
+    REQUIRE(unconfirmed);
+    CHECK(unconfirmed->step_index == 0);  // the action is not a contact
+    CHECK_FALSE(e.outbox().unconfirmed_contact(case_id, now));
+    e.outbox().mark_sent(claimed[0].id, now);
+    CHECK_FALSE(e.outbox().unconfirmed_contact(other, now));  // its outcome is known
+    auto sms = e.outbox().claim(at("2026-11-02T11:00:00Z"), day, 10);
+    REQUIRE(sms.size() == 1);
+    e.outbox().release(sms[0].id);  // given back unattempted: nothing went out
+    CHECK_FALSE(e.outbox().unconfirmed_contact(other, at("2026-11-02T11:00:00Z")));
+    sms = e.outbox().claim(at("2026-11-02T11:00:00Z"), day, 10);
+    REQUIRE(sms.size() == 1);
+    CHECK(e.outbox().unconfirmed_contact(other, at("2026-11-02T11:00:00Z"))->step_index == 2);
+  });
+}
+
+TEST_CASE(
+    "outbox: when a customer was actually contacted, across cases, in a window; when a "
+    "card's retries were made",
+    "[store][contract][outbox]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    const Seconds day(86400);
+    store::Tx tx(e.db());
+    const auto a = e.cases().insert(a_case("in_a", "cus_1"));
+    const auto b = e.cases().insert(a_case("in_b", "cus_1"));
+    const auto c = e.cases().insert(a_case("in_c", "cus_2"));
+    CHECK(e.outbox().enqueue(a_step(a, 0, "email", "2026-11-02T10:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(a, 1, "sms", "2026-11-02T12:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(a, 2, "action", "2026-11-02T13:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(a, 3, "email", "2026-11-02T14:00:00Z")));  // stays pending
+    CHECK(e.outbox().enqueue(a_step(b, 0, "email", "2026-11-01T09:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(b, 1, "email", "2026-11-02T11:00:00Z")));
+    CHECK(e.outbox().enqueue(a_step(c, 0, "email", "2026-11-02T10:30:00Z")));
+    // Each row goes out when it is due, except a's email #0 which is sent five minutes late.
+    auto send_due = [&](const char* when, const char* sent) {
+      for (const auto& r : e.outbox().claim(at(when), day, 10)) {
+        if (r.case_id == a && r.step_index == 3) continue;
+        e.outbox().mark_sent(r.id, at(sent));
+      }
+    };
+    send_due("2026-11-01T09:00:00Z", "2026-11-01T09:00:00Z");
+    send_due("2026-11-02T10:00:00Z", "2026-11-02T10:05:00Z");
+    send_due("2026-11-02T10:30:00Z", "2026-11-02T10:30:00Z");
+    send_due("2026-11-02T11:00:00Z", "2026-11-02T11:00:00Z");
+    send_due("2026-11-02T12:00:00Z", "2026-11-02T12:00:00Z");
+    send_due("2026-11-02T13:00:00Z", "2026-11-02T13:00:00Z");
+    REQUIRE(e.outbox().for_case(a).at(3).state == OutboxState::kPending);
+
+    const TimePoint since = at("2026-11-02T00:00:00Z");
+    CHECK(e.outbox().sent_contact_times("cus_1", since) ==
+          std::vector<TimePoint>{at("2026-11-02T10:05:00Z"), at("2026-11-02T11:00:00Z"),
+                                 at("2026-11-02T12:00:00Z")});  // sent times, not due times
+    CHECK(e.outbox().sent_contact_times("cus_1", at("2026-11-02T11:00:00Z")) ==
+          std::vector<TimePoint>{at("2026-11-02T11:00:00Z"), at("2026-11-02T12:00:00Z")});
+    CHECK(e.outbox().sent_contact_times("cus_1", at("2026-11-01T00:00:00Z")).size() == 4);
+    CHECK(e.outbox().sent_contact_times("cus_2", since) ==
+          std::vector<TimePoint>{at("2026-11-02T10:30:00Z")});
+    CHECK(e.outbox().sent_contact_times("cus_nobody", since).empty());
+
+    CHECK(e.outbox().retries_made("pm_1", since) ==
+          std::vector<TimePoint>{at("2026-11-02T13:00:00Z")});
+    CHECK(e.outbox().retries_made("pm_1", at("2026-11-02T13:00:01Z")).empty());
+    CHECK(e.outbox().retries_made("pm_other", since).empty());
   });
 }
 
@@ -638,6 +899,80 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
   });
 }
 
+TEST_CASE(
+    "the ledger keeps partial and late payments beside a case's one close row, read per "
+    "case",
+    "[store][contract][ledger]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    auto c = a_case("in_1");
+    c.id = e.cases().insert(c);
+    const auto other = e.cases().insert(a_case("in_2"));
+    auto entry = [&](std::int64_t case_id, const char* kind, std::int64_t minor,
+                     std::optional<std::string> payment, const char* when) {
+      store::LedgerEntry row;
+      row.case_id = case_id;
+      row.kind = kind;
+      row.customer_id = c.customer_id;
+      row.invoice_id = c.invoice_id;
+      row.payment_id = std::move(payment);
+      row.amount = Money(minor, "EUR");
+      row.opened_at = c.opened_at;
+      row.occurred_at = at(when);
+      row.recorded_at = row.occurred_at;
+      return row;
+    };
+    const auto partial =
+        e.ledger().append(entry(c.id, "partial", 500, "py_part", "2026-11-03T09:00:00Z"));
+    {
+      store::Savepoint sp(e.db());  // one row per payment and kind
+      CHECK_THROWS_AS(
+          e.ledger().append(entry(c.id, "partial", 500, "py_part", "2026-11-03T09:00:00Z")),
+          store::StoreError);
+    }
+    e.ledger().append(entry(c.id, "lost", 750, std::nullopt, "2026-11-20T00:00:00Z"));
+    e.ledger().append(entry(c.id, "late", 750, "py_late", "2026-11-25T09:00:00Z"));
+    {
+      store::Savepoint sp(e.db());  // still one close row per case
+      CHECK_THROWS_AS(
+          e.ledger().append(entry(c.id, "recovered", 750, "py_late", "2026-11-25T09:00:00Z")),
+          store::StoreError);
+    }
+    {
+      store::Savepoint sp(e.db());
+      CHECK_THROWS_AS(
+          e.ledger().append(entry(c.id, "bogus", 1, std::nullopt, "2026-11-25T09:00:00Z")),
+          store::StoreError);
+    }
+    auto fix = entry(c.id, "correction", -500, "py_part", "2026-11-26T00:00:00Z");
+    fix.corrects = partial;
+    fix.note = "partial payment refunded";
+    e.ledger().append(fix);
+    e.ledger().append(entry(other, "recovered", 1250, "py_2", "2026-11-04T00:00:00Z"));
+
+    auto rows = e.ledger().for_case(c.id);
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[0].kind == "partial");
+    CHECK(rows[0].id == partial);
+    CHECK(rows[0].amount == Money(500, "EUR"));
+    CHECK(rows[0].payment_id == "py_part");
+    CHECK(rows[0].invoice_id == "in_1");
+    CHECK(rows[1].kind == "lost");
+    CHECK_FALSE(rows[1].payment_id);
+    CHECK(rows[2].kind == "late");
+    CHECK(rows[2].occurred_at == at("2026-11-25T09:00:00Z"));
+    CHECK(rows[3].kind == "correction");
+    CHECK(rows[3].corrects == partial);
+    CHECK(rows[3].note == "partial payment refunded");
+    CHECK(rows[0].id < rows[1].id);
+    CHECK(rows[1].id < rows[2].id);
+    CHECK(rows[2].id < rows[3].id);
+    REQUIRE(e.ledger().for_case(other).size() == 1);
+    CHECK(e.ledger().for_case(other)[0].kind == "recovered");
+    CHECK(e.ledger().for_case(other + 100).empty());
+  });
+}
+
 TEST_CASE("report queries: retention ends by the caller's list, gauges count by label",
           "[store][contract][reports]") {
   on_every_engine([](store::Engine& e, const Billing&) {
@@ -682,5 +1017,184 @@ TEST_CASE("report queries: retention ends by the caller's list, gauges count by 
     CHECK(steps[0].a == "email");
     CHECK(steps[0].b == "pending");
     CHECK(e.reports().rejected_rows_by_table().empty());
+  });
+}
+
+TEST_CASE("report queries: a case's money moves in order, and verify per kind and currency",
+          "[store][contract][reports]") {
+  on_every_engine([](store::Engine& e, const Billing& billing) {
+    auto pay = [&](const char* id, const char* invoice, const char* status, std::int64_t minor,
+                   const char* currency) {
+      billing(std::string("INSERT INTO payments(id, customer_id, invoice_id, amount_minor, "
+                          "currency, status, occurred_at) VALUES ('") +
+              id + "', 'cus_1', '" + invoice + "', " + std::to_string(minor) + ", '" + currency +
+              "', '" + status + "', '2026-11-03T09:00:00Z')");
+    };
+    pay("py_part", "in_1", "succeeded", 500, "EUR");
+    pay("py_rest", "in_1", "succeeded", 750, "EUR");
+    pay("py_refund", "in_1", "refunded", 750, "EUR");
+    pay("py_jpy", "in_2", "succeeded", 1300, "JPY");
+    pay("py_jpy_refund", "in_2", "refunded", 1300, "JPY");  // read, but not in the ledger
+    {
+      auto fed = e.feed().payments_after(0, 10);
+      REQUIRE(fed.rows.size() == 5);
+      store::Tx tx(e.db());
+      e.feed().set_cursor("payments", fed.rows.back().rowid);
+      tx.commit();
+    }
+    store::Tx tx(e.db());
+    auto c = a_case("in_1");
+    c.id = e.cases().insert(c);
+    auto y = a_case("in_2");
+    y.amount = Money(1300, "JPY");
+    y.opened_at = at("2026-11-02T11:00:00Z");
+    y.id = e.cases().insert(y);
+    const auto quiet = e.cases().insert(a_case("in_3"));  // no money at all
+    auto entry = [&](std::int64_t case_id, const char* kind, const Money& amount,
+                     std::optional<std::string> payment) {
+      store::LedgerEntry row;
+      row.case_id = case_id;
+      row.kind = kind;
+      row.customer_id = "cus_1";
+      row.invoice_id = case_id == c.id ? "in_1" : "in_2";
+      row.payment_id = std::move(payment);
+      row.amount = amount;
+      row.opened_at = c.opened_at;
+      row.occurred_at = at("2026-11-04T09:00:00Z");
+      row.recorded_at = row.occurred_at;
+      return row;
+    };
+    e.ledger().append(entry(c.id, "partial", Money(500, "EUR"), "py_part"));
+    const auto closed = e.ledger().append(entry(c.id, "recovered", Money(750, "EUR"), "py_rest"));
+    auto refund = entry(c.id, "correction", Money(-750, "EUR"), "py_refund");
+    refund.corrects = closed;
+    e.ledger().append(refund);
+    e.ledger().append(entry(y.id, "recovered", Money(1300, "JPY"), "py_jpy"));
+    tx.commit();
+
+    std::vector<ledger::CaseOutcome> seen;
+    e.reports().for_each_case_outcome(std::nullopt, std::nullopt,
+                                      [&](const ledger::CaseOutcome& o) { seen.push_back(o); });
+    REQUIRE(seen.size() == 3);
+    CHECK(seen[0].case_id == c.id);
+    CHECK(seen[0].kind == "recovered");
+    CHECK(seen[0].closed_amount == Money(0, "EUR"));  // the close row and its correction
+    REQUIRE(seen[0].moves.size() == 2);
+    CHECK(seen[0].moves[0].kind == "partial");
+    CHECK(seen[0].moves[0].amount == Money(500, "EUR"));
+    CHECK(seen[0].moves[1].kind == "correction");
+    CHECK(seen[0].moves[1].amount == Money(-750, "EUR"));
+    CHECK(seen[0].moves[1].corrected_kind == "recovered");
+    CHECK(seen[1].case_id == quiet);  // opened 10:00, before the JPY case (11:00); id order
+    CHECK(seen[1].kind.empty());
+    CHECK(seen[1].moves.empty());
+    CHECK(seen[2].case_id == y.id);
+    CHECK(seen[2].closed_amount == Money(1300, "JPY"));
+    CHECK(seen[2].moves.empty());
+
+    std::vector<ledger::VerifyMismatch> wrong;
+    auto lines = e.reports().verify_recovered(&wrong, 10);
+    auto line = [&](const char* kind, const char* currency) {
+      for (const auto& v : lines)
+        if (v.kind == kind && v.currency == currency) return v;
+      FAIL("no " << kind << " line in " << currency);
+      return ledger::VerifyCurrency{};
+    };
+    CHECK(lines.size() == 5);
+    CHECK(line("recovered", "EUR").ledger_minor == 750);
+    CHECK(line("recovered", "EUR").payments_minor == 750);
+    CHECK(line("partial", "EUR").ledger_minor == 500);
+    CHECK(line("refund", "EUR").ledger_minor == 750);
+    CHECK(line("refund", "EUR").payments_minor == 750);
+    CHECK(line("recovered", "JPY").ledger_minor == 1300);
+    CHECK(line("refund", "JPY").ledger_minor == 0);  // the refund the ledger lacks
+    CHECK(line("refund", "JPY").payments_minor == 1300);
+    REQUIRE(wrong.size() == 1);
+    CHECK(wrong[0].payment_id == "py_jpy_refund");
+    CHECK(wrong[0].problem.find("has no correction row") != std::string::npos);
+  });
+}
+
+TEST_CASE("Stripe's attempts merge by key, are found by any id, and late decline codes land",
+          "[store][contract][facts]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    store::StripeAttempt a;
+    a.key = "ch_1";
+    a.status = "failed";
+    a.invoice_id = "in_1";
+    a.customer_id = "cus_1";
+    a.currency = "EUR";
+    a.amount_minor = 1250;
+    a.decline_code = "card_declined";  // generic: a specific code replaces it
+    a.occurred_at = at("2026-11-02T10:00:00Z");
+    e.facts().save_stripe_attempt(a);
+    store::StripeAttempt more;
+    more.key = "ch_1";
+    more.status = "failed";
+    more.payment_intent_id = "pi_1";
+    more.charge_id = "ch_1";
+    more.invoice_id = "in_other";  // a known field keeps its value
+    more.customer_id = "cus_1";
+    more.currency = "EUR";
+    more.decline_code = "insufficient_funds";
+    more.message = "Your card has insufficient funds.";
+    more.occurred_at = at("2026-11-02T10:00:01Z");
+    e.facts().save_stripe_attempt(more);
+    store::StripeAttempt later = a;
+    later.key = "ch_2";
+    later.decline_code.reset();
+    later.occurred_at = at("2026-11-05T10:00:00Z");
+    e.facts().save_stripe_attempt(later);
+
+    auto by_invoice = e.facts().stripe_attempts("in_1", std::nullopt, std::nullopt);
+    REQUIRE(by_invoice.size() == 2);
+    CHECK(by_invoice[0].key == "ch_2");  // newest first
+    const auto& one = by_invoice[1];
+    CHECK(one.invoice_id == "in_1");
+    CHECK(one.payment_intent_id == "pi_1");
+    CHECK(one.charge_id == "ch_1");
+    CHECK(one.amount_minor == 1250);
+    CHECK(one.decline_code == "insufficient_funds");
+    CHECK(one.message == "Your card has insufficient funds.");
+    CHECK(one.occurred_at == at("2026-11-02T10:00:00Z"));
+    CHECK(e.facts().stripe_attempts(std::nullopt, "pi_1", std::nullopt).size() == 1);
+    CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, "ch_1").size() == 1);
+    CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, std::nullopt).empty());
+    auto like = e.facts().stripe_attempts_like("cus_1", "EUR", 1250, "failed",
+                                               at("2026-11-01T00:00:00Z"),
+                                               at("2026-11-03T00:00:00Z"));
+    REQUIRE(like.size() == 1);
+    CHECK(like[0].key == "ch_1");
+    CHECK(e.facts()
+              .stripe_attempts_like("cus_1", "EUR", 1250, "succeeded", at("2026-11-01T00:00:00Z"),
+                                    at("2026-11-30T00:00:00Z"))
+              .empty());
+
+    // A failed payment not read yet takes the code itself; once read, its open case does.
+    auto p = a_payment("py_1", "failed");
+    p.decline_code.reset();
+    CHECK(e.facts().append_payment(p));
+    CHECK(e.facts().fill_decline("py_1", "stolen_card", std::nullopt, at("2026-11-02T10:05:00Z"),
+                                 "learned late") == store::DeclineFill::kPaymentRow);
+    CHECK(e.feed().payments_after(0, 10).rows.at(0).payment.value().decline_code == "stolen_card");
+    auto q = a_payment("py_2", "failed");
+    q.decline_code = "generic_decline";
+    CHECK(e.facts().append_payment(q));
+    e.feed().set_cursor("payments", e.feed().payments_after(0, 10).rows.back().rowid);
+    auto c = a_case("in_py_2");
+    c.payment_id = "py_2";
+    c.decline_code = "generic_decline";
+    c.id = e.cases().insert(c);
+    CHECK(e.facts().fill_decline("py_2", "lost_card", std::nullopt, at("2026-11-02T10:06:00Z"),
+                                 "learned late") == store::DeclineFill::kOpenCase);
+    CHECK(e.cases().get(c.id)->decline_code == "lost_card");
+    auto events = e.cases().events(c.id);
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.back().kind == "decline_code");
+    CHECK(events.back().detail == "learned late");
+    CHECK(e.facts().fill_decline("py_2", "lost_card", std::nullopt, at("2026-11-02T10:07:00Z"),
+                                 "again") == store::DeclineFill::kNothing);
+    tx.commit();
   });
 }

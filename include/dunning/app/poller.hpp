@@ -52,8 +52,10 @@ class Poller {
 
   // One poll: a tick of at most `max_batches` transactions, then the dispatch of what is due.
   // When `stop` turns true the tick stops between batches and the dispatch after the message
-  // being sent. Logs one summary line of what was committed; never throws.
-  PollResult poll(const std::atomic<bool>* stop = nullptr, int max_batches = 8);
+  // being sent. `tick` false: the dispatch only (this instance sends but is not the elected
+  // poller of a shared database, see store::Leadership). Logs one summary line of what was
+  // committed; never throws.
+  PollResult poll(const std::atomic<bool>* stop = nullptr, int max_batches = 8, bool tick = true);
   // Polls until nothing is left to tick (run --once, simulate): the backlog in bounded batches.
   PollResult drain(const std::atomic<bool>* stop = nullptr);
 

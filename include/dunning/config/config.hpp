@@ -114,7 +114,12 @@ struct HttpConfig {
 // The signed card-update links in messages and their click redirect (GET /r/{token}).
 struct DaemonConfig {
   std::filesystem::path file;       // where this config came from
-  std::filesystem::path database;   // SQLite file; relative paths are relative to `file`
+  // SQLite file (relative paths are relative to `file`), or a PostgreSQL URI kept as written:
+  // postgresql://user@host:port/db?sslmode=verify-full&sslrootcert=/etc/dunningd/db-ca.pem
+  std::filesystem::path database;
+  // PostgreSQL: the environment variable (or systemd credential) holding the password; empty
+  // leaves it to libpq (PGPASSWORD, ~/.pgpass). Never the password itself.
+  std::string database_password_env;
   std::filesystem::path sequences;  // sequences.yaml
   std::filesystem::path templates;  // templates/<locale>/<name>.yaml
   std::string default_locale = "en";

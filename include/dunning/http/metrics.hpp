@@ -53,6 +53,17 @@ class Metrics final : public OutcomeCounters {
   std::optional<TimePoint> last_tick() const;
   std::optional<TimePoint> last_smtp_success() const;
 
+  // Several instances on one database (docs/instances.md): whether this one is the poller, its
+  // id and the poller's ("" unknown). Sets dunningd_poller{instance=...} 1|0 and
+  // dunningd_poller_holder{instance=<the poller>} 1 too.
+  struct Role {
+    bool poller = false;
+    std::string instance;
+    std::string holder;
+  };
+  void set_role(const Role& role);
+  std::optional<Role> role() const;  // nullopt before the first poll
+
   // OutcomeCounters: dunningd_messages_{sent,failed,retried,skipped}_total{channel} and
   // dunningd_cases_{opened,recovered,lost}_total.
   void on_sent(std::string_view channel) override;
@@ -82,6 +93,7 @@ class Metrics final : public OutcomeCounters {
   std::map<std::string, Family> families_;
   std::optional<TimePoint> last_tick_;
   std::optional<TimePoint> last_smtp_;
+  std::optional<Role> role_;
   PollFailures failures_;
 };
 

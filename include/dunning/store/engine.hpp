@@ -9,9 +9,12 @@
 // needs the database concurrently (the HTTP API's worker) opens its own engine.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dunning/core/result.hpp"
 #include "dunning/store/cases.hpp"
@@ -49,14 +52,48 @@ enum class OpenMode {
   kExisting,  // fail when it does not exist, instead of creating an empty one
 };
 
-// Opens the config's `database:` value (a SQLite file path, or "sqlite:PATH") and migrates its
-// schema to kSchemaVersion; an existing database is backed up before it is migrated. An error
-// names the database and what is wrong (missing, newer schema, unsupported engine).
-Result<std::unique_ptr<Engine>> open_engine(const std::string& database, OpenMode mode);
+// What opening an engine takes besides the `database:` value.
+struct EngineOptions {
+  // PostgreSQL: the password (the secret the config's `database_password_env` names); empty
+  // leaves it to libpq (the URI, PGPASSWORD, ~/.pgpass). Unused by SQLite.
+  std::string password;
+  // PostgreSQL: the session's application_name (seen in pg_stat_activity).
+  std::string application_name = "dunningd";
+};
+
+// Opens the config's `database:` value and migrates its schema to kSchemaVersion: a SQLite file
+// path (or "sqlite:PATH"; an existing database is backed up before it is migrated), or a
+// PostgreSQL URI (postgresql://user@host:port/db?sslmode=verify-full&sslrootcert=...; libpq's
+// URI options apply). An error names the database (never its password) and what is wrong
+// (missing, unreachable, newer schema).
+Result<std::unique_ptr<Engine>> open_engine(const std::string& database, OpenMode mode,
+                                            const EngineOptions& options = {});
 inline Result<std::unique_ptr<Engine>> open_engine(const std::filesystem::path& database,
-                                                   OpenMode mode) {
-  return open_engine(database.string(), mode);
+                                                   OpenMode mode,
+                                                   const EngineOptions& options = {}) {
+  return open_engine(database.string(), mode, options);
 }
+
+// True when `database` names a PostgreSQL database (postgresql://... or postgres://...).
+bool is_postgres(std::string_view database);
+
+// One table of copy_sqlite_to_postgres: its rows on both sides after the copy.
+struct CopiedTable {
+  std::string table;
+  std::int64_t source_rows = 0;
+  std::int64_t target_rows = 0;
+};
+
+// `dunningd migrate --from sqlite:PATH`: copies the SQLite database `from` (migrated to
+// kSchemaVersion first: the polled tables, dunningd's own tables, cursors and the ledger, ids
+// kept) into the PostgreSQL database `to` (created or migrated first), one transaction per batch
+// of rows of a table. Refuses a target that already holds rows unless `force`, which empties it
+// first. Fails unless every table has as many rows on both sides afterwards. No daemon may use
+// either database meanwhile.
+Result<std::vector<CopiedTable>> copy_sqlite_to_postgres(const std::filesystem::path& from,
+                                                         const std::string& to,
+                                                         const EngineOptions& options,
+                                                         bool force);
 
 // Writes a consistent copy of the database `from` to the new file `to`, without migrating or
 // otherwise writing `from` (simulate runs on such a copy).

@@ -120,8 +120,11 @@ class FactsWriter {
   // code ("card_declined", "generic_decline") which a specific one replaces.
   virtual void save_stripe_attempt(const StripeAttempt& a) = 0;
   // A decline code learned after the failed payments row `payment_id` was written without one.
+  // When the row was already read, the open case it opened takes the code and a case event
+  // `decline_code` at `at` with the caller's `why`.
   virtual DeclineFill fill_decline(const std::string& payment_id, const std::string& code,
-                                   const std::optional<std::string>& message, TimePoint at) = 0;
+                                   const std::optional<std::string>& message, TimePoint at,
+                                   const std::string& why) = 0;
 };
 
 }  // namespace dunning::store

@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -37,9 +38,7 @@ std::int64_t SqliteCases::insert(const CaseRecord& c) {
 
 void SqliteCases::record_expiry_case(const ExpiringCard& card, std::int64_t case_id) {
   guard("record_expiry_case", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO card_expiry_cases(payment_method_id, exp_year, exp_month, case_id) "
-        "VALUES (?, ?, ?, ?)");
+    auto s = db_.prepare(sql::kRecordExpiryCase);
     s.bind(1, card.id).bind(2, card.exp_year).bind(3, card.exp_month).bind(4, case_id).run();
   });
 }
@@ -121,7 +120,7 @@ std::vector<CaseRecord> SqliteCases::find(const CaseFilter& filter) {
 void SqliteCases::set_progress(std::int64_t id, int next_step,
                                std::optional<TimePoint> next_due_at) {
   guard("set_case_progress", [&] {
-    auto s = db_.prepare("UPDATE cases SET next_step = ?, next_due_at = ? WHERE id = ?");
+    auto s = db_.prepare(sql::kSetCaseProgress);
     s.bind(1, next_step);
     bind_time(s, 2, next_due_at);
     s.bind(3, id).run();
@@ -131,14 +130,14 @@ void SqliteCases::set_progress(std::int64_t id, int next_step,
 void SqliteCases::set_sequence(std::int64_t id, const std::string& sequence_id,
                                const std::string& sequence_hash) {
   guard("set_case_sequence", [&] {
-    auto s = db_.prepare("UPDATE cases SET sequence_id = ?, sequence_hash = ? WHERE id = ?");
+    auto s = db_.prepare(sql::kSetCaseSequence);
     s.bind(1, sequence_id).bind(2, sequence_hash).bind(3, id).run();
   });
 }
 
 bool SqliteCases::change_state(std::int64_t id, CaseState from, CaseState to) {
   return guard("change_case_state", [&] {
-    auto s = db_.prepare("UPDATE cases SET state = ?1 WHERE id = ?2 AND state = ?3");
+    auto s = db_.prepare(sql::kChangeCaseState);
     s.bind(1, to_string(to)).bind(2, id).bind(3, to_string(from)).run();
     return db_.raw().changes() == 1;
   });
@@ -146,31 +145,28 @@ bool SqliteCases::change_state(std::int64_t id, CaseState from, CaseState to) {
 
 void SqliteCases::close(std::int64_t id, CaseState state, TimePoint at, const std::string& reason) {
   guard("close_case", [&] {
-    auto s = db_.prepare(
-        "UPDATE cases SET state = ?, closed_at = ?, close_reason = ?, next_due_at = NULL "
-        "WHERE id = ?");
+    auto s = db_.prepare(sql::kCloseCase);
     s.bind(1, to_string(state)).bind(2, iso(at)).bind(3, reason).bind(4, id).run();
   });
 }
 
 void SqliteCases::increment_attempt_count(std::int64_t id) {
   guard("increment_attempt_count", [&] {
-    auto s = db_.prepare("UPDATE cases SET attempt_count = attempt_count + 1 WHERE id = ?");
+    auto s = db_.prepare(sql::kIncrementAttemptCount);
     s.bind(1, id).run();
   });
 }
 
 void SqliteCases::add_paid(std::int64_t id, std::int64_t minor) {
   guard("add_paid", [&] {
-    auto s = db_.prepare("UPDATE cases SET paid_minor = paid_minor + ? WHERE id = ?");
+    auto s = db_.prepare(sql::kAddPaid);
     s.bind(1, minor).bind(2, id).run();
   });
 }
 
 void SqliteCases::set_card_updated(std::int64_t id, TimePoint at) {
   guard("set_card_updated", [&] {
-    auto s = db_.prepare(
-        "UPDATE cases SET card_updated_at = COALESCE(card_updated_at, ?) WHERE id = ?");
+    auto s = db_.prepare(sql::kSetCardUpdated);
     s.bind(1, iso(at)).bind(2, id).run();
   });
 }
@@ -178,15 +174,14 @@ void SqliteCases::set_card_updated(std::int64_t id, TimePoint at) {
 void SqliteCases::add_event(std::int64_t case_id, TimePoint at, const std::string& kind,
                             const std::string& detail) {
   guard("add_case_event", [&] {
-    auto s = db_.prepare("INSERT INTO case_events(case_id, at, kind, detail) VALUES (?, ?, ?, ?)");
+    auto s = db_.prepare(sql::kAddCaseEvent);
     s.bind(1, case_id).bind(2, iso(at)).bind(3, kind).bind(4, detail).run();
   });
 }
 
 std::vector<CaseEvent> SqliteCases::events(std::int64_t case_id) {
   return guard("case_events", [&] {
-    auto s = db_.prepare(
-        "SELECT id, case_id, at, kind, detail FROM case_events WHERE case_id = ? ORDER BY id");
+    auto s = db_.prepare(sql::kCaseEventsOfCase);
     s.bind(1, case_id);
     std::vector<CaseEvent> out;
     while (s.step()) {
@@ -199,7 +194,7 @@ std::vector<CaseEvent> SqliteCases::events(std::int64_t case_id) {
 
 int SqliteCases::count_events(std::int64_t case_id, const std::string& kind) {
   return guard("count_case_events", [&] {
-    auto s = db_.prepare("SELECT COUNT(*) FROM case_events WHERE case_id = ? AND kind = ?");
+    auto s = db_.prepare(sql::kCountCaseEvents);
     s.bind(1, case_id).bind(2, kind);
     return s.step() ? static_cast<int>(s.int64(0)) : 0;
   });
@@ -226,9 +221,7 @@ std::vector<CaseEvent> SqliteCases::events_after(std::int64_t after_id,
 bool SqliteCases::record_click(std::int64_t case_id, const std::string& customer_id, TimePoint at,
                                Seconds window) {
   return guard("record_click", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO clicks(case_id, customer_id, at) SELECT id, ?2, ?3 FROM cases WHERE id = ?1 "
-        "AND NOT EXISTS (SELECT 1 FROM clicks WHERE case_id = ?1 AND at > ?4 AND at <= ?3)");
+    auto s = db_.prepare(sql::kRecordClick);
     s.bind(1, case_id).bind(2, customer_id).bind(3, iso(at)).bind(4, iso(at - window)).run();
     return db_.raw().changes() == 1;
   });
@@ -236,7 +229,7 @@ bool SqliteCases::record_click(std::int64_t case_id, const std::string& customer
 
 bool SqliteCases::clicked(std::int64_t case_id) {
   return guard("case_clicked", [&] {
-    auto s = db_.prepare("SELECT 1 FROM clicks WHERE case_id = ? LIMIT 1");
+    auto s = db_.prepare(sql::kCaseClicked);
     s.bind(1, case_id);
     return s.step();
   });

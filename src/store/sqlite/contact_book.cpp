@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -7,10 +8,7 @@ void SqliteContactBook::mark_unreachable(const std::string& customer_id, const s
                                          const std::string& address, const std::string& reason,
                                          TimePoint at) {
   guard("mark_unreachable", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO contact_status(customer_id, channel, address, state, reason, at) "
-        "VALUES (?, ?, ?, 'unreachable', ?, ?) ON CONFLICT(customer_id, channel, address) "
-        "DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at");
+    auto s = db_.prepare(sql::kMarkUnreachable);
     s.bind(1, customer_id).bind(2, channel).bind(3, address).bind(4, reason).bind(5, iso(at)).run();
   });
 }
@@ -19,9 +17,7 @@ std::optional<ContactStatus> SqliteContactBook::contact_status(const std::string
                                                                const std::string& channel,
                                                                const std::string& address) {
   return guard("contact_status", [&]() -> std::optional<ContactStatus> {
-    auto s = db_.prepare(
-        "SELECT customer_id, channel, address, state, reason, at FROM contact_status "
-        "WHERE customer_id = ? AND channel = ? AND address = ?");
+    auto s = db_.prepare(sql::kContactStatus);
     s.bind(1, customer_id).bind(2, channel).bind(3, address);
     if (!s.step()) return std::nullopt;
     return ContactStatus{s.text(0), s.text(1), s.text(2),
@@ -33,25 +29,21 @@ void SqliteContactBook::pause_channel(const std::string& channel, const std::str
                                       TimePoint since, TimePoint retry_at) {
   guard("pause_channel", [&] {
     // `since` keeps the start of an ongoing pause; the reason and next probe are refreshed.
-    auto s = db_.prepare(
-        "INSERT INTO channel_pauses(channel, reason, since, retry_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(channel) DO UPDATE SET reason = excluded.reason, "
-        "retry_at = excluded.retry_at");
+    auto s = db_.prepare(sql::kPauseChannel);
     s.bind(1, channel).bind(2, reason).bind(3, iso(since)).bind(4, iso(retry_at)).run();
   });
 }
 
 void SqliteContactBook::resume_channel(const std::string& channel) {
   guard("resume_channel", [&] {
-    auto s = db_.prepare("DELETE FROM channel_pauses WHERE channel = ?");
+    auto s = db_.prepare(sql::kResumeChannel);
     s.bind(1, channel).run();
   });
 }
 
 std::vector<ChannelPause> SqliteContactBook::channel_pauses() {
   return guard("channel_pauses", [&] {
-    auto s =
-        db_.prepare("SELECT channel, reason, since, retry_at FROM channel_pauses ORDER BY channel");
+    auto s = db_.prepare(sql::kChannelPauses);
     std::vector<ChannelPause> out;
     while (s.step()) {
       out.push_back({s.text(0), s.text(1), parse_time(s.text(2), "channel_pauses.since"),

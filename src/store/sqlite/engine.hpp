@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dunning/store/engine.hpp"
+#include "dunning/store/leadership.hpp"
 #include "store/sqlite/database.hpp"
 
 namespace dunning::store::sqlite {
@@ -56,7 +57,8 @@ class SqliteFactsWriter final : public FactsWriter {
                                                   TimePoint to) override;
   void save_stripe_attempt(const StripeAttempt& a) override;
   DeclineFill fill_decline(const std::string& payment_id, const std::string& code,
-                           const std::optional<std::string>& message, TimePoint at) override;
+                           const std::optional<std::string>& message, TimePoint at,
+                           const std::string& why) override;
 
  private:
   SqliteDatabase& db_;
@@ -222,6 +224,9 @@ class SqliteEngine final : public Engine {
 
 // Opens the SQLite file `path` as an engine (see store::open_engine).
 Result<std::unique_ptr<SqliteEngine>> open_sqlite(const std::filesystem::path& path, OpenMode mode);
+// The run lock of `path` (see store::open_leadership): always the leader once it is held.
+Result<std::unique_ptr<Leadership>> open_sqlite_leadership(const std::filesystem::path& path,
+                                                           const std::string& instance_id);
 // VACUUM INTO: a consistent copy of `from` at `to`.
 Status snapshot_sqlite(const std::filesystem::path& from, const std::filesystem::path& to);
 

@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -7,9 +8,7 @@ bool SqliteFactsWriter::record_event(const std::string& id, const std::string& s
                                      const std::string& type, const std::string& payload,
                                      TimePoint received_at) {
   return guard("record_event", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO events(id, source, type, payload, received_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO NOTHING");
+    auto s = db_.prepare(sql::kRecordEvent);
     s.bind(1, id).bind(2, source).bind(3, type).bind(4, payload).bind(5, iso(received_at)).run();
     return db_.raw().changes() == 1;
   });
@@ -17,7 +16,7 @@ bool SqliteFactsWriter::record_event(const std::string& id, const std::string& s
 
 std::optional<std::string> SqliteFactsWriter::event_payload(const std::string& id) {
   return guard("event_payload", [&]() -> std::optional<std::string> {
-    auto s = db_.prepare("SELECT payload FROM events WHERE id = ?");
+    auto s = db_.prepare(sql::kEventPayload);
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return s.text(0);
@@ -76,9 +75,7 @@ bool SqliteFactsWriter::upsert_payment_method(const PaymentMethodRow& m) {
     s.run();
     bool changed = db_.raw().changes() == 1;
     if (m.is_default.value_or(false)) {
-      auto clear = db_.prepare(
-          "UPDATE payment_methods SET is_default = 0, updated_at = ? "
-          "WHERE customer_id = ? AND id <> ? AND is_default = 1");
+      auto clear = db_.prepare(sql::kClearOtherDefaultCards);
       clear.bind(1, iso(m.updated_at)).bind(2, m.customer_id).bind(3, m.id).run();
       changed = changed || db_.raw().changes() > 0;
     }
@@ -120,10 +117,7 @@ bool SqliteFactsWriter::upsert_subscription(const SubscriptionRow& r) {
 
 bool SqliteFactsWriter::append_payment(const PaymentRow& p) {
   return guard("append_payment", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO payments(id, customer_id, subscription_id, invoice_id, amount_minor, "
-        "currency, status, decline_code, message, occurred_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
+    auto s = db_.prepare(sql::kAppendPayment);
     s.bind(1, p.id).bind(2, p.customer_id).bind(3, p.subscription_id).bind(4, p.invoice_id);
     s.bind(5, p.amount_minor).bind(6, p.currency).bind(7, p.status).bind(8, p.decline_code);
     s.bind(9, p.message).bind(10, iso(p.occurred_at)).run();
@@ -132,10 +126,6 @@ bool SqliteFactsWriter::append_payment(const PaymentRow& p) {
 }
 
 namespace {
-
-constexpr std::string_view kAttemptColumns =
-    "key, status, invoice_id, payment_intent_id, charge_id, customer_id, currency, amount_minor, "
-    "decline_code, message, occurred_at, payment_id";
 
 StripeAttempt read_attempt(const StatementCache::Lease& s) {
   StripeAttempt a;
@@ -160,9 +150,8 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts(
     const std::optional<std::string>& invoice_id, const std::optional<std::string>& intent_id,
     const std::optional<std::string>& charge_id) {
   return guard("stripe_attempts", [&] {
-    auto s = db_.prepare("SELECT " + std::string(kAttemptColumns) +
-                         " FROM stripe_attempts WHERE invoice_id = ?1 OR payment_intent_id = ?2 "
-                         "OR charge_id = ?3 ORDER BY occurred_at DESC, rowid DESC");
+    auto s = db_.prepare(std::string(sql::kStripeAttemptSelect) +
+                         std::string(sql::kStripeAttemptsNaming));
     s.bind(1, invoice_id).bind(2, intent_id).bind(3, charge_id);
     std::vector<StripeAttempt> out;
     while (s.step()) out.push_back(read_attempt(s));
@@ -176,10 +165,8 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts_like(const std::st
                                                                    const std::string& status,
                                                                    TimePoint from, TimePoint to) {
   return guard("stripe_attempts_like", [&] {
-    auto s = db_.prepare("SELECT " + std::string(kAttemptColumns) +
-                         " FROM stripe_attempts WHERE customer_id = ?1 AND currency = ?2 AND "
-                         "amount_minor = ?3 AND status = ?4 AND occurred_at BETWEEN ?5 AND ?6 "
-                         "ORDER BY occurred_at DESC, rowid DESC");
+    auto s = db_.prepare(std::string(sql::kStripeAttemptSelect) +
+                         std::string(sql::kStripeAttemptsLike));
     s.bind(1, customer_id).bind(2, currency).bind(3, amount_minor).bind(4, status);
     s.bind(5, iso(from)).bind(6, iso(to));
     std::vector<StripeAttempt> out;
@@ -190,19 +177,7 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts_like(const std::st
 
 void SqliteFactsWriter::save_stripe_attempt(const StripeAttempt& a) {
   guard("save_stripe_attempt", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO stripe_attempts(key, status, invoice_id, payment_intent_id, charge_id, "
-        "customer_id, currency, amount_minor, decline_code, message, occurred_at, payment_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(key) DO UPDATE SET "
-        "invoice_id = COALESCE(invoice_id, excluded.invoice_id), "
-        "payment_intent_id = COALESCE(payment_intent_id, excluded.payment_intent_id), "
-        "charge_id = COALESCE(charge_id, excluded.charge_id), "
-        "amount_minor = COALESCE(amount_minor, excluded.amount_minor), "
-        "decline_code = CASE WHEN decline_code IS NULL OR (decline_code IN ('card_declined', "
-        "  'generic_decline') AND excluded.decline_code IS NOT NULL) "
-        "  THEN excluded.decline_code ELSE decline_code END, "
-        "message = COALESCE(message, excluded.message), "
-        "payment_id = COALESCE(payment_id, excluded.payment_id)");
+    auto s = db_.prepare(sql::kSaveStripeAttempt);
     s.bind(1, a.key).bind(2, a.status).bind(3, a.invoice_id).bind(4, a.payment_intent_id);
     s.bind(5, a.charge_id).bind(6, a.customer_id).bind(7, a.currency).bind(8, a.amount_minor);
     s.bind(9, a.decline_code).bind(10, a.message).bind(11, iso(a.occurred_at));
@@ -212,34 +187,22 @@ void SqliteFactsWriter::save_stripe_attempt(const StripeAttempt& a) {
 
 DeclineFill SqliteFactsWriter::fill_decline(const std::string& payment_id, const std::string& code,
                                             const std::optional<std::string>& message,
-                                            TimePoint at) {
+                                            TimePoint at, const std::string& why) {
   return guard("fill_decline", [&] {
     // Not read yet (after the scheduler's cursor, which moves in the same kind of write
     // transaction): the row itself is completed before anything acts on it.
-    auto row = db_.prepare(
-        "UPDATE payments SET decline_code = ?2, message = COALESCE(message, ?3) "
-        "WHERE id = ?1 AND status = 'failed' AND (decline_code IS NULL OR decline_code = '' OR "
-        "  decline_code IN ('card_declined', 'generic_decline')) "
-        "AND rowid > COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0)");
+    auto row = db_.prepare(sql::kFillPaymentDecline);
     row.bind(1, payment_id).bind(2, code).bind(3, message).run();
     if (db_.raw().changes() == 1) return DeclineFill::kPaymentRow;
     // Already read: the case it opened (if still open) learns the code, visibly.
-    auto c = db_.prepare(
-        "UPDATE cases SET decline_code = ?2 WHERE payment_id = ?1 AND state IN ('open', 'paused') "
-        "AND (decline_code IS NULL OR decline_code = '' OR "
-        "  decline_code IN ('card_declined', 'generic_decline')) AND decline_code IS NOT ?2 "
-        "RETURNING id");
+    auto c = db_.prepare(sql::kFillCaseDecline);
     c.bind(1, payment_id).bind(2, code);
     if (!c.step()) return DeclineFill::kNothing;
     const auto case_id = c.int64(0);
     while (c.step()) {
     }
-    auto e = db_.prepare("INSERT INTO case_events(case_id, at, kind, detail) VALUES (?, ?, ?, ?)");
-    e.bind(1, case_id).bind(2, iso(at)).bind(3, "decline_code");
-    e.bind(4, "decline code '" + code + "' of payment " + payment_id +
-                  " arrived after the case opened (Stripe sent the payment intent's or charge's "
-                  "failure after the invoice's)");
-    e.run();
+    auto e = db_.prepare(sql::kAddCaseEvent);
+    e.bind(1, case_id).bind(2, iso(at)).bind(3, "decline_code").bind(4, why).run();
     return DeclineFill::kOpenCase;
   });
 }

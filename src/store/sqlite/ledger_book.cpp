@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -41,12 +42,7 @@ std::int64_t SqliteLedgerBook::append(const LedgerEntry& e) {
 
 namespace {
 
-constexpr const char* kLedgerSelect =
-    "SELECT id, case_id, kind, customer_id, subscription_id, invoice_id, payment_id, "
-    "amount_minor, currency, step_index, COALESCE(channel, ''), COALESCE(template, ''), "
-    "COALESCE(sequence_id, ''), COALESCE(decline_code, ''), opened_at, occurred_at, "
-    "recorded_at, days_to_recover, COALESCE(attribution, ''), clicked_at, corrects, "
-    "COALESCE(note, '') FROM ledger ";
+using sql::kLedgerSelect;
 
 LedgerEntry read_ledger(const StatementCache::Lease& s) {
   LedgerEntry e;
@@ -102,7 +98,7 @@ std::vector<LedgerEntry> SqliteLedgerBook::for_case(std::int64_t case_id) {
 
 std::optional<TimePoint> SqliteLedgerBook::last_click(std::int64_t case_id, TimePoint at) {
   return guard("last_click", [&]() -> std::optional<TimePoint> {
-    auto s = db_.prepare("SELECT MAX(at) FROM clicks WHERE case_id = ? AND at <= ?");
+    auto s = db_.prepare(sql::kLastClick);
     s.bind(1, case_id).bind(2, iso(at));
     if (!s.step()) return std::nullopt;
     return parse_opt_time(s.opt_text(0), "clicks.at");

@@ -220,7 +220,7 @@ CREATE INDEX cases_invoice ON cases(invoice_id, id);
 -- payment_intent.payment_failed, charge.failed, invoice.paid, invoice_payment.paid): Stripe sends
 -- them in any order, and only some of them carry the decline code or name the invoice.
 CREATE TABLE stripe_attempts(
-  key TEXT PRIMARY KEY,
+  id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
   status TEXT NOT NULL CHECK (status IN ('failed', 'succeeded')),
   invoice_id TEXT, payment_intent_id TEXT, charge_id TEXT,
   customer_id TEXT NOT NULL, currency TEXT NOT NULL, amount_minor INTEGER,

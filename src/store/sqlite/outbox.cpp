@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -7,10 +8,7 @@ namespace dunning::store::sqlite {
 
 bool SqliteOutbox::enqueue(const OutboxRow& r) {
   return guard("enqueue_outbox", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO outbox(case_id, step_index, channel, template, action, message_key, state, "
-        "due_at, next_attempt_at, created_at, card_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING");
+    auto s = db_.prepare(sql::kEnqueueOutbox);
     s.bind(1, r.case_id).bind(2, r.step_index).bind(3, r.channel).bind(4, r.template_name);
     s.bind(5, r.action).bind(6, r.message_key).bind(7, to_string(r.state));
     s.bind(8, iso(r.due_at)).bind(9, iso(r.due_at)).bind(10, iso(r.created_at));
@@ -75,9 +73,7 @@ void SqliteOutbox::release(std::int64_t id) {
 
 void SqliteOutbox::mark_sent(std::int64_t id, TimePoint at) {
   guard("mark_outbox_sent", [&] {
-    auto s = db_.prepare(
-        "UPDATE outbox SET state = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL "
-        "WHERE id = ?");
+    auto s = db_.prepare(sql::kMarkOutboxSent);
     s.bind(1, iso(at)).bind(2, id).run();
   });
 }
@@ -94,8 +90,7 @@ void SqliteOutbox::defer(std::int64_t id, TimePoint until, const std::string& re
 void SqliteOutbox::mark_retry(std::int64_t id, TimePoint next_attempt_at,
                               const std::string& error) {
   guard("mark_outbox_retry", [&] {
-    auto s = db_.prepare(
-        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?");
+    auto s = db_.prepare(sql::kMarkOutboxRetry);
     s.bind(1, iso(next_attempt_at)).bind(2, error).bind(3, id).run();
   });
 }
@@ -103,9 +98,7 @@ void SqliteOutbox::mark_retry(std::int64_t id, TimePoint next_attempt_at,
 void SqliteOutbox::mark_final(std::int64_t id, OutboxState state, TimePoint at,
                               const std::string& error) {
   guard("mark_outbox_final", [&] {
-    auto s = db_.prepare(
-        "UPDATE outbox SET state = ?, sent_at = ?, lease_until = NULL, last_error = ? "
-        "WHERE id = ?");
+    auto s = db_.prepare(sql::kMarkOutboxFinal);
     s.bind(1, to_string(state)).bind(2, iso(at)).bind(3, error).bind(4, id).run();
   });
 }
@@ -164,9 +157,7 @@ std::vector<TimePoint> SqliteOutbox::sent_contact_times(const std::string& custo
 
 std::vector<TimePoint> SqliteOutbox::retries_made(const std::string& card_id, TimePoint since) {
   return guard("retries_made", [&] {
-    auto s = db_.prepare(
-        "SELECT sent_at FROM outbox WHERE card_id = ? AND action = 'retry' AND state = 'sent' "
-        "AND sent_at >= ? ORDER BY sent_at");
+    auto s = db_.prepare(sql::kRetriesMade);
     s.bind(1, card_id).bind(2, iso(since));
     std::vector<TimePoint> out;
     while (s.step()) out.push_back(parse_time(s.text(0), "outbox.sent_at"));
@@ -204,9 +195,7 @@ std::vector<TimePoint> SqliteOutbox::contact_times(const std::string& customer_i
 std::vector<TimePoint> SqliteOutbox::retry_times(const std::string& card_id, TimePoint from,
                                                  TimePoint to) {
   return guard("retry_times", [&] {
-    auto s = db_.prepare(
-        "SELECT due_at FROM outbox WHERE card_id = ? AND due_at >= ? AND due_at < ? "
-        "AND state <> 'cancelled' AND action = 'retry' ORDER BY due_at");
+    auto s = db_.prepare(sql::kRetryTimes);
     s.bind(1, card_id).bind(2, iso(from)).bind(3, iso(to));
     std::vector<TimePoint> out;
     while (s.step()) out.push_back(parse_time(s.text(0), "outbox.due_at"));

@@ -1,3 +1,4 @@
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -35,7 +36,7 @@ Result<Payment> decode_payment(const StatementCache::Lease& s) {
 
 std::int64_t SqlitePaymentsFeed::cursor(const std::string& name) {
   return guard("cursor", [&] {
-    auto s = db_.prepare("SELECT value FROM cursors WHERE name = ?");
+    auto s = db_.prepare(sql::kCursor);
     s.bind(1, name);
     return s.step() ? s.int64(0) : std::int64_t{0};
   });
@@ -43,9 +44,7 @@ std::int64_t SqlitePaymentsFeed::cursor(const std::string& name) {
 
 void SqlitePaymentsFeed::set_cursor(const std::string& name, std::int64_t value) {
   guard("set_cursor", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO cursors(name, value) VALUES (?, ?) "
-        "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    auto s = db_.prepare(sql::kSetCursor);
     s.bind(1, name).bind(2, value).run();
   });
 }
@@ -69,9 +68,7 @@ PaymentBatch SqlitePaymentsFeed::payments_after(std::int64_t after_rowid, int li
 
 void SqlitePaymentsFeed::record_rejected(const RejectedRow& row, TimePoint at) {
   guard("record_rejected", [&] {
-    auto s = db_.prepare(
-        "INSERT INTO rejected_rows(source_table, source_rowid, row_id, reason, at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(source_table, source_rowid) DO NOTHING");
+    auto s = db_.prepare(sql::kRecordRejected);
     s.bind(1, row.table).bind(2, row.rowid).bind(3, row.id).bind(4, row.reason);
     s.bind(5, iso(at)).run();
   });
@@ -107,12 +104,7 @@ std::vector<ExpiringCard> SqlitePaymentsFeed::expiring_cards(int from_month_inde
   return guard("expiring_cards", [&] {
     const int y1 = from_month_index / 12, m1 = from_month_index % 12 + 1;
     const int y2 = to_month_index / 12, m2 = to_month_index % 12 + 1;
-    auto s = db_.prepare(
-        "SELECT pm.id, pm.customer_id, pm.exp_month, pm.exp_year FROM payment_methods pm "
-        "WHERE pm.is_default = 1 AND (pm.exp_year, pm.exp_month) >= (?1, ?2) "
-        "AND (pm.exp_year, pm.exp_month) <= (?3, ?4) AND NOT EXISTS (SELECT 1 FROM "
-        "card_expiry_cases e WHERE e.payment_method_id = pm.id AND e.exp_year = pm.exp_year "
-        "AND e.exp_month = pm.exp_month) ORDER BY pm.exp_year, pm.exp_month, pm.id LIMIT ?5");
+    auto s = db_.prepare(sql::kExpiringCards);
     s.bind(1, y1).bind(2, m1).bind(3, y2).bind(4, m2).bind(5, limit);
     std::vector<ExpiringCard> out;
     while (s.step()) {
@@ -125,9 +117,7 @@ std::vector<ExpiringCard> SqlitePaymentsFeed::expiring_cards(int from_month_inde
 
 std::optional<Customer> SqlitePaymentsFeed::customer(const std::string& id) {
   return guard("customer", [&]() -> std::optional<Customer> {
-    auto s = db_.prepare(
-        "SELECT id, COALESCE(email, ''), COALESCE(name, ''), COALESCE(locale, ''), "
-        "COALESCE(time_zone, ''), COALESCE(phone, '') FROM customers WHERE id = ?");
+    auto s = db_.prepare(sql::kCustomer);
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return Customer{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)};
@@ -165,7 +155,7 @@ std::optional<Payment> SqlitePaymentsFeed::paid_since(const std::string& invoice
 std::optional<std::string> SqlitePaymentsFeed::subscription_plan(
     const std::string& subscription_id) {
   return guard("subscription_plan", [&]() -> std::optional<std::string> {
-    auto s = db_.prepare("SELECT COALESCE(plan, '') FROM subscriptions WHERE id = ?");
+    auto s = db_.prepare(sql::kSubscriptionPlan);
     s.bind(1, subscription_id);
     if (!s.step()) return std::nullopt;
     return s.text(0);

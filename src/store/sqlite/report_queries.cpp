@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "store/shared_sql.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/rows.hpp"
 
@@ -44,10 +45,7 @@ void SqliteReportQueries::for_each_case_outcome(
         if (auto d = s.opt_int64(16)) o.days_to_recover = static_cast<int>(*d);
       }
       if (s.int64(17) != 0) {
-        auto m = db_.prepare(
-            "SELECT m.kind, m.amount_minor, m.currency, COALESCE(t.kind, ''), m.occurred_at "
-            "FROM ledger m LEFT JOIN ledger t ON t.id = m.corrects "
-            "WHERE m.case_id = ? AND m.kind IN ('partial', 'late', 'correction') ORDER BY m.id");
+        auto m = db_.prepare(sql::kCaseMoneyMoves);
         m.bind(1, o.case_id);
         while (m.step()) {
           o.moves.push_back({m.text(0), money(m.int64(1), m.text(2), "ledger.currency"),
@@ -164,84 +162,21 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
   return guard("verify_recovered", [&] {
     std::vector<ledger::VerifyCurrency> out;
     {
-      // Money in: recovered, partial and late rows against the succeeded payments they name.
-      auto s = db_.prepare(
-          "SELECT CASE WHEN l.kind = 'recovered_without_contact' THEN 'recovered' ELSE l.kind "
-          "END AS k, l.currency, SUM(l.amount_minor), "
-          "COALESCE(SUM(CASE WHEN p.status = 'succeeded' AND p.currency = l.currency "
-          "  THEN p.amount_minor ELSE 0 END), 0), COUNT(*) "
-          "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late') "
-          "GROUP BY k, l.currency ORDER BY l.currency, k DESC");
+      auto s = db_.prepare(sql::kVerifyMoneyIn);
       while (s.step()) {
         out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4)});
       }
     }
     {
-      // Money out: refund corrections (they name the refunded payment) against those payments.
-      auto s = db_.prepare(
-          "SELECT 'refund', l.currency, -SUM(l.amount_minor), "
-          "SUM(CASE WHEN p.currency = l.currency THEN p.amount_minor ELSE 0 END), COUNT(*) "
-          "FROM ledger l JOIN payments p ON p.id = l.payment_id AND p.status = 'refunded' "
-          "WHERE l.kind = 'correction' GROUP BY l.currency ORDER BY l.currency");
+      auto s = db_.prepare(sql::kVerifyRefunds);
       while (s.step()) {
         out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4)});
       }
-      // Refunds read by the scheduler for an invoice the ledger has money for, but not in it.
-      auto missing = db_.prepare(
-          "SELECT p.currency, p.amount_minor FROM payments p "
-          "WHERE p.status = 'refunded' "
-          "AND p.rowid <= COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0) "
-          "AND EXISTS (SELECT 1 FROM ledger m WHERE m.invoice_id = p.invoice_id "
-          "  AND m.currency = p.currency "
-          "  AND m.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late')) "
-          "AND NOT EXISTS (SELECT 1 FROM ledger k WHERE k.kind = 'correction' "
-          "  AND k.payment_id = p.id)");
-      while (missing.step()) {
-        const std::string cur = missing.text(0);
-        auto it = std::find_if(out.begin(), out.end(), [&](const ledger::VerifyCurrency& v) {
-          return v.kind == "refund" && v.currency == cur;
-        });
-        if (it == out.end()) {
-          ledger::VerifyCurrency v;
-          v.kind = "refund";
-          v.currency = cur;
-          it = out.insert(out.end(), v);
-        }
-        it->payments_minor += missing.int64(1);
-      }
+      auto missing = db_.prepare(sql::kVerifyMissingRefunds);
+      while (missing.step()) ledger::add_missing_refund(out, missing.text(0), missing.int64(1));
     }
     if (mismatches) {
-      auto s = db_.prepare(
-          "SELECT l.id, COALESCE(l.payment_id, ''), "
-          "CASE WHEN p.id IS NULL THEN 'payment not found' "
-          "  WHEN p.status <> 'succeeded' THEN 'payment status is ' || p.status "
-          "  WHEN p.currency <> l.currency THEN 'payment currency is ' || p.currency "
-          "  ELSE 'payment amount is ' || p.amount_minor || ', ledger says ' || "
-          "    l.amount_minor END "
-          "FROM ledger l LEFT JOIN payments p ON p.id = l.payment_id "
-          "WHERE l.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late') AND "
-          "  (p.id IS NULL OR p.status <> 'succeeded' OR p.currency <> l.currency OR "
-          "  p.amount_minor <> l.amount_minor) "
-          "UNION ALL "
-          "SELECT l.id, l.payment_id, CASE WHEN p.currency <> l.currency "
-          "  THEN 'refunded payment currency is ' || p.currency "
-          "  ELSE 'refunded payment amount is ' || p.amount_minor || ', ledger takes off ' || "
-          "    (-l.amount_minor) END "
-          "FROM ledger l JOIN payments p ON p.id = l.payment_id AND p.status = 'refunded' "
-          "WHERE l.kind = 'correction' AND (p.currency <> l.currency OR "
-          "  p.amount_minor <> -l.amount_minor) "
-          "UNION ALL "
-          "SELECT 0, p.id, 'refund of ' || p.amount_minor || ' ' || p.currency || "
-          "  ' for invoice ' || p.invoice_id || ' has no correction row' "
-          "FROM payments p WHERE p.status = 'refunded' "
-          "AND p.rowid <= COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0) "
-          "AND EXISTS (SELECT 1 FROM ledger m WHERE m.invoice_id = p.invoice_id "
-          "  AND m.currency = p.currency "
-          "  AND m.kind IN ('recovered', 'recovered_without_contact', 'partial', 'late')) "
-          "AND NOT EXISTS (SELECT 1 FROM ledger k WHERE k.kind = 'correction' "
-          "  AND k.payment_id = p.id) "
-          "ORDER BY 1 LIMIT ?");
+      auto s = db_.prepare(sql::kVerifyMismatches);
       s.bind(1, max_mismatches);
       while (s.step()) mismatches->push_back({s.int64(0), s.text(1), s.text(2)});
     }
@@ -251,32 +186,28 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
 
 std::vector<Count> SqliteReportQueries::cases_by_state() {
   return guard("cases_by_state", [&] {
-    auto s = db_.prepare("SELECT state, '', COUNT(*) FROM cases GROUP BY state");
+    auto s = db_.prepare(sql::kCasesByState);
     return read_counts(s);
   });
 }
 
 std::vector<Count> SqliteReportQueries::outbox_by_channel_state() {
   return guard("outbox_by_channel_state", [&] {
-    auto s = db_.prepare("SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state");
+    auto s = db_.prepare(sql::kOutboxByChannelState);
     return read_counts(s);
   });
 }
 
 std::vector<Count> SqliteReportQueries::recovered_by_currency() {
   return guard("recovered_by_currency", [&] {
-    auto s = db_.prepare(
-        "SELECT currency, '', SUM(amount_minor) FROM ledger WHERE kind IN "
-        "('recovered', 'recovered_without_contact') GROUP BY currency");
+    auto s = db_.prepare(sql::kRecoveredByCurrency);
     return read_counts(s);
   });
 }
 
 std::vector<Count> SqliteReportQueries::rejected_rows_by_table() {
   return guard("rejected_rows_by_table", [&] {
-    auto s = db_.prepare(
-        "SELECT source_table, '', COUNT(*) FROM rejected_rows GROUP BY source_table "
-        "ORDER BY source_table");
+    auto s = db_.prepare(sql::kRejectedRowsByTable);
     return read_counts(s);
   });
 }
