@@ -47,7 +47,7 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
           }
           return kExitOk;
         }
-        std::vector<ledger::VerifyMismatch> mismatches;
+        std::vector<store::VerifyMismatch> mismatches;
         const auto sums = store->reports().verify_recovered(&mismatches, 100);
         bool ok = true;
         for (const auto& s : sums) {

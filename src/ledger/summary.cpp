@@ -11,6 +11,8 @@
 namespace dunning::ledger {
 
 using nlohmann::json;
+using store::CaseOutcome;
+using store::RetentionObservation;
 
 namespace {
 
@@ -204,11 +206,6 @@ struct UpliftSide {
 
 }  // namespace
 
-bool valid_group_by(const std::string& by) {
-  return by.empty() || by == "month" || by == "week" || by == "sequence" || by == "step" ||
-         by == "decline_code" || by == "currency" || by == "channel";
-}
-
 Interval wilson_interval(std::int64_t x, std::int64_t n) {
   const double nn = static_cast<double>(n), p = static_cast<double>(x) / nn, z2 = kZ95 * kZ95;
   const double denom = 1.0 + z2 / nn;
@@ -392,7 +389,7 @@ json build_report(store::ReportQueries& reports, const ReportOptions& opt) {
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> ltv;  // cur → (subs, minor)
   std::int64_t without_history = 0;
   reports.for_each_recovery_history(
-      opt.from, opt.to, opt.as_of, [&](const ledger::RecoveryHistory& h) {
+      opt.from, opt.to, opt.as_of, [&](const store::RecoveryHistory& h) {
         if (h.paid_count == 0 || !h.first_paid_at) {
           ++without_history;
           return;

@@ -88,7 +88,7 @@ TEST_CASE("ledger rows can be neither updated nor deleted; corrections are new r
   CHECK(rows == 2);
   CHECK(sum == 1000);
   int outcomes = 0;
-  st.reports().for_each_case_outcome(std::nullopt, std::nullopt, [&](const ledger::CaseOutcome& o) {
+  st.reports().for_each_case_outcome(std::nullopt, std::nullopt, [&](const store::CaseOutcome& o) {
     ++outcomes;
     CHECK(o.kind == "recovered");
     CHECK(o.closed_amount == Money(1000, "EUR"));

@@ -880,7 +880,7 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
 
     int outcomes = 0;
     e.reports().for_each_case_outcome(std::nullopt, std::nullopt,
-                                      [&](const ledger::CaseOutcome& o) {
+                                      [&](const store::CaseOutcome& o) {
                                         ++outcomes;
                                         CHECK(o.kind == "recovered");
                                         CHECK(o.closed_amount == Money(1000, "EUR"));
@@ -890,7 +890,7 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
     REQUIRE(recovered.size() == 1);
     CHECK(recovered[0].a == "EUR");
     CHECK(recovered[0].n == 1250);
-    std::vector<ledger::VerifyMismatch> mismatches;
+    std::vector<store::VerifyMismatch> mismatches;
     auto sums = e.reports().verify_recovered(&mismatches, 10);
     REQUIRE(sums.size() == 1);
     CHECK(sums[0].payments_minor == 0);
@@ -998,8 +998,8 @@ TEST_CASE("report queries: retention ends by the caller's list, gauges count by 
     CHECK(e.outbox().enqueue(a_step(c.id, 0, "email")));
     tx.commit();
 
-    std::vector<ledger::RetentionObservation> seen;
-    auto keep = [&](const ledger::RetentionObservation& r) { seen.push_back(r); };
+    std::vector<store::RetentionObservation> seen;
+    auto keep = [&](const store::RetentionObservation& r) { seen.push_back(r); };
     e.reports().for_each_retention(at("2027-01-01T00:00:00Z"), kEndedSubscriptionStatuses, keep);
     const std::vector<std::string_view> stripe_only{"canceled"};
     e.reports().for_each_retention(at("2027-01-01T00:00:00Z"), stripe_only, keep);
@@ -1072,9 +1072,9 @@ TEST_CASE("report queries: a case's money moves in order, and verify per kind an
     e.ledger().append(entry(y.id, "recovered", Money(1300, "JPY"), "py_jpy"));
     tx.commit();
 
-    std::vector<ledger::CaseOutcome> seen;
+    std::vector<store::CaseOutcome> seen;
     e.reports().for_each_case_outcome(std::nullopt, std::nullopt,
-                                      [&](const ledger::CaseOutcome& o) { seen.push_back(o); });
+                                      [&](const store::CaseOutcome& o) { seen.push_back(o); });
     REQUIRE(seen.size() == 3);
     CHECK(seen[0].case_id == c.id);
     CHECK(seen[0].kind == "recovered");
@@ -1092,13 +1092,13 @@ TEST_CASE("report queries: a case's money moves in order, and verify per kind an
     CHECK(seen[2].closed_amount == Money(1300, "JPY"));
     CHECK(seen[2].moves.empty());
 
-    std::vector<ledger::VerifyMismatch> wrong;
+    std::vector<store::VerifyMismatch> wrong;
     auto lines = e.reports().verify_recovered(&wrong, 10);
     auto line = [&](const char* kind, const char* currency) {
       for (const auto& v : lines)
         if (v.kind == kind && v.currency == currency) return v;
       FAIL("no " << kind << " line in " << currency);
-      return ledger::VerifyCurrency{};
+      return store::VerifyCurrency{};
     };
     CHECK(lines.size() == 5);
     CHECK(line("recovered", "EUR").ledger_minor == 750);

@@ -11,12 +11,12 @@ namespace dunning::store::postgres {
 
 void PgReportQueries::for_each_case_outcome(
     std::optional<TimePoint> from, std::optional<TimePoint> to,
-    const std::function<void(const ledger::CaseOutcome&)>& fn) {
+    const std::function<void(const store::CaseOutcome&)>& fn) {
   guard("for_each_case_outcome", [&] {
     // One streamed statement (a stream leaves the connection to nobody else): a case comes as
     // one row per money move (partial, late, correction), or one row without; `o` is handed
     // on when the next case starts.
-    std::optional<ledger::CaseOutcome> o;
+    std::optional<store::CaseOutcome> o;
     db_.stream(
         "SELECT c.id, c.customer_id, c.subscription_id, c.amount_minor, c.currency, "
         "COALESCE(c.decline_code, ''), c.sequence_id, c.opened_at, c.holdout, l.kind, "
@@ -63,7 +63,7 @@ void PgReportQueries::for_each_case_outcome(
   });
 }
 
-std::vector<ledger::StepReach> PgReportQueries::step_reach(std::optional<TimePoint> from,
+std::vector<store::StepReach> PgReportQueries::step_reach(std::optional<TimePoint> from,
                                                            std::optional<TimePoint> to) {
   return guard("step_reach", [&] {
     auto s = db_.query(
@@ -74,7 +74,7 @@ std::vector<ledger::StepReach> PgReportQueries::step_reach(std::optional<TimePoi
         "GROUP BY c.sequence_id, o.step_index "
         "ORDER BY c.sequence_id COLLATE \"C\", o.step_index",
         Params().add(opt_iso(from)).add(opt_iso(to)));
-    std::vector<ledger::StepReach> out;
+    std::vector<store::StepReach> out;
     for (int i = 0; i < s.size(); ++i) {
       out.push_back({s.text(i, 0), static_cast<int>(s.int64(i, 1)), s.text(i, 2), s.text(i, 3),
                      s.int64(i, 4)});
@@ -85,7 +85,7 @@ std::vector<ledger::StepReach> PgReportQueries::step_reach(std::optional<TimePoi
 
 void PgReportQueries::for_each_recovery_history(
     std::optional<TimePoint> from, std::optional<TimePoint> to, TimePoint as_of,
-    const std::function<void(const ledger::RecoveryHistory&)>& fn) {
+    const std::function<void(const store::RecoveryHistory&)>& fn) {
   guard("for_each_recovery_history", [&] {
     db_.stream(
         "SELECT l.case_id, l.customer_id, l.subscription_id, l.currency, l.occurred_at, "
@@ -108,7 +108,7 @@ void PgReportQueries::for_each_recovery_history(
         "        OR (l2.occurred_at = l.occurred_at AND l2.id > l.id)))) "
         "GROUP BY l.id ORDER BY l.id",
         Params().add(opt_iso(from)).add(opt_iso(to)).add(iso(as_of)), [&](const Rows& s) {
-          ledger::RecoveryHistory h;
+          store::RecoveryHistory h;
           h.case_id = s.int64(0, 0);
           h.customer_id = s.text(0, 1);
           h.subscription_id = s.opt_text(0, 2);
@@ -126,7 +126,7 @@ void PgReportQueries::for_each_recovery_history(
 
 void PgReportQueries::for_each_retention(
     TimePoint as_of, std::span<const std::string_view> ended_statuses,
-    const std::function<void(const ledger::RetentionObservation&)>& fn) {
+    const std::function<void(const store::RetentionObservation&)>& fn) {
   guard("for_each_retention", [&] {
     const std::string ended =
         ended_statuses.empty() ? "NULL" : placeholders(2, ended_statuses.size());
@@ -146,7 +146,7 @@ void PgReportQueries::for_each_retention(
             "WHERE l.kind IN ('recovered', 'recovered_without_contact') "
             "  AND l.subscription_id IS NOT NULL AND l.occurred_at <= ?1 ORDER BY l.id",
         p, [&](const Rows& s) {
-          ledger::RetentionObservation r;
+          store::RetentionObservation r;
           r.recovered_at = parse_time(s.text(0, 0), "ledger.occurred_at");
           auto a = parse_opt_time(s.opt_text(0, 1), "ledger.occurred_at");
           // subscriptions.updated_at is the billing system's: unreadable means "not known to
@@ -163,10 +163,10 @@ void PgReportQueries::for_each_retention(
   });
 }
 
-std::vector<ledger::VerifyCurrency> PgReportQueries::verify_recovered(
-    std::vector<ledger::VerifyMismatch>* mismatches, int max_mismatches) {
+std::vector<store::VerifyCurrency> PgReportQueries::verify_recovered(
+    std::vector<store::VerifyMismatch>* mismatches, int max_mismatches) {
   return guard("verify_recovered", [&] {
-    std::vector<ledger::VerifyCurrency> out;
+    std::vector<store::VerifyCurrency> out;
     for (auto q : {sql::kVerifyMoneyIn, sql::kVerifyRefunds}) {
       auto s = db_.query(q);
       for (int i = 0; i < s.size(); ++i) {
@@ -175,7 +175,7 @@ std::vector<ledger::VerifyCurrency> PgReportQueries::verify_recovered(
     }
     auto missing = db_.query(sql::kVerifyMissingRefunds);
     for (int i = 0; i < missing.size(); ++i) {
-      ledger::add_missing_refund(out, missing.text(i, 0), missing.int64(i, 1));
+      store::add_missing_refund(out, missing.text(i, 0), missing.int64(i, 1));
     }
     if (mismatches) {
       auto s = db_.query(sql::kVerifyMismatches, Params().add(max_mismatches));

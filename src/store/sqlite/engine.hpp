@@ -165,17 +165,17 @@ class SqliteReportQueries final : public ReportQueries {
  public:
   explicit SqliteReportQueries(SqliteDatabase& db) : db_(db) {}
   void for_each_case_outcome(std::optional<TimePoint> from, std::optional<TimePoint> to,
-                             const std::function<void(const ledger::CaseOutcome&)>& fn) override;
-  std::vector<ledger::StepReach> step_reach(std::optional<TimePoint> from,
+                             const std::function<void(const store::CaseOutcome&)>& fn) override;
+  std::vector<store::StepReach> step_reach(std::optional<TimePoint> from,
                                             std::optional<TimePoint> to) override;
   void for_each_recovery_history(
       std::optional<TimePoint> from, std::optional<TimePoint> to, TimePoint as_of,
-      const std::function<void(const ledger::RecoveryHistory&)>& fn) override;
+      const std::function<void(const store::RecoveryHistory&)>& fn) override;
   void for_each_retention(
       TimePoint as_of, std::span<const std::string_view> ended_statuses,
-      const std::function<void(const ledger::RetentionObservation&)>& fn) override;
-  std::vector<ledger::VerifyCurrency> verify_recovered(
-      std::vector<ledger::VerifyMismatch>* mismatches, int max_mismatches) override;
+      const std::function<void(const store::RetentionObservation&)>& fn) override;
+  std::vector<store::VerifyCurrency> verify_recovered(
+      std::vector<store::VerifyMismatch>* mismatches, int max_mismatches) override;
   std::vector<Count> cases_by_state() override;
   std::vector<Count> outbox_by_channel_state() override;
   std::vector<Count> recovered_by_currency() override;

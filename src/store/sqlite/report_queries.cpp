@@ -8,7 +8,7 @@ namespace dunning::store::sqlite {
 
 void SqliteReportQueries::for_each_case_outcome(
     std::optional<TimePoint> from, std::optional<TimePoint> to,
-    const std::function<void(const ledger::CaseOutcome&)>& fn) {
+    const std::function<void(const store::CaseOutcome&)>& fn) {
   guard("for_each_case_outcome", [&] {
     auto s = db_.prepare(
         "SELECT c.id, c.customer_id, c.subscription_id, c.amount_minor, c.currency, "
@@ -26,7 +26,7 @@ void SqliteReportQueries::for_each_case_outcome(
     bind_time(s, 1, from);
     bind_time(s, 2, to);
     while (s.step()) {
-      ledger::CaseOutcome o;
+      store::CaseOutcome o;
       o.case_id = s.int64(0);
       o.customer_id = s.text(1);
       o.subscription_id = s.opt_text(2);
@@ -57,7 +57,7 @@ void SqliteReportQueries::for_each_case_outcome(
   });
 }
 
-std::vector<ledger::StepReach> SqliteReportQueries::step_reach(std::optional<TimePoint> from,
+std::vector<store::StepReach> SqliteReportQueries::step_reach(std::optional<TimePoint> from,
                                                                std::optional<TimePoint> to) {
   return guard("step_reach", [&] {
     auto s = db_.prepare(
@@ -68,7 +68,7 @@ std::vector<ledger::StepReach> SqliteReportQueries::step_reach(std::optional<Tim
         "GROUP BY c.sequence_id, o.step_index ORDER BY c.sequence_id, o.step_index");
     bind_time(s, 1, from);
     bind_time(s, 2, to);
-    std::vector<ledger::StepReach> out;
+    std::vector<store::StepReach> out;
     while (s.step()) {
       out.push_back({s.text(0), static_cast<int>(s.int64(1)), s.text(2), s.text(3), s.int64(4)});
     }
@@ -78,7 +78,7 @@ std::vector<ledger::StepReach> SqliteReportQueries::step_reach(std::optional<Tim
 
 void SqliteReportQueries::for_each_recovery_history(
     std::optional<TimePoint> from, std::optional<TimePoint> to, TimePoint as_of,
-    const std::function<void(const ledger::RecoveryHistory&)>& fn) {
+    const std::function<void(const store::RecoveryHistory&)>& fn) {
   guard("for_each_recovery_history", [&] {
     auto s = db_.prepare(
         "SELECT l.case_id, l.customer_id, l.subscription_id, l.currency, l.occurred_at, "
@@ -103,7 +103,7 @@ void SqliteReportQueries::for_each_recovery_history(
     bind_time(s, 2, to);
     s.bind(3, iso(as_of));
     while (s.step()) {
-      ledger::RecoveryHistory h;
+      store::RecoveryHistory h;
       h.case_id = s.int64(0);
       h.customer_id = s.text(1);
       h.subscription_id = s.opt_text(2);
@@ -121,7 +121,7 @@ void SqliteReportQueries::for_each_recovery_history(
 
 void SqliteReportQueries::for_each_retention(
     TimePoint as_of, std::span<const std::string_view> ended_statuses,
-    const std::function<void(const ledger::RetentionObservation&)>& fn) {
+    const std::function<void(const store::RetentionObservation&)>& fn) {
   guard("for_each_retention", [&] {
     const std::string ended =
         ended_statuses.empty() ? "NULL" : placeholders(2, ended_statuses.size());
@@ -141,7 +141,7 @@ void SqliteReportQueries::for_each_retention(
     for (std::size_t i = 0; i < ended_statuses.size(); ++i)
       s.bind(static_cast<int>(i) + 2, ended_statuses[i]);
     while (s.step()) {
-      ledger::RetentionObservation r;
+      store::RetentionObservation r;
       r.recovered_at = parse_time(s.text(0), "ledger.occurred_at");
       auto a = parse_opt_time(s.opt_text(1), "ledger.occurred_at");
       // subscriptions.updated_at is the billing system's: unreadable means "not known to end".
@@ -157,10 +157,10 @@ void SqliteReportQueries::for_each_retention(
   });
 }
 
-std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
-    std::vector<ledger::VerifyMismatch>* mismatches, int max_mismatches) {
+std::vector<store::VerifyCurrency> SqliteReportQueries::verify_recovered(
+    std::vector<store::VerifyMismatch>* mismatches, int max_mismatches) {
   return guard("verify_recovered", [&] {
-    std::vector<ledger::VerifyCurrency> out;
+    std::vector<store::VerifyCurrency> out;
     {
       auto s = db_.prepare(sql::kVerifyMoneyIn);
       while (s.step()) {
@@ -173,7 +173,7 @@ std::vector<ledger::VerifyCurrency> SqliteReportQueries::verify_recovered(
         out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4)});
       }
       auto missing = db_.prepare(sql::kVerifyMissingRefunds);
-      while (missing.step()) ledger::add_missing_refund(out, missing.text(0), missing.int64(1));
+      while (missing.step()) store::add_missing_refund(out, missing.text(0), missing.int64(1));
     }
     if (mismatches) {
       auto s = db_.prepare(sql::kVerifyMismatches);

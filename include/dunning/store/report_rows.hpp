@@ -1,6 +1,6 @@
 // The rows the finance report and `ledger verify` are computed from, as the store's report
-// queries stream them (store/report_queries.hpp). They are the ledger's vocabulary: plain values
-// over core types only, so the store can produce them without depending on ledger code.
+// queries stream them (store/report_queries.hpp): plain values over core types. They live in the
+// store, below the ledger that reads them, so that dependencies point one way.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
 
-namespace dunning::ledger {
+namespace dunning::store {
 
 // Money of a case that is not its close row: a partial payment, a payment after the case ended
 // (late), or a correction (a refund is a negative correction of a row that brought money in).
@@ -107,4 +107,4 @@ struct VerifyMismatch {
   std::string problem;
 };
 
-}  // namespace dunning::ledger
+}  // namespace dunning::store
