@@ -405,7 +405,10 @@ class ConsoleInBrowser(unittest.TestCase):
             raise
         cls.base = f"http://127.0.0.1:{cls.live.port}"
         os.makedirs(ARTIFACTS, exist_ok=True)
-        cls.axe = open(AXE_JS, encoding="utf-8").read() if os.path.exists(AXE_JS) else None
+        cls.axe = None
+        if os.path.exists(AXE_JS):
+            with open(AXE_JS, encoding="utf-8") as f:
+                cls.axe = f.read()
 
     @classmethod
     def tearDownClass(cls):
