@@ -49,8 +49,8 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 
 std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');
-  if (bytes > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
-                              static_cast<int>(bytes)) != 1) {
+  if (bytes > 0 &&
+      RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
     throw std::runtime_error("no randomness available (RAND_bytes failed)");
   }
   return to_hex(reinterpret_cast<const unsigned char*>(raw.data()),

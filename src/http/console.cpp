@@ -2,9 +2,8 @@
 
 #include <date/date.h>
 #include <date/tz.h>
-#include <spdlog/spdlog.h>
-
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/url/parse.hpp>
 #include <cctype>
@@ -373,8 +372,8 @@ void Console::Impl::handle(Request&& req, Respond respond) {
     auto f = urlencoded ? console::parse_form(req.body()) : std::nullopt;
     auto token = f ? f->find("csrf") : console::Form::iterator{};
     if (!f || token == f->end() || !console::csrf_matches(*ctx.session, token->second)) {
-      spdlog::warn("console: POST {} from {} refused: missing or wrong CSRF token",
-                   path_of(url), ctx.peer);
+      spdlog::warn("console: POST {} from {} refused: missing or wrong CSRF token", path_of(url),
+                   ctx.peer);
       return respond(message(ctx, 403, "Refused",
                              "This form has expired or did not come from this console. Reload "
                              "the page and try again."));
@@ -396,8 +395,7 @@ void Console::Impl::handle(Request&& req, Respond respond) {
   const std::string& page_name = seg[1];
   if (seg.size() == 2 && page_name == "logout" && post) {
     sessions.remove(cookie(req, console::kSessionCookie).value_or(""));
-    spdlog::info("console: {} signed out from {}", console::to_string(ctx.session->role),
-                 ctx.peer);
+    spdlog::info("console: {} signed out from {}", console::to_string(ctx.session->role), ctx.peer);
     auto res = see_other("/ui/login?signed_out=1");
     res.set(bhttp::field::set_cookie, console::clearing_cookie(ctx.secure));
     return respond(std::move(res));
@@ -457,8 +455,7 @@ void Console::Impl::login_page(const Ctx& ctx, const std::string& next, const st
   const std::string token = random_hex(16);
   auto res = html_response(
       status, page(ctx, "Sign in", "",
-                   render(assets::kLogin, {{"login_csrf", token}, {"next", next}}), flash,
-                   error));
+                   render(assets::kLogin, {{"login_csrf", token}, {"next", next}}), flash, error));
   res.set(bhttp::field::set_cookie, std::string(kLoginCookie) + "=" + token +
                                         "; Path=/ui; Max-Age=3600; HttpOnly; SameSite=Strict" +
                                         (ctx.secure ? "; Secure" : ""));
@@ -491,8 +488,7 @@ void Console::Impl::login(Request&& req, Ctx ctx, Respond respond) {
                       std::move(respond));
   }
   const std::string user = field("user");
-  auto role =
-      console::check_credentials(user, field("password"), admin_password, finance_password);
+  auto role = console::check_credentials(user, field("password"), admin_password, finance_password);
   // The user name is logged only when it is one of the two roles; never the password.
   const std::string who = (user == "admin" || user == "finance") ? user : "(unknown user)";
   if (!role) {
@@ -574,8 +570,7 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
       auto cell = [&, &kinds = kinds, &cur = cur](const std::string& kind) {
         auto it = kinds.find(kind);
         if (it == kinds.end()) return money_text(0, cur);
-        return money_text(it->second.second, cur) + " (" + std::to_string(it->second.first) +
-               ")";
+        return money_text(it->second.second, cur) + " (" + std::to_string(it->second.first) + ")";
       };
       month_rows.push_back({{"currency", cur},
                             {"recovered", cell("recovered")},
@@ -588,7 +583,10 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
     v["has_month"] = !month_rows.empty();
     v["month"] = date::format("%Y-%m", ymd);
     v["month_start"] = iso(month_start);
-    return html_response(200, self->page(ctx, "Overview", "overview", render(assets::kOverview, v)));
+    // The report itself is built only when asked for: it reads every case of the period.
+    v["month_first_day"] = date::format("%F", date::sys_days{ymd.year() / ymd.month() / 1});
+    return html_response(200,
+                         self->page(ctx, "Overview", "overview", render(assets::kOverview, v)));
   });
 }
 
@@ -635,13 +633,15 @@ void Console::Impl::case_list(const Ctx& ctx, const boost::urls::url_view& url, 
       states.push_back({{"value", s}, {"label", s}, {"selected", f.state == s}});
     }
     v["states"] = states;
-    json seqs = json::array({{{"value", ""}, {"label", "any"}, {"selected", f.sequence_id.empty()}}});
+    json seqs =
+        json::array({{{"value", ""}, {"label", "any"}, {"selected", f.sequence_id.empty()}}});
     bool listed = f.sequence_id.empty();
     for (const auto& s : cfg->sequences.sequences) {
       seqs.push_back({{"value", s.id}, {"label", s.id}, {"selected", f.sequence_id == s.id}});
       listed = listed || f.sequence_id == s.id;
     }
-    if (!listed) seqs.push_back({{"value", f.sequence_id}, {"label", f.sequence_id}, {"selected", true}});
+    if (!listed)
+      seqs.push_back({{"value", f.sequence_id}, {"label", f.sequence_id}, {"selected", true}});
     v["sequences"] = seqs;
     v["filter_decline"] = f.decline_code;
     v["filter_currency"] = f.currency;
@@ -667,8 +667,9 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
   on_db(std::move(respond), [self = shared_from_this(), ctx, id, cfg, flash](store::Engine& st) {
     auto c = st.cases().get(id);
     if (!c) {
-      return self->message(ctx, 404, "No such case", "There is no case #" + std::to_string(id) + ".",
-                           "/ui/cases", "Back to the cases");
+      return self->message(ctx, 404, "No such case",
+                           "There is no case #" + std::to_string(id) + ".", "/ui/cases",
+                           "Back to the cases");
     }
     json v;
     v["id"] = std::to_string(c->id);
@@ -693,10 +694,11 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     v["zone_note"] = view.zone.note;
     auto planned = [&](const std::optional<rules::PlannedStep>& s) -> json {
       if (!s) return nullptr;
-      return {{"at", iso(s->at)},
-              {"local", local_time(s->at, view.zone.zone)},
-              {"why", s->why},
-              {"what", s->step ? s->step->describe() : "step " + std::to_string(s->step_index + 1)}};
+      return {
+          {"at", iso(s->at)},
+          {"local", local_time(s->at, view.zone.zone)},
+          {"why", s->why},
+          {"what", s->step ? s->step->describe() : "step " + std::to_string(s->step_index + 1)}};
     };
     v["next_retry"] = planned(view.plan.next_retry);
     v["next_contact"] = planned(view.plan.next_contact);
@@ -706,8 +708,7 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     v["csrf"] = ctx.session ? ctx.session->csrf : "";
     v["can_pause"] = c->state == store::CaseState::kOpen;
     v["can_resume"] = c->state == store::CaseState::kPaused;
-    v["can_close"] =
-        c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused;
+    v["can_close"] = c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused;
     json timeline = json::array();
     for (const auto& e : st.cases().events(id)) {
       timeline.push_back({{"at", iso(e.at)}, {"kind", e.kind}, {"detail", e.detail}});
@@ -728,9 +729,10 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     json ledger_rows = json::array();
     for (const auto& e : st.ledger().for_case(id)) {
       std::string attribution = e.attribution;
-      if (e.step_index) attribution += (attribution.empty() ? "" : ": ") + std::string("step ") +
-                                       std::to_string(*e.step_index + 1) +
-                                       (e.channel.empty() ? "" : " (" + e.channel + ")");
+      if (e.step_index)
+        attribution += (attribution.empty() ? "" : ": ") + std::string("step ") +
+                       std::to_string(*e.step_index + 1) +
+                       (e.channel.empty() ? "" : " (" + e.channel + ")");
       ledger_rows.push_back({{"id", std::to_string(e.id)},
                              {"kind", e.kind},
                              {"amount", e.amount.to_string()},
@@ -753,8 +755,9 @@ void Console::Impl::case_action(const Ctx& ctx, std::int64_t id, cases::AdminAct
                                           "an admin through the console", now);
     const std::string back = "/ui/cases/" + std::to_string(id);
     if (done.kind == cases::AdminOutcome::Kind::kNoSuchCase) {
-      return self->message(ctx, 404, "No such case", "There is no case #" + std::to_string(id) + ".",
-                           "/ui/cases", "Back to the cases");
+      return self->message(ctx, 404, "No such case",
+                           "There is no case #" + std::to_string(id) + ".", "/ui/cases",
+                           "Back to the cases");
     }
     if (done.kind == cases::AdminOutcome::Kind::kRefused) {
       return self->message(ctx, 409, "Not possible", done.message, back, "Back to the case");
@@ -772,12 +775,14 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
   auto period = read_period(url);
   std::string by = param(url, "by");
   if (!by.empty() && !ledger::valid_group_by(by)) {
-    period.error = "'by' must be one of month, week, sequence, step, decline_code, currency, channel";
+    period.error =
+        "'by' must be one of month, week, sequence, step, decline_code, currency, channel";
     by.clear();
   }
   const auto now = clock.now();
   if (!period.error.empty() && format != "page") {
-    return respond(message(ctx, 422, "Bad period", period.error, "/ui/report", "Back to the report"));
+    return respond(
+        message(ctx, 422, "Bad period", period.error, "/ui/report", "Back to the report"));
   }
   on_db(std::move(respond), [self = shared_from_this(), ctx, period, by, now,
                              format](store::Engine& st) {
@@ -808,7 +813,8 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
     json v;
     v["from"] = period.from ? date::format("%F", std::chrono::floor<date::days>(*period.from)) : "";
     v["to"] = period.to ? date::format("%F", std::chrono::floor<date::days>(*period.to)) : "";
-    json groups_opt = json::array({{{"value", ""}, {"label", "(no grouping)"}, {"selected", ro.by.empty()}}});
+    json groups_opt =
+        json::array({{{"value", ""}, {"label", "(no grouping)"}, {"selected", ro.by.empty()}}});
     for (auto g : {"month", "week", "sequence", "step", "decline_code", "currency", "channel"}) {
       groups_opt.push_back({{"value", g}, {"label", g}, {"selected", ro.by == g}});
     }
@@ -834,8 +840,8 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
     for (const auto& [cur, s] : totals["currencies"].items()) {
       json cells = json::array();
       const std::string base = "/totals/currencies/" + cur + "/";
-      cells.push_back({{"key", base + "cases"}, {"value", s["cases"].dump()},
-                       {"text", s["cases"].dump()}});
+      cells.push_back(
+          {{"key", base + "cases"}, {"value", s["cases"].dump()}, {"text", s["cases"].dump()}});
       for (auto k : {"amount", "recovered", "recovered_without_contact", "partial", "late",
                      "refunded", "net_recovered", "lost", "cancelled", "open"}) {
         const auto& b = s[k];
@@ -845,10 +851,12 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
                          {"value", b["amount_minor"].dump()},
                          {"text", text}});
       }
-      cells.push_back({{"key", base + "recovery_rate"}, {"value", s["recovery_rate"].dump()},
+      cells.push_back({{"key", base + "recovery_rate"},
+                       {"value", s["recovery_rate"].dump()},
                        {"text", rate_text(s["recovery_rate"])}});
       const auto& median = s["median_days_to_recover"];
-      cells.push_back({{"key", base + "median_days_to_recover"}, {"value", median.dump()},
+      cells.push_back({{"key", base + "median_days_to_recover"},
+                       {"value", median.dump()},
                        {"text", median.is_null() ? "—" : median.dump()}});
       rows.push_back({{"currency", cur}, {"cells", cells}});
     }
@@ -857,13 +865,15 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
       json groups = json::array();
       for (const auto& [g, gs] : report["groups"].items()) {
         for (const auto& [cur, s] : gs["currencies"].items()) {
-          groups.push_back({{"group", g},
-                            {"currency", cur},
-                            {"key", "/groups/" + g + "/currencies/" + cur},
-                            {"cases", s["cases"].dump()},
-                            {"recovered", money_text(s["recovered_total"].value("amount_minor", std::int64_t{0}), cur)},
-                            {"lost", money_text(s["lost"].value("amount_minor", std::int64_t{0}), cur)},
-                            {"rate", rate_text(s["recovery_rate"])}});
+          groups.push_back(
+              {{"group", g},
+               {"currency", cur},
+               {"key", "/groups/" + g + "/currencies/" + cur},
+               {"cases", s["cases"].dump()},
+               {"recovered",
+                money_text(s["recovered_total"].value("amount_minor", std::int64_t{0}), cur)},
+               {"lost", money_text(s["lost"].value("amount_minor", std::int64_t{0}), cur)},
+               {"rate", rate_text(s["recovery_rate"])}});
         }
       }
       v["groups"] = groups;
@@ -880,11 +890,11 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
     };
     uplift = "Contacted: " + side(up["contacted"]) + "; holdout: " + side(up["holdout"]) + ". ";
     if (up["difference"].is_number()) {
-      uplift += fmt::format(
-          "Difference {:+.1f} percentage points (95% interval {:+.1f} to {:+.1f}), {}.",
-          up["difference"].get<double>() * 100, up["ci95_low"].get<double>() * 100,
-          up["ci95_high"].get<double>() * 100,
-          up.value("significant", false) ? "significant" : "not significant");
+      uplift +=
+          fmt::format("Difference {:+.1f} percentage points (95% interval {:+.1f} to {:+.1f}), {}.",
+                      up["difference"].get<double>() * 100, up["ci95_low"].get<double>() * 100,
+                      up["ci95_high"].get<double>() * 100,
+                      up.value("significant", false) ? "significant" : "not significant");
     } else {
       uplift += "No uplift yet: " + up.value("note", std::string("not enough cases")) + ".";
     }
@@ -901,9 +911,9 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
       }
     }
     v["funnel"] = funnel;
-    return html_response(period.error.empty() ? 200 : 422,
-                         self->page(ctx, "Finance report", "report", render(assets::kReport, v),
-                                    "", period.error));
+    return html_response(
+        period.error.empty() ? 200 : 422,
+        self->page(ctx, "Finance report", "report", render(assets::kReport, v), "", period.error));
   });
 }
 
@@ -911,7 +921,8 @@ void Console::Impl::ledger(const Ctx& ctx, const boost::urls::url_view& url,
                            const std::string& format, Respond respond) {
   auto period = read_period(url);
   if (!period.error.empty()) {
-    return respond(message(ctx, 422, "Bad period", period.error, "/ui/ledger", "Back to the ledger"));
+    return respond(
+        message(ctx, 422, "Bad period", period.error, "/ui/ledger", "Back to the ledger"));
   }
   int page_number = 1;
   try {
@@ -986,8 +997,9 @@ json sequence_json(const config::Sequence& s, std::size_t index) {
     std::vector<std::string> extra;
     if (!step.prefer.empty()) extra.push_back("prefer " + step.prefer);
     if (!step.unless.empty()) extra.push_back("unless " + join(step.unless));
-    steps.push_back(
-        {{"at", "day " + offset_text(step.at)}, {"what", step.describe()}, {"extra", join(extra, "; ")}});
+    steps.push_back({{"at", "day " + offset_text(step.at)},
+                     {"what", step.describe()},
+                     {"extra", join(extra, "; ")}});
   }
   for (const auto& step : s.on_card_updated) {
     steps.push_back({{"at", "on card update"}, {"what", step.describe()}, {"extra", ""}});
@@ -1027,7 +1039,8 @@ std::string window_text(const config::SendWindow& w) {
 
 // The findings `dunningd check` reports for a sequences file, for pasted text: loading (every
 // error with line:column), templates that do not exist, then the rules' own checks.
-std::vector<config::ConfigError> check_pasted(const std::string& yaml, const config::Config& running,
+std::vector<config::ConfigError> check_pasted(const std::string& yaml,
+                                              const config::Config& running,
                                               config::Sequences& loaded) {
   const fs::path dir = fs::temp_directory_path() / ("dunningd-console-" + random_hex(8));
   fs::create_directory(dir);
@@ -1108,7 +1121,8 @@ void Console::Impl::sequences(const Ctx& ctx, const std::string& yaml, bool chec
       v["changes"] = changes;
       v["has_changes"] = !changes.empty();
     }
-    return html_response(200, self->page(ctx, "Sequences", "sequences", render(assets::kSequences, v)));
+    return html_response(200,
+                         self->page(ctx, "Sequences", "sequences", render(assets::kSequences, v)));
   });
 }
 

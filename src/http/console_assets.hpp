@@ -39,6 +39,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .35rem .6rem; text-align
          vertical-align: top; }
 th { background: var(--panel); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 form.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: flex-end;
                background: var(--panel); padding: .75rem; border-radius: 4px; }
 form.filters div { display: flex; flex-direction: column; }
@@ -176,6 +177,8 @@ inline constexpr std::string_view kOverview = R"html(<section aria-labelledby="h
 </table></div>
 {{/has_month}}
 {{^has_month}}<p>No money moved this month yet.</p>{{/has_month}}
+<p>The funnel and the uplift against the holdout group for the cases opened this month:
+<a href="/ui/report?from={{month_first_day}}" id="month-report">this month's report</a>.</p>
 </section>
 )html";
 

@@ -55,8 +55,8 @@ std::optional<Form> parse_form(std::string_view body, std::size_t max_fields) {
   std::size_t start = 0;
   while (start <= body.size()) {
     auto amp = body.find('&', start);
-    auto pair = body.substr(start, amp == std::string_view::npos ? std::string_view::npos
-                                                                 : amp - start);
+    auto pair =
+        body.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (!pair.empty()) {  // "a=1&&b=2": browsers never send it, but it is harmless
       auto eq = pair.find('=');
       if (eq == std::string_view::npos) return std::nullopt;
@@ -116,7 +116,7 @@ Session Sessions::create(Role role, TimePoint now) {
   for (auto it = by_digest_.begin(); it != by_digest_.end();) {
     const auto& old = it->second;
     it = (now - old.created >= ttl_ || now - old.last_seen >= idle_) ? by_digest_.erase(it)
-                                                                      : std::next(it);
+                                                                     : std::next(it);
   }
   while (by_digest_.size() >= max_) {
     auto lru = std::min_element(by_digest_.begin(), by_digest_.end(), [](auto& a, auto& b) {
@@ -174,7 +174,9 @@ std::string clearing_cookie(bool secure) {
 }
 
 LoginThrottle::LoginThrottle(int attempts, Seconds window, std::size_t max_peers)
-    : attempts_(std::max(attempts, 1)), window_(window), max_peers_(std::max<std::size_t>(max_peers, 1)) {}
+    : attempts_(std::max(attempts, 1)),
+      window_(window),
+      max_peers_(std::max<std::size_t>(max_peers, 1)) {}
 
 std::vector<TimePoint>& LoginThrottle::entry(const std::string& peer, TimePoint now) {
   auto it = failures_.find(peer);
