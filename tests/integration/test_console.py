@@ -344,6 +344,47 @@ class ConsoleDoors(unittest.TestCase):
         self.assertEqual(strip(csv_text), strip(cli_csv))
 
 
+    def test_report_groups_ledger_pages_and_bad_periods(self):
+        c = Client(self.live.port)
+        c.sign_in("finance", FINANCE_PASSWORD)
+        status, _, page, _ = c.get("/ui/report?by=currency")
+        self.assertEqual(status, 200)
+        self.assertIn('data-key="/groups/USD/currencies/USD/cases">1<', page)
+        self.assertIn('data-key="/groups/EUR/currencies/EUR/cases">2<', page)
+        status, _, page, _ = c.get("/ui/report?from=yesterday")
+        self.assertEqual(status, 422)
+        self.assertIn("must be a date", page)
+        status, _, page, _ = c.get("/ui/report.csv?from=2026-02-01&to=2026-01-01")
+        self.assertEqual(status, 422)
+        status, headers, page, _ = c.get("/ui/report.html")
+        self.assertEqual(status, 200)
+        self.assertIn("<svg", page)
+        self.assertIn("style-src 'unsafe-inline'", headers["Content-Security-Policy"])
+        self.assertNotIn("script", headers["Content-Security-Policy"])
+        status, _, page, _ = c.get("/ui/ledger")
+        self.assertEqual(status, 200)
+        self.assertIn("recovered_without_contact", page)
+        status, _, page, _ = c.get("/ui/ledger?page=2")
+        self.assertIn("No ledger row in this period", page)
+        status, headers, csv_text, _ = c.get("/ui/ledger.csv")
+        self.assertEqual(status, 200)
+        self.assertEqual(csv_text, self.live.ws.run("ledger", "export", "--format", "csv").stdout)
+        # Cases: page size 2, keyset pages, filters that match nothing.
+        status, _, page, _ = c.get("/ui/cases")
+        self.assertEqual(page.count('<th scope="row"><a href="/ui/cases/'), 2)
+        nxt = re.search(r'href="(/ui/cases\?after=\d+)" id="next-page"', page).group(1)
+        status, _, page, _ = c.get(nxt)
+        self.assertEqual(page.count('<th scope="row"><a href="/ui/cases/'), 1)
+        self.assertNotIn('id="next-page"', page)
+        status, _, page, _ = c.get("/ui/cases?currency=usd&state=open")
+        self.assertEqual(page.count('<th scope="row"><a href="/ui/cases/'), 1)
+        status, _, page, _ = c.get("/ui/cases?sequence=no-such&customer=%3Cscript%3E")
+        self.assertIn("No case matches", page)
+        self.assertNotIn("<script>", page)  # every value is escaped
+        status, _, _, _ = c.get("/ui/cases/999999")
+        self.assertEqual(status, 404)
+
+
 class ConsoleSignInLimit(unittest.TestCase):
     """Failed sign-ins from one address are limited, and the right password does not help."""
 
