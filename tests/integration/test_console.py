@@ -424,8 +424,14 @@ def _chromium_driver():
                  "--window-size=1280,1100", "--no-first-run", "--disable-extensions",
                  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         options.add_argument(flag)
-    options.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="dunningd-chromium-"))
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    profile = tempfile.mkdtemp(prefix="dunningd-chromium-")
+    options.add_argument("--user-data-dir=" + profile)
+    try:
+        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    except BaseException:
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
+    driver.dunning_profile = profile
     driver.set_page_load_timeout(20)
     driver.implicitly_wait(0)
     return driver, None
@@ -443,6 +449,7 @@ class ConsoleInBrowser(unittest.TestCase):
             cls.live = ConsoleDaemon().start()
         except BaseException:
             cls.driver.quit()
+            shutil.rmtree(cls.driver.dunning_profile, ignore_errors=True)
             raise
         cls.base = f"http://127.0.0.1:{cls.live.port}"
         os.makedirs(ARTIFACTS, exist_ok=True)
@@ -456,6 +463,7 @@ class ConsoleInBrowser(unittest.TestCase):
         try:
             cls.driver.quit()
         finally:
+            shutil.rmtree(cls.driver.dunning_profile, ignore_errors=True)
             cls.live.stop()
 
     # ---- helpers
@@ -578,6 +586,14 @@ class ConsoleInBrowser(unittest.TestCase):
         self.assertIn("insufficient_funds", self.find("#facts").text)
         self.assertIn("opened", self.find("#timeline").text)
         self.page_checks("case")
+        # On a phone: one column, nothing wider than the screen but the tables' own scrollers.
+        self.driver.set_window_size(390, 844)
+        try:
+            self.assertLessEqual(self.driver.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"), 0)
+            self.driver.save_screenshot(os.path.join(ARTIFACTS, "console-case-phone.png"))
+        finally:
+            self.driver.set_window_size(1280, 1100)
 
         # Pause and resume it: the database changes.
         self.submit("#pause")
