@@ -139,7 +139,7 @@ TEST_CASE(
   CHECK(clearing_cookie(true).ends_with("; Secure"));
 }
 
-TEST_CASE("failed console sign-ins from one address are limited; others and successes are not",
+TEST_CASE("failed console sign-ins from one address are limited, others and successes are not",
           "[console][auth]") {
   LoginThrottle throttle(3, Seconds(900));
   const std::string peer = "192.0.2.7";
