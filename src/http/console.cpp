@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <filesystem>
@@ -1106,16 +1107,49 @@ void Console::Impl::sequences(const Ctx& ctx, const std::string& yaml, bool chec
       v["clean"] = findings.empty();
       v["count"] = std::to_string(loaded.sequences.size());
       json changes = json::array();
+      // Each step in words; a step the other side does not have is marked, so a change reads
+      // as a diff of the two timelines.
+      auto steps_of = [](const config::Sequence* seq) {
+        std::vector<std::string> out;
+        if (seq == nullptr) return out;
+        for (const auto& step : seq->steps) {
+          std::string text = "day " + offset_text(step.at) + ": " + step.describe();
+          if (!step.prefer.empty()) text += " (prefer " + step.prefer + ")";
+          if (!step.unless.empty()) text += " (unless " + join(step.unless) + ")";
+          out.push_back(text);
+        }
+        for (const auto& step : seq->on_card_updated) {
+          out.push_back("on card update: " + step.describe());
+        }
+        return out;
+      };
+      auto marked = [](const std::vector<std::string>& mine,
+                       const std::vector<std::string>& theirs) {
+        json out = json::array();
+        for (const auto& text : mine) {
+          const bool differs = std::find(theirs.begin(), theirs.end(), text) == theirs.end();
+          out.push_back({{"text", text}, {"differs", differs}});
+        }
+        return out;
+      };
+      auto change_row = [&](const std::string& id, const config::Sequence* running,
+                            const config::Sequence* pasted) {
+        const auto before = steps_of(running), after = steps_of(pasted);
+        const char* change = !running                        ? "added"
+                             : !pasted                       ? "removed"
+                             : running->hash == pasted->hash ? "unchanged"
+                                                             : "changed";
+        return json{{"id", id},
+                    {"change", change},
+                    {"running_steps", marked(before, after)},
+                    {"pasted_steps", marked(after, before)}};
+      };
       if (!loaded.sequences.empty()) {
         for (const auto& s : loaded.sequences) {
-          const auto* now = cfg->sequences.find(s.id);
-          changes.push_back({{"id", s.id},
-                             {"change", !now                  ? "added"
-                                        : now->hash == s.hash ? "unchanged"
-                                                              : "changed"}});
+          changes.push_back(change_row(s.id, cfg->sequences.find(s.id), &s));
         }
         for (const auto& s : cfg->sequences.sequences) {
-          if (!loaded.find(s.id)) changes.push_back({{"id", s.id}, {"change", "removed"}});
+          if (!loaded.find(s.id)) changes.push_back(change_row(s.id, &s, nullptr));
         }
       }
       v["changes"] = changes;

@@ -64,6 +64,9 @@ dl.facts dd { margin: 0; }
 .big { font-size: 1.6rem; font-weight: 700; }
 .pager { display: flex; gap: 1rem; }
 ol.timeline { padding-left: 1.25rem; }
+ul.steps { margin: 0; padding-left: 1rem; }
+del { color: var(--bad); }
+ins { color: var(--ok); text-decoration: none; font-weight: 600; }
 .login { max-width: 24rem; margin: 3rem auto; }
 .login form div { display: flex; flex-direction: column; margin-bottom: 1rem; }
 @media (max-width: 40rem) {
@@ -332,8 +335,10 @@ inline constexpr std::string_view kSequences = R"html(<p class="muted">Running f
 {{#has_changes}}
 <div class="table-wrap" tabindex="0"><table id="changes">
 <caption>Compared with the running sequences</caption>
-<thead><tr><th scope="col">Sequence</th><th scope="col">Change</th></tr></thead>
-<tbody>{{#changes}}<tr><th scope="row">{{id}}</th><td>{{change}}</td></tr>{{/changes}}</tbody>
+<thead><tr><th scope="col">Sequence</th><th scope="col">Change</th><th scope="col">Running steps</th><th scope="col">Pasted steps</th></tr></thead>
+<tbody>{{#changes}}<tr><th scope="row">{{id}}</th><td class="change">{{change}}</td>
+<td><ul class="steps">{{#running_steps}}<li>{{#differs}}<del>{{/differs}}{{text}}{{#differs}}</del> <span class="muted">(not in the pasted file)</span>{{/differs}}</li>{{/running_steps}}</ul></td>
+<td><ul class="steps">{{#pasted_steps}}<li>{{#differs}}<ins>{{/differs}}{{text}}{{#differs}}</ins> <span class="muted">(new)</span>{{/differs}}</li>{{/pasted_steps}}</ul></td></tr>{{/changes}}</tbody>
 </table></div>
 {{/has_changes}}
 {{/checked}}

@@ -618,7 +618,18 @@ class ConsoleInBrowser(unittest.TestCase):
         line = changed.splitlines().index(
             next(l for l in changed.splitlines() if "payment-faild" in l)) + 1
         self.assertRegex(findings, rf"\b{line}:\d+\b")
-        self.assertIn("soft-decline", self.find("#changes").text)
+        changes = {row.find_element("css selector", "th").text: row
+                   for row in self.find_all("#changes tbody tr")}
+        self.assertEqual(set(changes), {"hard-decline", "soft-decline"})
+        soft = changes["soft-decline"]
+        self.assertEqual(soft.find_element("css selector", ".change").text, "changed")
+        self.assertEqual(soft.find_element("css selector", "del").text,
+                         "day 3d: email payment-failed")
+        self.assertEqual(soft.find_element("css selector", "ins").text,
+                         "day 3d: email payment-faild")
+        self.assertEqual(changes["hard-decline"].find_element("css selector", ".change").text,
+                         "unchanged")
+        self.driver.execute_script("document.getElementById('findings-h').scrollIntoView()")
         self.page_checks("sequences-check")
 
         # Ledger rows.
