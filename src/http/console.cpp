@@ -215,6 +215,12 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
     admin_password = config::read_secret(settings.admin_password_env).value_or("");
     finance_password = config::read_secret(settings.finance_password_env).value_or("");
     enabled = settings.enabled && (!admin_password.empty() || !finance_password.empty());
+    // Which roles can sign in; a console nobody can open was reported by missing_secrets.
+    if (enabled) {
+      spdlog::info("console: /ui/ open for {}{}{}", admin_password.empty() ? "" : "admin",
+                   admin_password.empty() || finance_password.empty() ? "" : " and ",
+                   finance_password.empty() ? "" : "finance");
+    }
   }
 
   ConfigSnapshot config;
@@ -780,13 +786,20 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
         "'by' must be one of month, week, sequence, step, decline_code, currency, channel";
     by.clear();
   }
+  // Like `dunningd report --as-of`: outcomes as recorded up to that time.
+  const std::string as_of_text = param(url, "as_of");
+  std::optional<TimePoint> as_of;
+  if (!as_of_text.empty()) {
+    as_of = parse_iso8601(as_of_text);
+    if (!as_of) period.error = "'as_of' must be an ISO 8601 time";
+  }
   const auto now = clock.now();
   if (!period.error.empty() && format != "page") {
     return respond(
         message(ctx, 422, "Bad period", period.error, "/ui/report", "Back to the report"));
   }
-  on_db(std::move(respond), [self = shared_from_this(), ctx, period, by, now,
-                             format](store::Engine& st) {
+  on_db(std::move(respond), [self = shared_from_this(), ctx, period, by, now, format, as_of,
+                             as_of_text](store::Engine& st) {
     ledger::ReportOptions ro;
     if (period.error.empty()) {
       ro.from = period.from;
@@ -794,7 +807,7 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
       ro.by = by;
     }
     // As `dunningd report`: outcomes are known up to now, never as of a future date.
-    ro.as_of = ro.to ? std::min(*ro.to, now) : now;
+    ro.as_of = as_of ? *as_of : ro.to ? std::min(*ro.to, now) : now;
     const auto report = ledger::build_report(st.reports(), ro);
     std::ostringstream out;
     if (format == "json") {
@@ -821,13 +834,14 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
     }
     v["group_options"] = groups_opt;
     const std::vector<std::pair<std::string, std::string>> q{
-        {"from", period.from_text}, {"to", period.to_text}, {"by", ro.by}};
+        {"from", period.from_text}, {"to", period.to_text}, {"by", ro.by}, {"as_of", as_of_text}};
     v["query"] = query(q);
     v["ledger_query"] = query({{"from", period.from_text}, {"to", period.to_text}});
     std::string cli = "dunningd report --format json";
     if (ro.from) cli += " --from " + iso(*ro.from);
     if (ro.to) cli += " --to " + iso(*ro.to);
     if (!ro.by.empty()) cli += " --by " + ro.by;
+    if (as_of) cli += " --as-of " + iso(*as_of);
     v["cli"] = cli;
     v["as_of"] = report.value("as_of", "");
     auto rate_text = [](const json& r) -> std::string {

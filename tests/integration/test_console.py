@@ -237,6 +237,7 @@ class ConsoleDoors(unittest.TestCase):
         self.assertEqual(status, 403)
         self.assertFalse([x for x in cookies if x.startswith("dunningd_session=")])
         log = self.live.daemon.log()
+        self.assertIn("console: /ui/ open for admin and finance", log)
         self.assertIn("console: failed sign-in as admin from 127.0.0.1", log)
         self.assertNotIn("not-the-password", log)
         self.assertNotIn(ADMIN_PASSWORD, log)
@@ -327,21 +328,23 @@ class ConsoleDoors(unittest.TestCase):
         c.sign_in("finance", FINANCE_PASSWORD)
         start = (utc_now() - datetime.timedelta(days=30)).strftime("%Y-%m-%d")
         end = (utc_now() + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
-        status, headers, body, _ = c.get(f"/ui/report.json?from={start}&to={end}")
+        as_of = iso(utc_now())  # one instant for both, as retention depends on it
+        query = f"from={start}&to={end}&as_of={urllib.parse.quote(as_of)}"
+        status, headers, body, _ = c.get(f"/ui/report.json?{query}")
         self.assertEqual(status, 200)
         self.assertIn("attachment", headers["Content-Disposition"])
-        cli = json.loads(self.live.ws.run("report", "--format", "json", "--from", start,
-                                          "--to", end).stdout)
-        ui = json.loads(body)
-        for doc in (cli, ui):
-            doc.pop("as_of")  # each is "now" of its own run
-        self.assertEqual(ui, cli)
-        status, headers, csv_text, _ = c.get(f"/ui/report.csv?from={start}&to={end}")
+        args = ("--from", start, "--to", end, "--as-of", as_of)
+        cli = self.live.ws.run("report", "--format", "json", *args).stdout
+        self.assertEqual(json.loads(body), json.loads(cli))
+        self.assertEqual(body, cli)
+        status, headers, csv_text, _ = c.get(f"/ui/report.csv?{query}")
         self.assertEqual(status, 200)
         self.assertTrue(headers["Content-Type"].startswith("text/csv"))
-        cli_csv = self.live.ws.run("report", "--format", "csv", "--from", start, "--to", end).stdout
-        strip = lambda t: [l for l in t.splitlines() if "as_of" not in l]  # noqa: E731
-        self.assertEqual(strip(csv_text), strip(cli_csv))
+        self.assertEqual(csv_text, self.live.ws.run("report", "--format", "csv", *args).stdout)
+        status, _, html_text, _ = c.get(f"/ui/report.html?{query}")
+        self.assertEqual(html_text, self.live.ws.run("report", "--format", "html", *args).stdout)
+        status, _, _, _ = c.get("/ui/report.json?as_of=tomorrow")
+        self.assertEqual(status, 422)
 
 
     def test_report_groups_ledger_pages_and_bad_periods(self):
