@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from dunning_fixtures import (API_TOKEN, Daemon, SmtpServer, Workspace, free_port, http_config,
+from dunning_fixtures import (Daemon, SmtpServer, Workspace, free_port, http_config,
                               iso, iso_ago, utc_now, wait_for)
 
 ADMIN_PASSWORD = "admin-pass-\u00e9-0123"
@@ -186,8 +186,8 @@ class ConsoleDoors(unittest.TestCase):
         for path in PAGES:
             status, headers, _, _ = c.get(path)
             self.assertEqual(status, 303, path)
-            self.assertEqual(headers["Location"], "/ui/login?next=" + urllib.parse.quote(path, safe=""),
-                             path)
+            self.assertEqual(headers["Location"],
+                             "/ui/login?next=" + urllib.parse.quote(path, safe=""), path)
         # A forged or expired session cookie is no session either.
         c.cookies["dunningd_session"] = "0" * 64
         status, headers, _, _ = c.get("/ui/cases")
@@ -512,7 +512,8 @@ class ConsoleInBrowser(unittest.TestCase):
         result = self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations))"
-            ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));")
+            ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e),"
+            " nodes: []}]));")
         bad = [f"{v['id']} ({v['impact']}): {v['help']} at "
                f"{[n.get('target') for n in v.get('nodes', [])][:3]}"
                for v in result if v.get("impact") in ("serious", "critical")]
@@ -544,8 +545,8 @@ class ConsoleInBrowser(unittest.TestCase):
         # Overview.
         self.open("/ui/")
         self.assertEqual(self.find("#open-cases").text, "2")
-        self.assertEqual(self.find("#outbox-depth").text,
-                         str(live.ws.sql("SELECT COUNT(*) FROM outbox WHERE state='pending'")[0][0]))
+        pending = live.ws.sql("SELECT COUNT(*) FROM outbox WHERE state='pending'")[0][0]
+        self.assertEqual(self.find("#outbox-depth").text, str(pending))
         # Cy paid a minute ago, before any step: recovered without contact, this month
         # (unless the month began in that minute).
         if (utc_now() - datetime.timedelta(minutes=2)).month == utc_now().month:
@@ -674,7 +675,8 @@ class ConsoleInBrowser(unittest.TestCase):
         self.open(f"/ui/cases/{case}")
         self.assertFalse(self.find_all("#pause"))
         self.assertFalse(self.find_all("#close"))
-        print(f"\nbrowser journey took {time.monotonic() - started:.1f}s; screenshots in {ARTIFACTS}")
+        print(f"\nbrowser journey took {time.monotonic() - started:.1f}s; "
+              f"screenshots in {ARTIFACTS}")
 
 
 if __name__ == "__main__":
