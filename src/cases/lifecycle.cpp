@@ -178,4 +178,50 @@ bool Lifecycle::resume(std::int64_t case_id, const std::string& who, TimePoint n
   return true;
 }
 
+std::string_view to_string(AdminAction a) {
+  switch (a) {
+    case AdminAction::kPause:
+      return "pause";
+    case AdminAction::kResume:
+      return "resume";
+    case AdminAction::kClose:
+      return "close";
+  }
+  return "?";
+}
+
+std::optional<AdminAction> parse_admin_action(std::string_view text) {
+  for (auto a : {AdminAction::kPause, AdminAction::kResume, AdminAction::kClose}) {
+    if (to_string(a) == text) return a;
+  }
+  return std::nullopt;
+}
+
+AdminOutcome apply_admin_action(store::Cases& cases, store::Outbox& outbox,
+                                store::LedgerBook& ledger, std::int64_t id, AdminAction action,
+                                const std::string& who, TimePoint now) {
+  AdminOutcome out;
+  out.before = cases.get(id);
+  if (!out.before) return out;
+  const auto& c = *out.before;
+  bool done = false;
+  Lifecycle life(cases, outbox, ledger);
+  if (action == AdminAction::kPause) {
+    done = life.pause(id, who, now);
+  } else if (action == AdminAction::kResume) {
+    done = life.resume(id, who, now);
+  } else if (c.state == CaseState::kOpen || c.state == CaseState::kPaused) {
+    life.cancel(c, "closed by " + who, now);
+    done = true;
+  }
+  if (done) {
+    out.kind = AdminOutcome::Kind::kDone;
+  } else {
+    out.kind = AdminOutcome::Kind::kRefused;
+    out.message = "case " + std::to_string(id) + " is " + std::string(store::to_string(c.state)) +
+                  ": cannot " + std::string(to_string(action));
+  }
+  return out;
+}
+
 }  // namespace dunning::cases

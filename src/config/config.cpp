@@ -306,13 +306,69 @@ std::optional<std::size_t> parse_size(const std::string& text) {
   return std::nullopt;
 }
 
+void load_console(YamlReader& r, const YAML::Node& n, ConsoleConfig& c) {
+  if (n.IsNull()) return;
+  if (!r.expect_map(n, "'http.console'")) return;
+  r.allow_keys(n,
+               {"enabled", "admin_password_env", "finance_password_env", "session_ttl",
+                "idle_timeout", "secure_cookie", "login_attempts", "login_window", "page_size"},
+               "'http.console'");
+  if (n["enabled"]) c.enabled = r.boolean(n["enabled"], "http.console.enabled").value_or(c.enabled);
+  if (n["admin_password_env"])
+    c.admin_password_env =
+        r.string(n["admin_password_env"], "http.console.admin_password_env").value_or("");
+  if (n["finance_password_env"])
+    c.finance_password_env =
+        r.string(n["finance_password_env"], "http.console.finance_password_env").value_or("");
+  for (const char* key : {"admin_password_env", "finance_password_env"}) {
+    const auto& name = std::string_view(key) == "admin_password_env" ? c.admin_password_env
+                                                                     : c.finance_password_env;
+    if (n[key] && name.find('/') != std::string::npos) {
+      r.error(n[key], std::string("'http.console.") + key +
+                          "' names an environment variable or credential, not a path");
+    }
+  }
+  auto duration_at_least = [&](const char* key, Seconds& out, Seconds min) {
+    if (!n[key]) return;
+    const std::string field = std::string("http.console.") + key;
+    out = r.duration(n[key], field).value_or(out);
+    if (out < min) {
+      r.error(n[key], "'" + field + "' must be at least " + std::to_string(min.count()) + "s");
+    }
+  };
+  duration_at_least("session_ttl", c.session_ttl, Seconds(60));
+  duration_at_least("idle_timeout", c.idle_timeout, Seconds(60));
+  duration_at_least("login_window", c.login_window, Seconds(1));
+  if (c.idle_timeout > c.session_ttl && n["idle_timeout"]) {
+    r.error(n["idle_timeout"], "'http.console.idle_timeout' is longer than 'session_ttl'");
+  }
+  if (n["secure_cookie"]) {
+    auto text = r.string(n["secure_cookie"], "http.console.secure_cookie").value_or("auto");
+    if (text == "auto") {
+      c.secure_cookie = SecureCookie::kAuto;
+    } else if (text == "true" || text == "always") {
+      c.secure_cookie = SecureCookie::kAlways;
+    } else if (text == "false" || text == "never") {
+      c.secure_cookie = SecureCookie::kNever;
+    } else {
+      r.error(n["secure_cookie"], "'http.console.secure_cookie' must be auto, true or false");
+    }
+  }
+  if (n["login_attempts"])
+    c.login_attempts = r.integer(n["login_attempts"], "http.console.login_attempts", 1, 1000)
+                           .value_or(c.login_attempts);
+  if (n["page_size"])
+    c.page_size =
+        r.integer(n["page_size"], "http.console.page_size", 1, 1000).value_or(c.page_size);
+}
+
 void load_http(YamlReader& r, const YAML::Node& n, HttpConfig& h) {
   h.enabled = true;
   if (n.IsNull()) return;
   if (!r.expect_map(n, "'http'")) return;
   r.allow_keys(n,
                {"listen", "max_body", "max_connections", "timeout", "token_env",
-                "stripe_secrets_env", "stripe_tolerance", "commit_batch"},
+                "stripe_secrets_env", "stripe_tolerance", "commit_batch", "console"},
                "'http'");
   if (n["listen"]) {
     h.listen = r.string(n["listen"], "http.listen").value_or(h.listen);
@@ -361,6 +417,7 @@ void load_http(YamlReader& r, const YAML::Node& n, HttpConfig& h) {
   if (n["commit_batch"])
     h.commit_batch =
         r.integer(n["commit_batch"], "http.commit_batch", 1, 100000).value_or(h.commit_batch);
+  if (n["console"]) load_console(r, n["console"], h.console);
 }
 
 void load_outbox(YamlReader& r, const YAML::Node& n, OutboxConfig& o) {
@@ -802,6 +859,26 @@ Loaded<Sequences> load_sequences(const fs::path& file) {
   return {out, std::move(r.errors())};
 }
 
+std::vector<ConfigError> missing_templates(const Sequences& seqs, const DaemonConfig& daemon) {
+  // Every referenced template must exist at least in the default locale.
+  std::vector<ConfigError> out;
+  const auto& tdir = daemon.templates;
+  for (const auto& s : seqs.sequences) {
+    auto check = [&](const Step& step) {
+      if (step.channel == Channel::kAction) return;
+      fs::path p = tdir / daemon.default_locale / (step.template_name + ".yaml");
+      if (!fs::exists(p)) {
+        out.push_back({seqs.file.string(), step.line, step.column,
+                       "sequence '" + s.id + "' uses unknown template '" + step.template_name +
+                           "' (no " + p.string() + ")"});
+      }
+    };
+    for (const auto& step : s.steps) check(step);
+    for (const auto& step : s.on_card_updated) check(step);
+  }
+  return out;
+}
+
 Loaded<Config> load_config(const fs::path& file,
                            const std::optional<fs::path>& templates_override) {
   Loaded<Config> out;
@@ -815,21 +892,8 @@ Loaded<Config> load_config(const fs::path& file,
   out.errors.insert(out.errors.end(), seqs.errors.begin(), seqs.errors.end());
   if (!seqs.ok()) return out;
 
-  // Every referenced template must exist at least in the default locale.
-  const auto& tdir = daemon.value.templates;
-  for (const auto& s : seqs.value.sequences) {
-    auto check = [&](const Step& step) {
-      if (step.channel == Channel::kAction) return;
-      fs::path p = tdir / daemon.value.default_locale / (step.template_name + ".yaml");
-      if (!fs::exists(p)) {
-        out.errors.push_back({seqs.value.file.string(), step.line, step.column,
-                              "sequence '" + s.id + "' uses unknown template '" +
-                                  step.template_name + "' (no " + p.string() + ")"});
-      }
-    };
-    for (const auto& step : s.steps) check(step);
-    for (const auto& step : s.on_card_updated) check(step);
-  }
+  auto missing = missing_templates(seqs.value, daemon.value);
+  out.errors.insert(out.errors.end(), missing.begin(), missing.end());
   return out;
 }
 

@@ -52,6 +52,18 @@ std::vector<ConfigError> missing_secrets(const DaemonConfig& cfg, bool with_http
            "/v1/* answers 401 to every request (the events and read API are off)", false);
     report(cfg.http.stripe_secrets_env, "http.stripe_secrets_env",
            "/v1/webhooks/stripe answers 400 to every delivery", false);
+    // One role without a password is a choice (an admin-only console); neither is a console
+    // nobody can open.
+    const auto& console = cfg.http.console;
+    if (console.enabled && !available(console.admin_password_env) &&
+        !available(console.finance_password_env)) {
+      out.push_back({cfg.file.string(), 0, 0,
+                     "secrets " + console.admin_password_env + " and " +
+                         console.finance_password_env +
+                         " (http.console.admin_password_env, finance_password_env) are neither "
+                         "in the environment nor systemd credentials: the console (/ui/) is off",
+                     true});
+    }
   }
   if (!cfg.links.base_url.empty()) {
     report(cfg.links.secret_env, "links.secret_env",

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <stdexcept>
 
@@ -44,6 +45,16 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (bytes > 0 &&
+      RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    throw std::runtime_error("no randomness available (RAND_bytes failed)");
+  }
+  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()),
+                static_cast<unsigned int>(bytes));
 }
 
 }  // namespace dunning

@@ -16,6 +16,7 @@
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/guarded.hpp"
 #include "dunning/core/signed_link.hpp"
+#include "dunning/http/console.hpp"
 #include "dunning/ingest/api_event.hpp"
 #include "dunning/ingest/stripe.hpp"
 #include "dunning/ledger/attribution.hpp"
@@ -103,6 +104,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::vector<std::string> stripe_secrets;
   std::string link_secret;
   asio::thread_pool pool{1};  // the only thread that touches `db`
+  std::unique_ptr<Console> console;  // /ui/, on this same worker
 
   struct Pending {
     ingest::Event event;
@@ -251,7 +253,16 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
 Api::Api(ConfigSnapshot config, std::unique_ptr<store::Engine> db, Metrics& metrics,
          const Clock& clock)
-    : impl_(std::make_shared<Impl>(std::move(config), std::move(db), metrics, clock)) {}
+    : impl_(std::make_shared<Impl>(std::move(config), std::move(db), metrics, clock)) {
+  // The console's pages run on the API's database thread; it holds the API weakly (the API
+  // owns the console).
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->console = std::make_unique<Console>(
+      impl_->config, clock, metrics,
+      [weak](Respond respond, std::function<Response(store::Engine&)> fn) {
+        if (auto self = weak.lock()) self->on_db(std::move(respond), std::move(fn));
+      });
+}
 
 Api::~Api() { impl_->pool.join(); }
 
@@ -260,6 +271,14 @@ void Api::handle(Request&& req, Respond respond) {
 }
 
 void Api::Impl::route(Request&& req, Respond respond) {
+  if (Console::owns(std::string_view(req.target().data(), req.target().size()))) {
+    return console->handle(std::move(req), [this, respond](Response res) {
+      metrics.add("dunningd_http_requests_total",
+                  "route=" + label_value("/ui") +
+                      ",status=" + label_value(std::to_string(res.result_int())));
+      respond(std::move(res));
+    });
+  }
   auto parsed =
       boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
   if (!parsed) {
@@ -448,24 +467,20 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
 
 void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond respond) {
   auto now = clock.now();
-  on_db(std::move(respond), [id, action, now](store::Engine& st) {
+  const auto parsed = cases::parse_admin_action(action);
+  if (!parsed) {
+    respond(json_response(404, error_body("not found")));
+    return;
+  }
+  on_db(std::move(respond), [id, act = *parsed, now](store::Engine& st) {
     store::Tx tx(st.db());
-    auto c = st.cases().get(id);
-    if (!c) return json_response(404, error_body("no such case"));
-    bool done = false;
-    cases::Lifecycle life(st.cases(), st.outbox(), st.ledger());
-    if (action == "pause") {
-      done = life.pause(id, "an admin through the API", now);
-    } else if (action == "resume") {
-      done = life.resume(id, "an admin through the API", now);
-    } else if (c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused) {
-      life.cancel(*c, "closed by an admin through the API", now);
-      done = true;
+    auto done = cases::apply_admin_action(st.cases(), st.outbox(), st.ledger(), id, act,
+                                          "an admin through the API", now);
+    if (done.kind == cases::AdminOutcome::Kind::kNoSuchCase) {
+      return json_response(404, error_body("no such case"));
     }
-    if (!done) {
-      return json_response(
-          409, error_body("case " + std::to_string(id) + " is " +
-                          std::string(store::to_string(c->state)) + ": cannot " + action));
+    if (done.kind == cases::AdminOutcome::Kind::kRefused) {
+      return json_response(409, error_body(done.message));
     }
     tx.commit();
     return json_response(200, case_json(*st.cases().get(id)).dump());

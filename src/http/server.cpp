@@ -130,6 +130,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     auto req = parser_->release();
+    {
+      req.erase(kPeerField);
+      beast::error_code peer_ec;
+      const auto peer = stream_.socket().remote_endpoint(peer_ec);
+      req.set(kPeerField, peer_ec ? std::string("unknown") : peer.address().to_string());
+    }
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     // The handler may answer later from another thread: hop back onto this connection.

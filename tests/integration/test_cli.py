@@ -259,8 +259,10 @@ class MissingSecrets(unittest.TestCase):
         self.assertRegex(err, r"warning: secret DUNNINGD_TEST_API_TOKEN \(http.token_env\).*401")
         self.assertRegex(err, r"warning: secret DUNNINGD_TEST_STRIPE_SECRETS .*answers 400")
         self.assertRegex(err, r"warning: secret DUNNINGD_TEST_LINK_SECRET .*company.update_url")
+        self.assertRegex(err, r"warning: secrets DUNNINGD_CONSOLE_ADMIN_PASSWORD and "
+                              r"DUNNINGD_CONSOLE_FINANCE_PASSWORD .*the console \(/ui/\) is off")
         self.ws.env = {"DUNNINGD_TEST_API_TOKEN": "t", "DUNNINGD_TEST_STRIPE_SECRETS": "s",
-                       "DUNNINGD_TEST_LINK_SECRET": "l"}
+                       "DUNNINGD_TEST_LINK_SECRET": "l", "DUNNINGD_CONSOLE_ADMIN_PASSWORD": "a"}
         proc = self.ws.run("check")
         self.assertNotIn("secret", proc.stderr)
         # Where a feature cannot work at all, it is an error.

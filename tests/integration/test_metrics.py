@@ -127,7 +127,7 @@ class LiveMetrics(LiveDaemonCase):
         self.assertLessEqual(labels, {"/v1/events", "/v1/cases", "/v1/cases/{id}",
                                       "/v1/cases/{id}/{action}", "/v1/ledger",
                                       "/v1/webhooks/stripe", "/r/{token}", "/healthz",
-                                      "/metrics", "other"})
+                                      "/metrics", "/ui", "other"})
         if not ASAN:  # AddressSanitizer's quarantine keeps freed memory on purpose
             self.assertLess(rss_after - rss_before, 3 * 1024, "RSS grew by more than 3 MiB")
 

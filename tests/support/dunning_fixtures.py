@@ -452,7 +452,8 @@ class Daemon:
     def start(self):
         env = process_env({"DUNNINGD_TEST_API_TOKEN": API_TOKEN,
                            "DUNNINGD_TEST_STRIPE_SECRETS": STRIPE_SECRETS,
-                           "DUNNINGD_TEST_LINK_SECRET": LINK_SECRET})
+                           "DUNNINGD_TEST_LINK_SECRET": LINK_SECRET,
+                           **(self.ws.env or {})})
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([DUNNINGD, "run", "--config", self.ws.config],
                                      stdout=self._log, stderr=subprocess.STDOUT, env=env)

@@ -418,6 +418,49 @@ TEST_CASE("cases: one open case per invoice, looked up by invoice, customer and 
   });
 }
 
+TEST_CASE(
+    "cases: a listing filters by sequence, decline code, currency and customer email, "
+    "and pages by id",
+    "[store][contract][cases][console]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    store::CustomerRow ana{"cus_1",         "Ana@Example.com", "Ana",       "hr",
+                           "Europe/Zagreb", std::nullopt,      std::nullopt};
+    REQUIRE(e.facts().upsert_customer(ana));
+    auto a = a_case("in_1");
+    a.id = e.cases().insert(a);
+    auto b = a_case("in_2");
+    b.sequence_id = "hard";
+    b.decline_code = "stolen_card";
+    b.amount = Money(5000, "USD");
+    b.id = e.cases().insert(b);
+    auto c = a_case("in_3", "cus_2");
+    c.id = e.cases().insert(c);
+    auto filter = [] { return store::CaseFilter("", "", 10); };
+    auto f = filter();
+    f.sequence_id = "hard";
+    CHECK(ids(e.cases().find(f)) == std::vector<std::int64_t>{b.id});
+    f = filter();
+    f.decline_code = "insufficient_funds";
+    CHECK(ids(e.cases().find(f)) == std::vector<std::int64_t>{a.id, c.id});
+    f = filter();
+    f.currency = "USD";
+    CHECK(ids(e.cases().find(f)) == std::vector<std::int64_t>{b.id});
+    f = filter();
+    f.customer_email = "ana@example.COM";  // compared without case
+    CHECK(ids(e.cases().find(f)) == std::vector<std::int64_t>{a.id, b.id});
+    f.customer_email = "nobody@example.com";
+    CHECK(e.cases().find(f).empty());
+    f = filter();
+    f.limit = 2;
+    CHECK(ids(e.cases().find(f)) == std::vector<std::int64_t>{a.id, b.id});
+    f.after_id = b.id;
+    CHECK(ids(e.cases().find(f)) == std::vector<std::int64_t>{c.id});
+    f.after_id = c.id;
+    CHECK(e.cases().find(f).empty());
+  });
+}
+
 TEST_CASE("cases: due work in due order, progress, admin state changes and attempts",
           "[store][contract][cases]") {
   on_every_engine([](store::Engine& e, const Billing&) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
@@ -78,5 +79,25 @@ class Lifecycle {
   store::Outbox& outbox_;
   store::LedgerBook& ledger_;
 };
+
+// An admin's pause, resume or close of a case, as the read API (POST /v1/cases/{id}/…) and the
+// console both offer it: one function, so the two doors cannot drift apart.
+enum class AdminAction { kPause, kResume, kClose };
+std::string_view to_string(AdminAction a);  // "pause" | "resume" | "close"
+std::optional<AdminAction> parse_admin_action(std::string_view text);
+
+struct AdminOutcome {
+  enum class Kind { kDone, kNoSuchCase, kRefused } kind = Kind::kNoSuchCase;
+  std::optional<store::CaseRecord> before;  // the case as it was (absent: no such case)
+  std::string message;                      // kRefused: "case 7 is lost: cannot pause"
+};
+
+// Applies `action` to case `id` through a Lifecycle: pause (open → paused), resume (paused →
+// open) or close (open or paused → cancelled, with its ledger row). `who` names the admin and
+// the door in the timeline ("an admin through the API"). REQUIRES: the caller's Tx; the caller
+// commits only on kDone.
+AdminOutcome apply_admin_action(store::Cases& cases, store::Outbox& outbox,
+                                store::LedgerBook& ledger, std::int64_t id, AdminAction action,
+                                const std::string& who, TimePoint now);
 
 }  // namespace dunning::cases

@@ -94,6 +94,23 @@ struct CompanyConfig {
   std::string update_url = "https://billing.example.com/update-card?customer={customer}";
 };
 
+// The browser console under /ui/ (docs/console.md). Two credentials, each a password held in
+// the environment or a systemd credential (never in this file): admin (may pause, resume and
+// close cases, check sequences) and finance (reads everything, changes nothing).
+enum class SecureCookie { kAuto, kAlways, kNever };
+struct ConsoleConfig {
+  bool enabled = true;  // /ui/ is served when http is on and a password is available
+  std::string admin_password_env = "DUNNINGD_CONSOLE_ADMIN_PASSWORD";
+  std::string finance_password_env = "DUNNINGD_CONSOLE_FINANCE_PASSWORD";
+  Seconds session_ttl{8 * 3600};  // a session ends this long after sign-in, whatever happens
+  Seconds idle_timeout{30 * 60};  // ... or this long after its last request
+  // kAuto: `Secure` when the request arrived over https (a proxy's X-Forwarded-Proto: https).
+  SecureCookie secure_cookie = SecureCookie::kAuto;
+  int login_attempts = 5;           // failed sign-ins from one address in login_window ...
+  Seconds login_window{15 * 60};    // ... after which that address is refused until it passes
+  int page_size = 50;               // cases and ledger rows per page
+};
+
 // The HTTP server inside `dunningd run` (ingest API, Stripe webhooks, read API, health, metrics,
 // click redirects). Started only when the config has an `http` section.
 struct HttpConfig {
@@ -109,6 +126,7 @@ struct HttpConfig {
   std::string stripe_secrets_env = "DUNNINGD_STRIPE_SECRETS";  // "whsec_new,whsec_old"
   Seconds stripe_tolerance{300};
   int commit_batch = 1000;  // most events in one group-commit transaction
+  ConsoleConfig console;
 };
 
 // The signed card-update links in messages and their click redirect (GET /r/{token}).
@@ -231,6 +249,9 @@ struct Loaded {
 
 Loaded<DaemonConfig> load_daemon_config(const std::filesystem::path& file);
 Loaded<Sequences> load_sequences(const std::filesystem::path& file);
+// Every email/sms step of `seqs` whose template does not exist for daemon.default_locale in
+// daemon.templates: one error at the step.
+std::vector<ConfigError> missing_templates(const Sequences& seqs, const DaemonConfig& daemon);
 // Loads the daemon config, then the sequences it names, then checks that every referenced
 // template exists for the default locale. `templates_override` replaces the config's templates
 // folder (to check a folder before deploying it).

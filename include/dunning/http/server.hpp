@@ -21,6 +21,10 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 using Respond = std::function<void(Response)>;
 using Handler = std::function<void(Request&&, Respond)>;
 
+// The server writes the client's address into this field of every request it hands on, after
+// removing whatever the client itself sent under that name (per-address limits need it).
+inline constexpr std::string_view kPeerField = "Dunningd-Peer";
+
 class Server {
  public:
   Server(boost::asio::io_context& io, const config::HttpConfig& cfg, Handler handler);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -52,9 +53,19 @@ struct CaseRecord {
 
 // Which cases a listing returns; empty fields do not filter.
 struct CaseFilter {
+  CaseFilter() = default;
+  // The listing's first filters (the read API's and `dunningd cases`'s): {state, customer, limit}.
+  CaseFilter(std::string by_state, std::string by_customer, int at_most)
+      : state(std::move(by_state)), customer_id(std::move(by_customer)), limit(at_most) {}
+
   std::string state;  // "open", "recovered", ...: text that names no state matches nothing
   std::string customer_id;
   int limit = 100;
+  std::string customer_email;  // the customers row's email, compared without case
+  std::string sequence_id;
+  std::string decline_code;
+  std::string currency;
+  std::int64_t after_id = 0;  // keyset pagination: only cases with a larger id
 };
 
 struct CaseEvent {

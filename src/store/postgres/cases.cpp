@@ -121,9 +121,19 @@ std::vector<CaseRecord> PgCases::due(TimePoint now, int limit) {
 std::vector<CaseRecord> PgCases::find(const CaseFilter& filter) {
   return guard("find_cases", [&] {
     static const std::string kSql = select_cases(
-        "WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR customer_id = ?2) ORDER BY id LIMIT ?3");
-    return read_cases(
-        db_.query(kSql, Params().add(filter.state).add(filter.customer_id).add(filter.limit)));
+        "WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR customer_id = ?2) "
+        "AND (?4 = '' OR customer_id IN (SELECT id FROM customers WHERE lower(email) = lower(?4))) "
+        "AND (?5 = '' OR sequence_id = ?5) AND (?6 = '' OR decline_code = ?6) "
+        "AND (?7 = '' OR currency = ?7) AND id > ?8 ORDER BY id LIMIT ?3");
+    return read_cases(db_.query(kSql, Params()
+                                          .add(filter.state)
+                                          .add(filter.customer_id)
+                                          .add(filter.limit)
+                                          .add(filter.customer_email)
+                                          .add(filter.sequence_id)
+                                          .add(filter.decline_code)
+                                          .add(filter.currency)
+                                          .add(filter.after_id)));
   });
 }
 

@@ -110,9 +110,14 @@ std::vector<CaseRecord> SqliteCases::due(TimePoint now, int limit) {
 std::vector<CaseRecord> SqliteCases::find(const CaseFilter& filter) {
   return guard("find_cases", [&] {
     static const std::string kSql = select_cases(
-        "WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR customer_id = ?2) ORDER BY id LIMIT ?3");
+        "WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR customer_id = ?2) "
+        "AND (?4 = '' OR customer_id IN (SELECT id FROM customers WHERE lower(email) = lower(?4))) "
+        "AND (?5 = '' OR sequence_id = ?5) AND (?6 = '' OR decline_code = ?6) "
+        "AND (?7 = '' OR currency = ?7) AND id > ?8 ORDER BY id LIMIT ?3");
     auto s = db_.prepare(kSql);
     s.bind(1, filter.state).bind(2, filter.customer_id).bind(3, filter.limit);
+    s.bind(4, filter.customer_email).bind(5, filter.sequence_id).bind(6, filter.decline_code);
+    s.bind(7, filter.currency).bind(8, filter.after_id);
     return read_cases(s);
   });
 }
