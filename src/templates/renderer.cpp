@@ -44,6 +44,45 @@ std::string identity(const std::string& s) { return s; }
 // variable renders as nothing, as it would the empty string.
 data value(const std::string& s) { return s.empty() ? data(false) : data(s); }
 
+// `text` with each partial tag whose partial is a leaf (valid on its own, including no other
+// partial and changing no delimiters) replaced by the partial's text. kainjow parses a partial
+// again at every expansion; a partial renders into the including line with the same data and
+// escaping, so the spliced text renders the same. Other partials stay tags, expanded (and
+// bounded) at render time; a text that changes delimiters or has comments is left as it is.
+std::string splice_leaf_partials(const std::string& text,
+                                 const std::map<std::string, std::string>& partials) {
+  if (text.find("{{=") != std::string::npos || text.find("{{!") != std::string::npos) return text;
+  auto leaf = [&](const std::string& name) -> const std::string* {
+    auto it = partials.find(name);
+    if (it == partials.end()) return nullptr;
+    const std::string& p = it->second;
+    if (p.find("{{>") != std::string::npos || p.find("{{=") != std::string::npos) return nullptr;
+    if (!mustache{p}.is_valid()) return nullptr;
+    return &p;
+  };
+  std::string out;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t open = text.find("{{>", pos);
+    if (open == std::string::npos) break;
+    const std::size_t close = text.find("}}", open + 3);
+    if (close == std::string::npos) break;
+    std::string name = text.substr(open + 3, close - open - 3);
+    const auto first = name.find_first_not_of(" \t");
+    const auto last = name.find_last_not_of(" \t");
+    name = first == std::string::npos ? std::string() : name.substr(first, last - first + 1);
+    out.append(text, pos, open - pos);
+    if (const std::string* p = leaf(name)) {
+      out += *p;
+    } else {
+      out.append(text, open, close + 2 - open);
+    }
+    pos = close + 2;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
 icu::Locale icu_locale(const std::string& locale) {
   return icu::Locale(locale.empty() ? "en" : locale.c_str());
 }
@@ -121,7 +160,8 @@ struct Renderer::Cache {
   // its error in the template), so a part renders under its own lock, and a failed render
   // parses the text again so that the next message starts clean.
   struct Part {
-    Part(std::string t, bool html) : text(std::move(t)), html_escape(html), tmpl(text) {
+    Part(std::string src, std::string parsed, bool html)
+        : source(std::move(src)), text(std::move(parsed)), html_escape(html), tmpl(text) {
       if (!html_escape) tmpl.set_custom_escape(identity);
     }
     void reparse() {
@@ -129,7 +169,8 @@ struct Renderer::Cache {
       if (!html_escape) tmpl.set_custom_escape(identity);
     }
     std::mutex mutex;
-    const std::string text;
+    const std::string source;  // the part as the file has it
+    const std::string text;    // what was parsed: `source` with its leaf partials spliced in
     const bool html_escape;
     mustache tmpl;
   };
@@ -145,10 +186,15 @@ struct Renderer::Cache {
     return it->second;
   }
 
-  Part& part(const std::string& key, const std::string& text, bool html) {
+  // `leaves`: the partials that may be spliced in (nullptr: none, every partial is expanded
+  // at render time).
+  Part& part(const std::string& key, const std::string& text, bool html,
+             const std::map<std::string, std::string>* leaves) {
     std::lock_guard lock(mutex);
     auto& p = parts[key];
-    if (!p || p->text != text) p = std::make_unique<Part>(text, html);
+    if (!p || p->source != text) {
+      p = std::make_unique<Part>(text, leaves ? splice_leaf_partials(text, *leaves) : text, html);
+    }
     return *p;
   }
 
@@ -417,7 +463,15 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
   // the render with an error instead of recursing until the stack overflows.
   int expansions = 0;
   std::string runaway;
-  for (const auto& [pname, ptext] : partials(*locale)) {
+  const auto all_partials = partials(*locale);
+  // Spliced into the parts only once the locale's partials are read for good (see partials()).
+  const std::map<std::string, std::string>* leaves = nullptr;
+  {
+    std::lock_guard lock(cache_->mutex);
+    if (auto it = cache_->partials.find(*locale); it != cache_->partials.end())
+      leaves = &it->second;
+  }
+  for (const auto& [pname, ptext] : all_partials) {
     std::string copy = ptext;
     vars.set(pname, kainjow::mustache::partial([copy, pname = pname, &expansions, &runaway] {
                if (++expansions > kMaxPartialExpansions) {
@@ -434,13 +488,14 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
                  std::string& target) -> Status {
     if (text.empty()) return Status::success();
     expansions = 0;
-    auto& cached = cache_->part(*locale + "/" + name + "|" + part, text, html);
+    auto& cached = cache_->part(*locale + "/" + name + "|" + part, text, html, leaves);
     std::lock_guard lock(cached.mutex);
     mustache& m = cached.tmpl;
     if (!m.is_valid()) {  // a parse error: the same for every message
       return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
     }
-    target = m.render(vars);
+    target.clear();  // rendered straight into the string: no ostringstream per part
+    m.render(vars, [&target](const std::string& piece) { target += piece; });
     if (!runaway.empty() || !m.is_valid()) {
       const std::string message = m.error_message();
       cached.reparse();  // the failed render left its error in the template
