@@ -16,7 +16,29 @@ std::string format_iso8601(TimePoint t) {
   // date::format would overflow its year arithmetic far outside this range, and a five-digit
   // year could never be parsed back.
   t = std::clamp(t, kFirstIsoTime, kLastIsoTime);
-  return date::format("%Y-%m-%dT%H:%M:%SZ", t);
+  // Written by hand: every row the store writes carries a time, and date::format builds an
+  // ostringstream (and its locale) for each one.
+  const auto day = date::floor<date::days>(t);
+  const date::year_month_day ymd{day};
+  const date::hh_mm_ss<Seconds> hms{t - day};
+  char buf[21];
+  auto put = [&buf](int at, unsigned value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10)
+      buf[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+  buf[4] = '-';
+  put(5, static_cast<unsigned>(ymd.month()), 2);
+  buf[7] = '-';
+  put(8, static_cast<unsigned>(ymd.day()), 2);
+  buf[10] = 'T';
+  put(11, static_cast<unsigned>(hms.hours().count()), 2);
+  buf[13] = ':';
+  put(14, static_cast<unsigned>(hms.minutes().count()), 2);
+  buf[16] = ':';
+  put(17, static_cast<unsigned>(hms.seconds().count()), 2);
+  buf[19] = 'Z';
+  return std::string(buf, 20);
 }
 
 namespace {

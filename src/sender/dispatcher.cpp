@@ -4,16 +4,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
+#include "dunning/cases/plan.hpp"
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/signed_link.hpp"
 #include "dunning/sender/mime.hpp"
-#include "dunning/cases/plan.hpp"
 
 namespace dunning::sender {
 
@@ -66,6 +68,86 @@ std::string event_type(const std::string& kind) {
   return "case." + kind;
 }
 
+// A batch's mail goes out while the rest of the batch is prepared: prepared messages are handed
+// to the transport in chunks on a helper thread, so this (the database's) thread renders the next
+// chunk while the connections send the last one. One chunk is in flight at a time (a transport
+// has one caller at a time); chunks grow from small (the first message starts early) to large
+// (few idle connections at a chunk's end). After a result that stops the batch, nothing more
+// is started. The destructor waits for the chunk in flight: no thread outlives the batch.
+class MailPipeline {
+ public:
+  MailPipeline(EmailTransport& transport, const SendBounds& bounds)
+      : transport_(transport), bounds_(bounds) {}
+  MailPipeline(const MailPipeline&) = delete;
+  MailPipeline& operator=(const MailPipeline&) = delete;
+  ~MailPipeline() { wait(); }
+
+  void add(std::size_t row, OutgoingEmail e) {
+    rows_.push_back(row);
+    pending_.push_back(std::move(e));
+    if (pending_.size() >= chunk_) launch();
+  }
+  // Sends what is left and waits; then results()[k] belongs to rows()[k]. Rethrows what the
+  // transport threw.
+  void finish() {
+    launch();
+    wait();
+    if (error_) std::rethrow_exception(error_);
+  }
+  // Waits for the chunk in flight and starts nothing more (the database failed mid-batch).
+  void abandon() {
+    wait();
+    pending_.clear();
+    rows_.resize(results_.size());
+  }
+  const std::vector<std::size_t>& rows() const { return rows_; }
+  const std::vector<Delivery>& results() const { return results_; }
+
+ private:
+  static constexpr std::size_t kFirstChunk = 16;
+  static constexpr std::size_t kMaxChunk = 128;
+
+  void launch() {
+    if (pending_.empty()) return;
+    wait();
+    if (failed_ || error_) {
+      for (std::size_t i = 0; i < pending_.size(); ++i) {
+        results_.push_back(
+            Delivery::not_attempted("not attempted: the mail server failed earlier in this batch"));
+      }
+      pending_.clear();
+      return;
+    }
+    in_flight_ = std::async(std::launch::async, [this, chunk = std::move(pending_)] {
+      return transport_.send_all(chunk, bounds_);
+    });
+    pending_.clear();
+    chunk_ = std::min(chunk_ * 2, kMaxChunk);
+  }
+
+  void wait() {
+    if (!in_flight_.valid()) return;
+    try {
+      for (auto& d : in_flight_.get()) {
+        if (d.stops_batch()) failed_ = true;
+        results_.push_back(std::move(d));
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  EmailTransport& transport_;
+  const SendBounds& bounds_;
+  std::size_t chunk_ = kFirstChunk;
+  std::vector<std::size_t> rows_;
+  std::vector<OutgoingEmail> pending_;
+  std::vector<Delivery> results_;
+  std::future<std::vector<Delivery>> in_flight_;
+  bool failed_ = false;
+  std::exception_ptr error_;
+};
+
 json case_json(const store::CaseRecord& c) {
   json j;
   j["id"] = c.id;
@@ -117,6 +199,10 @@ struct Dispatcher::Decision {
   // transaction is retried: every write it makes is idempotent or rolled back with it.
   std::function<void()> extra;
   std::string locale;
+  // What the gate read, for the message it lets through (read once per message, not twice).
+  bool gated = false;
+  std::optional<store::CaseRecord> gated_case;
+  std::optional<store::Customer> gated_customer;
 
   // The row ends here: sent nothing more, `state` with the reason.
   void finish(OutboxState s, std::string reason) {
@@ -265,8 +351,8 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
   f.card_updated = c->card_updated_at.has_value();
   f.caps = caps_;
   auto customer = feed_.customer(c->customer_id);
-  f.zone = rules::customer_zone(customer ? customer->time_zone : "", cfg_.daemon.default_time_zone)
-               .zone;
+  f.zone =
+      rules::customer_zone(customer ? customer->time_zone : "", cfg_.daemon.default_time_zone).zone;
   const bool contact = row.channel == "email" || row.channel == "sms";
   if (customer && !customer->email.empty()) {
     f.email_unreachable =
@@ -297,6 +383,9 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
       if (contact) granted.push_back(now);
       break;
   }
+  d.gated = true;
+  d.gated_case = std::move(c);
+  d.gated_customer = std::move(customer);
   return d;
 }
 
@@ -329,8 +418,8 @@ DispatchStats Dispatcher::dispatch_due() {
   }
   // A round hands the thread back to the poller after this long, so new payments are read
   // while a large backlog is sent; the caller polls again at once when `more` is set.
-  const auto budget = std::min<std::chrono::steady_clock::duration>(cfg_.daemon.poll_interval,
-                                                                    kRoundBudget);
+  const auto budget =
+      std::min<std::chrono::steady_clock::duration>(cfg_.daemon.poll_interval, kRoundBudget);
   const auto round_start = std::chrono::steady_clock::now();
   // Halved when a batch could not start all its mail within its lease (a slow relay or a
   // slow machine); never grows back within a round.
@@ -351,14 +440,14 @@ DispatchStats Dispatcher::dispatch_due() {
     }
     // Mail is started only in the first half of the lease; the second half is left for the
     // result to be recorded before another sender may claim the row again.
-    const sender::SendBounds bounds{stop_, std::chrono::steady_clock::now() + std::chrono::milliseconds(ob.lease) / 2};
+    const sender::SendBounds bounds{
+        stop_, std::chrono::steady_clock::now() + std::chrono::milliseconds(ob.lease) / 2};
     if (batch.empty()) break;
 
     const auto t0 = std::chrono::steady_clock::now();
     BatchState facts;
     std::vector<Outcome> outcomes(batch.size());
-    std::vector<OutgoingEmail> emails;
-    std::vector<std::size_t> email_rows;
+    MailPipeline mail(channels_.email, bounds);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& o = outcomes[i];
       o.row = batch[i];
@@ -369,8 +458,11 @@ DispatchStats Dispatcher::dispatch_due() {
           OutgoingEmail e;
           prepare_email(o.row, o.d, e, now);
           if (o.d.email_ready) {
-            emails.push_back(std::move(e));
-            email_rows.push_back(i);
+            if (stop_requested()) {
+              o.d.kind = Decision::Kind::kRelease;  // stopping: the mail goes back unsent
+            } else {
+              mail.add(i, std::move(e));
+            }
           }
         } else if (o.row.channel == "sms") {
           send_sms(o.row, o.d, now);
@@ -378,32 +470,41 @@ DispatchStats Dispatcher::dispatch_due() {
           run_action(o.row, o.d, now);
         }
       } catch (const store::StoreError&) {
-        throw;  // the database failed: the round stops, the leases keep the rows
+        // The database failed: the round stops and the leases keep the rows not yet done. What
+        // was already sent is kept, to be recorded before anything new is sent.
+        mail.abandon();
+        for (std::size_t k = 0; k < mail.rows().size(); ++k) {
+          on_email_result(outcomes[mail.rows()[k]].row, mail.results()[k],
+                          outcomes[mail.rows()[k]].d);
+        }
+        const TimePoint done = clock_.now();
+        for (std::size_t k = 0; k < i; ++k) {
+          auto& kept = outcomes[k];
+          if (kept.d.kind == Decision::Kind::kNone) continue;
+          kept.at = done;
+          unrecorded_.push_back(std::move(kept));
+        }
+        throw;
       } catch (const std::exception& e) {
         o.d.kind = Decision::Kind::kRetry;
         o.d.why = std::string("internal error: ") + e.what();
       }
     }
     const auto t1 = std::chrono::steady_clock::now();
-    if (!emails.empty() && stop_requested()) {
-      // Stopping: what was already done (sms, actions) is recorded; the mail goes back unsent.
-      for (std::size_t i : email_rows) outcomes[i].d.kind = Decision::Kind::kRelease;
-      emails.clear();
+    mail.finish();
+    std::size_t out_of_time = 0;
+    for (std::size_t k = 0; k < mail.rows().size(); ++k) {
+      const auto& result = mail.results()[k];
+      on_email_result(outcomes[mail.rows()[k]].row, result, outcomes[mail.rows()[k]].d);
+      if (result.out_of_time) ++out_of_time;
     }
-    if (!emails.empty()) {
-      auto results = channels_.email.send_all(emails, bounds);
-      std::size_t out_of_time = 0;
-      for (std::size_t k = 0; k < results.size(); ++k) {
-        on_email_result(outcomes[email_rows[k]].row, results[k], outcomes[email_rows[k]].d);
-        if (results[k].out_of_time) ++out_of_time;
-      }
-      if (out_of_time > 0) {
-        spdlog::warn("{} of {} messages could not start within half of the {}s lease: handed "
-                     "back, batches of {} from now on (raise outbox.lease or lower "
-                     "outbox.batch_size)",
-                     out_of_time, results.size(), ob.lease.count(), std::max(1, batch_size / 2));
-        batch_size = std::max(1, batch_size / 2);
-      }
+    if (out_of_time > 0) {
+      spdlog::warn(
+          "{} of {} messages could not start within half of the {}s lease: handed "
+          "back, batches of {} from now on (raise outbox.lease or lower "
+          "outbox.batch_size)",
+          out_of_time, mail.rows().size(), ob.lease.count(), std::max(1, batch_size / 2));
+      batch_size = std::max(1, batch_size / 2);
     }
     const auto t2 = std::chrono::steady_clock::now();
     const TimePoint done = clock_.now();
@@ -426,9 +527,11 @@ DispatchStats Dispatcher::dispatch_due() {
     auto ms = [](auto dt) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(dt).count();
     };
-    spdlog::debug("batch of {}: prepared in {} ms, {} emails sent in {} ms, recorded in {} ms",
-                  batch.size(), ms(t1 - t0), emails.size(), ms(t2 - t1),
-                  ms(std::chrono::steady_clock::now() - t2));
+    spdlog::debug(
+        "batch of {}: prepared in {} ms (sending meanwhile), {} emails finished {} ms later, "
+        "recorded in {} ms",
+        batch.size(), ms(t1 - t0), mail.rows().size(), ms(t2 - t1),
+        ms(std::chrono::steady_clock::now() - t2));
     if (!recorded) break;  // kept for the next round; claim nothing more now
     // A transient failure of the mail server: the rest of the email waits for its backoff.
     if (stop_email && std::find(skip.begin(), skip.end(), "email") == skip.end()) {
@@ -446,9 +549,9 @@ DispatchStats Dispatcher::dispatch_due() {
 
 void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail& out,
                                TimePoint now) {
-  auto c = cases_.get(row.case_id);
+  auto c = d.gated ? std::move(d.gated_case) : cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
-  auto customer = feed_.customer(c->customer_id);
+  auto customer = d.gated ? std::move(d.gated_customer) : feed_.customer(c->customer_id);
   if (!customer || customer->email.empty()) {
     return d.finish(OutboxState::kSkipped, "customer " + c->customer_id + " has no email address");
   }
@@ -591,7 +694,8 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d, TimePoint now) {
   std::vector<std::string> headers = {"Idempotency-Key: " + row.message_key};
   if (auto token = config::read_secret(billing.token_env))
     headers.push_back("Authorization: Bearer " + *token);
-  HttpReply reply = channels_.billing.post_json(billing.url + "/" + row.action, body.dump(), headers);
+  HttpReply reply =
+      channels_.billing.post_json(billing.url + "/" + row.action, body.dump(), headers);
   if (!reply.ok()) return http_result(row, "billing " + row.action, reply, d);
   d.kind = Decision::Kind::kSent;
   if (row.action != "retry") {
@@ -645,8 +749,8 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d, TimePoint now) {
   }
 }
 
-void Dispatcher::http_result(const OutboxRow& row, const std::string& what,
-                             const HttpReply& reply, Decision& d) {
+void Dispatcher::http_result(const OutboxRow& row, const std::string& what, const HttpReply& reply,
+                             Decision& d) {
   if (reply.ok()) {
     d.kind = Decision::Kind::kSent;
     d.why = what + " accepted (" + reply.describe() + ")";
@@ -676,11 +780,12 @@ bool Dispatcher::record(std::vector<Outcome>& outcomes, DispatchStats& stats) {
       // Exponential backoff with ±20% jitter, so rows failing together do not retry together;
       // never longer than retry_max.
       const int exponent = std::clamp(o.row.attempts - 1, 0, 20);
-      const auto base = std::min<long long>(ob.retry_base.count() << exponent, ob.retry_max.count());
+      const auto base =
+          std::min<long long>(ob.retry_base.count() << exponent, ob.retry_max.count());
       std::uniform_real_distribution<double> jitter(0.8, 1.2);
-      const auto delay = std::clamp<long long>(
-          static_cast<long long>(static_cast<double>(base) * jitter(rng_)), 1,
-          ob.retry_max.count());
+      const auto delay =
+          std::clamp<long long>(static_cast<long long>(static_cast<double>(base) * jitter(rng_)), 1,
+                                ob.retry_max.count());
       d.until = o.at + Seconds(delay);
     } else if (d.kind == Decision::Kind::kHold && d.until == TimePoint{}) {
       d.until = o.at + ob.retry_max;
@@ -795,8 +900,8 @@ void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
       return;
     case Decision::Kind::kRetry:
       ++stats.retried;
-      spdlog::warn("case {} {}: not delivered ({}); attempt {} failed, next try at {}",
-                   row.case_id, step_label(row), d.why, row.attempts, format_iso8601(d.until));
+      spdlog::warn("case {} {}: not delivered ({}); attempt {} failed, next try at {}", row.case_id,
+                   step_label(row), d.why, row.attempts, format_iso8601(d.until));
       return;
     case Decision::Kind::kHold:
       ++stats.held;

@@ -44,6 +44,45 @@ std::string identity(const std::string& s) { return s; }
 // variable renders as nothing, as it would the empty string.
 data value(const std::string& s) { return s.empty() ? data(false) : data(s); }
 
+// `text` with each partial tag whose partial is a leaf (valid on its own, including no other
+// partial and changing no delimiters) replaced by the partial's text. kainjow parses a partial
+// again at every expansion; a partial renders into the including line with the same data and
+// escaping, so the spliced text renders the same. Other partials stay tags, expanded (and
+// bounded) at render time; a text that changes delimiters or has comments is left as it is.
+std::string splice_leaf_partials(const std::string& text,
+                                 const std::map<std::string, std::string>& partials) {
+  if (text.find("{{=") != std::string::npos || text.find("{{!") != std::string::npos) return text;
+  auto leaf = [&](const std::string& name) -> const std::string* {
+    auto it = partials.find(name);
+    if (it == partials.end()) return nullptr;
+    const std::string& p = it->second;
+    if (p.find("{{>") != std::string::npos || p.find("{{=") != std::string::npos) return nullptr;
+    if (!mustache{p}.is_valid()) return nullptr;
+    return &p;
+  };
+  std::string out;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t open = text.find("{{>", pos);
+    if (open == std::string::npos) break;
+    const std::size_t close = text.find("}}", open + 3);
+    if (close == std::string::npos) break;
+    std::string name = text.substr(open + 3, close - open - 3);
+    const auto first = name.find_first_not_of(" \t");
+    const auto last = name.find_last_not_of(" \t");
+    name = first == std::string::npos ? std::string() : name.substr(first, last - first + 1);
+    out.append(text, pos, open - pos);
+    if (const std::string* p = leaf(name)) {
+      out += *p;
+    } else {
+      out.append(text, open, close + 2 - open);
+    }
+    pos = close + 2;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
 icu::Locale icu_locale(const std::string& locale) {
   return icu::Locale(locale.empty() ? "en" : locale.c_str());
 }
@@ -106,9 +145,58 @@ std::string format_date(TimePoint t, const std::string& locale, const std::strin
   return format_with(date_formatter(locale, time_zone).get(), t);
 }
 
+// Everything a Renderer reads from the templates folder, read once: the daemon builds a new
+// Renderer (with an empty cache) for every loaded configuration, so a reload sees edited files.
+// Failures to read or parse are not cached: a broken file is tried again at the next render.
 struct Renderer::Cache {
   std::mutex mutex;
   std::map<std::string, YAML::Node> files;
+  std::map<std::string, bool> present;    // path → whether the file is there
+  std::map<std::string, Source> sources;  // template file → its parts
+  std::map<std::string, std::map<std::string, std::string>> partials;  // locale → partials
+  std::map<std::string, std::string> reasons;  // locale '|' decline key → reason text
+
+  // One Mustache part, parsed once. kainjow's render() is not const (a failed render leaves
+  // its error in the template), so a part renders under its own lock, and a failed render
+  // parses the text again so that the next message starts clean.
+  struct Part {
+    Part(std::string src, std::string parsed, bool html)
+        : source(std::move(src)), text(std::move(parsed)), html_escape(html), tmpl(text) {
+      if (!html_escape) tmpl.set_custom_escape(identity);
+    }
+    void reparse() {
+      tmpl = mustache{text};
+      if (!html_escape) tmpl.set_custom_escape(identity);
+    }
+    std::mutex mutex;
+    const std::string source;  // the part as the file has it
+    const std::string text;    // what was parsed: `source` with its leaf partials spliced in
+    const bool html_escape;
+    mustache tmpl;
+  };
+  std::map<std::string, std::unique_ptr<Part>> parts;  // file '|' part → parsed
+
+  bool exists(const fs::path& file) {
+    std::lock_guard lock(mutex);
+    auto [it, fresh] = present.try_emplace(file.string(), false);
+    if (fresh) {
+      std::error_code ec;  // an unreadable folder is a missing file, not an exception
+      it->second = fs::exists(file, ec);
+    }
+    return it->second;
+  }
+
+  // `leaves`: the partials that may be spliced in (nullptr: none, every partial is expanded
+  // at render time).
+  Part& part(const std::string& key, const std::string& text, bool html,
+             const std::map<std::string, std::string>* leaves) {
+    std::lock_guard lock(mutex);
+    auto& p = parts[key];
+    if (!p || p->source != text) {
+      p = std::make_unique<Part>(text, leaves ? splice_leaf_partials(text, *leaves) : text, html);
+    }
+    return *p;
+  }
 
   // The parsed file; throws YAML::Exception like YAML::LoadFile, or std::exception for an
   // unreadable file (failures are not cached).
@@ -207,14 +295,19 @@ std::optional<std::string> Renderer::resolve_locale(const std::string& name,
   chain.push_back(default_locale_);
   for (const auto& l : chain) {
     if (!safe_path_part(l, 35)) continue;
-    std::error_code ec;  // an unreadable folder is a missing template, not an exception
-    if (fs::exists(dir_ / l / (name + ".yaml"), ec)) return l;
+    if (cache_->exists(dir_ / l / (name + ".yaml"))) return l;
   }
   return std::nullopt;
 }
 
 Result<Renderer::Source> Renderer::load(const std::string& locale, const std::string& name) const {
   fs::path file = dir_ / locale / (name + ".yaml");
+  {
+    std::lock_guard lock(cache_->mutex);
+    if (auto it = cache_->sources.find(file.string()); it != cache_->sources.end()) {
+      return it->second;
+    }
+  }
   YAML::Node root;
   try {
     root = cache_->load(file);
@@ -242,41 +335,65 @@ Result<Renderer::Source> Renderer::load(const std::string& locale, const std::st
   if (s.subject.empty() && s.sms.empty()) {
     return Error::permanent(file.string() + ": needs a 'subject' (email) or an 'sms' text");
   }
+  std::lock_guard lock(cache_->mutex);
+  cache_->sources.emplace(file.string(), s);
   return s;
 }
 
 std::map<std::string, std::string> Renderer::partials(const std::string& locale) const {
+  {
+    std::lock_guard lock(cache_->mutex);
+    if (auto it = cache_->partials.find(locale); it != cache_->partials.end()) return it->second;
+  }
   std::map<std::string, std::string> out;
+  bool complete = true;
   for (const auto& l : {default_locale_, locale}) {  // the locale's own partials win
     fs::path file = dir_ / l / "_partials.yaml";
-    std::error_code ec;
-    if (!fs::exists(file, ec)) continue;
+    if (!cache_->exists(file)) continue;
     try {
       for (const auto& kv : cache_->load(file)) {
         out[kv.first.Scalar()] = kv.second.as<std::string>("");
       }
     } catch (const std::exception&) {  // reported by `dunningd check`; render without it
+      complete = false;
     }
+  }
+  if (complete) {
+    std::lock_guard lock(cache_->mutex);
+    cache_->partials.emplace(locale, out);
   }
   return out;
 }
 
 std::string Renderer::reason(const std::string& locale, const std::string& code) const {
   const std::string key = DeclineTable::is_sensitive(code) ? "generic" : code;
-  for (const auto& l : {locale, default_locale_}) {
-    fs::path file = dir_ / l / "_reasons.yaml";
-    std::error_code ec;
-    if (!fs::exists(file, ec)) continue;
-    try {
-      YAML::Node n = cache_->load(file);
-      if (!n.IsMap()) continue;
-      if (n[key]) return n[key].as<std::string>("");
-      if (n["generic"]) return n["generic"].as<std::string>("");
-    } catch (const std::exception&) {
-    }
+  const std::string memo = locale + "|" + key;
+  {
+    std::lock_guard lock(cache_->mutex);
+    if (auto it = cache_->reasons.find(memo); it != cache_->reasons.end()) return it->second;
   }
-  auto it = english_reasons().find(key);
-  return it != english_reasons().end() ? it->second : english_reasons().at("generic");
+  bool complete = true;
+  auto found = [&]() -> std::string {
+    for (const auto& l : {locale, default_locale_}) {
+      fs::path file = dir_ / l / "_reasons.yaml";
+      if (!cache_->exists(file)) continue;
+      try {
+        YAML::Node n = cache_->load(file);
+        if (!n.IsMap()) continue;
+        if (n[key]) return n[key].as<std::string>("");
+        if (n["generic"]) return n["generic"].as<std::string>("");
+      } catch (const std::exception&) {
+        complete = false;
+      }
+    }
+    auto it = english_reasons().find(key);
+    return it != english_reasons().end() ? it->second : english_reasons().at("generic");
+  }();
+  if (complete) {
+    std::lock_guard lock(cache_->mutex);
+    cache_->reasons.emplace(memo, found);
+  }
+  return found;
 }
 
 Result<Rendered> Renderer::render(const std::string& name, const MessageData& raw) const {
@@ -291,8 +408,8 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& ra
 Result<Rendered> Renderer::render_checked(const std::string& name, const MessageData& raw) const {
   MessageData d = raw;
   if (!safe_path_part(d.locale, 35)) d.locale.clear();
-  for (std::string* v : {&d.customer_name, &d.customer_email, &d.invoice_id, &d.plan,
-                         &d.card_brand, &d.card_last4, &d.time_zone, &d.update_url}) {
+  for (std::string* v : {&d.customer_name, &d.customer_email, &d.invoice_id, &d.plan, &d.card_brand,
+                         &d.card_last4, &d.time_zone, &d.update_url}) {
     *v = one_line(*v);
   }
   auto locale = resolve_locale(name, d.locale);
@@ -346,15 +463,23 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
   // the render with an error instead of recursing until the stack overflows.
   int expansions = 0;
   std::string runaway;
-  for (const auto& [pname, ptext] : partials(*locale)) {
+  const auto all_partials = partials(*locale);
+  // Spliced into the parts only once the locale's partials are read for good (see partials()).
+  const std::map<std::string, std::string>* leaves = nullptr;
+  {
+    std::lock_guard lock(cache_->mutex);
+    if (auto it = cache_->partials.find(*locale); it != cache_->partials.end())
+      leaves = &it->second;
+  }
+  for (const auto& [pname, ptext] : all_partials) {
     std::string copy = ptext;
     vars.set(pname, kainjow::mustache::partial([copy, pname = pname, &expansions, &runaway] {
-      if (++expansions > kMaxPartialExpansions) {
-        if (runaway.empty()) runaway = pname;
-        return std::string("{{");
-      }
-      return copy;
-    }));
+               if (++expansions > kMaxPartialExpansions) {
+                 if (runaway.empty()) runaway = pname;
+                 return std::string("{{");
+               }
+               return copy;
+             }));
   }
 
   Rendered out;
@@ -363,19 +488,24 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
                  std::string& target) -> Status {
     if (text.empty()) return Status::success();
     expansions = 0;
-    mustache m{text};
-    if (!html) m.set_custom_escape(identity);
-    if (!m.is_valid()) {
+    auto& cached = cache_->part(*locale + "/" + name + "|" + part, text, html, leaves);
+    std::lock_guard lock(cached.mutex);
+    mustache& m = cached.tmpl;
+    if (!m.is_valid()) {  // a parse error: the same for every message
       return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
     }
-    target = m.render(vars);
-    if (!runaway.empty()) {
-      return Error::permanent(name + " (" + *locale + ") " + part + ": partials expanded more than " +
-                              std::to_string(kMaxPartialExpansions) + " times (partial '" +
-                              runaway + "' includes itself?)");
-    }
-    if (!m.is_valid()) {
-      return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
+    target.clear();  // rendered straight into the string: no ostringstream per part
+    m.render(vars, [&target](const std::string& piece) { target += piece; });
+    if (!runaway.empty() || !m.is_valid()) {
+      const std::string message = m.error_message();
+      cached.reparse();  // the failed render left its error in the template
+      if (!runaway.empty()) {
+        return Error::permanent(name + " (" + *locale + ") " + part +
+                                ": partials expanded more than " +
+                                std::to_string(kMaxPartialExpansions) + " times (partial '" +
+                                runaway + "' includes itself?)");
+      }
+      return Error::permanent(name + " (" + *locale + ") " + part + ": " + message);
     }
     return Status::success();
   };

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
@@ -115,5 +116,26 @@ TEST_CASE("a customer's sent contact times cost the same beside a large history"
   const long on_large =
       instructions(*large, [&] { large->outbox().sent_contact_times("cus-target", kSince); });
   INFO("instructions: " << on_small << " with 20 rows, " << on_large << " with 40,000");
+  CHECK(on_large < 2 * on_small + 200);
+}
+
+TEST_CASE("the decline codes learned after a cursor are read without reading every later event",
+          "[store][scale]") {
+  // The scheduler's declines cursor moves only when a decline_code event arrives; the events of
+  // other kinds written after it must not be read at every tick.
+  TempDb small_dir, large_dir;
+  auto small = with_history(small_dir, 10);
+  auto large = with_history(large_dir, 20000);
+  auto& db = dynamic_cast<store::sqlite::SqliteEngine&>(*large).sqlite().raw();
+  db.exec(
+      "INSERT INTO case_events(case_id, at, kind, detail) SELECT id, '2026-06-01T09:00:00Z', "
+      "'step_sent', 'sent' FROM cases");
+  static const std::array<std::string, 1> kinds = {"decline_code"};
+  std::vector<store::CaseEvent> a, b;
+  const long on_small = instructions(*small, [&] { a = small->cases().events_after(0, kinds, 100); });
+  const long on_large = instructions(*large, [&] { b = large->cases().events_after(0, kinds, 100); });
+  CHECK(a.empty());
+  CHECK(b.empty());
+  INFO("instructions: " << on_small << " with no events, " << on_large << " with 20,001");
   CHECK(on_large < 2 * on_small + 200);
 }

@@ -21,7 +21,7 @@ class StoreError : public std::runtime_error {
 
 // The schema version this dunningd writes and reads. Every engine migrates to it on open with the
 // same numbered migrations (one per version).
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 class Database {
  public:

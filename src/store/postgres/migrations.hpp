@@ -22,7 +22,7 @@
 
 namespace dunning::store::postgres {
 
-inline constexpr std::array<std::string_view, 8> kMigrations = {
+inline constexpr std::array<std::string_view, 9> kMigrations = {
     // ---- version 1
     R"sql(
 -- Positions of the fed tables, in commit order (see the header of this file).
@@ -348,6 +348,13 @@ CREATE INDEX stripe_attempts_invoice ON stripe_attempts(invoice_id);
 CREATE INDEX stripe_attempts_intent ON stripe_attempts(payment_intent_id);
 CREATE INDEX stripe_attempts_charge ON stripe_attempts(charge_id);
 CREATE INDEX stripe_attempts_like ON stripe_attempts(customer_id, currency, amount_minor, status);
+)sql",
+    // ---- version 9: the change feeds read from case_events by kind
+    R"sql(
+-- The scheduler reads the decline codes learned after a case opened (kind 'decline_code') past
+-- a cursor that only moves when one arrives: without this index every tick read every event
+-- written since, so a tick grew with the whole timeline history.
+CREATE INDEX case_events_kind ON case_events(kind, id);
 )sql",
 };
 
