@@ -206,6 +206,11 @@ struct UpliftSide {
 
 }  // namespace
 
+bool valid_group_by(const std::string& by) {
+  return by.empty() || by == "month" || by == "week" || by == "sequence" || by == "step" ||
+         by == "decline_code" || by == "currency" || by == "channel";
+}
+
 Interval wilson_interval(std::int64_t x, std::int64_t n) {
   const double nn = static_cast<double>(n), p = static_cast<double>(x) / nn, z2 = kZ95 * kZ95;
   const double denom = 1.0 + z2 / nn;

@@ -25,6 +25,9 @@ struct ReportOptions {
   int ltv_horizon_months = 36;
 };
 
+// True when `by` is one of the grouping dimensions above.
+bool valid_group_by(const std::string& by);
+
 // Computes the report. Memory is bounded by the number of groups, currencies, weeks and distinct
 // days-to-recover values, never by the number of cases.
 nlohmann::json build_report(store::ReportQueries& reports, const ReportOptions& opt);
