@@ -491,12 +491,19 @@ class ConsoleInBrowser(unittest.TestCase):
 
     @staticmethod
     def _stale(element):
-        from selenium.common.exceptions import StaleElementReferenceException
+        """True once `element` has left the document. Chromium says so either as a stale
+        reference or, when the old document is torn down mid-call, as an inspector error
+        ("Node with given id does not belong to the document")."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         try:
             element.tag_name
             return False
         except StaleElementReferenceException:
             return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
 
     def path(self):
         return urllib.parse.urlsplit(self.driver.current_url).path
