@@ -14,8 +14,8 @@ import subprocess
 import time
 import unittest
 
-from dunning_fixtures import (API_TOKEN, DUNNINGD, LINK_SECRET, STRIPE_SECRETS, Daemon,
-                              LiveDaemonCase, Workspace, db_dump, free_port, http_config, iso_ago,
+from dunning_fixtures import (API_TOKEN, DOOR_TABLES, DUNNINGD, LINK_SECRET, STRIPE_SECRETS,
+                              Daemon, LiveDaemonCase, Workspace, db_dump, free_port, http_config, iso_ago,
                               process_env, stripe_signature, unix_now, wait_for)
 
 SEQUENCES = """
@@ -68,14 +68,14 @@ class HostileDoors(LiveDaemonCase):
         return self.daemon.request("POST", path, body, **kw)
 
     def assert_refused(self, status_expected, body, field, path="/v1/events", **kw):
-        before = db_dump(self.ws.db_path)
+        before = db_dump(self.ws.db_path, DOOR_TABLES)
         status, headers, out = self.post(body, path=path, **kw)
         self.assertEqual(status, status_expected, out)
         self.assertIn("application/json", headers.get("Content-Type", ""))
         answer = json.loads(out)
         self.assertIn("error", answer)
         self.assertEqual(answer.get("field"), field, out)
-        self.assertEqual(before, db_dump(self.ws.db_path), "a refused request changed the db")
+        self.assertEqual(before, db_dump(self.ws.db_path, DOOR_TABLES), "a refused request changed the db")
         return answer
 
     def stripe(self, body, **kw):
@@ -117,12 +117,12 @@ class HostileDoors(LiveDaemonCase):
                     "data": {"object": {"id": "in_poison", "customer": "cus_poison",
                                         "amount_due": 100, "currency": "eur"}}}
             text = json.dumps(body)
-            before = db_dump(self.ws.db_path)
+            before = db_dump(self.ws.db_path, DOOR_TABLES)
             status, _, out = self.post(text, path="/v1/webhooks/stripe", token=None,
                                        headers={"Stripe-Signature":
                                                 stripe_signature(text, STRIPE_SECRET)})
             self.assertEqual((status, json.loads(out)["field"]), (422, "created"), out)
-            self.assertEqual(before, db_dump(self.ws.db_path))
+            self.assertEqual(before, db_dump(self.ws.db_path, DOOR_TABLES))
         for t in ("-9223372036854775808", "9223372036854775807"):
             self.assert_refused(400, "{}", "Stripe-Signature", path="/v1/webhooks/stripe",
                                 token=None, headers={"Stripe-Signature": f"t={t},v1=00"})
@@ -153,10 +153,10 @@ class HostileDoors(LiveDaemonCase):
         deep_objects = '{"a":' * 10000 + "1" + "}" * 10000
         self.assert_refused(422, deep_objects, "(body)")
         # A validly signed Stripe body is screened the same way.
-        before = db_dump(self.ws.db_path)
+        before = db_dump(self.ws.db_path, DOOR_TABLES)
         status, _, out = self.stripe(deep)
         self.assertEqual(status, 422, out)
-        self.assertEqual(before, db_dump(self.ws.db_path))
+        self.assertEqual(before, db_dump(self.ws.db_path, DOOR_TABLES))
         self.assert_alive_and_polling("deep")
 
     # ---- item 10: card numbers
@@ -194,10 +194,10 @@ class HostileDoors(LiveDaemonCase):
         body = {"id": "evt_ctl", "type": "customer.updated", "created": unix_now(),
                 "data": {"object": {"id": "cus_ctl", "name": "Ann\u001b[2J"}}}
         text = json.dumps(body)
-        before = db_dump(self.ws.db_path)
+        before = db_dump(self.ws.db_path, DOOR_TABLES)
         status, _, out = self.stripe(text)
         self.assertEqual((status, json.loads(out)["field"]), (422, "data.object.name"), out)
-        self.assertEqual(before, db_dump(self.ws.db_path))
+        self.assertEqual(before, db_dump(self.ws.db_path, DOOR_TABLES))
 
     def test_the_csv_import_rejects_rows_with_control_characters(self):
         path = os.path.join(self.ws.dir, "customers.csv")
@@ -236,10 +236,10 @@ class HostileDoors(LiveDaemonCase):
         s, _, b = self.stripe(body)
         self.assertEqual((s, json.loads(b)["status"]), (200, "duplicate"), b)
         body["data"]["object"]["email"] = "other@example.com"
-        before = db_dump(self.ws.db_path)
+        before = db_dump(self.ws.db_path, DOOR_TABLES)
         s, _, b = self.stripe(body)
         self.assertEqual((s, json.loads(b)["id"]), (409, "evt_redeliver"), b)
-        self.assertEqual(before, db_dump(self.ws.db_path))
+        self.assertEqual(before, db_dump(self.ws.db_path, DOOR_TABLES))
 
     # ---- item 13: Authorization, oversized and malformed requests
 
@@ -293,12 +293,12 @@ class HostileDoors(LiveDaemonCase):
                          [(1,)])
         self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM case_events WHERE case_id=? AND "
                                      "kind='clicked'", (case_id,)), [(1,)])
-        before = db_dump(self.ws.db_path)
+        before = db_dump(self.ws.db_path, DOOR_TABLES)
         for cid, customer_id in ((999999, "c-click"), (case_id, "c-someone-else")):
             status, _, _ = self.daemon.request(
                 "GET", "/r/" + link_token(customer_id, cid, unix_now() + 3600), token=None)
             self.assertEqual(status, 404)
-        self.assertEqual(before, db_dump(self.ws.db_path))
+        self.assertEqual(before, db_dump(self.ws.db_path, DOOR_TABLES))
 
     # ---- item 6: an exception on the worker does not stop the daemon
 
