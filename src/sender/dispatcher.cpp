@@ -499,12 +499,12 @@ DispatchStats Dispatcher::dispatch_due() {
       if (result.out_of_time) ++out_of_time;
     }
     if (out_of_time > 0) {
+      batch_size = std::max(1, batch_size / 2);
       spdlog::warn(
           "{} of {} messages could not start within half of the {}s lease: handed "
           "back, batches of {} from now on (raise outbox.lease or lower "
           "outbox.batch_size)",
-          out_of_time, mail.rows().size(), ob.lease.count(), std::max(1, batch_size / 2));
-      batch_size = std::max(1, batch_size / 2);
+          out_of_time, mail.rows().size(), ob.lease.count(), batch_size);
     }
     const auto t2 = std::chrono::steady_clock::now();
     const TimePoint done = clock_.now();
