@@ -421,9 +421,10 @@ DispatchStats Dispatcher::dispatch_due() {
   const auto budget =
       std::min<std::chrono::steady_clock::duration>(cfg_.daemon.poll_interval, kRoundBudget);
   const auto round_start = std::chrono::steady_clock::now();
-  // Halved when a batch could not start all its mail within its lease (a slow relay or a
-  // slow machine); never grows back within a round.
-  int batch_size = ob.batch_size;
+  // Halved when a batch could not start all its steps within its lease (a slow relay or a
+  // slow machine), for the rest of this process's life.
+  if (batch_size_ == 0 || batch_size_ > ob.batch_size) batch_size_ = ob.batch_size;
+  int& batch_size = batch_size_;
   for (;;) {
     if (stop_requested()) break;
     if (std::chrono::steady_clock::now() - round_start >= budget) {
@@ -431,26 +432,36 @@ DispatchStats Dispatcher::dispatch_due() {
       break;
     }
     // Each claim reads the clock: its lease runs from now, however long this round has taken.
+    // Mail is started only in the first half of the lease; the second half is left for the
+    // result to be recorded before another sender may claim the row again. Both count from
+    // the same instant, before the claim: time spent waiting for the write lock is lease time
+    // gone (another sender may claim the row once now + lease has passed, whenever we got it).
     const TimePoint now = clock_.now();
+    const sender::SendBounds bounds{
+        stop_, std::chrono::steady_clock::now() + std::chrono::milliseconds(ob.lease) / 2};
     std::vector<OutboxRow> batch;
     {
       store::Tx tx(db_);
       batch = outbox_.claim(now, ob.lease, batch_size, skip);
       tx.commit();
     }
-    // Mail is started only in the first half of the lease; the second half is left for the
-    // result to be recorded before another sender may claim the row again.
-    const sender::SendBounds bounds{
-        stop_, std::chrono::steady_clock::now() + std::chrono::milliseconds(ob.lease) / 2};
     if (batch.empty()) break;
 
     const auto t0 = std::chrono::steady_clock::now();
     BatchState facts;
     std::vector<Outcome> outcomes(batch.size());
     MailPipeline mail(channels_.email, bounds);
+    std::size_t out_of_time = 0;  // rows handed back unstarted because start_by passed
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& o = outcomes[i];
       o.row = batch[i];
+      if (bounds.reached()) {
+        // Past the time to start (or stopping): the rest goes back unprepared, while the lease
+        // is still ours, for this or another sender; nothing about it was decided.
+        o.d.kind = Decision::Kind::kRelease;
+        if (!stop_requested()) ++out_of_time;
+        continue;
+      }
       try {
         o.d = gate(o.row, facts, now);
         if (o.d.kind != Decision::Kind::kNone) continue;
@@ -492,7 +503,6 @@ DispatchStats Dispatcher::dispatch_due() {
     }
     const auto t1 = std::chrono::steady_clock::now();
     mail.finish();
-    std::size_t out_of_time = 0;
     for (std::size_t k = 0; k < mail.rows().size(); ++k) {
       const auto& result = mail.results()[k];
       on_email_result(outcomes[mail.rows()[k]].row, result, outcomes[mail.rows()[k]].d);
@@ -501,10 +511,10 @@ DispatchStats Dispatcher::dispatch_due() {
     if (out_of_time > 0) {
       batch_size = std::max(1, batch_size / 2);
       spdlog::warn(
-          "{} of {} messages could not start within half of the {}s lease: handed "
+          "{} of {} claimed steps could not start within half of the {}s lease: handed "
           "back, batches of {} from now on (raise outbox.lease or lower "
           "outbox.batch_size)",
-          out_of_time, mail.rows().size(), ob.lease.count(), batch_size);
+          out_of_time, batch.size(), ob.lease.count(), batch_size);
     }
     const auto t2 = std::chrono::steady_clock::now();
     const TimePoint done = clock_.now();
@@ -825,10 +835,10 @@ void Dispatcher::write(Outcome& o) {
       outbox_.mark_retry(row.id, o.at, "not processed");
       return;
     case Decision::Kind::kRelease:
-      outbox_.release(row.id);
+      outbox_.release(row.id, row.leased_until);
       return;
     case Decision::Kind::kDefer:
-      outbox_.defer(row.id, d.until, d.why);
+      outbox_.defer(row.id, row.leased_until, d.until, d.why);
       cases_.add_event(row.case_id, o.at, "step_deferred",
                        step_label(row) + ": " + d.why + "; due again " + format_iso8601(d.until));
       return;

@@ -674,7 +674,14 @@ TEST_CASE("the outbox queues a step once and leases each due row to one claimer"
     CHECK(after_lease.size() == 2);
     CHECK(after_lease[0].attempts == 2);
 
-    e.outbox().release(after_lease[0].id);
+    CHECK(after_lease[0].leased_until == now + Seconds(600));
+    // The first claimer, late: what it gives back must not free the second claim's lease.
+    e.outbox().release(claimed[0].id, claimed[0].leased_until);
+    e.outbox().defer(claimed[1].id, claimed[1].leased_until, now, "stale claim");
+    CHECK(e.outbox().claim(now + Seconds(301), Seconds(300), 10, skip).empty());
+    CHECK(e.outbox().for_case(case_id).at(2).last_error.empty());  // the action: not deferred
+
+    e.outbox().release(after_lease[0].id, after_lease[0].leased_until);
     auto back = e.outbox().claim(now + Seconds(300), Seconds(300), 10, skip);
     REQUIRE(back.size() == 1);
     CHECK(back[0].attempts == 2);  // the release undid the claim's attempt
@@ -746,7 +753,7 @@ TEST_CASE(
     CHECK(rows[0].attempts == 1);
 
     const TimePoint until = at("2026-11-03T08:00:00Z");
-    e.outbox().defer(rows[0].id, until, "outside the send window");
+    e.outbox().defer(rows[0].id, rows[0].leased_until, until, "outside the send window");
     auto deferred = e.outbox().for_case(case_id).at(0);
     CHECK(deferred.state == OutboxState::kPending);
     CHECK(deferred.due_at == until);
@@ -758,7 +765,7 @@ TEST_CASE(
     CHECK(again[0].id == rows[0].id);
     CHECK(again[0].attempts == 1);
     e.outbox().mark_sent(again[0].id, until);
-    e.outbox().defer(again[0].id, until + Seconds(3600), "too late");  // only pending rows move
+    e.outbox().defer(again[0].id, again[0].leased_until, until + Seconds(3600), "too late");  // only pending rows move
     CHECK(e.outbox().for_case(case_id).at(0).state == OutboxState::kSent);
     CHECK(e.outbox().for_case(case_id).at(0).due_at == until);
 
@@ -778,7 +785,7 @@ TEST_CASE(
     CHECK_FALSE(e.outbox().unconfirmed_contact(other, now));  // its outcome is known
     auto sms = e.outbox().claim(at("2026-11-02T11:00:00Z"), day, 10);
     REQUIRE(sms.size() == 1);
-    e.outbox().release(sms[0].id);  // given back unattempted: nothing went out
+    e.outbox().release(sms[0].id, sms[0].leased_until);  // given back unattempted: nothing went out
     CHECK_FALSE(e.outbox().unconfirmed_contact(other, at("2026-11-02T11:00:00Z")));
     sms = e.outbox().claim(at("2026-11-02T11:00:00Z"), day, 10);
     REQUIRE(sms.size() == 1);

@@ -153,6 +153,7 @@ class Dispatcher {
   OutcomeCounters* counters_ = nullptr;
   std::vector<std::string> probing_;  // channels whose pause ended: resumed on the next success
   std::vector<Outcome> unrecorded_;   // results the database refused; written first next round
+  int batch_size_ = 0;  // outbox.batch_size, halved each time a batch outlived half its lease
   std::mt19937 rng_;                  // backoff jitter
 };
 

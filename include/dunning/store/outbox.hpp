@@ -36,6 +36,9 @@ struct OutboxRow {
   std::optional<TimePoint> sent_at;
   std::string last_error;
   std::optional<std::string> card_id;  // retries: the card charged (per-card cap)
+  // Set by claim: the end of this claim's lease. It identifies the claim: once it has passed,
+  // another sender may claim the row, and what this claim gives back must not touch theirs.
+  TimePoint leased_until;
 };
 
 class Outbox {
@@ -61,12 +64,16 @@ class Outbox {
   // untouched. Atomic on its own: two claimers never lease the same row.
   virtual std::vector<OutboxRow> claim(TimePoint now, Seconds lease, int limit,
                                        std::span<const std::string> skip_channels = {}) = 0;
-  // Gives a claimed row back unattempted: frees its lease and undoes the claim's attempt.
-  virtual void release(std::int64_t id) = 0;
+  // Gives a claimed row back unattempted: frees its lease and undoes the claim's attempt. Only
+  // while the row is still this claim's (`leased_until` from claim): a row whose lease expired
+  // and that another sender claimed since is left to them.
+  virtual void release(std::int64_t id, TimePoint leased_until) = 0;
   virtual void mark_sent(std::int64_t id, TimePoint at) = 0;
   // The send-time gate said "not now": the row stays pending, due (and next tried) at `until`,
-  // its claim undone (not an attempt), with the reason.
-  virtual void defer(std::int64_t id, TimePoint until, const std::string& reason) = 0;
+  // its claim undone (not an attempt), with the reason; only while the row is still this claim's
+  // (as release).
+  virtual void defer(std::int64_t id, TimePoint leased_until, TimePoint until,
+                     const std::string& reason) = 0;
   // Keeps the row pending, next tried at `next_attempt_at`, with the error that delayed it.
   virtual void mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) = 0;
   // Ends the row in `state` (failed, skipped, cancelled) with its reason.

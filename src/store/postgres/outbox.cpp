@@ -87,17 +87,18 @@ std::vector<OutboxRow> PgOutbox::claim(TimePoint now, Seconds lease, int limit,
         p);
     std::vector<OutboxRow> out;
     for (int i = 0; i < s.size(); ++i) read_or_skip(reported_, s, i, "outbox", read_outbox, out);
+    for (auto& row : out) row.leased_until = now + lease;
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   });
 }
 
-void PgOutbox::release(std::int64_t id) {
+void PgOutbox::release(std::int64_t id, TimePoint leased_until) {
   guard("release_outbox", [&] {
     db_.query(
         "UPDATE outbox SET lease_until = NULL, attempts = GREATEST(attempts - 1, 0) "
-        "WHERE id = ? AND state = 'pending'",
-        Params().add(id));
+        "WHERE id = ? AND state = 'pending' AND lease_until = ?",
+        Params().add(id).add(iso(leased_until)));
   });
 }
 
@@ -106,13 +107,15 @@ void PgOutbox::mark_sent(std::int64_t id, TimePoint at) {
         [&] { db_.query(sql::kMarkOutboxSent, Params().add(iso(at)).add(id)); });
 }
 
-void PgOutbox::defer(std::int64_t id, TimePoint until, const std::string& reason) {
+void PgOutbox::defer(std::int64_t id, TimePoint leased_until, TimePoint until,
+                     const std::string& reason) {
   guard("defer_outbox", [&] {
     // SQLite's two-argument MAX is GREATEST here.
     db_.query(
         "UPDATE outbox SET due_at = ?1, next_attempt_at = ?1, lease_until = NULL, "
-        "attempts = GREATEST(attempts - 1, 0), last_error = ?2 WHERE id = ?3 AND state = 'pending'",
-        Params().add(iso(until)).add(reason).add(id));
+        "attempts = GREATEST(attempts - 1, 0), last_error = ?2 WHERE id = ?3 AND state = 'pending' "
+        "AND lease_until = ?4",
+        Params().add(iso(until)).add(reason).add(id).add(iso(leased_until)));
   });
 }
 

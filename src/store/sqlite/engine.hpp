@@ -108,9 +108,10 @@ class SqliteOutbox final : public Outbox {
                               const std::string& reason) override;
   std::vector<OutboxRow> claim(TimePoint now, Seconds lease, int limit,
                                std::span<const std::string> skip_channels) override;
-  void release(std::int64_t id) override;
+  void release(std::int64_t id, TimePoint leased_until) override;
   void mark_sent(std::int64_t id, TimePoint at) override;
-  void defer(std::int64_t id, TimePoint until, const std::string& reason) override;
+  void defer(std::int64_t id, TimePoint leased_until, TimePoint until,
+             const std::string& reason) override;
   void mark_retry(std::int64_t id, TimePoint next_attempt_at, const std::string& error) override;
   void mark_final(std::int64_t id, OutboxState state, TimePoint at,
                   const std::string& error) override;

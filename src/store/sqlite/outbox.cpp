@@ -57,17 +57,18 @@ std::vector<OutboxRow> SqliteOutbox::claim(TimePoint now, Seconds lease, int lim
       s.bind(static_cast<int>(i) + 4, skip_channels[i]);
     std::vector<OutboxRow> out;
     while (s.step()) read_or_skip(reported_, *s, "outbox", read_outbox, out);
+    for (auto& row : out) row.leased_until = now + lease;
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   });
 }
 
-void SqliteOutbox::release(std::int64_t id) {
+void SqliteOutbox::release(std::int64_t id, TimePoint leased_until) {
   guard("release_outbox", [&] {
     auto s = db_.prepare(
         "UPDATE outbox SET lease_until = NULL, attempts = MAX(attempts - 1, 0) "
-        "WHERE id = ? AND state = 'pending'");
-    s.bind(1, id).run();
+        "WHERE id = ? AND state = 'pending' AND lease_until = ?");
+    s.bind(1, id).bind(2, iso(leased_until)).run();
   });
 }
 
@@ -78,12 +79,14 @@ void SqliteOutbox::mark_sent(std::int64_t id, TimePoint at) {
   });
 }
 
-void SqliteOutbox::defer(std::int64_t id, TimePoint until, const std::string& reason) {
+void SqliteOutbox::defer(std::int64_t id, TimePoint leased_until, TimePoint until,
+                         const std::string& reason) {
   guard("defer_outbox", [&] {
     auto s = db_.prepare(
         "UPDATE outbox SET due_at = ?1, next_attempt_at = ?1, lease_until = NULL, "
-        "attempts = MAX(attempts - 1, 0), last_error = ?2 WHERE id = ?3 AND state = 'pending'");
-    s.bind(1, iso(until)).bind(2, reason).bind(3, id).run();
+        "attempts = MAX(attempts - 1, 0), last_error = ?2 WHERE id = ?3 AND state = 'pending' "
+        "AND lease_until = ?4");
+    s.bind(1, iso(until)).bind(2, reason).bind(3, id).bind(4, iso(leased_until)).run();
   });
 }
 
