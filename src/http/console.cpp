@@ -67,6 +67,52 @@ kainjow::mustache::data to_data(const json& j) {
   return data{j.dump()};
 }
 
+// The uplift of a report in one sentence: both groups' recoveries, the difference with its 95%
+// interval, or why there is none yet.
+std::string uplift_text(const json& up) {
+  auto side = [](const json& s) {
+    return s.value("recovered", std::int64_t{0}) == 0 && s.value("cases", std::int64_t{0}) == 0
+               ? std::string("no cases")
+               : std::to_string(s.value("recovered", std::int64_t{0})) + " of " +
+                     std::to_string(s.value("cases", std::int64_t{0})) + " recovered";
+  };
+  std::string text =
+      "Contacted: " + side(up["contacted"]) + "; holdout: " + side(up["holdout"]) + ". ";
+  if (up["difference"].is_number()) {
+    text +=
+        fmt::format("Difference {:+.1f} percentage points (95% interval {:+.1f} to {:+.1f}), {}.",
+                    up["difference"].get<double>() * 100, up["ci95_low"].get<double>() * 100,
+                    up["ci95_high"].get<double>() * 100,
+                    up.value("significant", false) ? "significant" : "not significant");
+  } else {
+    text += "No uplift yet: " + up.value("note", std::string("not enough cases")) + ".";
+  }
+  return text;
+}
+
+// One table row per step of every sequence's funnel.
+json funnel_rows(const json& report) {
+  json rows = json::array();
+  for (const auto& [seq, f] : report["funnel"].items()) {
+    for (const auto& step : f["steps"]) {
+      rows.push_back({{"sequence", seq},
+                      {"step", step["step"].dump()},
+                      {"channel", step.value("channel", "")},
+                      {"template", step.value("template", "")},
+                      {"reached", step["reached"].dump()},
+                      {"after", step["recovered_after"].dump()}});
+    }
+  }
+  return rows;
+}
+
+// The report's SVG charts (drawn and escaped by the ledger's renderer), for {{{charts}}}.
+std::string charts_html(const json& report) {
+  std::ostringstream out;
+  ledger::write_report_charts(report, out);
+  return out.str();
+}
+
 std::string render(std::string_view tpl, const json& values) {
   kainjow::mustache::mustache m{std::string(tpl)};
   if (!m.is_valid()) throw std::logic_error("console template: " + m.error_message());
@@ -232,6 +278,13 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
   console::LoginThrottle throttle;
   std::string admin_password, finance_password;
   bool enabled = false;
+  // The overview's report of this month, rebuilt at most once a minute. Only the database
+  // worker (one thread) reads or writes it.
+  struct MonthReport {
+    TimePoint built;
+    TimePoint month_start;
+    json report;
+  } month_report;
 
   // ---- request context
   struct Ctx {
@@ -590,8 +643,22 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
     v["has_month"] = !month_rows.empty();
     v["month"] = date::format("%Y-%m", ymd);
     v["month_start"] = iso(month_start);
-    // The report itself is built only when asked for: it reads every case of the period.
     v["month_first_day"] = date::format("%F", date::sys_days{ymd.year() / ymd.month() / 1});
+    // The funnel and uplift of the cases opened this month: the report reads every case of the
+    // month, so the overview reuses one built less than a minute ago (same month).
+    auto& cached = self->month_report;
+    if (cached.built == TimePoint{} || cached.month_start != month_start ||
+        now - cached.built >= std::chrono::minutes(1) || now < cached.built) {
+      ledger::ReportOptions ro;
+      ro.from = month_start;
+      ro.as_of = now;
+      cached.report = ledger::build_report(st.reports(), ro);
+      cached.built = now;
+      cached.month_start = month_start;
+    }
+    v["month_uplift"] = uplift_text(cached.report["uplift"]);
+    v["month_funnel"] = funnel_rows(cached.report);
+    v["month_report_as_of"] = iso(cached.built);
     return html_response(200,
                          self->page(ctx, "Overview", "overview", render(assets::kOverview, v)));
   });
@@ -895,37 +962,9 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
       v["has_groups"] = !groups.empty();
       v["group_by"] = ro.by;
     }
-    const auto& up = report["uplift"];
-    std::string uplift;
-    auto side = [](const json& s) {
-      return s.value("recovered", std::int64_t{0}) == 0 && s.value("cases", std::int64_t{0}) == 0
-                 ? std::string("no cases")
-                 : std::to_string(s.value("recovered", std::int64_t{0})) + " of " +
-                       std::to_string(s.value("cases", std::int64_t{0})) + " recovered";
-    };
-    uplift = "Contacted: " + side(up["contacted"]) + "; holdout: " + side(up["holdout"]) + ". ";
-    if (up["difference"].is_number()) {
-      uplift +=
-          fmt::format("Difference {:+.1f} percentage points (95% interval {:+.1f} to {:+.1f}), {}.",
-                      up["difference"].get<double>() * 100, up["ci95_low"].get<double>() * 100,
-                      up["ci95_high"].get<double>() * 100,
-                      up.value("significant", false) ? "significant" : "not significant");
-    } else {
-      uplift += "No uplift yet: " + up.value("note", std::string("not enough cases")) + ".";
-    }
-    v["uplift"] = uplift;
-    json funnel = json::array();
-    for (const auto& [seq, f] : report["funnel"].items()) {
-      for (const auto& step : f["steps"]) {
-        funnel.push_back({{"sequence", seq},
-                          {"step", step["step"].dump()},
-                          {"channel", step.value("channel", "")},
-                          {"template", step.value("template", "")},
-                          {"reached", step["reached"].dump()},
-                          {"after", step["recovered_after"].dump()}});
-      }
-    }
-    v["funnel"] = funnel;
+    v["uplift"] = uplift_text(report["uplift"]);
+    v["funnel"] = funnel_rows(report);
+    v["charts"] = charts_html(report);
     return html_response(
         period.error.empty() ? 200 : 422,
         self->page(ctx, "Finance report", "report", render(assets::kReport, v), "", period.error));

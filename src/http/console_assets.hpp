@@ -69,6 +69,9 @@ del { color: var(--bad); }
 ins { color: var(--ok); text-decoration: none; font-weight: 600; }
 .login { max-width: 24rem; margin: 3rem auto; }
 .login form div { display: flex; flex-direction: column; margin-bottom: 1rem; }
+figure.chart { margin: 1rem 0 1.5rem; }
+svg.chart { display: block; width: 100%; max-width: 62rem; height: auto; }
+svg.chart .axis, svg.chart .tick, svg.chart .label, svg.chart .value { font-size: 12px; fill: #333; }
 @media (max-width: 40rem) {
   header form { margin-left: 0; }
   dl.facts { grid-template-columns: 1fr; }
@@ -180,8 +183,17 @@ inline constexpr std::string_view kOverview = R"html(<section aria-labelledby="h
 </table></div>
 {{/has_month}}
 {{^has_month}}<p>No money moved this month yet.</p>{{/has_month}}
-<p>The funnel and the uplift against the holdout group for the cases opened this month:
-<a href="/ui/report?from={{month_first_day}}" id="month-report">this month's report</a>.</p>
+</section>
+<section aria-labelledby="month-funnel-h">
+<h2 id="month-funnel-h">Cases opened this month: uplift and funnel</h2>
+<p class="muted">From the report of the cases opened since {{month_first_day}}, outcomes as of {{month_report_as_of}} (rebuilt at most once a minute); the whole report: <a href="/ui/report?from={{month_first_day}}" id="month-report">this month's report</a>.</p>
+<p id="month-uplift"><strong>Uplift against the holdout group:</strong> {{month_uplift}}</p>
+<div class="table-wrap" tabindex="0"><table id="month-funnel">
+<caption>Funnel: cases that reached each step, and recovered after it before the next</caption>
+<thead><tr><th scope="col">Sequence</th><th scope="col" class="num">Step</th><th scope="col">Channel</th><th scope="col">Template</th><th scope="col" class="num">Cases reached</th><th scope="col" class="num">Recovered after it</th></tr></thead>
+<tbody>{{#month_funnel}}<tr><th scope="row">{{sequence}}</th><td class="num">{{step}}</td><td>{{channel}}</td><td>{{template}}</td><td class="num">{{reached}}</td><td class="num">{{after}}</td></tr>{{/month_funnel}}
+{{^month_funnel}}<tr><td colspan="6">No step was sent yet for cases opened this month.</td></tr>{{/month_funnel}}</tbody>
+</table></div>
 </section>
 )html";
 
@@ -286,6 +298,8 @@ Amounts are per currency and never added across currencies.</p>
 <tbody>{{#funnel}}<tr><th scope="row">{{sequence}}</th><td class="num">{{step}}</td><td>{{channel}}</td><td>{{template}}</td><td class="num">{{reached}}</td><td class="num">{{after}}</td></tr>{{/funnel}}
 {{^funnel}}<tr><td colspan="6">No step was sent for cases of this period.</td></tr>{{/funnel}}</tbody>
 </table></div>
+<h2>Charts</h2>
+<div id="charts">{{{charts}}}</div>
 )html";
 
 inline constexpr std::string_view kLedger = R"html(<form class="filters" method="get" action="/ui/ledger" aria-label="Ledger period">

@@ -444,6 +444,21 @@ void write_report_table(const json& r, std::ostream& out) {
   }
 }
 
+void write_report_charts(const json& r, std::ostream& out) {
+  for (auto c = r["weekly_recovered"].begin(); c != r["weekly_recovered"].end(); ++c) {
+    out << "<figure class=\"chart\"><figcaption>Recovered revenue per week, " << c.key()
+        << "</figcaption>\n";
+    weekly_chart(out, r, c.key(), weekly_axis(r, c.key(), c.value()));
+    out << "</figure>\n";
+  }
+  for (auto f = r["funnel"].begin(); f != r["funnel"].end(); ++f) {
+    out << "<figure class=\"chart\"><figcaption>Funnel of " << html_escape(f.key())
+        << ": cases that reached each step (light), recovered after it (dark)</figcaption>\n";
+    funnel_chart(out, f.key(), f.value());
+    out << "</figure>\n";
+  }
+}
+
 void write_report_html(const json& r, std::ostream& out) {
   // A phone gets the page at its own width: charts scale with their viewBox, wide tables
   // scroll sideways inside their box instead of widening the page.

@@ -560,6 +560,20 @@ class ConsoleInBrowser(unittest.TestCase):
             self.assertIn("EUR", self.find("#month").text)
             self.assertIn("7.00 EUR (1)",
                           self.find('#month td[data-kind="recovered_without_contact"]').text)
+        # This month's uplift and funnel: what `dunningd report` says of the cases opened this
+        # month (read after the page: steps sent meanwhile can only add to it).
+        month_start = utc_now().strftime("%Y-%m-01")
+        month = json.loads(live.ws.run("report", "--format", "json", "--from", month_start).stdout)
+        self.assertIn("holdout: no cases", self.find("#month-uplift").text)  # no holdout
+        for row in self.find_all("#month-funnel tbody tr"):
+            cells = [c.text for c in row.find_elements("css selector", "th, td")]
+            if len(cells) == 1:
+                self.assertIn("No step was sent yet", cells[0])
+                continue
+            steps = {str(st["step"]): st for st in month["funnel"][cells[0]]["steps"]}
+            self.assertIn(cells[1], steps)
+            self.assertEqual(cells[2], steps[cells[1]]["channel"])
+            self.assertLessEqual(int(cells[4]), steps[cells[1]]["reached"])
         self.page_checks("overview")
 
         # Cases: filter, then page through.
@@ -676,6 +690,15 @@ class ConsoleInBrowser(unittest.TestCase):
                 expected = expected[part]
             self.assertEqual(json.loads(cell.get_attribute("data-value")), expected, key)
         self.assertIn("holdout: no cases", self.find("#uplift").text)  # no holdout configured
+        # The report's charts: recovered revenue per week for each currency that recovered any,
+        # and a funnel for each sequence with a step sent.
+        weekly = self.find_all("#charts svg.chart.weekly")
+        self.assertEqual(sorted(w.get_attribute("aria-label").split()[-1] for w in weekly),
+                         sorted(cli["weekly_recovered"]))
+        funnels = self.find_all("#charts svg.chart.funnel")
+        self.assertLessEqual(len(funnels), len(cli["funnel"]))
+        for f in funnels:
+            self.assertIn(f.get_attribute("aria-label").removeprefix("funnel of "), cli["funnel"])
         self.assertFalse(self.find_all("#pause"))
         self.page_checks("report")
         # The finance user sees no admin buttons on a case.

@@ -48,5 +48,9 @@ void write_report_table(const nlohmann::json& report, std::ostream& out);
 // One self-contained HTML file: inline CSS and SVG charts, no scripts, no external assets.
 // Every figure carries data-key (its JSON pointer in the json report) and data-value.
 void write_report_html(const nlohmann::json& report, std::ostream& out);
+// The report's charts alone, as inline SVG (the same drawings as the HTML report): recovered
+// revenue per week, one chart per currency, then the funnel of each sequence. For pages that
+// show the report's numbers themselves (the console).
+void write_report_charts(const nlohmann::json& report, std::ostream& out);
 
 }  // namespace dunning::ledger
