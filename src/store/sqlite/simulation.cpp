@@ -12,9 +12,6 @@ void SqliteSimulation::prepare() {
     // re-reading pages from the OS at every query.
     db.exec("PRAGMA synchronous=OFF");
     db.exec("PRAGMA locking_mode=EXCLUSIVE");
-    db.exec("PRAGMA journal_mode=MEMORY");
-    db.exec("PRAGMA temp_store=MEMORY");
-    db.exec("PRAGMA cache_size=-32768");
     sqlite::Transaction tx(db);
     db.exec(R"sql(
 DROP TRIGGER IF EXISTS ledger_is_append_only_update;
@@ -23,11 +20,19 @@ DELETE FROM ledger; DELETE FROM outbox; DELETE FROM case_events; DELETE FROM car
 DELETE FROM clicks; DELETE FROM cases; DELETE FROM cursors; DELETE FROM card_changes;
 DELETE FROM subscription_changes; DELETE FROM rejected_rows;
 DROP TABLE IF EXISTS simulation_payments;
+-- In time order, so that each day's release reads and deletes neighbouring pages.
 CREATE TABLE simulation_payments AS SELECT * FROM payments ORDER BY occurred_at, rowid;
 CREATE INDEX simulation_payments_at ON simulation_payments(occurred_at);
 DELETE FROM payments;
 )sql");
     tx.commit();
+    // Only now: the copy above (sorted), its index and the emptied tables change every page of
+    // the payments; their undo journal and sort go to files, not the heap (they grow with the
+    // year). A day's transaction later changes a few pages: its journal in memory is small.
+    // The bigger page cache too comes only now: the sort of the copy would fill it as well.
+    db.exec("PRAGMA journal_mode=MEMORY");
+    db.exec("PRAGMA temp_store=MEMORY");
+    db.exec("PRAGMA cache_size=-32768");
   });
 }
 
