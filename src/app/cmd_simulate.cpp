@@ -12,6 +12,8 @@
 
 #include "app/commands.hpp"
 #include "dunning/app/poller.hpp"
+#include "dunning/config/config.hpp"
+#include "dunning/rules/rules.hpp"
 
 namespace dunning::app {
 
@@ -69,6 +71,7 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
     std::string to;
     std::string db;
     std::string step = "1d";
+    std::string sequences;
     bool totals_only = false;
   };
   auto opt = std::make_shared<Options>();
@@ -79,9 +82,28 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
                   "write the simulation copy here and keep it (default: a temporary file)");
   sub->add_option("--step", opt->step, "virtual time between two ticks")->capture_default_str();
   sub->add_flag("--totals-only", opt->totals_only, "print only the totals");
+  sub->add_option("--sequences", opt->sequences,
+                  "replay with this sequences file instead of the configured one (what a change "
+                  "would have done: run once with it and once without, and compare the totals)");
   return {sub, [&cli, opt]() -> int {
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;
+            if (!opt->sequences.empty()) {
+              // Checked as a reload checks it: any error and nothing is simulated.
+              auto seqs = config::load_sequences(opt->sequences);
+              if (seqs.ok()) {
+                auto findings = rules::check_sequences(seqs.value);
+                seqs.errors.insert(seqs.errors.end(), findings.begin(), findings.end());
+              }
+              for (const auto& e : seqs.errors) std::cerr << e.to_string() << '\n';
+              if (!seqs.ok()) {
+                std::cerr << "dunningd: " << opt->sequences << " is not valid (errors above)\n";
+                return kExitConfig;
+              }
+              auto changed = std::make_shared<config::Config>(*cfg);
+              changed->sequences = std::move(seqs.value);
+              cfg = std::move(changed);
+            }
             auto from = parse_time_option(opt->from, "--from");
             auto to = parse_time_option(opt->to, "--to");
             auto step = parse_duration(opt->step);
@@ -157,6 +179,14 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             std::map<std::string, int> by_state;
             std::map<std::string, int> messages_per_customer;
             std::map<std::string, int> retries_per_card;
+            // Per sequence: cases, their outcomes, messages sent and retries made.
+            struct PerSequence {
+              int cases = 0;
+              std::map<std::string, int> states;
+              int messages = 0;
+              int retries = 0;
+            };
+            std::map<std::string, PerSequence> per_sequence;
             int steps = 0;
             // Page by page in id order: memory stays flat however many cases the year opened.
             std::int64_t case_count = 0;
@@ -169,14 +199,21 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
               for (const auto& c : cases) {
                 ++case_count;
                 ++by_state[std::string(store::to_string(c.state))];
+                auto& seq = per_sequence[c.sequence_id.empty() ? "-" : c.sequence_id];
+                ++seq.cases;
+                ++seq.states[std::string(store::to_string(c.state))];
                 messages_per_customer.try_emplace(c.customer_id, 0);
                 const auto rows = db.outbox().for_case(c.id);
                 steps += static_cast<int>(rows.size());
                 for (const auto& row : rows) {
-                  if (row.channel != "action" && row.state == store::OutboxState::kSent)
+                  if (row.channel != "action" && row.state == store::OutboxState::kSent) {
                     ++messages_per_customer[c.customer_id];
-                  if (row.action == "retry" && row.state != store::OutboxState::kCancelled)
+                    ++seq.messages;
+                  }
+                  if (row.action == "retry" && row.state != store::OutboxState::kCancelled) {
                     ++retries_per_card[row.card_id.value_or("?")];
+                    ++seq.retries;
+                  }
                 }
                 if (opt->totals_only) continue;
                 std::cout << "case " << c.id << " " << store::to_string(c.state) << " customer "
@@ -195,6 +232,12 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             std::cout << "total cases " << case_count << '\n';
             for (const auto& [state, n] : by_state)
               std::cout << "total outcome " << state << " " << n << '\n';
+            for (const auto& [id, seq] : per_sequence) {
+              std::cout << "total sequence " << id << " cases " << seq.cases << " messages "
+                        << seq.messages << " retries " << seq.retries;
+              for (const auto& [state, n] : seq.states) std::cout << ' ' << state << ' ' << n;
+              std::cout << '\n';
+            }
             if (!opt->totals_only) {
               for (const auto& [customer, n] : messages_per_customer)
                 std::cout << "customer " << customer << " messages " << n << '\n';

@@ -88,6 +88,28 @@ def parse_totals(stdout):
     return totals
 
 
+def parse_sequences(stdout):
+    """`total sequence ID cases N messages N retries N STATE N ...` lines, by sequence."""
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith("total sequence "):
+            words = line.split()
+            out[words[2]] = {words[i]: int(words[i + 1]) for i in range(3, len(words), 2)}
+    return out
+
+
+# One sequence for every failure instead of the shipped soft/hard pair: three emails.
+SEQ_CHANGED = """
+sequences:
+  - id: everything
+    trigger: payment_failed
+    steps:
+      - {at: 0h, email: payment-failed}
+      - {at: 2d, email: payment-failed}
+      - {at: 5d, email: payment-failed}
+"""
+
+
 class SimulateMatchesReality(unittest.TestCase):
     def test_simulate_totals_equal_a_real_month_of_daily_run_once(self):
         people, cards, payments = month_of_data()
@@ -133,6 +155,62 @@ class SimulateMatchesReality(unittest.TestCase):
         self.assertTrue(os.path.exists(copy))
         # Per-case timelines explain the decisions.
         self.assertRegex(out, r"opened: sequence '(soft|hard)-decline'")
+
+    def test_simulate_with_a_changed_sequences_file_predicts_a_real_month_under_it(self):
+        # What an admin asks before a change goes live: "what would this file have done?"
+        # Oracle: a real month of daily `run --once` with the changed file, per sequence.
+        people, cards, payments = month_of_data(seed=11)
+        with SmtpServer() as smtp:
+            real = Workspace(smtp.port, SEQ_CHANGED)
+            self.addCleanup(real.cleanup)
+            real.run("migrate")
+            load_people(real, people, cards)
+            pending = list(payments)
+            for day in range(DAYS + 1):
+                now = START + datetime.timedelta(days=day)
+                while pending and pending[0][6] <= now:
+                    add(real, pending.pop(0))
+                real.tick(iso(now))
+        expected = {}
+        for seq, cases, messages, retries in real.sql(
+                "SELECT c.sequence_id, COUNT(DISTINCT c.id),"
+                " SUM(CASE WHEN o.state = 'sent' AND o.channel <> 'action' THEN 1 ELSE 0 END),"
+                " SUM(CASE WHEN o.action = 'retry' AND o.state <> 'cancelled' THEN 1 ELSE 0 END)"
+                " FROM cases c LEFT JOIN outbox o ON o.case_id = c.id GROUP BY c.sequence_id"):
+            expected[seq or "-"] = {"cases": cases, "messages": messages, "retries": retries}
+        for seq, state, n in real.sql(
+                "SELECT sequence_id, state, COUNT(*) FROM cases GROUP BY 1, 2"):
+            expected[seq or "-"][state] = n
+
+        sim = Workspace(1)  # the shipped sequences are the running ones
+        self.addCleanup(sim.cleanup)
+        sim.run("migrate")
+        load_people(sim, people, cards)
+        for p in payments:
+            add(sim, p)
+        changed = os.path.join(sim.dir, "changed.yaml")
+        with open(changed, "w") as f:
+            f.write(SEQ_CHANGED)
+        span = ("--from", iso(START), "--to", iso(START + datetime.timedelta(days=DAYS)))
+        current = parse_sequences(sim.run("simulate", "--config", sim.config, *span,
+                                          "--totals-only").stdout)
+        proposed = parse_sequences(sim.run("simulate", "--config", sim.config, *span,
+                                           "--totals-only", "--sequences", changed).stdout)
+        self.assertGreater(expected["everything"]["cases"], 20)
+        self.assertGreater(expected["everything"]["messages"], 40)
+        self.assertEqual(proposed, expected)
+        # Side by side with the running rules: other sequences, other counts.
+        self.assertNotIn("everything", current)
+        self.assertTrue({"soft-decline", "hard-decline"} & set(current), current)
+
+        # A broken file: named with its line, nothing simulated.
+        with open(changed, "a") as f:
+            f.write("    colour: blue\n")
+        bad = sim.run("simulate", "--config", sim.config, *span, "--sequences", changed,
+                      check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertRegex(bad.stderr, r"changed\.yaml:\d+")
+        self.assertNotIn("total cases", bad.stdout)
 
     def test_simulate_refuses_to_use_the_real_database(self):
         ws = Workspace(1)
