@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/process.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <filesystem>
@@ -13,7 +14,9 @@
 #include <kainjow/mustache.hpp>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "dunning/cases/lifecycle.hpp"
 #include "dunning/cases/plan.hpp"
@@ -278,6 +281,7 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
   console::LoginThrottle throttle;
   std::string admin_password, finance_password;
   bool enabled = false;
+  std::atomic<bool> previewing{false};  // one sequence preview at a time
   // The overview's report of this month, rebuilt at most once a minute. Only the database
   // worker (one thread) reads or writes it.
   struct MonthReport {
@@ -352,7 +356,10 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
               Respond respond);
   void ledger(const Ctx& ctx, const boost::urls::url_view& url, const std::string& format,
               Respond respond);
-  void sequences(const Ctx& ctx, const std::string& yaml, bool checked, Respond respond);
+  void sequences(const Ctx& ctx, const std::string& yaml, bool checked, Respond respond,
+                 json preview = nullptr);
+  void preview(const Ctx& ctx, const std::string& yaml, const std::string& from,
+               const std::string& to, Respond respond);
 };
 
 Console::Console(ConfigSnapshot config, const Clock& clock, Metrics& metrics, OnDb on_db)
@@ -502,6 +509,14 @@ void Console::Impl::handle(Request&& req, Respond respond) {
     if (!admin) return admins_only();
     auto yaml = form.find("yaml");
     return sequences(ctx, yaml == form.end() ? "" : yaml->second, true, std::move(respond));
+  }
+  if (seg.size() == 3 && page_name == "sequences" && seg[2] == "preview" && post) {
+    if (!admin) return admins_only();
+    auto field = [&](const char* name) {
+      auto it = form.find(name);
+      return it == form.end() ? std::string() : it->second;
+    };
+    return preview(ctx, field("yaml"), field("from"), field("to"), std::move(respond));
   }
   respond(message(ctx, 404, "Not found", "There is no such page in the console."));
 }
@@ -1126,12 +1141,168 @@ std::vector<config::ConfigError> check_pasted(const std::string& yaml,
 
 }  // namespace
 
+// ---- the preview of a sequence change: `dunningd simulate` twice over a past period
+
+namespace {
+
+struct Simulated {
+  std::string error;  // empty when it ran
+  std::string summary;
+  std::map<std::string, std::map<std::string, std::int64_t>> per_sequence;
+};
+
+// Runs this binary's `simulate` (a copy of the database, nothing sent) and reads its totals.
+Simulated simulate(const std::vector<std::string>& args, const fs::path& dir,
+                   const std::string& name, std::chrono::seconds timeout) {
+  namespace bp = boost::process;
+  Simulated r;
+  const fs::path out = dir / (name + ".out"), err = dir / (name + ".err");
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {"cannot find the dunningd binary: " + ec.message(), "", {}};
+  bp::child child(exe.string(), bp::args(args), bp::std_out > out.string(),
+                  bp::std_err > err.string(), bp::std_in < bp::null);
+  if (!child.wait_for(timeout)) {
+    child.terminate();
+    return {"the simulation took longer than " + std::to_string(timeout.count()) + " s", "", {}};
+  }
+  std::ifstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string total, kind, id;
+    words >> total >> kind;
+    if (total != "total") continue;
+    if (kind == "cases") {
+      std::int64_t n = 0;
+      words >> n;
+      r.summary = std::to_string(n) + " case(s)";
+    } else if (kind == "sequence" && words >> id) {
+      std::string key;
+      std::int64_t n = 0;
+      while (words >> key >> n) r.per_sequence[id][key] = n;
+    }
+  }
+  if (child.exit_code() != 0) {
+    std::ifstream e(err);
+    std::string text((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>());
+    r.error = "dunningd simulate failed (exit " + std::to_string(child.exit_code()) +
+              "): " + text.substr(0, 2000);
+  }
+  return r;
+}
+
+}  // namespace
+
+void Console::Impl::preview(const Ctx& ctx, const std::string& yaml, const std::string& from,
+                            const std::string& to, Respond respond) {
+  const auto cfg = config();
+  const auto f = parse_iso8601(from), t = parse_iso8601(to);
+  if (!f || !t || *t < *f || *t - *f > date::days(366)) {
+    return respond(message(ctx, 422, "Bad period",
+                           "The preview needs a start and an end date, the end not before the "
+                           "start, at most a year apart.",
+                           "/ui/sequences", "Back to the sequences"));
+  }
+  config::Sequences loaded;
+  const auto findings = check_pasted(yaml, *cfg, loaded);
+  if (std::any_of(findings.begin(), findings.end(), [](const auto& e) { return !e.warning; })) {
+    return sequences(ctx, yaml, true, std::move(respond));  // the findings, no preview
+  }
+  if (cfg->daemon.database.string().rfind("postgres", 0) == 0) {
+    return respond(message(ctx, 422, "Preview needs SQLite",
+                           "dunningd simulate replays a copy of a SQLite database; on PostgreSQL "
+                           "copy it first (docs/instances.md).",
+                           "/ui/sequences", "Back to the sequences"));
+  }
+  if (previewing.exchange(true)) {
+    return respond(message(ctx, 409, "A preview is running",
+                           "One preview runs at a time; try again when it has finished.",
+                           "/ui/sequences", "Back to the sequences"));
+  }
+  // Minutes for a big database: on a thread of its own, never the server's or the database
+  // worker's; the answer goes out when both runs are done.
+  std::thread([self = shared_from_this(), ctx, cfg, yaml, from, to,
+               respond = std::move(respond)]() mutable {
+    json preview;
+    std::string error;
+    try {
+      const fs::path dir = fs::temp_directory_path() / ("dunningd-preview-" + random_hex(8));
+      fs::create_directory(dir);
+      struct Cleanup {
+        fs::path dir;
+        ~Cleanup() {
+          std::error_code ec;
+          fs::remove_all(dir, ec);
+        }
+      } cleanup{dir};
+      {
+        std::ofstream out(dir / "sequences.yaml", std::ios::binary);
+        out << yaml;
+      }
+      const std::vector<std::string> base = {"simulate",    "--config", cfg->daemon.file.string(),
+                                             "--from",      from,       "--to",
+                                             to,            "--totals-only"};
+      auto changed = base;
+      changed.insert(changed.end(), {"--sequences", (dir / "sequences.yaml").string()});
+      const auto timeout = std::chrono::seconds(600);
+      const auto now_side = simulate(base, dir, "current", timeout);
+      const auto new_side = now_side.error.empty() ? simulate(changed, dir, "changed", timeout)
+                                                   : Simulated{};
+      error = !now_side.error.empty() ? now_side.error : new_side.error;
+      if (error.empty()) {
+        std::set<std::string> ids;
+        for (const auto& [id, _] : now_side.per_sequence) ids.insert(id);
+        for (const auto& [id, _] : new_side.per_sequence) ids.insert(id);
+        json rows = json::array();
+        auto get = [](const Simulated& s, const std::string& id, const std::string& key) {
+          auto it = s.per_sequence.find(id);
+          if (it == s.per_sequence.end()) return std::int64_t{0};
+          auto k = it->second.find(key);
+          return k == it->second.end() ? std::int64_t{0} : k->second;
+        };
+        for (const auto& id : ids) {
+          json cells = json::array();
+          for (const char* key : {"cases", "messages", "retries", "recovered", "lost"}) {
+            cells.push_back({{"side", "current"}, {"key", key}, {"n", std::to_string(get(now_side, id, key))}});
+            cells.push_back({{"side", "changed"}, {"key", key}, {"n", std::to_string(get(new_side, id, key))}});
+          }
+          rows.push_back({{"sequence", id}, {"cells", cells}});
+        }
+        preview = {{"from", from.substr(0, 10)},
+                   {"to", to.substr(0, 10)},
+                   {"current_summary", now_side.summary},
+                   {"proposed_summary", new_side.summary},
+                   {"rows", rows}};
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    self->previewing = false;
+    if (!error.empty()) {
+      spdlog::warn("console: sequence preview failed: {}", error);
+      return respond(self->message(ctx, 500, "Preview failed", error, "/ui/sequences",
+                                   "Back to the sequences"));
+    }
+    self->sequences(ctx, yaml, true, std::move(respond), std::move(preview));
+  }).detach();
+}
+
 void Console::Impl::sequences(const Ctx& ctx, const std::string& yaml, bool checked,
-                              Respond respond) {
+                              Respond respond, json preview) {
   const auto cfg = config();
   // Reading the pasted text and the template folder is file work: on the worker, not here.
-  on_db(std::move(respond), [self = shared_from_this(), ctx, cfg, yaml, checked](store::Engine&) {
+  const auto now = clock.now();
+  on_db(std::move(respond), [self = shared_from_this(), ctx, cfg, yaml, checked, now,
+                             preview = std::move(preview)](store::Engine&) {
     json v;
+    // The preview's period: the one asked for, else the last 30 days.
+    const auto day = [](TimePoint t) {
+      return date::format("%F", std::chrono::floor<date::days>(t));
+    };
+    v["preview_from"] = preview.is_object() ? preview["from"] : json(day(now - date::days(30)));
+    v["preview_to"] = preview.is_object() ? preview["to"] : json(day(now - date::days(1)));
+    v["preview"] = preview;
     v["file"] = cfg->sequences.file.string();
     const auto& d = cfg->sequences.defaults;
     v["defaults"] = window_text(d.send_window) + ", at most " +

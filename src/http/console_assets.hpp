@@ -336,7 +336,21 @@ inline constexpr std::string_view kSequences = R"html(<p class="muted">Running f
 <label for="yaml">sequences.yaml</label>
 <textarea id="yaml" name="yaml" spellcheck="false">{{yaml}}</textarea>
 <p><button type="submit" id="check">Check</button></p>
+<fieldset class="filters"><legend>Or preview it: replay a past period with the running sequences and with this file, side by side (nothing is sent or written)</legend>
+<div><label for="p-from">Payments from (UTC)</label><input id="p-from" name="from" type="date" value="{{preview_from}}"></div>
+<div><label for="p-to">To (inclusive)</label><input id="p-to" name="to" type="date" value="{{preview_to}}"></div>
+<div><button type="submit" formaction="/ui/sequences/preview" id="preview-button">Preview</button></div>
+</fieldset>
 </form>
+{{#preview}}
+<h2 id="preview-h">Preview, {{from}} to {{to}}</h2>
+<p class="muted"><code>dunningd simulate</code> on a copy of the database, once with the running sequences and once with the pasted file: {{current_summary}} now; {{proposed_summary}} with the change.</p>
+<div class="table-wrap" tabindex="0"><table id="preview">
+<caption>Per sequence: the running rules, then the pasted file</caption>
+<thead><tr><th scope="col">Sequence</th><th scope="col" class="num">Cases now</th><th scope="col" class="num">Cases with the change</th><th scope="col" class="num">Messages now</th><th scope="col" class="num">Messages with the change</th><th scope="col" class="num">Retries now</th><th scope="col" class="num">Retries with the change</th><th scope="col" class="num">Recovered now</th><th scope="col" class="num">Recovered with the change</th><th scope="col" class="num">Lost now</th><th scope="col" class="num">Lost with the change</th></tr></thead>
+<tbody>{{#rows}}<tr><th scope="row">{{sequence}}</th>{{#cells}}<td class="num" data-side="{{side}}" data-key="{{key}}">{{n}}</td>{{/cells}}</tr>{{/rows}}</tbody>
+</table></div>
+{{/preview}}
 {{#checked}}
 <h2 id="findings-h">Findings</h2>
 {{#clean}}<p class="flash" id="check-ok">No findings: {{count}} sequence(s) would load.</p>{{/clean}}

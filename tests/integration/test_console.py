@@ -41,6 +41,16 @@ defaults:
   send_window: {from: "00:00", to: "24:00"}
 """
 
+# A change to preview: every failure into one sequence with an email at once.
+CHANGED_SEQUENCES = """
+sequences:
+  - id: everything
+    trigger: payment_failed
+    steps:
+      - {at: 0h, email: payment-failed}
+      - {at: 21d, action: cancel}
+"""
+
 ARTIFACTS = os.environ.get("DUNNING_ARTIFACTS_DIR") or tempfile.mkdtemp(prefix="dunningd-ui-")
 AXE_JS = os.environ.get("DUNNING_AXE_JS", os.path.expanduser(
     "~/.cache/dunningd-test/node_modules/axe-core/axe.min.js"))
@@ -280,9 +290,59 @@ class ConsoleDoors(unittest.TestCase):
         self.assertEqual(self.live.state(case), "open")
         status, _, _, _ = c.post("/ui/sequences/check", {"csrf": token, "yaml": SEQUENCES})
         self.assertEqual(status, 403)
+        status, _, _, _ = c.post("/ui/sequences/preview", {"csrf": token, "yaml": SEQUENCES,
+                                                            "from": "2026-01-01",
+                                                            "to": "2026-01-02"})
+        self.assertEqual(status, 403)
         for path in ("/ui/report", "/ui/ledger", "/ui/sequences", "/ui/report.csv"):
             status, _, _, _ = c.get(path)
             self.assertEqual(status, 200, path)
+
+    def test_an_admin_previews_a_sequence_change_side_by_side_as_simulate_prints_it(self):
+        c = Client(self.live.port)
+        c.sign_in("admin", ADMIN_PASSWORD)
+        token = c.csrf()
+        start = (utc_now() - datetime.timedelta(days=3)).strftime("%Y-%m-%d")
+        end = (utc_now() + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        status, _, page, _ = c.post("/ui/sequences/preview", {
+            "csrf": token, "yaml": CHANGED_SEQUENCES, "from": start, "to": end})
+        self.assertEqual(status, 200, page)
+        table = page[page.index('<table id="preview">'):]
+        table = table[:table.index("</table>")]
+        shown = {}
+        for seq, cells in re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', table):
+            for side, key, n in re.findall(r'data-side="(\w+)" data-key="(\w+)">(\d+)<', cells):
+                shown[(seq, side, key)] = int(n)
+        # The oracle: `dunningd simulate` itself, with and without the pasted file.
+        changed = os.path.join(self.live.ws.dir, "changed.yaml")
+        with open(changed, "w") as f:
+            f.write(CHANGED_SEQUENCES)
+        span = ("--config", self.live.ws.config, "--from", start, "--to", end, "--totals-only")
+        sides = {"current": self.live.ws.run("simulate", *span).stdout,
+                 "changed": self.live.ws.run("simulate", *span, "--sequences", changed).stdout}
+        expected = {}
+        for side, out in sides.items():
+            for line in out.splitlines():
+                words = line.split()
+                if words[:2] == ["total", "sequence"]:
+                    counts = dict(zip(words[3::2], map(int, words[4::2])))
+                    for key in ("cases", "messages", "retries", "recovered", "lost"):
+                        expected[(words[2], side, key)] = counts.get(key, 0)
+        for (seq, side, key) in list(expected):
+            other = "changed" if side == "current" else "current"
+            expected.setdefault((seq, other, key), 0)
+        self.assertEqual(shown, expected)
+        self.assertGreaterEqual(shown[("everything", "changed", "cases")], 2)
+        self.assertEqual(shown[("everything", "current", "cases")], 0)
+        # A period the preview cannot take, and a file with an error: no simulation.
+        status, _, page, _ = c.post("/ui/sequences/preview", {
+            "csrf": token, "yaml": CHANGED_SEQUENCES, "from": end, "to": start})
+        self.assertEqual(status, 422)
+        status, _, page, _ = c.post("/ui/sequences/preview", {
+            "csrf": token, "yaml": CHANGED_SEQUENCES + "    colour: blue\n",
+            "from": start, "to": end})
+        self.assertIn('id="findings"', page)
+        self.assertNotIn('id="preview"', page)
 
     def test_an_admin_pauses_and_resumes_through_the_same_life_cycle_as_the_api(self):
         c = Client(self.live.port)
