@@ -541,11 +541,11 @@ class ConsoleInBrowser(unittest.TestCase):
     def open(self, path):
         self.driver.get(self.base + path)
 
-    def submit(self, css):
+    def submit(self, css, timeout=10):
         """Clicks a submit button and waits for the next page to load."""
         old = self.find("html")
         self.find(css).click()
-        wait_for(lambda: self._stale(old), timeout=10, what=f"the page after clicking {css}")
+        wait_for(lambda: self._stale(old), timeout=timeout, what=f"the page after clicking {css}")
         wait_for(lambda: self.driver.execute_script("return document.readyState") == "complete",
                  timeout=10, what="the page to load")
 
@@ -716,6 +716,23 @@ class ConsoleInBrowser(unittest.TestCase):
                          "unchanged")
         self.driver.execute_script("document.getElementById('findings-h').scrollIntoView()")
         self.page_checks("sequences-check")
+        # A correct change, previewed over the last days beside the running rules.
+        field = self.find("#yaml")
+        self.driver.execute_script("arguments[0].value = arguments[1];", field, CHANGED_SEQUENCES)
+        self.driver.execute_script(
+            "document.getElementById('p-from').value = arguments[0];"
+            "document.getElementById('p-to').value = arguments[1];",
+            (utc_now() - datetime.timedelta(days=3)).strftime("%Y-%m-%d"),
+            (utc_now() + datetime.timedelta(days=1)).strftime("%Y-%m-%d"))
+        self.submit("#preview-button", timeout=120)
+        rows = {row.find_element("css selector", "th").text: row
+                for row in self.find_all("#preview tbody tr")}
+        self.assertIn("everything", rows)
+        self.assertNotEqual(
+            rows["everything"].find_element(
+                "css selector", 'td[data-side="changed"][data-key="cases"]').text, "0")
+        self.driver.execute_script("document.getElementById('preview-h').scrollIntoView()")
+        self.page_checks("sequences-preview")
 
         # Ledger rows.
         self.open("/ui/ledger")
