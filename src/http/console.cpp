@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <boost/process.hpp>
+#include <boost/process/handles.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <filesystem>
@@ -1161,7 +1162,8 @@ Simulated simulate(const std::vector<std::string>& args, const fs::path& dir,
   const auto exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return {"cannot find the dunningd binary: " + ec.message(), "", {}};
   bp::child child(exe.string(), bp::args(args), bp::std_out > out.string(),
-                  bp::std_err > err.string(), bp::std_in < bp::null);
+                  bp::std_err > err.string(), bp::std_in < bp::null,
+                  bp::limit_handles);  // the daemon's sockets and files stay with the daemon
   if (!child.wait_for(timeout)) {
     child.terminate();
     return {"the simulation took longer than " + std::to_string(timeout.count()) + " s", "", {}};
