@@ -1109,24 +1109,34 @@ std::string window_text(const config::SendWindow& w) {
 
 // The findings `dunningd check` reports for a sequences file, for pasted text: loading (every
 // error with line:column), templates that do not exist, then the rules' own checks.
+// Pasted sequences.yaml text as a file in a folder of its own (its findings name the file, the
+// preview's simulations write beside it); the folder is removed with this object.
+class PastedFile {
+ public:
+  explicit PastedFile(const std::string& yaml)
+      : dir_(fs::temp_directory_path() / ("dunningd-console-" + random_hex(8))) {
+    fs::create_directory(dir_);
+    std::ofstream out(file(), std::ios::binary);
+    out << yaml;
+  }
+  PastedFile(const PastedFile&) = delete;
+  PastedFile& operator=(const PastedFile&) = delete;
+  ~PastedFile() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  const fs::path& dir() const { return dir_; }
+  fs::path file() const { return dir_ / "sequences.yaml"; }
+
+ private:
+  fs::path dir_;
+};
+
 std::vector<config::ConfigError> check_pasted(const std::string& yaml,
                                               const config::Config& running,
                                               config::Sequences& loaded) {
-  const fs::path dir = fs::temp_directory_path() / ("dunningd-console-" + random_hex(8));
-  fs::create_directory(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-  const fs::path file = dir / "sequences.yaml";
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << yaml;
-  }
-  auto seqs = config::load_sequences(file);
+  const PastedFile pasted(yaml);
+  auto seqs = config::load_sequences(pasted.file());
   auto findings = seqs.errors;
   if (seqs.ok()) {
     auto more = config::missing_templates(seqs.value, running.daemon);
@@ -1229,24 +1239,13 @@ void Console::Impl::preview(const Ctx& ctx, const std::string& yaml, const std::
     json preview;
     std::string error;
     try {
-      const fs::path dir = fs::temp_directory_path() / ("dunningd-preview-" + random_hex(8));
-      fs::create_directory(dir);
-      struct Cleanup {
-        fs::path dir;
-        ~Cleanup() {
-          std::error_code ec;
-          fs::remove_all(dir, ec);
-        }
-      } cleanup{dir};
-      {
-        std::ofstream out(dir / "sequences.yaml", std::ios::binary);
-        out << yaml;
-      }
+      const PastedFile pasted(yaml);
+      const fs::path& dir = pasted.dir();
       const std::vector<std::string> base = {"simulate",    "--config", cfg->daemon.file.string(),
                                              "--from",      from,       "--to",
                                              to,            "--totals-only"};
       auto changed = base;
-      changed.insert(changed.end(), {"--sequences", (dir / "sequences.yaml").string()});
+      changed.insert(changed.end(), {"--sequences", pasted.file().string()});
       const auto timeout = std::chrono::seconds(600);
       const auto now_side = simulate(base, dir, "current", timeout);
       const auto new_side = now_side.error.empty() ? simulate(changed, dir, "changed", timeout)
