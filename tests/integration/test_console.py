@@ -290,9 +290,9 @@ class ConsoleDoors(unittest.TestCase):
         self.assertEqual(self.live.state(case), "open")
         status, _, _, _ = c.post("/ui/sequences/check", {"csrf": token, "yaml": SEQUENCES})
         self.assertEqual(status, 403)
+        day = (utc_now() - datetime.timedelta(days=2)).strftime("%Y-%m-%d")
         status, _, _, _ = c.post("/ui/sequences/preview", {"csrf": token, "yaml": SEQUENCES,
-                                                            "from": "2026-01-01",
-                                                            "to": "2026-01-02"})
+                                                            "from": day, "to": day})
         self.assertEqual(status, 403)
         for path in ("/ui/report", "/ui/ledger", "/ui/sequences", "/ui/report.csv"):
             status, _, _, _ = c.get(path)
@@ -417,7 +417,9 @@ class ConsoleDoors(unittest.TestCase):
         status, _, page, _ = c.get("/ui/report?from=yesterday")
         self.assertEqual(status, 422)
         self.assertIn("must be a date", page)
-        status, _, page, _ = c.get("/ui/report.csv?from=2026-02-01&to=2026-01-01")
+        later, earlier = (utc_now().strftime("%Y-%m-%d"),
+                          (utc_now() - datetime.timedelta(days=31)).strftime("%Y-%m-%d"))
+        status, _, page, _ = c.get(f"/ui/report.csv?from={later}&to={earlier}")
         self.assertEqual(status, 422)
         status, headers, page, _ = c.get("/ui/report.html")
         self.assertEqual(status, 200)

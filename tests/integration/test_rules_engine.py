@@ -78,6 +78,18 @@ def real_totals(ws):
     return totals
 
 
+def live_a_month(ws, people, cards, payments):
+    """The month for real: each payment written when it happens, `run --once` every day."""
+    ws.run("migrate")
+    load_people(ws, people, cards)
+    pending = list(payments)
+    for day in range(DAYS + 1):
+        now = START + datetime.timedelta(days=day)
+        while pending and pending[0][6] <= now:
+            add(ws, pending.pop(0))
+        ws.tick(iso(now))
+
+
 def parse_totals(stdout):
     totals = {}
     for line in stdout.splitlines():
@@ -116,14 +128,7 @@ class SimulateMatchesReality(unittest.TestCase):
         with SmtpServer() as smtp:
             real = Workspace(smtp.port)  # the shipped config/sequences.yaml
             self.addCleanup(real.cleanup)
-            real.run("migrate")
-            load_people(real, people, cards)
-            pending = list(payments)
-            for day in range(DAYS + 1):
-                now = START + datetime.timedelta(days=day)
-                while pending and pending[0][6] <= now:
-                    add(real, pending.pop(0))
-                real.tick(iso(now))
+            live_a_month(real, people, cards, payments)
             sent_for_real = len(smtp.messages)
 
         sim = Workspace(1)  # no SMTP server at all: simulate must not try to send
@@ -163,14 +168,7 @@ class SimulateMatchesReality(unittest.TestCase):
         with SmtpServer() as smtp:
             real = Workspace(smtp.port, SEQ_CHANGED)
             self.addCleanup(real.cleanup)
-            real.run("migrate")
-            load_people(real, people, cards)
-            pending = list(payments)
-            for day in range(DAYS + 1):
-                now = START + datetime.timedelta(days=day)
-                while pending and pending[0][6] <= now:
-                    add(real, pending.pop(0))
-                real.tick(iso(now))
+            live_a_month(real, people, cards, payments)
         expected = {}
         for seq, cases, messages, retries in real.sql(
                 "SELECT c.sequence_id, COUNT(DISTINCT c.id),"
