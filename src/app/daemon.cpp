@@ -85,9 +85,9 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   std::unique_ptr<http::Server> server;
   // Several instances may share a PostgreSQL database: only the elected poller ticks, every
   // instance dispatches (docs/instances.md). On SQLite this instance is the only one.
-  auto leadership = store::open_leadership(cfg->daemon.database.string(),
-                                           engine_options(cfg->daemon), store::this_instance_id(),
-                                           cfg->daemon.poll_interval);
+  auto leadership =
+      store::open_leadership(cfg->daemon.database.string(), engine_options(cfg->daemon),
+                             store::this_instance_id(), cfg->daemon.poll_interval);
   if (!leadership) {
     spdlog::error("{}", leadership.error().message);
     return 1;
@@ -127,8 +127,8 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
       run_guarded("poll", [&] {
         auto current = snapshot();
         if (!poller || poller->config() != current) {
-          poller = std::make_unique<Poller>(store, current, clock,
-                                            real_channels(current->daemon), link_secret);
+          poller = std::make_unique<Poller>(store, current, clock, real_channels(current->daemon),
+                                            link_secret);
           poller->count_into(&metrics);
         }
         if (resume_pauses.exchange(false)) resume_paused_channels(store.db(), store.contacts());
@@ -253,9 +253,10 @@ int run_daemon(const std::filesystem::path& config_file, std::shared_ptr<const c
   io.run();
   worker.join();
   if (poller && poller->unrecorded() > 0) {
-    spdlog::error("{} sent step(s) could not be recorded before stopping; their leases expire and "
-                  "they are sent again under the same Message-ID",
-                  poller->unrecorded());
+    spdlog::error(
+        "{} sent step(s) could not be recorded before stopping; their leases expire and "
+        "they are sent again under the same Message-ID",
+        poller->unrecorded());
   }
   spdlog::info("stopped");
   return 0;

@@ -922,12 +922,11 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
     CHECK(in_range == 1);
 
     int outcomes = 0;
-    e.reports().for_each_case_outcome(std::nullopt, std::nullopt,
-                                      [&](const store::CaseOutcome& o) {
-                                        ++outcomes;
-                                        CHECK(o.kind == "recovered");
-                                        CHECK(o.closed_amount == Money(1000, "EUR"));
-                                      });
+    e.reports().for_each_case_outcome(std::nullopt, std::nullopt, [&](const store::CaseOutcome& o) {
+      ++outcomes;
+      CHECK(o.kind == "recovered");
+      CHECK(o.closed_amount == Money(1000, "EUR"));
+    });
     CHECK(outcomes == 1);
     auto recovered = e.reports().recovered_by_currency();
     REQUIRE(recovered.size() == 1);
@@ -1204,9 +1203,8 @@ TEST_CASE("Stripe's attempts merge by key, are found by any id, and late decline
     CHECK(e.facts().stripe_attempts(std::nullopt, "pi_1", std::nullopt).size() == 1);
     CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, "ch_1").size() == 1);
     CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, std::nullopt).empty());
-    auto like = e.facts().stripe_attempts_like("cus_1", "EUR", 1250, "failed",
-                                               at("2026-11-01T00:00:00Z"),
-                                               at("2026-11-03T00:00:00Z"));
+    auto like = e.facts().stripe_attempts_like(
+        "cus_1", "EUR", 1250, "failed", at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"));
     REQUIRE(like.size() == 1);
     CHECK(like[0].key == "ch_1");
     CHECK(e.facts()
