@@ -46,7 +46,7 @@ std::string customer_event(const std::string& field, const std::string& value_js
 // ---- item 1 and 3: times -------------------------------------------------------------------
 
 TEST_CASE("timestamps whose shape is wrong are refused before any date arithmetic",
-          "[clock][hostile]") {
+          "[ingest][clock][hostile]") {
   for (const char* bad : {"2026-11-22T10:00:$00Z",
                           "2026-11-21T10:00:00-",
                           "2026-11-21T10:00:00+",
@@ -78,7 +78,8 @@ TEST_CASE("timestamps whose shape is wrong are refused before any date arithmeti
   }
 }
 
-TEST_CASE("offsets up to 18:00 and the ends of the four-digit years parse", "[clock][hostile]") {
+TEST_CASE("offsets up to 18:00 and the ends of the four-digit years parse",
+          "[ingest][clock][hostile]") {
   CHECK(parse_iso8601("2026-11-22T10:00:00+18:00") == at("2026-11-21T16:00:00Z"));
   CHECK(parse_iso8601("2026-11-22T10:00:00-18:00") == at("2026-11-23T04:00:00Z"));
   CHECK(parse_iso8601("2026-11-22T12:00:00+0200") == at("2026-11-22T10:00:00Z"));
@@ -92,7 +93,7 @@ TEST_CASE("offsets up to 18:00 and the ends of the four-digit years parse", "[cl
 
 TEST_CASE(
     "format_iso8601 is total: far instants are written as the ends of the range and parse back",
-    "[clock][hostile]") {
+    "[ingest][clock][hostile]") {
   using std::chrono::seconds;
   for (long long s : {185542587187199LL, std::numeric_limits<long long>::max(),
                       std::numeric_limits<long long>::min(), 253402300800LL, -62135596801LL}) {
@@ -148,7 +149,8 @@ TEST_CASE("CSV times and the ledger's from/to go through the same strict parser"
 
 // ---- item 4: durations and the Stripe timestamp --------------------------------------------
 
-TEST_CASE("durations that would overflow or exceed 100 years are refused", "[clock][hostile]") {
+TEST_CASE("durations that would overflow or exceed 100 years are refused",
+          "[ingest][clock][hostile]") {
   CHECK_FALSE(parse_duration("9999999999999999d"));
   CHECK_FALSE(parse_duration("9223372036854775807s"));
   CHECK_FALSE(parse_duration("9223372036854775807w"));
@@ -159,7 +161,7 @@ TEST_CASE("durations that would overflow or exceed 100 years are refused", "[clo
 }
 
 TEST_CASE("a Stripe-Signature timestamp at the ends of long long is refused, not overflowed",
-          "[stripe][hostile]") {
+          "[ingest][stripe][hostile]") {
   const std::vector<std::string> secrets{"whsec_test"};
   for (const char* t : {"-9223372036854775808", "9223372036854775807", "-1", "253402300800"}) {
     INFO(t);
@@ -337,7 +339,7 @@ TEST_CASE("a customer locale must be a language tag", "[ingest][hostile]") {
 }
 
 TEST_CASE("the Stripe mapping refuses control characters in the fields it keeps",
-          "[stripe][hostile]") {
+          "[ingest][stripe][hostile]") {
   auto e = map_stripe_event(
       R"({"id":"evt_1","type":"customer.updated","created":1796113631,
           "data":{"object":{"id":"cus_1","name":"Ann\u001b[2J","email":"a@example.com"}}})",
@@ -370,7 +372,7 @@ TEST_CASE("a CSV row with a control character or a bad locale is rejected naming
 // ---- item 4: rule timing is bounded where admins write it
 
 TEST_CASE("a step offset that would overflow is a config error at its line and column",
-          "[config][hostile]") {
+          "[ingest][config][hostile]") {
   dunning::testing::TempDir dir;
   for (const char* at : {"9223372036854775807s", "9999999999999999d", "3651d", "522w"}) {
     INFO(at);
