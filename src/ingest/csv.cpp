@@ -44,6 +44,7 @@ std::optional<std::vector<std::string>> CsvReader::next() {
       fields.push_back(std::move(field));
       if (fields.size() == 1 && fields[0].empty()) {  // a blank line
         fields.clear();
+        field.clear();  // moved from: valid but unspecified until assigned
         record_line_ = line_;
         any = false;
         continue;
