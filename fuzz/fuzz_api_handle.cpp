@@ -34,8 +34,8 @@ struct Fixture {
     cfg = c;
     auto db = store::open_engine(fuzz::scratch() / "api.db", store::OpenMode::kCreate);
     FUZZ_CHECK(db.ok(), "cannot open the fuzz database");
-    api = std::make_unique<http::Api>([this] { return cfg; }, std::move(db).value(), metrics,
-                                      clock);
+    api =
+        std::make_unique<http::Api>([this] { return cfg; }, std::move(db).value(), metrics, clock);
   }
 };
 
@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto text = fuzz::view(data + 1, size - 1);
   auto head_end = text.find("\n\n");
   std::string_view head = text.substr(0, head_end);
-  std::string body(head_end == std::string_view::npos ? std::string_view() : text.substr(head_end + 2));
+  std::string body(head_end == std::string_view::npos ? std::string_view()
+                                                      : text.substr(head_end + 2));
   auto lines = fuzz::split(head, 64, '\n');
 
   http::Request req;

@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (header.empty()) header.emplace("", 0);
       continue;
     }
-    for (auto kind : {ingest::CsvKind::kCustomers, ingest::CsvKind::kCards,
-                      ingest::CsvKind::kPayments}) {
+    for (auto kind :
+         {ingest::CsvKind::kCustomers, ingest::CsvKind::kCards, ingest::CsvKind::kPayments}) {
       auto fact = ingest::csv_fact(kind, header, *row, fuzz::now());
       if (auto* f = std::get_if<ingest::Fact>(&fact)) fuzz::check_accepted(*f);
     }

@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     FUZZ_CHECK(!verify_link_token(token, "other-secret", TimePoint{}), "a wrong secret verified");
     (void)percent_encode(c.customer_id);
-    (void)expand_link_pattern("https://x.example/u?c={customer}&k={case}", c.customer_id, c.case_id);
+    (void)expand_link_pattern("https://x.example/u?c={customer}&k={case}", c.customer_id,
+                              c.case_id);
   }
   return 0;
 }

@@ -8,7 +8,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto m = Money::parse(fuzz::view(data, size));
   if (m) {
     auto back = Money::parse(m.value().to_string());
-    FUZZ_CHECK(back && back.value() == m.value(), "to_string/parse round trip: " + m.value().to_string());
+    FUZZ_CHECK(back && back.value() == m.value(),
+               "to_string/parse round trip: " + m.value().to_string());
     (void)m.value().major_string();
   }
   return 0;

@@ -19,13 +19,13 @@
 
 #include "dunning/core/clock.hpp"
 
-#define FUZZ_CHECK(cond, what)                                                      \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
+#define FUZZ_CHECK(cond, what)                                                     \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
       std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, \
-                   std::string(what).c_str());                                      \
-      std::abort();                                                                 \
-    }                                                                               \
+                   std::string(what).c_str());                                     \
+      std::abort();                                                                \
+    }                                                                              \
   } while (0)
 
 namespace dunning::fuzz {

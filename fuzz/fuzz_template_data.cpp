@@ -10,9 +10,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::quiet();
   static const templates::Renderer renderer(std::filesystem::path(DUNNING_SOURCE_DIR) / "templates",
                                             "en", config::CompanyConfig{});
-  static const char* kNames[] = {"card-expiring", "card-expiring-last", "update-card",
-                                 "update-card-reminder", "payment-failed",
-                                 "payment-failed-reminder", "final-notice", "recovered"};
+  static const char* kNames[] = {
+      "card-expiring",  "card-expiring-last",      "update-card",  "update-card-reminder",
+      "payment-failed", "payment-failed-reminder", "final-notice", "recovered"};
   if (size < 1) return 0;
   auto f = fuzz::split(fuzz::view(data + 1, size - 1), 9);
   templates::MessageData d;

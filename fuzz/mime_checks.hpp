@@ -15,10 +15,20 @@ inline void check_mime(const std::string& m) {
     if (m[i] == '\r') FUZZ_CHECK(i + 1 < m.size() && m[i + 1] == '\n', "bare CR");
     if (m[i] == '\n') FUZZ_CHECK(i > 0 && m[i - 1] == '\r', "bare LF");
   }
-  static const std::set<std::string> kFields{
-      "Date", "From", "To", "Reply-To", "Subject", "Message-ID", "MIME-Version",
-      "Auto-Submitted", "List-Unsubscribe", "List-Unsubscribe-Post", "Content-Type",
-      "Content-Transfer-Encoding", "X-Dunningd-Case", "X-Dunningd-Step"};
+  static const std::set<std::string> kFields{"Date",
+                                             "From",
+                                             "To",
+                                             "Reply-To",
+                                             "Subject",
+                                             "Message-ID",
+                                             "MIME-Version",
+                                             "Auto-Submitted",
+                                             "List-Unsubscribe",
+                                             "List-Unsubscribe-Post",
+                                             "Content-Type",
+                                             "Content-Transfer-Encoding",
+                                             "X-Dunningd-Case",
+                                             "X-Dunningd-Step"};
   const auto end = m.find("\r\n\r\n");
   FUZZ_CHECK(end != std::string::npos, "no end of header");
   std::size_t pos = 0;

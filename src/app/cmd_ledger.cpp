@@ -25,7 +25,8 @@ Command add_ledger_command(CLI::App& app, Cli& cli) {
   exp->add_option("--from", opt->from, "entries that occurred at or after (ISO 8601)");
   exp->add_option("--to", opt->to, "entries that occurred before (ISO 8601, exclusive)");
   auto* ver = sub->add_subcommand(
-      "verify", "check that recovered, partial and late rows equal the succeeded payments they name and "
+      "verify",
+      "check that recovered, partial and late rows equal the succeeded payments they name and "
       "refund rows the refunded payments, per currency");
   ver->fallthrough();
   add_config_option(ver, cli);

@@ -40,12 +40,12 @@ Command add_migrate_command(CLI::App& app, Cli& cli) {
             from.erase(0, 7);
             const std::string to = cfg->daemon.database.string();
             if (!store::is_postgres(to)) {
-              std::cerr << "dunningd: --from copies into PostgreSQL: the config's database ("
-                        << to << ") must be a postgresql:// URI\n";
+              std::cerr << "dunningd: --from copies into PostgreSQL: the config's database (" << to
+                        << ") must be a postgresql:// URI\n";
               return kExitConfig;
             }
-            auto copied = store::copy_sqlite_to_postgres(from, to, engine_options(cfg->daemon),
-                                                         opt->force);
+            auto copied =
+                store::copy_sqlite_to_postgres(from, to, engine_options(cfg->daemon), opt->force);
             if (!copied) {
               std::cerr << "dunningd: " << copied.error().message << '\n';
               return kExitFailure;

@@ -72,8 +72,7 @@ class Daemon {
                  format_duration(cfg_->daemon.poll_interval));
     election_->start();
     schedule(std::chrono::seconds(0));
-    service::notify_ready("running: polling every " +
-                          format_duration(cfg_->daemon.poll_interval));
+    service::notify_ready("running: polling every " + format_duration(cfg_->daemon.poll_interval));
     io_.run();
     worker_.join();
     if (poller_ && poller_->unrecorded() > 0) {
@@ -95,9 +94,9 @@ class Daemon {
   // Several instances may share a PostgreSQL database: only the elected poller ticks, every
   // instance dispatches (docs/instances.md). On SQLite this instance is the only one.
   bool start_election() {
-    auto leadership = store::open_leadership(cfg_->daemon.database.string(),
-                                             engine_options(cfg_->daemon),
-                                             store::this_instance_id(), cfg_->daemon.poll_interval);
+    auto leadership =
+        store::open_leadership(cfg_->daemon.database.string(), engine_options(cfg_->daemon),
+                               store::this_instance_id(), cfg_->daemon.poll_interval);
     if (!leadership) {
       spdlog::error("{}", leadership.error().message);
       return false;
@@ -153,8 +152,8 @@ class Daemon {
     run_guarded("poll", [&] {
       auto current = snapshot();
       if (!poller_ || poller_->config() != current) {
-        poller_ = std::make_unique<Poller>(store_, current, clock_,
-                                           real_channels(current->daemon), link_secret_);
+        poller_ = std::make_unique<Poller>(store_, current, clock_, real_channels(current->daemon),
+                                           link_secret_);
         poller_->count_into(&metrics_);
       }
       // Settings may have been fixed while we were stopped or before a reload: paused channels

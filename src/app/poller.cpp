@@ -24,8 +24,8 @@ std::optional<std::string> link_secret_of(const config::DaemonConfig& cfg) {
   return config::read_secret(cfg.links.secret_env);
 }
 
-Poller::Poller(store::Engine& store, std::shared_ptr<const config::Config> cfg,
-               const Clock& clock, ChannelSet channels, std::optional<std::string> link_secret)
+Poller::Poller(store::Engine& store, std::shared_ptr<const config::Config> cfg, const Clock& clock,
+               ChannelSet channels, std::optional<std::string> link_secret)
     : store_(store),
       cfg_(std::move(cfg)),
       clock_(clock),
@@ -74,7 +74,8 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches, bool tic
     r.ok = false;
     if (r.error.empty()) r.error = e.what();
   }
-  for (int i = 0; counters_ != nullptr && i < r.dispatch.webhooks; ++i) counters_->on_sent("webhook");
+  for (int i = 0; counters_ != nullptr && i < r.dispatch.webhooks; ++i)
+    counters_->on_sent("webhook");
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   const auto& t = r.tick;
@@ -86,7 +87,10 @@ PollResult Poller::poll(const std::atomic<bool>* stop, int max_batches, bool tic
         t.payments_read, t.cases_opened, t.cases_recovered, t.partial_payments, t.cases_lost,
         t.steps_queued, d.sent, d.deferred, d.retried, d.failed, d.skipped,
         d.unrecorded ? "; " + std::to_string(d.unrecorded) + " results not yet written" : "",
-        t.more ? "; more to read" : d.more ? "; more to send" : "", ms.count());
+        t.more   ? "; more to read"
+        : d.more ? "; more to send"
+                 : "",
+        ms.count());
   }
   return r;
 }

@@ -98,10 +98,10 @@ bool Lifecycle::refund(const CaseRecord& c, const store::Payment& refund, TimePo
   }
   if (!target) return false;
   const Money delta(-refund.amount.minor(), refund.amount.currency());
-  auto correction = ledger::correction_entry(*target, delta, now,
-                                             "refund " + refund.id + " of " +
-                                                 refund.amount.to_string() + " (row " +
-                                                 std::to_string(target->id) + ")");
+  auto correction =
+      ledger::correction_entry(*target, delta, now,
+                               "refund " + refund.id + " of " + refund.amount.to_string() +
+                                   " (row " + std::to_string(target->id) + ")");
   correction.payment_id = refund.id;  // the refunded payment it records (ledger verify)
   correction.occurred_at = refund.occurred_at;
   ledger_.append(correction);
@@ -149,9 +149,9 @@ void Lifecycle::cancel(const CaseRecord& c, const std::string& reason, TimePoint
   }
   cases_.close(c.id, CaseState::kCancelled, now, reason);
   const int cancelled = outbox_.cancel_pending(c.id, now, "case cancelled: " + reason);
-  cases_.add_event(c.id, now, "cancelled",
-                   c.outstanding().to_string() + " not recovered: " + reason +
-                       cancelled_note(cancelled));
+  cases_.add_event(
+      c.id, now, "cancelled",
+      c.outstanding().to_string() + " not recovered: " + reason + cancelled_note(cancelled));
 }
 
 void Lifecycle::card_replaced(const CaseRecord& c, const std::string& detail, TimePoint now) {

@@ -6,8 +6,8 @@ CasePlanView plan_of(const store::CaseRecord& c, const config::Config& cfg,
                      store::PaymentsFeed& feed, store::Cases& cases, store::Outbox& outbox) {
   CasePlanView view;
   const auto customer = feed.customer(c.customer_id);
-  view.zone = rules::customer_zone(customer ? customer->time_zone : "",
-                                   cfg.daemon.default_time_zone);
+  view.zone =
+      rules::customer_zone(customer ? customer->time_zone : "", cfg.daemon.default_time_zone);
   view.sequence = cfg.sequences.find(c.sequence_id);
   if (!view.sequence || c.state != store::CaseState::kOpen) return view;
   rules::PlanFacts f;
@@ -19,7 +19,8 @@ CasePlanView plan_of(const store::CaseRecord& c, const config::Config& cfg,
   f.card_updated = c.card_updated_at.has_value();
   f.caps = rules::capabilities_of(cfg.daemon);
   for (const auto& row : outbox.for_case(c.id)) {
-    if (row.state == store::OutboxState::kPending) f.pending.push_back({row.step_index, row.due_at});
+    if (row.state == store::OutboxState::kPending)
+      f.pending.push_back({row.step_index, row.due_at});
   }
   view.plan = rules::plan_case(*view.sequence, cfg.sequences.defaults, f);
   return view;

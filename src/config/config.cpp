@@ -750,12 +750,12 @@ Loaded<DaemonConfig> load_daemon_config(const fs::path& file) {
     return {c, std::move(r.errors())};
   }
   if (!r.expect_map(root, "the daemon config")) return {c, std::move(r.errors())};
-  r.allow_keys(root,
-               {"database", "database_password_env", "sequences", "templates", "default_locale",
-                "default_time_zone", "poll_interval", "log_level", "log_format",
-                "log_customer_emails", "company", "smtp", "outbox", "declines", "http", "links",
-                "sms", "webhooks", "billing"},
-               "the daemon config");
+  r.allow_keys(
+      root,
+      {"database", "database_password_env", "sequences", "templates", "default_locale",
+       "default_time_zone", "poll_interval", "log_level", "log_format", "log_customer_emails",
+       "company", "smtp", "outbox", "declines", "http", "links", "sms", "webhooks", "billing"},
+      "the daemon config");
   if (root["database"]) {
     const std::string db = r.string(root["database"], "database").value_or("");
     // A PostgreSQL URI is not a path: it stays as written.

@@ -87,7 +87,8 @@ std::optional<Seconds> YamlReader::duration(const YAML::Node& node, const std::s
     const std::string& text = node.Scalar();
     auto d = parse_duration(text);
     if (d && *d <= max) return d;
-    const bool shaped = text.size() >= 2 && text.find_first_not_of("0123456789") == text.size() - 1 &&
+    const bool shaped = text.size() >= 2 &&
+                        text.find_first_not_of("0123456789") == text.size() - 1 &&
                         std::string_view("smhdw").find(text.back()) != std::string_view::npos;
     if (shaped) {
       error(node, "'" + field + "' is too long: at most " + format_duration(max));

@@ -103,7 +103,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::string token;
   std::vector<std::string> stripe_secrets;
   std::string link_secret;
-  asio::thread_pool pool{1};  // the only thread that touches `db`
+  asio::thread_pool pool{1};         // the only thread that touches `db`
   std::unique_ptr<Console> console;  // /ui/, on this same worker
 
   struct Pending {
@@ -147,12 +147,13 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           if (applied == ingest::Applied::kConflict) {
             // The first body stays; the sender learns that this one was not recorded.
             results.emplace_back("conflict");
-            answers.push_back(json_response(
-                409, json{{"error", "an event with this id was already accepted with a "
-                                    "different body; nothing was recorded"},
-                          {"field", "id"},
-                          {"id", p.event.id}}
-                         .dump()));
+            answers.push_back(
+                json_response(409, json{{"error",
+                                         "an event with this id was already accepted with a "
+                                         "different body; nothing was recorded"},
+                                        {"field", "id"},
+                                        {"id", p.event.id}}
+                                       .dump()));
             continue;
           }
           bool dup = applied == ingest::Applied::kDuplicate;
@@ -179,9 +180,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       run_guarded("ingest answer", [&] {
-        metrics.add("dunningd_events_ingested_total",
-                    "source=" + label_value(batch[i].event.source) +
-                        ",result=" + label_value(results[i]));
+        metrics.add(
+            "dunningd_events_ingested_total",
+            "source=" + label_value(batch[i].event.source) + ",result=" + label_value(results[i]));
         batch[i].respond(std::move(answers[i]));
       });
     }
@@ -556,8 +557,7 @@ void Api::Impl::healthz(Respond respond) {
            {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
            {"paused_channels", paused},
            {"failing_polls", failures.in_a_row},
-           {"last_poll_error",
-            failures.last_error.empty() ? json() : json(failures.last_error)},
+           {"last_poll_error", failures.last_error.empty() ? json() : json(failures.last_error)},
            {"status", status}};
     if (role) {  // several instances share the database: who opens and closes cases
       j["role"] = role->poller ? "poller" : "sender";

@@ -1241,15 +1241,15 @@ void Console::Impl::preview(const Ctx& ctx, const std::string& yaml, const std::
     try {
       const PastedFile pasted(yaml);
       const fs::path& dir = pasted.dir();
-      const std::vector<std::string> base = {"simulate",    "--config", cfg->daemon.file.string(),
-                                             "--from",      from,       "--to",
-                                             to,            "--totals-only"};
+      const std::vector<std::string> base = {"simulate", "--config",     cfg->daemon.file.string(),
+                                             "--from",   from,           "--to",
+                                             to,         "--totals-only"};
       auto changed = base;
       changed.insert(changed.end(), {"--sequences", pasted.file().string()});
       const auto timeout = std::chrono::seconds(600);
       const auto now_side = simulate(base, dir, "current", timeout);
-      const auto new_side = now_side.error.empty() ? simulate(changed, dir, "changed", timeout)
-                                                   : Simulated{};
+      const auto new_side =
+          now_side.error.empty() ? simulate(changed, dir, "changed", timeout) : Simulated{};
       error = !now_side.error.empty() ? now_side.error : new_side.error;
       if (error.empty()) {
         std::set<std::string> ids;
@@ -1265,8 +1265,10 @@ void Console::Impl::preview(const Ctx& ctx, const std::string& yaml, const std::
         for (const auto& id : ids) {
           json cells = json::array();
           for (const char* key : {"cases", "messages", "retries", "recovered", "lost"}) {
-            cells.push_back({{"side", "current"}, {"key", key}, {"n", std::to_string(get(now_side, id, key))}});
-            cells.push_back({{"side", "changed"}, {"key", key}, {"n", std::to_string(get(new_side, id, key))}});
+            cells.push_back(
+                {{"side", "current"}, {"key", key}, {"n", std::to_string(get(now_side, id, key))}});
+            cells.push_back(
+                {{"side", "changed"}, {"key", key}, {"n", std::to_string(get(new_side, id, key))}});
           }
           rows.push_back({{"sequence", id}, {"cells", cells}});
         }

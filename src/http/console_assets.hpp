@@ -197,7 +197,8 @@ inline constexpr std::string_view kOverview = R"html(<section aria-labelledby="h
 </section>
 )html";
 
-inline constexpr std::string_view kCases = R"html(<form class="filters" method="get" action="/ui/cases" role="search" aria-label="Filter cases">
+inline constexpr std::string_view kCases =
+    R"html(<form class="filters" method="get" action="/ui/cases" role="search" aria-label="Filter cases">
 <div><label for="f-state">State</label>
 <select id="f-state" name="state">{{#states}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/states}}</select></div>
 <div><label for="f-sequence">Sequence</label>
@@ -266,7 +267,8 @@ inline constexpr std::string_view kCase = R"html(<dl class="facts" id="facts">
 </table></div>
 )html";
 
-inline constexpr std::string_view kReport = R"html(<form class="filters" method="get" action="/ui/report" aria-label="Report period">
+inline constexpr std::string_view kReport =
+    R"html(<form class="filters" method="get" action="/ui/report" aria-label="Report period">
 <div><label for="r-from">Cases opened from (UTC)</label><input id="r-from" name="from" type="date" value="{{from}}"></div>
 <div><label for="r-to">Before (exclusive)</label><input id="r-to" name="to" type="date" value="{{to}}"></div>
 <div><label for="r-by">Group by</label>
@@ -302,7 +304,8 @@ Amounts are per currency and never added across currencies.</p>
 <div id="charts">{{{charts}}}</div>
 )html";
 
-inline constexpr std::string_view kLedger = R"html(<form class="filters" method="get" action="/ui/ledger" aria-label="Ledger period">
+inline constexpr std::string_view kLedger =
+    R"html(<form class="filters" method="get" action="/ui/ledger" aria-label="Ledger period">
 <div><label for="l-from">Money moved from (UTC)</label><input id="l-from" name="from" type="date" value="{{from}}"></div>
 <div><label for="l-to">Before (exclusive)</label><input id="l-to" name="to" type="date" value="{{to}}"></div>
 <div><button type="submit">Show</button></div>
@@ -320,7 +323,8 @@ inline constexpr std::string_view kLedger = R"html(<form class="filters" method=
 </nav>
 )html";
 
-inline constexpr std::string_view kSequences = R"html(<p class="muted">Running from <code>{{file}}</code>, first match wins, top to bottom. Send window and caps: {{defaults}}.</p>
+inline constexpr std::string_view kSequences =
+    R"html(<p class="muted">Running from <code>{{file}}</code>, first match wins, top to bottom. Send window and caps: {{defaults}}.</p>
 {{#sequences}}
 <section aria-labelledby="seq-{{index}}">
 <h2 id="seq-{{index}}">{{id}} <span class="muted">({{trigger}}{{#match}}, {{match}}{{/match}})</span></h2>

@@ -104,7 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec == bhttp::error::header_limit) {
-      write(json_response(431, R"x({"error":"request header fields too large","field":"(headers)"})x"),
+      write(json_response(431,
+                          R"x({"error":"request header fields too large","field":"(headers)"})x"),
             false);
       return;
     }

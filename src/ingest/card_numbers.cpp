@@ -115,11 +115,10 @@ Unit classify(std::string_view text, std::size_t i) {
   };
   const unsigned c = b(0);
   if (c >= '0' && c <= '9') return {Kind::kDigit, static_cast<char>(c), 1};
-  if (c == ' ' || c == '-' || c == '.' || c == '/' || c == '\t')
-    return {Kind::kSeparator, 0, 1};
+  if (c == ' ' || c == '-' || c == '.' || c == '/' || c == '\t') return {Kind::kSeparator, 0, 1};
   if (c < 0x80) return {Kind::kOther, 0, 1};
   if (c == 0xC2 && b(1) == 0xA0) return {Kind::kSeparator, 0, 2};  // no-break space
-  if (c == 0xD9 && b(1) >= 0xA0 && b(1) <= 0xA9)                  // U+0660..0669
+  if (c == 0xD9 && b(1) >= 0xA0 && b(1) <= 0xA9)                   // U+0660..0669
     return {Kind::kDigit, static_cast<char>('0' + (b(1) - 0xA0)), 2};
   if (c == 0xDB && b(1) >= 0xB0 && b(1) <= 0xB9)  // U+06F0..06F9
     return {Kind::kDigit, static_cast<char>('0' + (b(1) - 0xB0)), 2};
@@ -199,9 +198,8 @@ std::optional<std::string> only_digits(std::string_view text) {
 }  // namespace
 
 bool contains_card_number(std::string_view text) {
-  return any_number(text, [](const std::vector<std::string>& groups) {
-    return groups_hold_card(groups);
-  });
+  return any_number(
+      text, [](const std::vector<std::string>& groups) { return groups_hold_card(groups); });
 }
 
 bool split_card_number(std::string_view first, std::string_view second) {
@@ -221,7 +219,8 @@ bool scalar_holds_card(const nlohmann::json& v) {
     // Exact for every integer up to 2^53; larger ones were rounded by the parser already (the
     // JSON doors screen the raw text instead, see json_screen).
     const double d = v.get<double>();
-    if (d >= 1e12 && d < 9e18) return contains_card_number(std::to_string(static_cast<long long>(d)));
+    if (d >= 1e12 && d < 9e18)
+      return contains_card_number(std::to_string(static_cast<long long>(d)));
   }
   return false;
 }

@@ -44,6 +44,7 @@ std::optional<std::vector<std::string>> CsvReader::next() {
       fields.push_back(std::move(field));
       if (fields.size() == 1 && fields[0].empty()) {  // a blank line
         fields.clear();
+        field.clear();  // moved from: valid but unspecified until assigned
         record_line_ = line_;
         any = false;
         continue;
@@ -144,8 +145,9 @@ Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& he
   }
   for (const auto& [name, index] : header) {  // a number split over two neighbouring columns
     if (index > 0 && index < row.size() && split_card_number(row[index - 1], row[index])) {
-      return FieldError{name, "and the column before it hold what looks like a card number; "
-                              "never import card numbers"};
+      return FieldError{name,
+                        "and the column before it hold what looks like a card number; "
+                        "never import card numbers"};
     }
   }
   Row r(header, row);

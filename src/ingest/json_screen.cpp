@@ -101,8 +101,9 @@ class Screen {
     if (!frames_.empty()) {
       auto& f = frames_.back();
       if (f.previous && split_card_number(*f.previous, s)) {
-        return refuse(path(), "and the value before it hold what looks like a card number split "
-                              "in two; never send card numbers");
+        return refuse(path(),
+                      "and the value before it hold what looks like a card number split "
+                      "in two; never send card numbers");
       }
       f.previous = s.size() <= 64 ? std::optional<std::string>(s) : std::nullopt;
     }
@@ -131,9 +132,9 @@ class Screen {
 
   struct Frame {
     bool array = false;
-    std::size_t next = 0;     // arrays: the index of the next value
-    std::size_t current = 0;  // arrays: the index of the value being read
-    std::string key;          // objects: the key of the value being read
+    std::size_t next = 0;                 // arrays: the index of the next value
+    std::size_t current = 0;              // arrays: the index of the value being read
+    std::string key;                      // objects: the key of the value being read
     std::optional<std::string> previous;  // the string value before, for split numbers
   };
 
@@ -163,7 +164,8 @@ class Screen {
     return true;
   }
   bool refuse(std::string field, std::string message) {
-    if (!problem) problem = FieldError{field.empty() ? "(body)" : std::move(field), std::move(message)};
+    if (!problem)
+      problem = FieldError{field.empty() ? "(body)" : std::move(field), std::move(message)};
     return false;
   }
   std::string path() const {
@@ -207,8 +209,8 @@ class Screen {
     }
     const long long int_len = static_cast<long long>(point) + exponent;
     if (int_len <= 0 || int_len > 40) return {};
-    std::string out = mantissa.substr(0, std::min<std::size_t>(mantissa.size(),
-                                                               static_cast<std::size_t>(int_len)));
+    std::string out = mantissa.substr(
+        0, std::min<std::size_t>(mantissa.size(), static_cast<std::size_t>(int_len)));
     out.append(static_cast<std::size_t>(int_len) - out.size(), '0');
     return out;
   }
@@ -226,7 +228,8 @@ std::optional<FieldError> check_text(std::string_view prefix, const char* field,
     if (!value) return std::nullopt;
     s = &*value;
   }
-  if (has_control_characters(*s, multiline)) return FieldError{std::string(prefix) + field, kControlMessage};
+  if (has_control_characters(*s, multiline))
+    return FieldError{std::string(prefix) + field, kControlMessage};
   return std::nullopt;
 }
 

@@ -206,7 +206,8 @@ Parsed<std::vector<Fact>> invoice_facts(const json& inv, const std::string& stat
     s.occurred_at = at;
   } else {
     s.amount_minor = amount_of(f, "amount_paid", true, s.currency).value_or(0);
-    if (s.amount_minor == 0) s.amount_minor = amount_of(f, "amount_due", false, s.currency).value_or(0);
+    if (s.amount_minor == 0)
+      s.amount_minor = amount_of(f, "amount_due", false, s.currency).value_or(0);
     s.occurred_at = at;
     if (auto st = inv.find("status_transitions"); st != inv.end() && st->is_object()) {
       detail::Fields transitions(*st, "data.object.status_transitions");  // range-checked
@@ -393,9 +394,9 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   bool known = t == "invoice.payment_failed" || t == "invoice.paid" ||
                t == "invoice.payment_succeeded" || t == "payment_intent.payment_failed" ||
                t == "charge.failed" || t == "charge.refunded" || t == "invoice_payment.paid" ||
-               t == "payment_method.attached" ||
-               t == "payment_method.automatically_updated" || t == "customer.updated" ||
-               t == "customer.created" || t == "customer.subscription.deleted";
+               t == "payment_method.attached" || t == "payment_method.automatically_updated" ||
+               t == "customer.updated" || t == "customer.created" ||
+               t == "customer.subscription.deleted";
   if (!known) return e;  // acknowledged and ignored; the event id is still recorded
   if (!obj) return FieldError{"data.object", "is required"};
   if (t == "invoice.payment_failed") {
@@ -471,11 +472,11 @@ Result<std::int64_t> stripe_amount_to_minor(std::int64_t amount, std::string_vie
   }
   const std::int64_t unit = pow10(stripe - iso);
   if (amount % unit != 0) {
-    return Error::permanent(
-        "must be a whole number of " + std::string(currency) + " minor units: Stripe sends " +
-        std::string(currency) + " with " + std::to_string(stripe) + " decimals, ISO 4217 has " +
-        std::to_string(iso) + " (" + std::to_string(amount) + " is not a multiple of " +
-        std::to_string(unit) + ")");
+    return Error::permanent("must be a whole number of " + std::string(currency) +
+                            " minor units: Stripe sends " + std::string(currency) + " with " +
+                            std::to_string(stripe) + " decimals, ISO 4217 has " +
+                            std::to_string(iso) + " (" + std::to_string(amount) +
+                            " is not a multiple of " + std::to_string(unit) + ")");
   }
   return amount / unit;
 }
@@ -558,9 +559,9 @@ std::optional<std::string> invoice_of_charge(store::FactsWriter& w, const Stripe
   // Neither the charge nor its payment intent names an invoice (2025-03-31.basil without
   // invoice_payment.paid): the invoice this customer paid with this amount when it was charged.
   if (s.charged_at && s.amount_minor > 0) {
-    for (const auto& a : w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor,
-                                                "succeeded", *s.charged_at - kSameAttempt,
-                                                *s.charged_at + kSameAttempt)) {
+    for (const auto& a :
+         w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, "succeeded",
+                                *s.charged_at - kSameAttempt, *s.charged_at + kSameAttempt)) {
       if (a.invoice_id && !a.charge_id) return a.invoice_id;
     }
   }
@@ -590,9 +591,9 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
                     : *s.invoice_id + ":failed:" + std::to_string(s.attempt_count.value_or(0));
       bool written = w.append_payment(p);
       if (!written && p.decline_code) {
-        written = w.fill_decline(p.id, *p.decline_code, p.message, s.occurred_at,
-                                 late_decline_why(*p.decline_code, p.id)) !=
-                  store::DeclineFill::kNothing;
+        written =
+            w.fill_decline(p.id, *p.decline_code, p.message, s.occurred_at,
+                           late_decline_why(*p.decline_code, p.id)) != store::DeclineFill::kNothing;
       }
       store::StripeAttempt a;
       a.key = match ? match->key : p.id;
@@ -613,10 +614,11 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
     case Kind::kAttemptFailed: {
       auto invoice = invoice_failure_of_attempt(w, s);
       store::StripeAttempt a;
-      a.key = invoice ? invoice->key
-                      : (s.charge_id ? *s.charge_id
-                                     : s.payment_intent_id.value_or("") + ":" +
-                                           format_iso8601(s.occurred_at));
+      a.key = invoice
+                  ? invoice->key
+                  : (s.charge_id
+                         ? *s.charge_id
+                         : s.payment_intent_id.value_or("") + ":" + format_iso8601(s.occurred_at));
       a.status = "failed";
       a.invoice_id = s.invoice_id;
       a.payment_intent_id = s.payment_intent_id;
@@ -644,9 +646,9 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
       p.amount_minor = s.amount_minor;
       p.currency = s.currency;
       p.occurred_at = s.occurred_at;
-      p.id = s.charge_id ? *s.charge_id
-                         : *s.invoice_id + ":succeeded:" +
-                               std::to_string(s.attempt_count.value_or(0));
+      p.id = s.charge_id
+                 ? *s.charge_id
+                 : *s.invoice_id + ":succeeded:" + std::to_string(s.attempt_count.value_or(0));
       const bool written = w.append_payment(p);
       store::StripeAttempt a;
       a.key = p.id;

@@ -80,8 +80,7 @@ store::LedgerEntry partial_entry(const store::CaseRecord& c, const store::Paymen
   return e;
 }
 
-store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p,
-                              TimePoint now) {
+store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p, TimePoint now) {
   auto e = case_entry(c, "late", p.occurred_at, now);
   e.payment_id = p.id;
   e.amount = p.amount;
@@ -122,6 +121,5 @@ store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Mo
   e.days_to_recover.reset();
   return e;
 }
-
 
 }  // namespace dunning::ledger

@@ -39,7 +39,7 @@ struct CurrencyStats {
   std::int64_t amount_minor = 0;  // failed amount of all cases
   std::int64_t recovered_cases = 0;
   Bucket recovered, without_contact, lost, cancelled, open;
-  Bucket partial, late, refunded;  // refunded: positive amounts, already taken off the others
+  Bucket partial, late, refunded;    // refunded: positive amounts, already taken off the others
   std::map<int, std::int64_t> days;  // days to recover → recoveries (exact median, flat memory)
 };
 
@@ -180,7 +180,8 @@ void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
     // Open: what is still owed, in the invoice's currency.
     std::int64_t paid = 0;
     for (const auto& m : o.moves)
-      if (m.kind == "partial" && m.occurred_at <= as_of && m.amount.currency() == o.amount.currency())
+      if (m.kind == "partial" && m.occurred_at <= as_of &&
+          m.amount.currency() == o.amount.currency())
         paid += m.amount.minor();
     s.open.add(o.amount.minor() - paid);
     return;

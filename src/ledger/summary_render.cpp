@@ -198,9 +198,8 @@ void group_table(std::ostream& out, const json& r, const std::string& base, cons
                                    : pointer({base, g.key(), "currencies", c.key()});
       out << "<tr><td>" << html_escape(single ? "all" : g.key()) << "</td><td>" << c.key()
           << "</td>" << cell(r, p + "/cases");
-      for (const char* k :
-           {"recovered", "recovered_without_contact", "partial", "late", "refunded", "lost",
-            "cancelled", "open"}) {
+      for (const char* k : {"recovered", "recovered_without_contact", "partial", "late", "refunded",
+                            "lost", "cancelled", "open"}) {
         out << cell(r, p + "/" + k + "/amount") << cell(r, p + "/" + k + "/count");
       }
       out << cell(r, p + "/net_recovered/amount") << cell(r, p + "/recovery_rate")
@@ -365,10 +364,9 @@ void write_report_table(const json& r, std::ostream& out) {
       << r["population"].get<std::string>() << ")\n";
   auto groups_table = [&](const json& groups) {
     out << pad("group", 22, true) << pad("cur", 4, true) << pad("cases", 7) << pad("recovered", 20)
-        << pad("w/o contact", 18) << pad("partial", 18) << pad("late", 18)
-        << pad("refunded", 18) << pad("net recovered", 16) << pad("lost", 18)
-        << pad("cancelled", 18) << pad("open", 18) << pad("rate", 9) << pad("median d", 10)
-        << '\n';
+        << pad("w/o contact", 18) << pad("partial", 18) << pad("late", 18) << pad("refunded", 18)
+        << pad("net recovered", 16) << pad("lost", 18) << pad("cancelled", 18) << pad("open", 18)
+        << pad("rate", 9) << pad("median d", 10) << '\n';
     for (auto g = groups.begin(); g != groups.end(); ++g) {
       for (auto c = g.value()["currencies"].begin(); c != g.value()["currencies"].end(); ++c) {
         const json& v = c.value();
@@ -378,8 +376,8 @@ void write_report_table(const json& r, std::ostream& out) {
             << pad(money_cell(v["partial"]), 18) << pad(money_cell(v["late"]), 18)
             << pad(money_cell(v["refunded"]), 18)
             << pad(v["net_recovered"]["amount"].get<std::string>(), 16)
-            << pad(money_cell(v["lost"]), 18)
-            << pad(money_cell(v["cancelled"]), 18) << pad(money_cell(v["open"]), 18)
+            << pad(money_cell(v["lost"]), 18) << pad(money_cell(v["cancelled"]), 18)
+            << pad(money_cell(v["open"]), 18)
             << pad(display("recovery_rate", v["recovery_rate"]), 9)
             << pad(display("median", v["median_days_to_recover"]), 10) << '\n';
       }

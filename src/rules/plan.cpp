@@ -25,7 +25,8 @@ std::string label(int step_index, const Step& step) {
 // Why `unless` skips `step`, or "".
 std::string unless_reason(const Step& step, bool clicked, bool card_updated) {
   for (const auto& u : step.unless) {
-    if (u == "clicked" && clicked) return "unless clicked: the customer clicked a link of this case";
+    if (u == "clicked" && clicked)
+      return "unless clicked: the customer clicked a link of this case";
     if (u == "card_updated" && card_updated) {
       return "unless card_updated: the customer updated their card";
     }
@@ -99,8 +100,8 @@ std::vector<config::ConfigError> check_capabilities(const config::Config& cfg) {
       for (const auto& step : *steps) {
         if (auto why = cannot_act(step, caps); !why.empty()) {
           out.push_back({file, step.line, step.column,
-                         "sequence '" + seq.id + "': " + step.describe() + " will be skipped: " +
-                             why + " (" + cfg.daemon.file.string() + ")",
+                         "sequence '" + seq.id + "': " + step.describe() +
+                             " will be skipped: " + why + " (" + cfg.daemon.file.string() + ")",
                          true});
         }
       }
@@ -156,8 +157,7 @@ CasePlan plan_case(const Sequence& seq, const config::Defaults& d, const PlanFac
     const Step* step = find_step(seq, row.step_index);
     if (!step) continue;  // a step of an older version of the sequence: shown in the outbox only
     queued.push_back(row.step_index);
-    add(row.step_index, *step, row.due_at,
-        label(row.step_index, *step) + ", queued");
+    add(row.step_index, *step, row.due_at, label(row.step_index, *step) + ", queued");
   }
   for (std::size_t i = f.next_step; i < seq.steps.size(); ++i) {
     const int index = static_cast<int>(i);
@@ -167,8 +167,8 @@ CasePlan plan_case(const Sequence& seq, const config::Defaults& d, const PlanFac
     // The same placement the scheduler applies when it queues the step (the per-customer caps
     // depend on other messages not sent yet, so the plan leaves them to the send-time gate).
     Placement placed = place_step(seq, step, nominal, d, f.zone, {});
-    std::string why = label(index, step) + " at " + format_duration(step.at) +
-                      " after the case opened";
+    std::string why =
+        label(index, step) + " at " + format_duration(step.at) + " after the case opened";
     for (const auto& w : placed.why) why += "; " + w;
     if (placed.possible) add(index, step, placed.at, std::move(why));
     if (step.is_final()) break;  // the case ends here: later steps never run

@@ -286,8 +286,8 @@ void Scheduler::on_decline_learned(std::int64_t case_id) {
   std::vector<std::string> why_not;
   const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
   if (!seq || seq->id == c->sequence_id) return;
-  const std::string decline = std::string(to_string(facts.decline_class)) + " decline '" +
-                              c->decline_code + "'";
+  const std::string decline =
+      std::string(to_string(facts.decline_class)) + " decline '" + c->decline_code + "'";
   if (cases_.count_events(c->id, "step_queued") > 0) {
     cases_.add_event(c->id, now_, "sequence_kept",
                      "the " + decline + " selects sequence '" + seq->id + "', but steps of '" +
@@ -516,10 +516,10 @@ void Scheduler::on_subscription_change(const store::SubscriptionChange& ch, Tick
                            seq->id + "' has no stop_on subscription_cancelled, so it continues");
       continue;
     }
-    lifecycle_.cancel(c,
-                      "stop_on subscription_cancelled: subscription " + ch.subscription_id +
-                          " is " + ch.status,
-                      now_);
+    lifecycle_.cancel(
+        c,
+        "stop_on subscription_cancelled: subscription " + ch.subscription_id + " is " + ch.status,
+        now_);
     ++stats.cases_cancelled;
   }
 }

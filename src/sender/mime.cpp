@@ -238,9 +238,8 @@ std::string format_address(std::string_view name, std::string_view address) {
   // names with a word too long to fold (a 999-character name): each word is at most 75 octets.
   if (!is_ascii(n) || looks_encoded(n) || longest_word(n) > 70) {
     std::string words = encode_phrase(n);
-    const auto last_line = words.size() - (words.rfind('\n') == std::string::npos
-                                               ? 0
-                                               : words.rfind('\n') + 1);
+    const auto last_line =
+        words.size() - (words.rfind('\n') == std::string::npos ? 0 : words.rfind('\n') + 1);
     return words + (last_line + addr.size() + 3 > 72 ? "\r\n <" : " <") + addr + ">";
   }
   std::string quoted = "\"";

@@ -2,10 +2,10 @@
 // vocabularies, and choosing the engine from the config's `database:` value.
 #include "dunning/store/engine.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <utility>
-
-#include <unistd.h>
 
 #include "dunning/store/leadership.hpp"
 #include "store/postgres/engine.hpp"

@@ -177,7 +177,7 @@ inline constexpr std::string_view kVerifyRefunds =
     "WHERE l.kind = 'correction' GROUP BY l.currency ORDER BY l.currency";
 // Refunds the scheduler has read (at or before the payments cursor) for an invoice the ledger
 // has money for, with no correction row.
-#define DUNNING_SQL_REFUND_NOT_IN_LEDGER                                              \
+#define DUNNING_SQL_REFUND_NOT_IN_LEDGER                                             \
   "FROM payments p WHERE p.status = 'refunded' "                                     \
   "AND p.rowid <= COALESCE((SELECT value FROM cursors WHERE name = 'payments'), 0) " \
   "AND EXISTS (SELECT 1 FROM ledger m WHERE m.invoice_id = p.invoice_id "            \
@@ -209,8 +209,8 @@ inline constexpr std::string_view kVerifyMismatches =
     "  p.amount_minor <> -l.amount_minor) "
     "UNION ALL "
     "SELECT 0, p.id, 'refund of ' || p.amount_minor || ' ' || p.currency || "
-    "  ' for invoice ' || p.invoice_id || ' has no correction row' "
-    DUNNING_SQL_REFUND_NOT_IN_LEDGER " ORDER BY 1 LIMIT ?";
+    "  ' for invoice ' || p.invoice_id || ' has no correction "
+    "row' " DUNNING_SQL_REFUND_NOT_IN_LEDGER " ORDER BY 1 LIMIT ?";
 #undef DUNNING_SQL_REFUND_NOT_IN_LEDGER
 // A case's money rows other than its close row (partial, late, corrections), oldest first.
 inline constexpr std::string_view kCaseMoneyMoves =

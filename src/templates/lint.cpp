@@ -78,9 +78,8 @@ std::vector<config::ConfigError> lint_text(std::string_view text, const std::str
         break;
       default: {  // a variable ({{x}}, {{{x}}}, {{&x}})
         if (!is_optional(name)) break;
-        const bool guarded = std::any_of(open.begin(), open.end(), [&](const auto& s) {
-          return s.first == name && !s.second;
-        });
+        const bool guarded = std::any_of(
+            open.begin(), open.end(), [&](const auto& s) { return s.first == name && !s.second; });
         if (!guarded) {
           out.push_back({file, line, 1,
                          "'{{" + name + "}}' can be empty here: put the sentence inside {{#" +
@@ -130,10 +129,10 @@ std::vector<config::ConfigError> lint_templates(const fs::path& dir) {
       // A block scalar (`text: |`) starts on the line after its indicator.
       const auto mark = kv.second.Mark();
       const auto row = static_cast<std::size_t>(std::max(mark.line, 0));
-      const bool block =
-          row < lines.size() && static_cast<std::size_t>(mark.column) < lines[row].size() &&
-          (lines[row][static_cast<std::size_t>(mark.column)] == '|' ||
-           lines[row][static_cast<std::size_t>(mark.column)] == '>');
+      const bool block = row < lines.size() &&
+                         static_cast<std::size_t>(mark.column) < lines[row].size() &&
+                         (lines[row][static_cast<std::size_t>(mark.column)] == '|' ||
+                          lines[row][static_cast<std::size_t>(mark.column)] == '>');
       const int first = mark.line + 1 + (block ? 1 : 0);
       auto found = lint_text(kv.second.Scalar(), file.string(), first);
       out.insert(out.end(), found.begin(), found.end());

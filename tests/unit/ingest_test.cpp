@@ -129,8 +129,10 @@ TEST_CASE("the CSV reader handles quotes, doubled quotes, CRLF and reports recor
   CHECK_FALSE(r.next());
 }
 
-TEST_CASE("a CSV payment in a currency outside ISO 4217 is rejected naming the column, lower "
-          "case is normalised", "[ingest]") {
+TEST_CASE(
+    "a CSV payment in a currency outside ISO 4217 is rejected naming the column, lower "
+    "case is normalised",
+    "[ingest]") {
   std::map<std::string, std::size_t> header{{"id", 0},           {"customer_id", 1},
                                             {"amount_minor", 2}, {"currency", 3},
                                             {"status", 4},       {"occurred_at", 5}};

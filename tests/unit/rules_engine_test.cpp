@@ -311,7 +311,7 @@ defaults:
 }
 
 TEST_CASE("defaults accept holidays, paydays and a retry cap no higher than Visa's",
-          "[config][rules]") {
+          "[rules][config]") {
   auto seqs = sequences_from(R"(
 sequences:
   - id: a

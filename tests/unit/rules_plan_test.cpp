@@ -171,7 +171,7 @@ TEST_CASE("the gate defers a contact outside the window to the next slot", "[rul
 
 TEST_CASE("the gate counts what was sent today, across the customer's cases", "[rules][gate]") {
   Fixture fx;
-  auto f = fx.send("2026-11-10T09:00:00Z");  // Tue 10:00 local
+  auto f = fx.send("2026-11-10T09:00:00Z");        // Tue 10:00 local
   f.contacts_sent = {at("2026-11-10T08:30:00Z")};  // another case's reminder at 09:30 local
   auto v = rules::send_gate(fx.seq, fx.seq.steps[2], 2, fx.seqs.defaults, f);
   REQUIRE(v.kind == Kind::kDefer);

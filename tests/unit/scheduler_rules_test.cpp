@@ -442,9 +442,10 @@ sequences:
   CHECK(w.text("SELECT kind FROM ledger") == "cancelled");
 }
 
-TEST_CASE("a decline code that comes after its case opened selects its sequence, while nothing of "
-          "the first one was queued",
-          "[scheduler][stripe]") {
+TEST_CASE(
+    "a decline code that comes after its case opened selects its sequence, while nothing of "
+    "the first one was queued",
+    "[scheduler][stripe]") {
   const char* yaml = R"(
 sequences:
   - id: hard
@@ -458,8 +459,8 @@ sequences:
   auto late_decline = [](World& w, const char* payment) {
     store::Tx tx(w.store->db());
     CHECK(w.store->facts().fill_decline(payment, "stolen_card", std::nullopt,
-                                        at("2026-11-24T10:30:00Z"), "learned late") ==
-          store::DeclineFill::kOpenCase);
+                                        at("2026-11-24T10:30:00Z"),
+                                        "learned late") == store::DeclineFill::kOpenCase);
     tx.commit();
   };
   auto with_first_step = [&](const char* offset) {

@@ -765,7 +765,8 @@ TEST_CASE(
     CHECK(again[0].id == rows[0].id);
     CHECK(again[0].attempts == 1);
     e.outbox().mark_sent(again[0].id, until);
-    e.outbox().defer(again[0].id, again[0].leased_until, until + Seconds(3600), "too late");  // only pending rows move
+    e.outbox().defer(again[0].id, again[0].leased_until, until + Seconds(3600),
+                     "too late");  // only pending rows move
     CHECK(e.outbox().for_case(case_id).at(0).state == OutboxState::kSent);
     CHECK(e.outbox().for_case(case_id).at(0).due_at == until);
 
@@ -929,12 +930,11 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
     CHECK(in_range == 1);
 
     int outcomes = 0;
-    e.reports().for_each_case_outcome(std::nullopt, std::nullopt,
-                                      [&](const store::CaseOutcome& o) {
-                                        ++outcomes;
-                                        CHECK(o.kind == "recovered");
-                                        CHECK(o.closed_amount == Money(1000, "EUR"));
-                                      });
+    e.reports().for_each_case_outcome(std::nullopt, std::nullopt, [&](const store::CaseOutcome& o) {
+      ++outcomes;
+      CHECK(o.kind == "recovered");
+      CHECK(o.closed_amount == Money(1000, "EUR"));
+    });
     CHECK(outcomes == 1);
     auto recovered = e.reports().recovered_by_currency();
     REQUIRE(recovered.size() == 1);
@@ -1211,9 +1211,8 @@ TEST_CASE("Stripe's attempts merge by key, are found by any id, and late decline
     CHECK(e.facts().stripe_attempts(std::nullopt, "pi_1", std::nullopt).size() == 1);
     CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, "ch_1").size() == 1);
     CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, std::nullopt).empty());
-    auto like = e.facts().stripe_attempts_like("cus_1", "EUR", 1250, "failed",
-                                               at("2026-11-01T00:00:00Z"),
-                                               at("2026-11-03T00:00:00Z"));
+    auto like = e.facts().stripe_attempts_like(
+        "cus_1", "EUR", 1250, "failed", at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"));
     REQUIRE(like.size() == 1);
     CHECK(like[0].key == "ch_1");
     CHECK(e.facts()

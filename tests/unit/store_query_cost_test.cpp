@@ -37,14 +37,13 @@ std::unique_ptr<store::Engine> with_history(const TempDb& tmp, int others) {
   auto engine = std::move(*opened);
   auto& db = dynamic_cast<store::sqlite::SqliteEngine&>(*engine).sqlite().raw();
   db.exec("BEGIN");
-  db.exec(
-      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " +
-      std::to_string(others) +
-      ") INSERT INTO cases(id, trigger, customer_id, invoice_id, amount_minor, currency, "
-      "sequence_id, sequence_hash, state, opened_at) SELECT i + 1, 'payment_failed', "
-      "CASE WHEN i = 0 THEN 'cus-target' ELSE 'cus-' || i END, "
-      "CASE WHEN i = 0 THEN 'in-target' ELSE 'in-' || i END, 1250, 'EUR', 's', 'h', "
-      "CASE WHEN i = 0 THEN 'open' ELSE 'lost' END, '2026-01-01T00:00:00Z' FROM n");
+  db.exec("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+          std::to_string(others) +
+          ") INSERT INTO cases(id, trigger, customer_id, invoice_id, amount_minor, currency, "
+          "sequence_id, sequence_hash, state, opened_at) SELECT i + 1, 'payment_failed', "
+          "CASE WHEN i = 0 THEN 'cus-target' ELSE 'cus-' || i END, "
+          "CASE WHEN i = 0 THEN 'in-target' ELSE 'in-' || i END, 1250, 'EUR', 's', 'h', "
+          "CASE WHEN i = 0 THEN 'open' ELSE 'lost' END, '2026-01-01T00:00:00Z' FROM n");
   db.exec(
       "INSERT INTO outbox(case_id, step_index, channel, template, message_key, state, attempts, "
       "due_at, next_attempt_at, created_at, sent_at) SELECT id, k.s, 'email', 'payment-failed', "
@@ -83,8 +82,10 @@ TEST_CASE("a customer's contact times cost the same beside a small or a large ou
   auto small = with_history(small_dir, 10);
   auto large = with_history(large_dir, 20000);  // 40,000 sent rows of other customers
   std::vector<TimePoint> a, b;
-  const long on_small = instructions(*small, [&] { a = small->outbox().contact_times("cus-target", kSince); });
-  const long on_large = instructions(*large, [&] { b = large->outbox().contact_times("cus-target", kSince); });
+  const long on_small =
+      instructions(*small, [&] { a = small->outbox().contact_times("cus-target", kSince); });
+  const long on_large =
+      instructions(*large, [&] { b = large->outbox().contact_times("cus-target", kSince); });
   CHECK(a.size() == 2);
   CHECK(b.size() == 2);
   INFO("instructions: " << on_small << " with 20 rows, " << on_large << " with 40,000");
@@ -97,8 +98,10 @@ TEST_CASE("the latest case of an invoice is found without reading every case", "
   auto small = with_history(small_dir, 10);
   auto large = with_history(large_dir, 20000);
   std::optional<store::CaseRecord> a, b;
-  const long on_small = instructions(*small, [&] { a = small->cases().latest_for_invoice("in-target"); });
-  const long on_large = instructions(*large, [&] { b = large->cases().latest_for_invoice("in-target"); });
+  const long on_small =
+      instructions(*small, [&] { a = small->cases().latest_for_invoice("in-target"); });
+  const long on_large =
+      instructions(*large, [&] { b = large->cases().latest_for_invoice("in-target"); });
   REQUIRE(a);
   REQUIRE(b);
   CHECK(b->customer_id == "cus-target");
@@ -132,8 +135,10 @@ TEST_CASE("the decline codes learned after a cursor are read without reading eve
       "'step_sent', 'sent' FROM cases");
   static const std::array<std::string, 1> kinds = {"decline_code"};
   std::vector<store::CaseEvent> a, b;
-  const long on_small = instructions(*small, [&] { a = small->cases().events_after(0, kinds, 100); });
-  const long on_large = instructions(*large, [&] { b = large->cases().events_after(0, kinds, 100); });
+  const long on_small =
+      instructions(*small, [&] { a = small->cases().events_after(0, kinds, 100); });
+  const long on_large =
+      instructions(*large, [&] { b = large->cases().events_after(0, kinds, 100); });
   CHECK(a.empty());
   CHECK(b.empty());
   INFO("instructions: " << on_small << " with no events, " << on_large << " with 20,001");

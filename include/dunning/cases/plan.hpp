@@ -12,8 +12,8 @@
 namespace dunning::cases {
 
 struct CasePlanView {
-  rules::CasePlan plan;          // empty when the case is not open or its sequence is gone
-  rules::CustomerZone zone;      // the zone every date of the plan is shown in
+  rules::CasePlan plan;      // empty when the case is not open or its sequence is gone
+  rules::CustomerZone zone;  // the zone every date of the plan is shown in
   const config::Sequence* sequence = nullptr;  // the case's sequence, if still configured
 };
 

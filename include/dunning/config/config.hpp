@@ -106,9 +106,9 @@ struct ConsoleConfig {
   Seconds idle_timeout{30 * 60};  // ... or this long after its last request
   // kAuto: `Secure` when the request arrived over https (a proxy's X-Forwarded-Proto: https).
   SecureCookie secure_cookie = SecureCookie::kAuto;
-  int login_attempts = 5;           // failed sign-ins from one address in login_window ...
-  Seconds login_window{15 * 60};    // ... after which that address is refused until it passes
-  int page_size = 50;               // cases and ledger rows per page
+  int login_attempts = 5;         // failed sign-ins from one address in login_window ...
+  Seconds login_window{15 * 60};  // ... after which that address is refused until it passes
+  int page_size = 50;             // cases and ledger rows per page
 };
 
 // The HTTP server inside `dunningd run` (ingest API, Stripe webhooks, read API, health, metrics,
@@ -131,7 +131,7 @@ struct HttpConfig {
 
 // The signed card-update links in messages and their click redirect (GET /r/{token}).
 struct DaemonConfig {
-  std::filesystem::path file;       // where this config came from
+  std::filesystem::path file;  // where this config came from
   // SQLite file (relative paths are relative to `file`), or a PostgreSQL URI kept as written:
   // postgresql://user@host:port/db?sslmode=verify-full&sslrootcert=/etc/dunningd/db-ca.pem
   std::filesystem::path database;

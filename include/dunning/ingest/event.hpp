@@ -33,8 +33,8 @@ struct StripeSignal {
   std::optional<std::int64_t> attempt_count;
   std::optional<std::string> decline_code, message;
   TimePoint occurred_at;
-  std::optional<TimePoint> charged_at;  // charge.refunded: when the refunded charge was made
-  std::int64_t refunded_minor = 0;      // charge.refunded: amount_refunded (cumulative)
+  std::optional<TimePoint> charged_at;     // charge.refunded: when the refunded charge was made
+  std::int64_t refunded_minor = 0;         // charge.refunded: amount_refunded (cumulative)
   std::int64_t refunded_before_minor = 0;  // ... and its previous value (previous_attributes)
 };
 

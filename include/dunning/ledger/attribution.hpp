@@ -43,8 +43,7 @@ store::LedgerEntry partial_entry(const store::CaseRecord& c, const store::Paymen
 
 // A `late` row: payment `p` paid the invoice of case `c` after the case was closed as lost or
 // cancelled. Not a recovery of the sequence (no attribution); finance sees it on its own line.
-store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p,
-                              TimePoint now);
+store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p, TimePoint now);
 
 // A `lost` row: the case's amount written off by its final action, step `step_index` (0-based).
 store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
@@ -59,6 +58,5 @@ store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, Tim
 // REQUIRES: delta.currency() == original.amount.currency().
 store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Money& delta,
                                     TimePoint now, const std::string& note);
-
 
 }  // namespace dunning::ledger

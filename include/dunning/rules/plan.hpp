@@ -73,12 +73,12 @@ struct PendingStep {
 
 struct PlanFacts {
   TimePoint opened_at;
-  std::size_t next_step = 0;          // first step of seq.steps the scheduler has not reached
-  std::vector<PendingStep> pending;   // the case's pending outbox rows
+  std::size_t next_step = 0;              // first step of seq.steps the scheduler has not reached
+  std::vector<PendingStep> pending;       // the case's pending outbox rows
   const date::time_zone* zone = nullptr;  // REQUIRES: non-null (see customer_zone)
-  bool holdout = false;               // no contact at all
-  bool clicked = false;               // the customer clicked a link of the case
-  bool card_updated = false;          // the customer's card changed since the case opened
+  bool holdout = false;                   // no contact at all
+  bool clicked = false;                   // the customer clicked a link of the case
+  bool card_updated = false;              // the customer's card changed since the case opened
   Capabilities caps;
 };
 

@@ -29,9 +29,9 @@
 
 #include "dunning/config/config.hpp"
 #include "dunning/core/clock.hpp"
+#include "dunning/core/outcome_counters.hpp"
 #include "dunning/rules/plan.hpp"
 #include "dunning/sender/http_transport.hpp"
-#include "dunning/core/outcome_counters.hpp"
 #include "dunning/sender/transport.hpp"
 #include "dunning/store/cases.hpp"
 #include "dunning/store/contact_book.hpp"
@@ -55,12 +55,12 @@ struct Channels {
 
 struct DispatchStats {
   int sent = 0;
-  int retried = 0;   // transient failure, will be tried again
-  int failed = 0;    // permanent failure, recorded with its reason
-  int skipped = 0;   // must never go (recorded with the reason)
-  int deferred = 0;  // may not go now (send window, caps, paused case): due again later
-  int held = 0;      // its channel is paused: still pending
-  int webhooks = 0;  // outbound webhook events delivered
+  int retried = 0;     // transient failure, will be tried again
+  int failed = 0;      // permanent failure, recorded with its reason
+  int skipped = 0;     // must never go (recorded with the reason)
+  int deferred = 0;    // may not go now (send window, caps, paused case): due again later
+  int held = 0;        // its channel is paused: still pending
+  int webhooks = 0;    // outbound webhook events delivered
   int unrecorded = 0;  // results kept in memory: the database refused them (busy, full)
   bool more = false;   // the round ended at its time budget with steps still due
 
@@ -154,7 +154,7 @@ class Dispatcher {
   std::vector<std::string> probing_;  // channels whose pause ended: resumed on the next success
   std::vector<Outcome> unrecorded_;   // results the database refused; written first next round
   int batch_size_ = 0;  // outbox.batch_size, halved each time a batch outlived half its lease
-  std::mt19937 rng_;                  // backoff jitter
+  std::mt19937 rng_;    // backoff jitter
 };
 
 }  // namespace dunning::sender

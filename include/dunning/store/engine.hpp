@@ -92,8 +92,7 @@ struct CopiedTable {
 // either database meanwhile.
 Result<std::vector<CopiedTable>> copy_sqlite_to_postgres(const std::filesystem::path& from,
                                                          const std::string& to,
-                                                         const EngineOptions& options,
-                                                         bool force);
+                                                         const EngineOptions& options, bool force);
 
 // Writes a consistent copy of the database `from` to the new file `to`, without migrating or
 // otherwise writing `from` (simulate runs on such a copy).

@@ -68,7 +68,7 @@ struct StripeAttempt {
   std::string status;  // failed | succeeded
   std::optional<std::string> invoice_id, payment_intent_id, charge_id;
   std::string customer_id;
-  std::string currency;  // ISO 4217, upper case
+  std::string currency;                      // ISO 4217, upper case
   std::optional<std::int64_t> amount_minor;  // ISO 4217 minor units
   std::optional<std::string> decline_code, message;
   TimePoint occurred_at;
@@ -77,9 +77,9 @@ struct StripeAttempt {
 
 // What fill_decline did.
 enum class DeclineFill {
-  kNothing,      // no such row, or it already has a decline code
-  kPaymentRow,   // the failed payments row had not been read yet: its decline code is filled in
-  kOpenCase,     // the row had been read: the open case it opened takes the decline code
+  kNothing,     // no such row, or it already has a decline code
+  kPaymentRow,  // the failed payments row had not been read yet: its decline code is filled in
+  kOpenCase,    // the row had been read: the open case it opened takes the decline code
 };
 
 class FactsWriter {
@@ -106,16 +106,16 @@ class FactsWriter {
 
   // ---- Stripe's attempts (the correlation of one attempt's events)
   // Attempts naming any of these ids (an empty optional matches nothing), newest first.
-  virtual std::vector<StripeAttempt> stripe_attempts(const std::optional<std::string>& invoice_id,
-                                                     const std::optional<std::string>& intent_id,
-                                                     const std::optional<std::string>& charge_id) = 0;
+  virtual std::vector<StripeAttempt> stripe_attempts(
+      const std::optional<std::string>& invoice_id, const std::optional<std::string>& intent_id,
+      const std::optional<std::string>& charge_id) = 0;
   // Attempts of `status` for this customer, currency and amount in [from, to], newest first (API
   // versions that name no invoice on the payment intent and no payment intent on the invoice).
   virtual std::vector<StripeAttempt> stripe_attempts_like(const std::string& customer_id,
                                                           const std::string& currency,
                                                           std::int64_t amount_minor,
-                                                          const std::string& status,
-                                                          TimePoint from, TimePoint to) = 0;
+                                                          const std::string& status, TimePoint from,
+                                                          TimePoint to) = 0;
   // Inserts or merges by key: a field already known keeps its value, except a generic decline
   // code ("card_declined", "generic_decline") which a specific one replaces.
   virtual void save_stripe_attempt(const StripeAttempt& a) = 0;

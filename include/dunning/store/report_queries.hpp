@@ -37,7 +37,7 @@ class ReportQueries {
                                      const std::function<void(const store::CaseOutcome&)>& fn) = 0;
   // Per sequence and step: how many cases opened in [from, to) had that step sent.
   virtual std::vector<store::StepReach> step_reach(std::optional<TimePoint> from,
-                                                    std::optional<TimePoint> to) = 0;
+                                                   std::optional<TimePoint> to) = 0;
   // Recoveries (at or before `as_of`) of cases opened in [from, to), with the customer's payment
   // history: one per recovered subscription and currency, its latest recovery in the period
   // (cases without a subscription id each stand for themselves).

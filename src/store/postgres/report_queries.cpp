@@ -55,7 +55,8 @@ void PgReportQueries::for_each_case_outcome(
             }
           }
           if (!s.is_null(0, 17)) {
-            o->moves.push_back({s.text(0, 17), money(s.int64(0, 18), s.text(0, 19), "ledger.currency"),
+            o->moves.push_back({s.text(0, 17),
+                                money(s.int64(0, 18), s.text(0, 19), "ledger.currency"),
                                 s.text(0, 20), parse_time(s.text(0, 21), "ledger.occurred_at")});
           }
         });
@@ -64,7 +65,7 @@ void PgReportQueries::for_each_case_outcome(
 }
 
 std::vector<store::StepReach> PgReportQueries::step_reach(std::optional<TimePoint> from,
-                                                           std::optional<TimePoint> to) {
+                                                          std::optional<TimePoint> to) {
   return guard("step_reach", [&] {
     auto s = db_.query(
         "SELECT c.sequence_id, o.step_index, MIN(o.channel), "

@@ -168,7 +168,7 @@ class SqliteReportQueries final : public ReportQueries {
   void for_each_case_outcome(std::optional<TimePoint> from, std::optional<TimePoint> to,
                              const std::function<void(const store::CaseOutcome&)>& fn) override;
   std::vector<store::StepReach> step_reach(std::optional<TimePoint> from,
-                                            std::optional<TimePoint> to) override;
+                                           std::optional<TimePoint> to) override;
   void for_each_recovery_history(
       std::optional<TimePoint> from, std::optional<TimePoint> to, TimePoint as_of,
       const std::function<void(const store::RecoveryHistory&)>& fn) override;

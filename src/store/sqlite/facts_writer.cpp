@@ -165,8 +165,8 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts_like(const std::st
                                                                    const std::string& status,
                                                                    TimePoint from, TimePoint to) {
   return guard("stripe_attempts_like", [&] {
-    auto s = db_.prepare(std::string(sql::kStripeAttemptSelect) +
-                         std::string(sql::kStripeAttemptsLike));
+    auto s =
+        db_.prepare(std::string(sql::kStripeAttemptSelect) + std::string(sql::kStripeAttemptsLike));
     s.bind(1, customer_id).bind(2, currency).bind(3, amount_minor).bind(4, status);
     s.bind(5, iso(from)).bind(6, iso(to));
     std::vector<StripeAttempt> out;
@@ -186,8 +186,8 @@ void SqliteFactsWriter::save_stripe_attempt(const StripeAttempt& a) {
 }
 
 DeclineFill SqliteFactsWriter::fill_decline(const std::string& payment_id, const std::string& code,
-                                            const std::optional<std::string>& message,
-                                            TimePoint at, const std::string& why) {
+                                            const std::optional<std::string>& message, TimePoint at,
+                                            const std::string& why) {
   return guard("fill_decline", [&] {
     // Not read yet (after the scheduler's cursor, which moves in the same kind of write
     // transaction): the row itself is completed before anything acts on it.

@@ -137,8 +137,7 @@ std::optional<Card> SqlitePaymentsFeed::default_card(const std::string& customer
   });
 }
 
-std::optional<Payment> SqlitePaymentsFeed::paid_since(const std::string& invoice_id,
-                                                       TimePoint at) {
+std::optional<Payment> SqlitePaymentsFeed::paid_since(const std::string& invoice_id, TimePoint at) {
   return guard("paid_since", [&]() -> std::optional<Payment> {
     auto s = db_.prepare(
         "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "

@@ -48,8 +48,8 @@ void SqliteReportQueries::for_each_case_outcome(
         auto m = db_.prepare(sql::kCaseMoneyMoves);
         m.bind(1, o.case_id);
         while (m.step()) {
-          o.moves.push_back({m.text(0), money(m.int64(1), m.text(2), "ledger.currency"),
-                             m.text(3), parse_time(m.text(4), "ledger.occurred_at")});
+          o.moves.push_back({m.text(0), money(m.int64(1), m.text(2), "ledger.currency"), m.text(3),
+                             parse_time(m.text(4), "ledger.occurred_at")});
         }
       }
       fn(o);
@@ -58,7 +58,7 @@ void SqliteReportQueries::for_each_case_outcome(
 }
 
 std::vector<store::StepReach> SqliteReportQueries::step_reach(std::optional<TimePoint> from,
-                                                               std::optional<TimePoint> to) {
+                                                              std::optional<TimePoint> to) {
   return guard("step_reach", [&] {
     auto s = db_.prepare(
         "SELECT c.sequence_id, o.step_index, MIN(o.channel), "

@@ -1,9 +1,9 @@
 // The console's sign-in machinery without sockets: forms, cookies, credentials, sessions and
 // their two lifetimes, CSRF tokens, the cookie's attributes and the failed sign-in limit.
-#include "dunning/http/console_auth.hpp"
-
 #include <catch2/catch.hpp>
 #include <set>
+
+#include "dunning/http/console_auth.hpp"
 
 using namespace dunning;
 using namespace dunning::http::console;
@@ -14,7 +14,7 @@ namespace {
 const TimePoint kT0{Seconds(1795341600)};
 }
 
-TEST_CASE("a console form body decodes plus signs and percent escapes", "[console][auth]") {
+TEST_CASE("a console form body decodes plus signs and percent escapes", "[http][console][auth]") {
   auto f = parse_form("user=admin&password=s%C3%A9cret+word&next=%2Fui%2Fcases%3Fstate%3Dopen");
   REQUIRE(f);
   CHECK(f->at("user") == "admin");
@@ -26,7 +26,7 @@ TEST_CASE("a console form body decodes plus signs and percent escapes", "[consol
   CHECK(parse_form("a=")->at("a").empty());
 }
 
-TEST_CASE("a console form a browser never sends is refused whole", "[console][auth]") {
+TEST_CASE("a console form a browser never sends is refused whole", "[http][console][auth]") {
   CHECK_FALSE(parse_form("a=%4"));           // truncated escape
   CHECK_FALSE(parse_form("a=%zz"));          // not hex
   CHECK_FALSE(parse_form("a=%00"));          // NUL byte
@@ -40,7 +40,7 @@ TEST_CASE("a console form a browser never sends is refused whole", "[console][au
 }
 
 TEST_CASE("the console finds a cookie by its exact name, and none for a name sent twice",
-          "[console][auth]") {
+          "[http][console][auth]") {
   CHECK(cookie_value("a=1; dunningd_session=abc; b=2", "dunningd_session") == "abc");
   CHECK(cookie_value("dunningd_session=\"q\"", "dunningd_session") == "q");
   CHECK_FALSE(cookie_value("xdunningd_session=abc", "dunningd_session"));
@@ -48,7 +48,7 @@ TEST_CASE("the console finds a cookie by its exact name, and none for a name sen
   CHECK_FALSE(cookie_value("dunningd_session=a; dunningd_session=b", "dunningd_session"));
 }
 
-TEST_CASE("each console role signs in with its own password only", "[console][auth]") {
+TEST_CASE("each console role signs in with its own password only", "[http][console][auth]") {
   CHECK(check_credentials("admin", "pa55", "pa55", "fin") == Role::kAdmin);
   CHECK(check_credentials("finance", "fin", "pa55", "fin") == Role::kFinance);
   CHECK_FALSE(check_credentials("finance", "pa55", "pa55", "fin"));
@@ -60,7 +60,7 @@ TEST_CASE("each console role signs in with its own password only", "[console][au
 }
 
 TEST_CASE("a console session lives until its idle timeout or its lifetime, whichever comes first",
-          "[console][auth]") {
+          "[http][console][auth]") {
   Sessions sessions(Seconds(3600), Seconds(600));
   auto s = sessions.create(Role::kAdmin, kT0);
   CHECK(s.id.size() == 64);
@@ -100,7 +100,7 @@ TEST_CASE("a console session lives until its idle timeout or its lifetime, which
 }
 
 TEST_CASE("every console session gets fresh random tokens, and a full table drops the least recent",
-          "[console][auth]") {
+          "[http][console][auth]") {
   Sessions sessions(Seconds(3600), Seconds(600), 3);
   std::set<std::string> seen;
   auto a = sessions.create(Role::kFinance, kT0);
@@ -118,7 +118,7 @@ TEST_CASE("every console session gets fresh random tokens, and a full table drop
   CHECK(sessions.find(d.id, kT0 + seconds(5)));
 }
 
-TEST_CASE("a console CSRF token must be the session's own", "[console][auth]") {
+TEST_CASE("a console CSRF token must be the session's own", "[http][console][auth]") {
   Sessions sessions(Seconds(3600), Seconds(600));
   auto s = sessions.create(Role::kAdmin, kT0);
   auto other = sessions.create(Role::kAdmin, kT0);
@@ -131,7 +131,7 @@ TEST_CASE("a console CSRF token must be the session's own", "[console][auth]") {
 
 TEST_CASE(
     "the console session cookie is HttpOnly, SameSite=Strict, scoped to /ui, Secure on demand",
-    "[console][auth]") {
+    "[http][console][auth]") {
   const auto plain = session_cookie("abc", Seconds(28800), false);
   CHECK(plain == "dunningd_session=abc; Path=/ui; Max-Age=28800; HttpOnly; SameSite=Strict");
   CHECK(session_cookie("abc", Seconds(60), true).ends_with("; Secure"));
@@ -140,7 +140,7 @@ TEST_CASE(
 }
 
 TEST_CASE("failed console sign-ins from one address are limited, others and successes are not",
-          "[console][auth]") {
+          "[http][console][auth]") {
   LoginThrottle throttle(3, Seconds(900));
   const std::string peer = "192.0.2.7";
   for (int i = 0; i < 3; ++i) {
@@ -163,7 +163,7 @@ TEST_CASE("failed console sign-ins from one address are limited, others and succ
 
 TEST_CASE(
     "past its address limit, the console sign-in throttle shares one counter instead of growing",
-    "[console][auth]") {
+    "[http][console][auth]") {
   LoginThrottle throttle(2, Seconds(900), 2);
   throttle.failed("a", kT0);
   throttle.failed("b", kT0);

@@ -1,8 +1,6 @@
 // app::Poller's `tick` flag: an instance that is not the elected poller of a shared database
 // (docs/instances.md) sends what is due but opens, advances and closes no case; the poller does
 // both. A real SQLite file, a fixed clock and recording channels.
-#include "dunning/app/poller.hpp"
-
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -11,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "dunning/app/poller.hpp"
 #include "dunning/store/engine.hpp"
 #include "support/recording_transport.hpp"
 #include "support/temp_dir.hpp"
@@ -74,7 +73,7 @@ struct Billing {
 TEST_CASE(
     "a poller that is not elected sends what is due and opens no case; the elected one "
     "does both",
-    "[poller][instances]") {
+    "[app][poller][instances]") {
   const auto level = spdlog::get_level();
   spdlog::set_level(spdlog::level::off);
   testing::TempDir dir;

@@ -3,17 +3,17 @@
 #include <fstream>
 
 #include "dunning/config/config.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace dunning;
 
 namespace {
 config::Loaded<config::DaemonConfig> load(const std::string& http_section) {
-  auto dir = std::filesystem::temp_directory_path() / "dunning-http-config-test";
-  std::filesystem::create_directories(dir);
-  auto file = dir / "dunningd.yaml";
-  std::ofstream(file) << "smtp: {url: \"smtp://127.0.0.1:25/x\", from: a@example.com}\n"
-                      << http_section;
-  return config::load_daemon_config(file);
+  // A directory of its own: CTest runs this file's test cases in parallel processes.
+  dunning::testing::TempDir dir;
+  return config::load_daemon_config(
+      dir.write("dunningd.yaml",
+                "smtp: {url: \"smtp://127.0.0.1:25/x\", from: a@example.com}\n" + http_section));
 }
 }  // namespace
 

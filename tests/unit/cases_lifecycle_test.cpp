@@ -213,7 +213,7 @@ bool has_header(const std::string& mime, const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("a failed payment opens one case and its first step is sent once", "[lifecycle]") {
+TEST_CASE("a failed payment opens one case and its first step is sent once", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -301,7 +301,7 @@ TEST_CASE("a failed payment opens one case and its first step is sent once", "[l
 }
 
 TEST_CASE("a payment closes the case as recovered, credited to the last delivered step",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -368,7 +368,7 @@ TEST_CASE("a payment closes the case as recovered, credited to the last delivere
   CHECK(w.count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'") == 0);
 }
 
-TEST_CASE("a payment before any message is a recovery without contact", "[lifecycle]") {
+TEST_CASE("a payment before any message is a recovery without contact", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -392,7 +392,7 @@ TEST_CASE("a payment before any message is a recovery without contact", "[lifecy
   CHECK(outbox[0].state == OutboxState::kCancelled);
 }
 
-TEST_CASE("a case never paid is lost at its final cancel", "[lifecycle]") {
+TEST_CASE("a case never paid is lost at its final cancel", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -437,7 +437,7 @@ TEST_CASE("a case never paid is lost at its final cancel", "[lifecycle]") {
 }
 
 TEST_CASE("a transient failure is retried after the backoff and delivered exactly once",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -482,7 +482,7 @@ TEST_CASE("a transient failure is retried after the backoff and delivered exactl
                  "Message-ID: <dunningd.case-" + std::to_string(case_id) + ".step-0@example.com>"));
 }
 
-TEST_CASE("consecutive transient failures back off exponentially", "[lifecycle]") {
+TEST_CASE("consecutive transient failures back off exponentially", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -501,7 +501,7 @@ TEST_CASE("consecutive transient failures back off exponentially", "[lifecycle]"
   CHECK(w.transport().delivered().size() == 1);
 }
 
-TEST_CASE("transient failures turn permanent after give_up_after", "[lifecycle]") {
+TEST_CASE("transient failures turn permanent after give_up_after", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -527,7 +527,7 @@ TEST_CASE("transient failures turn permanent after give_up_after", "[lifecycle]"
   CHECK(w.transport().delivered().empty());
 }
 
-TEST_CASE("a failed payment without an invoice opens no case", "[lifecycle]") {
+TEST_CASE("a failed payment without an invoice opens no case", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.must_exec(
@@ -542,7 +542,7 @@ TEST_CASE("a failed payment without an invoice opens no case", "[lifecycle]") {
 }
 
 TEST_CASE("a payment without an invoice recovers the customer's case in the same currency",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -567,7 +567,8 @@ TEST_CASE("a payment without an invoice recovers the customer's case in the same
   CHECK(ledger[0].kind == "recovered");
 }
 
-TEST_CASE("a row claimed by a sender that died is sent after its lease, once", "[lifecycle]") {
+TEST_CASE("a row claimed by a sender that died is sent after its lease, once",
+          "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");
@@ -593,7 +594,7 @@ TEST_CASE("a row claimed by a sender that died is sent after its lease, once", "
 }
 
 TEST_CASE("a batch starts mail only in the first half of its lease and hands the rest back",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   // The transport's bounds, without a dispatcher: a start_by already past starts nothing.
   dunning::testing::RecordingTransport bare;
   const std::vector<dunning::sender::OutgoingEmail> two(2, {"a@example.com", "b@example.com", "x"});
@@ -628,7 +629,7 @@ TEST_CASE("a batch starts mail only in the first half of its lease and hands the
 }
 
 TEST_CASE("a message sent in an earlier batch of the round counts once against the daily cap",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   World w;
   w.config().sequences.defaults.max_messages_per_customer_per_day = 2;
   w.config().sequences.defaults.min_hours_between_messages = 0;
@@ -643,7 +644,7 @@ TEST_CASE("a message sent in an earlier batch of the round counts once against t
 }
 
 TEST_CASE("a rejected recipient fails the step with the reason and is never retried",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "gone@example.com", "Gone");
   w.add_payment_now("py_1", "failed");
@@ -669,7 +670,8 @@ TEST_CASE("a rejected recipient fails the step with the reason and is never retr
   CHECK(outbox.at(0).attempts == 1);
 }
 
-TEST_CASE("a payment with an unreadable occurred_at is skipped without a crash", "[lifecycle]") {
+TEST_CASE("a payment with an unreadable occurred_at is skipped without a crash",
+          "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment("py_bad", "failed", "in_bad", 1250, "last tuesday");
@@ -690,7 +692,7 @@ TEST_CASE("a payment with an unreadable occurred_at is skipped without a crash",
 }
 
 TEST_CASE("a full batch of unreadable payments does not block the payments after it",
-          "[lifecycle]") {
+          "[cases][lifecycle]") {
   // Regression: a batch made only of unreadable rows once stopped the cursor for good.
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
@@ -706,7 +708,7 @@ TEST_CASE("a full batch of unreadable payments does not block the payments after
   CHECK(w.transport().delivered().size() == 1);
 }
 
-TEST_CASE("ledger rows cannot be updated or deleted", "[lifecycle]") {
+TEST_CASE("ledger rows cannot be updated or deleted", "[cases][lifecycle]") {
   World w;
   w.add_customer("cus_1", "ana@example.com", "Ana Horvat");
   w.add_payment_now("py_1", "failed");

@@ -21,9 +21,9 @@ namespace {
 
 TimePoint at(const char* s) { return *parse_iso8601(s); }
 
-const TimePoint kNow = TimePoint(std::chrono::sys_days{std::chrono::year{2026} /
-                                                       std::chrono::November / 22}) +
-                       std::chrono::hours(10);
+const TimePoint kNow =
+    TimePoint(std::chrono::sys_days{std::chrono::year{2026} / std::chrono::November / 22}) +
+    std::chrono::hours(10);
 
 std::optional<FieldError> refusal(const std::string& body) {
   auto p = parse_api_event(body, kNow);
@@ -37,31 +37,49 @@ std::string payment_event(const std::string& occurred_at_json) {
 }
 
 std::string customer_event(const std::string& field, const std::string& value_json) {
-  return R"({"id":"evt_1","type":"customer.upserted","data":{"id":"cus_1",")" + field +
-         R"(":)" + value_json + "}}";
+  return R"({"id":"evt_1","type":"customer.upserted","data":{"id":"cus_1",")" + field + R"(":)" +
+         value_json + "}}";
 }
 
 }  // namespace
 
 // ---- item 1 and 3: times -------------------------------------------------------------------
 
-TEST_CASE("timestamps whose shape is wrong are refused before any date arithmetic", "[clock][hostile]") {
-  for (const char* bad : {"2026-11-22T10:00:$00Z", "2026-11-21T10:00:00-", "2026-11-21T10:00:00+",
-                          "2026-11-22T10:00:00+25:00", "2026-11-22T10:00:00+99:99",
-                          "2026-11-22T10:00:00+18:01", "2026-11-22T10:00:00+05:60",
-                          "0000-01-01T00:00:00Z", "0000-01-01", "10000-01-03T23:59:59Z",
-                          "2026-11-22T10:00:00.Z", "2026-11-22T10:00:00.1234567890Z",
-                          "2026-11-22T10:00:60Z", "2026-11-22T24:00:00Z", "2026-11-22T10:00:00ZZ",
-                          "2026-11-22T10:00:00+0", "2026-11-22T10:00:00+01:0", "+2026-11-22",
-                          "2026-1-22", "2026-11-22T1:00:00Z", "2026-11-22t10:00:00z",
-                          "9999-12-31T23:59:59-00:01", "0001-01-01T00:00:00+00:01", "",
-                          "2026-11-22T10:00:00 Z", " 2026-11-22"}) {
+TEST_CASE("timestamps whose shape is wrong are refused before any date arithmetic",
+          "[ingest][clock][hostile]") {
+  for (const char* bad : {"2026-11-22T10:00:$00Z",
+                          "2026-11-21T10:00:00-",
+                          "2026-11-21T10:00:00+",
+                          "2026-11-22T10:00:00+25:00",
+                          "2026-11-22T10:00:00+99:99",
+                          "2026-11-22T10:00:00+18:01",
+                          "2026-11-22T10:00:00+05:60",
+                          "0000-01-01T00:00:00Z",
+                          "0000-01-01",
+                          "10000-01-03T23:59:59Z",
+                          "2026-11-22T10:00:00.Z",
+                          "2026-11-22T10:00:00.1234567890Z",
+                          "2026-11-22T10:00:60Z",
+                          "2026-11-22T24:00:00Z",
+                          "2026-11-22T10:00:00ZZ",
+                          "2026-11-22T10:00:00+0",
+                          "2026-11-22T10:00:00+01:0",
+                          "+2026-11-22",
+                          "2026-1-22",
+                          "2026-11-22T1:00:00Z",
+                          "2026-11-22t10:00:00z",
+                          "9999-12-31T23:59:59-00:01",
+                          "0001-01-01T00:00:00+00:01",
+                          "",
+                          "2026-11-22T10:00:00 Z",
+                          " 2026-11-22"}) {
     INFO(bad);
     CHECK_FALSE(parse_iso8601(bad));
   }
 }
 
-TEST_CASE("offsets up to 18:00 and the ends of the four-digit years parse", "[clock][hostile]") {
+TEST_CASE("offsets up to 18:00 and the ends of the four-digit years parse",
+          "[ingest][clock][hostile]") {
   CHECK(parse_iso8601("2026-11-22T10:00:00+18:00") == at("2026-11-21T16:00:00Z"));
   CHECK(parse_iso8601("2026-11-22T10:00:00-18:00") == at("2026-11-23T04:00:00Z"));
   CHECK(parse_iso8601("2026-11-22T12:00:00+0200") == at("2026-11-22T10:00:00Z"));
@@ -73,8 +91,9 @@ TEST_CASE("offsets up to 18:00 and the ends of the four-digit years parse", "[cl
   CHECK_FALSE(parse_iso8601("2025-02-29"));
 }
 
-TEST_CASE("format_iso8601 is total: far instants are written as the ends of the range and parse back",
-          "[clock][hostile]") {
+TEST_CASE(
+    "format_iso8601 is total: far instants are written as the ends of the range and parse back",
+    "[ingest][clock][hostile]") {
   using std::chrono::seconds;
   for (long long s : {185542587187199LL, std::numeric_limits<long long>::max(),
                       std::numeric_limits<long long>::min(), 253402300800LL, -62135596801LL}) {
@@ -86,12 +105,13 @@ TEST_CASE("format_iso8601 is total: far instants are written as the ends of the 
   CHECK(format_iso8601(TimePoint(seconds(253402300800LL))) == "9999-12-31T23:59:59Z");
 }
 
-TEST_CASE("a poison occurred_at is refused at the events door with the field named", "[ingest][hostile]") {
-  for (const char* v : {R"("9999-12-31T23:59:59Z")", R"("9000-01-01T00:00:00Z")", "253402300799",
-                        "18446744073709551615", "9223372036854775807", "185542587187199", "-1",
-                        R"("0000-01-01T00:00:00Z")", R"("2026-11-22T10:00:00+25:00")",
-                        R"("1969-12-31T23:59:59Z")", R"("2026-11-22T10:00:$00Z")", "1.5e9",
-                        "true"}) {
+TEST_CASE("a poison occurred_at is refused at the events door with the field named",
+          "[ingest][hostile]") {
+  for (const char* v :
+       {R"("9999-12-31T23:59:59Z")", R"("9000-01-01T00:00:00Z")", "253402300799",
+        "18446744073709551615", "9223372036854775807", "185542587187199", "-1",
+        R"("0000-01-01T00:00:00Z")", R"("2026-11-22T10:00:00+25:00")", R"("1969-12-31T23:59:59Z")",
+        R"("2026-11-22T10:00:$00Z")", "1.5e9", "true"}) {
     INFO(v);
     auto e = refusal(payment_event(v));
     REQUIRE(e);
@@ -114,9 +134,11 @@ TEST_CASE("the fact times of the other event types are bounded too", "[ingest][h
   CHECK(e->field == "data.created_at");
 }
 
-TEST_CASE("CSV times and the ledger's from/to go through the same strict parser", "[ingest][hostile]") {
-  std::map<std::string, std::size_t> header{{"id", 0},         {"customer_id", 1}, {"amount_minor", 2},
-                                            {"currency", 3},   {"status", 4},      {"occurred_at", 5}};
+TEST_CASE("CSV times and the ledger's from/to go through the same strict parser",
+          "[ingest][hostile]") {
+  std::map<std::string, std::size_t> header{{"id", 0},           {"customer_id", 1},
+                                            {"amount_minor", 2}, {"currency", 3},
+                                            {"status", 4},       {"occurred_at", 5}};
   for (const char* t : {"2026-11-22T10:00:$00Z", "9999-12-31T23:59:59Z", "2026-11-21T10:00:00-"}) {
     INFO(t);
     auto f = csv_fact(CsvKind::kPayments, header, {"p", "c", "100", "EUR", "failed", t}, kNow);
@@ -127,7 +149,8 @@ TEST_CASE("CSV times and the ledger's from/to go through the same strict parser"
 
 // ---- item 4: durations and the Stripe timestamp --------------------------------------------
 
-TEST_CASE("durations that would overflow or exceed 100 years are refused", "[clock][hostile]") {
+TEST_CASE("durations that would overflow or exceed 100 years are refused",
+          "[ingest][clock][hostile]") {
   CHECK_FALSE(parse_duration("9999999999999999d"));
   CHECK_FALSE(parse_duration("9223372036854775807s"));
   CHECK_FALSE(parse_duration("9223372036854775807w"));
@@ -138,7 +161,7 @@ TEST_CASE("durations that would overflow or exceed 100 years are refused", "[clo
 }
 
 TEST_CASE("a Stripe-Signature timestamp at the ends of long long is refused, not overflowed",
-          "[stripe][hostile]") {
+          "[ingest][stripe][hostile]") {
   const std::vector<std::string> secrets{"whsec_test"};
   for (const char* t : {"-9223372036854775808", "9223372036854775807", "-1", "253402300800"}) {
     INFO(t);
@@ -151,7 +174,8 @@ TEST_CASE("a Stripe-Signature timestamp at the ends of long long is refused, not
 
 // ---- item 2: depth -------------------------------------------------------------------------
 
-TEST_CASE("a deeply nested body is refused before it is parsed, in linear time", "[ingest][hostile]") {
+TEST_CASE("a deeply nested body is refused before it is parsed, in linear time",
+          "[ingest][hostile]") {
   for (const char* open : {"[", "{\"a\":"}) {
     std::string body = "{\"id\":\"e\",\"x\":";
     for (int i = 0; i < 20000; ++i) body += open;
@@ -204,25 +228,32 @@ TEST_CASE("the networks' public test card numbers are all recognised", "[ingest]
 }
 
 TEST_CASE("card numbers are found however they are written", "[ingest][cards]") {
-  for (const char* text : {
-           "4242 4242 4242 4242", "4242-4242-4242-4242", "4242.4242.4242.4242",
-           "4242/4242/4242/4242", "4242\t4242\t4242\t4242", "4242\xC2\xA0" "4242\xC2\xA0" "4242\xC2\xA0" "4242",
-           "4242  4242  4242  4242", "4242 - 4242 - 4242 - 4242", "3782 822463 10005",
-           "\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94"
-           "\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92"
-           "\xEF\xBC\x94\xEF\xBC\x92",  // full-width
-           "card 4242 4242 4242 4242 12/27", "4111 1111 1111 1111 12/27 123",
-           "5555555555554444 exp 12/27", "4242424242424242.0", "4.242424242424242e15",
-           "pan:4242\xE2\x80\x89" "4242\xE2\x80\x89" "4242\xE2\x80\x89" "4242"}) {
+  for (const char* text :
+       {"4242 4242 4242 4242", "4242-4242-4242-4242", "4242.4242.4242.4242", "4242/4242/4242/4242",
+        "4242\t4242\t4242\t4242",
+        "4242\xC2\xA0"
+        "4242\xC2\xA0"
+        "4242\xC2\xA0"
+        "4242",
+        "4242  4242  4242  4242", "4242 - 4242 - 4242 - 4242", "3782 822463 10005",
+        "\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94"
+        "\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92"
+        "\xEF\xBC\x94\xEF\xBC\x92",  // full-width
+        "card 4242 4242 4242 4242 12/27", "4111 1111 1111 1111 12/27 123",
+        "5555555555554444 exp 12/27", "4242424242424242.0", "4.242424242424242e15",
+        "pan:4242\xE2\x80\x89"
+        "4242\xE2\x80\x89"
+        "4242\xE2\x80\x89"
+        "4242"}) {
     INFO(text);
     CHECK(contains_card_number(text));
   }
 }
 
 TEST_CASE("JSON numbers written as floats or exponents are read exactly", "[ingest][cards]") {
-  for (const char* number : {"4242424242424242", "4242424242424242.0", "4.242424242424242e15",
-                             "4.242424242424242E+15", "42424242424242.42e2", "6011111111111117.00",
-                             "4242424242424242424242e-6"}) {
+  for (const char* number :
+       {"4242424242424242", "4242424242424242.0", "4.242424242424242e15", "4.242424242424242E+15",
+        "42424242424242.42e2", "6011111111111117.00", "4242424242424242424242e-6"}) {
     INFO(number);
     auto e = screen_json(std::string("{\"data\":{\"note\":") + number + "}}");
     REQUIRE(e);
@@ -261,8 +292,8 @@ TEST_CASE("harmless ids with millisecond timestamps are accepted", "[ingest][car
     char micro[8], nano[8];
     std::snprintf(micro, sizeof micro, "%03d", sub(rng));
     std::snprintf(nano, sizeof nano, "%03d%03d", sub(rng), sub(rng));
-    for (const std::string& id : {std::to_string(t), std::to_string(u) + micro,
-                                  std::to_string(u) + nano}) {
+    for (const std::string& id :
+         {std::to_string(t), std::to_string(u) + micro, std::to_string(u) + nano}) {
       if (luhn_valid(id)) ++luhn_valid_ids;
       INFO(id);
       REQUIRE_FALSE(contains_card_number("evt_" + id));
@@ -273,7 +304,8 @@ TEST_CASE("harmless ids with millisecond timestamps are accepted", "[ingest][car
 
 // ---- item 11: control characters -----------------------------------------------------------
 
-TEST_CASE("control characters are refused at the events door naming the field", "[ingest][hostile]") {
+TEST_CASE("control characters are refused at the events door naming the field",
+          "[ingest][hostile]") {
   for (const char* v : {R"("Ann\u0000")", R"("Ann\u000b")", R"("Ann\u000c")", R"("\u001b[31mAnn")",
                         R"("Ann\u007f")", R"("Ann\u0085")", R"("Ann\u009b")", R"("Ann\nBob")",
                         R"("Ann\rBcc: x")"}) {
@@ -292,8 +324,9 @@ TEST_CASE("control characters are refused at the events door naming the field", 
 }
 
 TEST_CASE("a customer locale must be a language tag", "[ingest][hostile]") {
-  for (const char* v : {R"("../evil")", R"("en\u0000")", R"("en/../../etc")", R"("e")",
-                        R"("english-language-tag-too-long-xxxxxxxxx")", R"("en--US")", R"("-en")"}) {
+  for (const char* v :
+       {R"("../evil")", R"("en\u0000")", R"("en/../../etc")", R"("e")",
+        R"("english-language-tag-too-long-xxxxxxxxx")", R"("en--US")", R"("-en")"}) {
     INFO(v);
     auto e = refusal(customer_event("locale", v));
     REQUIRE(e);
@@ -305,7 +338,8 @@ TEST_CASE("a customer locale must be a language tag", "[ingest][hostile]") {
   }
 }
 
-TEST_CASE("the Stripe mapping refuses control characters in the fields it keeps", "[stripe][hostile]") {
+TEST_CASE("the Stripe mapping refuses control characters in the fields it keeps",
+          "[ingest][stripe][hostile]") {
   auto e = map_stripe_event(
       R"({"id":"evt_1","type":"customer.updated","created":1796113631,
           "data":{"object":{"id":"cus_1","name":"Ann\u001b[2J","email":"a@example.com"}}})",
@@ -338,13 +372,14 @@ TEST_CASE("a CSV row with a control character or a bad locale is rejected naming
 // ---- item 4: rule timing is bounded where admins write it
 
 TEST_CASE("a step offset that would overflow is a config error at its line and column",
-          "[config][hostile]") {
+          "[ingest][config][hostile]") {
   dunning::testing::TempDir dir;
   for (const char* at : {"9223372036854775807s", "9999999999999999d", "3651d", "522w"}) {
     INFO(at);
-    auto file = dir.write("sequences.yaml", std::string("sequences:\n  - id: s\n    trigger: "
-                                                        "payment_failed\n    steps:\n      - {at: ") +
-                                                at + ", email: payment-failed}\n");
+    auto file =
+        dir.write("sequences.yaml", std::string("sequences:\n  - id: s\n    trigger: "
+                                                "payment_failed\n    steps:\n      - {at: ") +
+                                        at + ", email: payment-failed}\n");
     auto loaded = config::load_sequences(file);
     REQUIRE_FALSE(loaded.ok());
     const auto& e = loaded.errors.front();

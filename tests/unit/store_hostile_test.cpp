@@ -67,11 +67,14 @@ TEST_CASE("an event id re-sent with another body is a conflict; the same body a 
         ingest::Applied::kDuplicate);
   CHECK(ingest::apply_event(db.store->facts(), event("e1", "api", R"({"a":2,"b":[1,2]})")) ==
         ingest::Applied::kConflict);
-  CHECK(db.store->facts().event_payload("e1") == std::optional<std::string>(R"({"a":1,"b":[1,2]})"));
+  CHECK(db.store->facts().event_payload("e1") ==
+        std::optional<std::string>(R"({"a":1,"b":[1,2]})"));
   // Stripe's delivery counter is not part of the event.
-  CHECK(ingest::apply_event(db.store->facts(), event("evt", "stripe", R"({"id":"evt","pending_webhooks":3})")) ==
+  CHECK(ingest::apply_event(db.store->facts(),
+                            event("evt", "stripe", R"({"id":"evt","pending_webhooks":3})")) ==
         ingest::Applied::kWritten);
-  CHECK(ingest::apply_event(db.store->facts(), event("evt", "stripe", R"({"id":"evt","pending_webhooks":1})")) ==
+  CHECK(ingest::apply_event(db.store->facts(),
+                            event("evt", "stripe", R"({"id":"evt","pending_webhooks":1})")) ==
         ingest::Applied::kDuplicate);
   CHECK(ingest::apply_event(db.store->facts(), event("evt", "stripe", R"({"id":"evt","x":1})")) ==
         ingest::Applied::kConflict);
@@ -86,7 +89,8 @@ TEST_CASE("repeated clicks on a case's link record one click per hour, unknown c
   const auto t = at("2026-11-22T10:00:00Z");
   const Seconds hour(3600);
   CHECK(db.store->cases().record_click(id, "c1", t, hour));
-  for (int i = 1; i < 30; ++i) CHECK_FALSE(db.store->cases().record_click(id, "c1", t + Seconds(i), hour));
+  for (int i = 1; i < 30; ++i)
+    CHECK_FALSE(db.store->cases().record_click(id, "c1", t + Seconds(i), hour));
   CHECK(db.store->cases().record_click(id, "c1", t + hour + Seconds(1), hour));
   CHECK_FALSE(db.store->cases().record_click(id + 1000, "c1", t, hour));
   tx.commit();

@@ -26,10 +26,11 @@ TEST_CASE("a partial that includes itself gives a clear error, not a stack overf
           "[templates][hostile]") {
   testing::TempDir dir;
   dir.write("en/t.yaml", "subject: \"Hello {{> p}}\"\ntext: \"{{> p}}\"\n");
-  for (const char* partials : {"p: \"x{{> p}}\"\n", "p: \"{{> q}}\"\nq: \"{{> p}}\"\n",
-                               "p: \"{{> q}}{{> q}}\"\nq: \"{{> r}}{{> r}}\"\nr: \"{{> s}}{{> s}}\"\n"
-                               "s: \"{{> t}}{{> t}}\"\nt: \"{{> u}}{{> u}}\"\nu: \"{{> v}}{{> v}}\"\n"
-                               "v: \"{{> w}}{{> w}}\"\nw: \"{{> p}}\"\n"}) {
+  for (const char* partials :
+       {"p: \"x{{> p}}\"\n", "p: \"{{> q}}\"\nq: \"{{> p}}\"\n",
+        "p: \"{{> q}}{{> q}}\"\nq: \"{{> r}}{{> r}}\"\nr: \"{{> s}}{{> s}}\"\n"
+        "s: \"{{> t}}{{> t}}\"\nt: \"{{> u}}{{> u}}\"\nu: \"{{> v}}{{> v}}\"\n"
+        "v: \"{{> w}}{{> w}}\"\nw: \"{{> p}}\"\n"}) {
     INFO(partials);
     dir.write("en/_partials.yaml", partials);
     Renderer r(dir.path(), "en", config::CompanyConfig{});
@@ -46,7 +47,8 @@ TEST_CASE("a partial that includes itself gives a clear error, not a stack overf
   CHECK(out.value().text == "Hi Ann -- Example Ltd -- Example Ltd");
 }
 
-TEST_CASE("a customer locale that is not a plain tag never becomes a path", "[templates][hostile]") {
+TEST_CASE("a customer locale that is not a plain tag never becomes a path",
+          "[templates][hostile]") {
   testing::TempDir root;
   root.write("templates/en/t.yaml", "subject: \"default\"\n");
   root.write("evil/t.yaml", "subject: \"evil\"\n");  // outside the templates folder
@@ -88,7 +90,8 @@ TEST_CASE("unreadable or malformed template files are error values", "[templates
   REQUIRE(out);  // broken _partials/_reasons files: rendered without them
 }
 
-TEST_CASE("data values are rendered on one line without control characters", "[templates][hostile]") {
+TEST_CASE("data values are rendered on one line without control characters",
+          "[templates][hostile]") {
   testing::TempDir dir;
   dir.write("en/t.yaml",
             "subject: \"For {{customer.name}}\"\ntext: \"Dear {{customer.name}},\\n\\ninvoice "

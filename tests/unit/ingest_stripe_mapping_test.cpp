@@ -19,9 +19,9 @@ TimePoint at(const char* s) { return *parse_iso8601(s); }
 
 struct Db {
   Db() {
-    path = std::filesystem::temp_directory_path() /
-           ("dunning-stripe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-            ".db");
+    path =
+        std::filesystem::temp_directory_path() /
+        ("dunning-stripe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".db");
     std::filesystem::remove(path);
     engine = std::move(store::open_engine(path, store::OpenMode::kCreate)).value();
   }
@@ -52,8 +52,8 @@ struct Db {
 std::string event(const std::string& id, const std::string& type, long long created,
                   const std::string& object, const std::string& api = "2024-06-20",
                   const std::string& previous = "") {
-  return R"({"id":")" + id + R"(","object":"event","api_version":")" + api +
-         R"(","created":)" + std::to_string(created) + R"(,"livemode":false,"type":")" + type +
+  return R"({"id":")" + id + R"(","object":"event","api_version":")" + api + R"(","created":)" +
+         std::to_string(created) + R"(,"livemode":false,"type":")" + type +
          R"(","data":{"object":)" + object +
          (previous.empty() ? "" : R"(,"previous_attributes":)" + previous) + "}}";
 }
@@ -63,9 +63,11 @@ constexpr long long kT = 1795000000;  // 2026-11-17T...; only differences matter
 // invoice.payment_failed as API versions before 2025-03-31.basil send it: ids as strings.
 std::string old_invoice(const std::string& inv, const std::string& charge, const char* currency,
                         long long amount, const char* status = "open") {
-  return R"({"id":")" + inv + R"(","object":"invoice","customer":"cus_1","subscription":"sub_1",)"
-         R"("charge":")" + charge + R"(","payment_intent":"pi_)" + inv + R"(","currency":")" +
-         currency + R"(","amount_due":)" + std::to_string(amount) +
+  return R"({"id":")" + inv +
+         R"(","object":"invoice","customer":"cus_1","subscription":"sub_1",)"
+         R"("charge":")" +
+         charge + R"(","payment_intent":"pi_)" + inv + R"(","currency":")" + currency +
+         R"(","amount_due":)" + std::to_string(amount) +
          R"(,"amount_paid":0,"attempt_count":1,"status":")" + status +
          R"(","status_transitions":{"paid_at":null}})";
 }
@@ -73,10 +75,12 @@ std::string old_invoice(const std::string& inv, const std::string& charge, const
 // invoice.payment_failed as 2025-03-31.basil and later send it: no charge, no payment_intent,
 // the subscription under parent.subscription_details.
 std::string basil_invoice(const std::string& inv, const char* currency, long long amount) {
-  return R"({"id":")" + inv + R"(","object":"invoice","customer":"cus_2",)"
+  return R"({"id":")" + inv +
+         R"(","object":"invoice","customer":"cus_2",)"
          R"("parent":{"type":"subscription_details","quote_details":null,)"
          R"("subscription_details":{"metadata":{},"subscription":"sub_2"}},)"
-         R"("currency":")" + currency + R"(","amount_due":)" + std::to_string(amount) +
+         R"("currency":")" +
+         currency + R"(","amount_due":)" + std::to_string(amount) +
          R"(,"amount_paid":0,"attempt_count":1,"status":"open"})";
 }
 
@@ -104,8 +108,8 @@ TEST_CASE("Stripe amounts become ISO 4217 minor units, with Stripe's special cas
   CHECK(minor(500, "JPY") == 500);      // zero-decimal in both
   CHECK(minor(12340, "KWD") == 12340);  // three decimals in both
   CHECK(minor(5000, "BHD") == 5000);
-  CHECK(minor(50000, "ISK") == 500);    // Stripe: two decimals for backwards compatibility
-  CHECK(minor(500, "MGA") == 50000);    // Stripe: zero-decimal; ISO 4217: two
+  CHECK(minor(50000, "ISK") == 500);      // Stripe: two decimals for backwards compatibility
+  CHECK(minor(500, "MGA") == 50000);      // Stripe: zero-decimal; ISO 4217: two
   CHECK(minor(250000, "HUF") == 250000);  // zero-decimal only for payouts
   CHECK(minor(99900, "TWD") == 99900);
   CHECK(minor(37000, "UGX") == 37000);
@@ -125,8 +129,8 @@ TEST_CASE("an invoice of either API version maps its ids, subscription and curre
     REQUIRE(e.facts.size() == 1);
     return std::get<StripeSignal>(e.facts[0]);
   };
-  auto old_api = signal(event("evt_o", "invoice.payment_failed", kT,
-                              old_invoice("in_o", "ch_o", "eur", 2900)));
+  auto old_api = signal(
+      event("evt_o", "invoice.payment_failed", kT, old_invoice("in_o", "ch_o", "eur", 2900)));
   CHECK(old_api.kind == StripeSignal::Kind::kInvoiceFailed);
   CHECK(old_api.invoice_id == std::optional<std::string>("in_o"));
   CHECK(old_api.charge_id == std::optional<std::string>("ch_o"));
@@ -183,7 +187,8 @@ TEST_CASE("a payment intent failure before its invoice failure gives the row its
                 intent_failed("pi_in_a", "ch_a", "cus_1", 2900, "eur", "expired_card",
                               R"("invoice":"in_a",)")));
   CHECK(db.payments().empty());  // no invoice failure yet: nothing to open a case from
-  db.send(event("evt_2", "invoice.payment_failed", kT + 2, old_invoice("in_a", "ch_a", "eur", 2900)));
+  db.send(
+      event("evt_2", "invoice.payment_failed", kT + 2, old_invoice("in_a", "ch_a", "eur", 2900)));
   auto rows = db.payments();
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].id == "ch_a");

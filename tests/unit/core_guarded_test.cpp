@@ -14,7 +14,7 @@ using namespace dunning;
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
-TEST_CASE("run_guarded swallows and reports any exception", "[guard]") {
+TEST_CASE("run_guarded swallows and reports any exception", "[core][guard]") {
   CHECK(run_guarded("ok", [] {}));
   CHECK_FALSE(run_guarded("logic", [] { throw std::logic_error("currency \"eur\""); }));
   CHECK_FALSE(run_guarded("int", [] { throw 42; }));
@@ -33,7 +33,7 @@ TEST_CASE("run_guarded swallows and reports any exception", "[guard]") {
   CHECK(ran == 3);
 }
 
-TEST_CASE("a handler that throws is answered 500 and the server goes on", "[guard][http]") {
+TEST_CASE("a handler that throws is answered 500 and the server goes on", "[core][guard][http]") {
   asio::io_context io;
   config::HttpConfig cfg;
   cfg.host = "127.0.0.1";

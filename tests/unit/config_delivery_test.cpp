@@ -68,7 +68,7 @@ TEST_CASE("delivery mistakes are reported where they are", "[config][sender]") {
 }
 
 TEST_CASE("the card-update link is a signed token under links.base_url when a secret is set",
-          "[sender]") {
+          "[config][sender]") {
   dunning::config::Config cfg;
   cfg.daemon.company.update_url = "https://b.example.com/u?c={customer}&k={case}";
   const auto now = dunning::TimePoint(dunning::Seconds(1'800'000'000));

@@ -1,6 +1,6 @@
-#include "dunning/http/metrics.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "dunning/http/metrics.hpp"
 
 using namespace dunning;
 

@@ -27,7 +27,8 @@ std::string format_json(const spdlog::details::log_msg& msg) {
 
 }  // namespace
 
-TEST_CASE("customer e-mail addresses are masked to their first letter and domain", "[logging]") {
+TEST_CASE("customer e-mail addresses are masked to their first letter and domain",
+          "[app][logging]") {
   CHECK(mask_emails("sent to ana.horvat@example.com") == "sent to a***@example.com");
   CHECK(mask_emails("<bob+tag@mail.example.co.uk>: 550 no such user") ==
         "<b***@mail.example.co.uk>: 550 no such user");
@@ -35,7 +36,7 @@ TEST_CASE("customer e-mail addresses are masked to their first letter and domain
   CHECK(mask_emails("customer cus_1 (zoë@exämple.hr)") == "customer cus_1 (z***@exämple.hr)");
 }
 
-TEST_CASE("masking leaves text without addresses alone and is idempotent", "[logging]") {
+TEST_CASE("masking leaves text without addresses alone and is idempotent", "[app][logging]") {
   CHECK(mask_emails("") == "");
   CHECK(mask_emails("no address here") == "no address here");
   CHECK(mask_emails("@handle and x@localhost and @ alone") ==
@@ -44,7 +45,7 @@ TEST_CASE("masking leaves text without addresses alone and is idempotent", "[log
   CHECK(mask_emails(once) == once);
 }
 
-TEST_CASE("a JSON log line is one object with time, level, logger and message", "[logging]") {
+TEST_CASE("a JSON log line is one object with time, level, logger and message", "[app][logging]") {
   using namespace std::chrono;
   const auto t = sys_days{2026y / 11 / 24} + 13h + 5min + 7s + 42ms;
   spdlog::details::log_msg msg(time_point_cast<system_clock::duration>(t), spdlog::source_loc{},
@@ -61,7 +62,7 @@ TEST_CASE("a JSON log line is one object with time, level, logger and message", 
   CHECK(j.size() == 4);
 }
 
-TEST_CASE("log_format and log_customer_emails are read and validated", "[logging][config]") {
+TEST_CASE("log_format and log_customer_emails are read and validated", "[app][logging][config]") {
   dunning::testing::TempDir dir;
   auto write = [&](const std::string& extra) {
     return dunning::config::load_daemon_config(
@@ -84,7 +85,7 @@ TEST_CASE("log_format and log_customer_emails are read and validated", "[logging
 }
 
 TEST_CASE("a secret comes from the environment first, then from the systemd credential",
-          "[config][secrets]") {
+          "[app][config][secrets]") {
   dunning::testing::TempDir dir;
   dir.write("DUNNINGD_TEST_SECRET", "from-credential\n");
   ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
@@ -99,7 +100,7 @@ TEST_CASE("a secret comes from the environment first, then from the systemd cred
   CHECK_FALSE(dunning::config::read_secret("DUNNINGD_TEST_SECRET").has_value());
 }
 
-TEST_CASE("stderr counts as the journal only when JOURNAL_STREAM names it", "[logging]") {
+TEST_CASE("stderr counts as the journal only when JOURNAL_STREAM names it", "[app][logging]") {
   struct stat st {};
   REQUIRE(fstat(2, &st) == 0);
   const std::string mine = std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" +

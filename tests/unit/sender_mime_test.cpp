@@ -202,13 +202,14 @@ void check_line_limits(const std::string& mime) {
 
 }  // namespace
 
-TEST_CASE("an ASCII subject is written as plain text", "[mime]") {
+TEST_CASE("an ASCII subject is written as plain text", "[sender][mime]") {
   CHECK(dunning::sender::encode_header_text("Your payment failed") == "Your payment failed");
   auto mime = dunning::sender::build_mime(sample());
   CHECK(header_value(split_message(mime).headers, "Subject") == "Your payment failed");
 }
 
-TEST_CASE("a non-ASCII subject becomes encoded words that decode to the original", "[mime]") {
+TEST_CASE("a non-ASCII subject becomes encoded words that decode to the original",
+          "[sender][mime]") {
   const std::string_view text = GENERATE(kCroatian, kArabic);
   const std::string encoded = dunning::sender::encode_header_text(text);
   auto words = encoded_words(encoded);
@@ -234,7 +235,7 @@ TEST_CASE("a non-ASCII subject becomes encoded words that decode to the original
   }
 }
 
-TEST_CASE("encoded words never split a multi-byte character", "[mime]") {
+TEST_CASE("encoded words never split a multi-byte character", "[sender][mime]") {
   // Every offset of a 1-byte prefix before 2-, 3- and 4-byte characters.
   const std::string prefix = GENERATE(as<std::string>{}, "", "a", "ab");
   const std::string body = GENERATE(as<std::string>{}, "ž", "€", "😀");
@@ -250,7 +251,7 @@ TEST_CASE("encoded words never split a multi-byte character", "[mime]") {
   CHECK(joined == text);
 }
 
-TEST_CASE("CR and LF in the subject cannot inject a header", "[mime]") {
+TEST_CASE("CR and LF in the subject cannot inject a header", "[sender][mime]") {
   const std::string subject =
       GENERATE(as<std::string>{}, "Hi\r\nBcc: evil@example.com", "Hi\nBcc: evil@example.com",
                "Hi\rBcc: evil@example.com", "Plaćanje\r\nBcc: evil@example.com");
@@ -262,7 +263,7 @@ TEST_CASE("CR and LF in the subject cannot inject a header", "[mime]") {
   CHECK(std::count(names.begin(), names.end(), "Subject") == 1);
 }
 
-TEST_CASE("CR and LF in the recipient name cannot inject a header", "[mime]") {
+TEST_CASE("CR and LF in the recipient name cannot inject a header", "[sender][mime]") {
   const std::string name = GENERATE(as<std::string>{}, "Eve\r\nBcc: evil@example.com",
                                     "Eve\nBcc: evil@example.com", "Ève\r\nBcc: evil@example.com");
   Email e = sample();
@@ -272,7 +273,7 @@ TEST_CASE("CR and LF in the recipient name cannot inject a header", "[mime]") {
   CHECK_THAT(header_value(split_message(mime).headers, "To"), Catch::EndsWith("<ana@example.com>"));
 }
 
-TEST_CASE("CR and LF in extra header names and values cannot inject a header", "[mime]") {
+TEST_CASE("CR and LF in extra header names and values cannot inject a header", "[sender][mime]") {
   Email e = sample();
   e.extra_headers = {{"X-Dunningd-Case", "7\r\nBcc: evil@example.com"},
                      {"X-Dunningd-Step\r\nCc", "1\nCc: evil@example.com"}};
@@ -283,7 +284,7 @@ TEST_CASE("CR and LF in extra header names and values cannot inject a header", "
   check_no_header_named(mime, "Cc");
 }
 
-TEST_CASE("every line stays within 998 octets and body lines within 76", "[mime]") {
+TEST_CASE("every line stays within 998 octets and body lines within 76", "[sender][mime]") {
   Email e = sample();
   e.subject = std::string(kCroatian) + " " + std::string(kArabic);
   e.to_name = std::string(kArabic);
@@ -297,7 +298,8 @@ TEST_CASE("every line stays within 998 octets and body lines within 76", "[mime]
   check_line_limits(mime);
 }
 
-TEST_CASE("a very long ASCII subject or name still keeps lines within 998 octets", "[mime]") {
+TEST_CASE("a very long ASCII subject or name still keeps lines within 998 octets",
+          "[sender][mime]") {
   // Regression: long ASCII headers were once not folded (RFC 5322 limits lines to 998).
   Email e = sample();
   std::string words;
@@ -308,7 +310,8 @@ TEST_CASE("a very long ASCII subject or name still keeps lines within 998 octets
   for (const auto& line : split_lines(mime)) CHECK(line.size() <= 998);
 }
 
-TEST_CASE("quoted-printable output decodes back to the text with CRLF line ends", "[mime]") {
+TEST_CASE("quoted-printable output decodes back to the text with CRLF line ends",
+          "[sender][mime]") {
   std::string text = std::string(kCroatian) + "\n" + std::string(kArabic) +
                      "\n.dot at start\n= sign and tab\tend \nlast line ";
   std::string qp = dunning::sender::quoted_printable(text);
@@ -330,7 +333,8 @@ TEST_CASE("quoted-printable output decodes back to the text with CRLF line ends"
   CHECK(dunning::sender::quoted_printable("ž") == "=C5=BE");
 }
 
-TEST_CASE("html gives a multipart/alternative message with a text and an html part", "[mime]") {
+TEST_CASE("html gives a multipart/alternative message with a text and an html part",
+          "[sender][mime]") {
   auto mime = dunning::sender::build_mime(sample());
   auto [headers, body] = split_message(mime);
   std::string ct = header_value(headers, "Content-Type");
@@ -350,7 +354,7 @@ TEST_CASE("html gives a multipart/alternative message with a text and an html pa
         std::string::npos);
 }
 
-TEST_CASE("no html gives a single text/plain message", "[mime]") {
+TEST_CASE("no html gives a single text/plain message", "[sender][mime]") {
   Email e = sample();
   e.html.clear();
   auto mime = dunning::sender::build_mime(e);
@@ -361,7 +365,7 @@ TEST_CASE("no html gives a single text/plain message", "[mime]") {
   CHECK(qp_decode(body) == "Hello Ana,\r\n\r\nwe could not charge your card.\r\n\r\n");
 }
 
-TEST_CASE("the standard headers are present and well-formed", "[mime]") {
+TEST_CASE("the standard headers are present and well-formed", "[sender][mime]") {
   auto mime = dunning::sender::build_mime(sample());
   auto headers = split_message(mime).headers;
   CHECK(header_value(headers, "Message-ID") == "<dunningd.case-7.step-0@example.com>");
@@ -378,14 +382,14 @@ TEST_CASE("the standard headers are present and well-formed", "[mime]") {
   }
 }
 
-TEST_CASE("a reply-to address is added only when given", "[mime]") {
+TEST_CASE("a reply-to address is added only when given", "[sender][mime]") {
   Email e = sample();
   e.reply_to = "Support <support@example.com>";
   auto headers = split_message(dunning::sender::build_mime(e)).headers;
   CHECK(header_value(headers, "Reply-To") == "<support@example.com>");
 }
 
-TEST_CASE("identical input builds an identical message", "[mime]") {
+TEST_CASE("identical input builds an identical message", "[sender][mime]") {
   Email e = sample();
   e.subject = std::string(kCroatian);
   CHECK(dunning::sender::build_mime(e) == dunning::sender::build_mime(e));
@@ -394,7 +398,7 @@ TEST_CASE("identical input builds an identical message", "[mime]") {
   CHECK(dunning::sender::build_mime(e) != dunning::sender::build_mime(other));
 }
 
-TEST_CASE("format_address quotes or encodes the display name", "[mime]") {
+TEST_CASE("format_address quotes or encodes the display name", "[sender][mime]") {
   using dunning::sender::format_address;
   CHECK(format_address("", "ana@example.com") == "<ana@example.com>");
   CHECK(format_address("Ana", "ana@example.com") == "\"Ana\" <ana@example.com>");
@@ -408,7 +412,7 @@ TEST_CASE("format_address quotes or encodes the display name", "[mime]") {
   CHECK(words[0].decoded == "Željka Čović");
 }
 
-TEST_CASE("address_of extracts the addr-spec of a mailbox", "[mime]") {
+TEST_CASE("address_of extracts the addr-spec of a mailbox", "[sender][mime]") {
   using dunning::sender::address_of;
   CHECK(address_of("Example Billing <billing@example.com>") == "billing@example.com");
   CHECK(address_of("\"Doe, <John>\" <john@example.com>") == "john@example.com");
@@ -417,12 +421,13 @@ TEST_CASE("address_of extracts the addr-spec of a mailbox", "[mime]") {
   CHECK(address_of("a@example.com\r\n") == "a@example.com");
 }
 
-TEST_CASE("rfc5322_date writes the English day and month in UTC", "[mime]") {
+TEST_CASE("rfc5322_date writes the English day and month in UTC", "[sender][mime]") {
   CHECK(dunning::sender::rfc5322_date(when()) == "Tue, 24 Nov 2026 13:22:20 +0000");
   CHECK(dunning::sender::rfc5322_date(TimePoint{}) == "Thu, 01 Jan 1970 00:00:00 +0000");
 }
 
-TEST_CASE("List-Unsubscribe lists the URIs in angle brackets only when configured", "[mime]") {
+TEST_CASE("List-Unsubscribe lists the URIs in angle brackets only when configured",
+          "[sender][mime]") {
   Email e = sample();
   check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe");
   e.list_unsubscribe = {"mailto:billing@example.com?subject=unsubscribe-cus_1",
@@ -438,7 +443,7 @@ TEST_CASE("List-Unsubscribe lists the URIs in angle brackets only when configure
   check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe-Post");
 }
 
-TEST_CASE("List-Unsubscribe-Post is added for one-click only with an https URI", "[mime]") {
+TEST_CASE("List-Unsubscribe-Post is added for one-click only with an https URI", "[sender][mime]") {
   Email e = sample();
   e.list_unsubscribe_post = true;
   e.list_unsubscribe = {"mailto:billing@example.com"};
@@ -450,7 +455,8 @@ TEST_CASE("List-Unsubscribe-Post is added for one-click only with an https URI",
   check_no_header_named(dunning::sender::build_mime(e), "List-Unsubscribe-Post");
 }
 
-TEST_CASE("a customer id cannot break out of a List-Unsubscribe URI or inject a header", "[mime]") {
+TEST_CASE("a customer id cannot break out of a List-Unsubscribe URI or inject a header",
+          "[sender][mime]") {
   using dunning::sender::expand_uri_patterns;
   const std::string evil = "cus_1>, <https://evil.example/\r\nBcc: evil@example.com&x=1 ?";
   auto uris = expand_uri_patterns({"mailto:u@example.com?subject=unsubscribe-{customer}-{case}",
