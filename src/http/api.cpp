@@ -62,6 +62,22 @@ Response html(unsigned status, const std::string& title) {
   return res;
 }
 
+// The listings' pages: a page is built in memory, so its size is bounded (next_cursor pages on).
+constexpr std::int64_t kMaxCasesPage = 1000;
+constexpr std::int64_t kMaxLedgerPage = 10000;
+
+// A query value that is a whole number from 1 up (digits only: no sign, space or suffix).
+std::optional<std::int64_t> positive_integer(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1) return std::nullopt;
+  return n;
+}
+
 json case_json(const store::CaseRecord& c) {
   json j{{"id", c.id},
          {"trigger", c.trigger},
@@ -408,17 +424,41 @@ void Api::Impl::stripe(Request&& req, Respond respond) {
 }
 
 void Api::Impl::cases(const boost::urls::url_view& url, Respond respond) {
-  std::string state, customer;
-  int limit = 100;
+  store::CaseFilter filter;
   for (auto p : url.params()) {
-    if (p.key == "state") state = p.value;
-    if (p.key == "customer") customer = p.value;
-    if (p.key == "limit") limit = std::clamp(std::atoi(p.value.c_str()), 1, 10000);
+    if (p.key == "state") filter.state = p.value;
+    if (p.key == "customer") filter.customer_id = p.value;
+    if (p.key == "limit") {
+      auto n = positive_integer(p.value);
+      if (!n || *n > kMaxCasesPage) {
+        respond(json_response(422, error_body("limit must be a whole number from 1 to " +
+                                                  std::to_string(kMaxCasesPage),
+                                              "limit")));
+        return;
+      }
+      filter.limit = static_cast<int>(*n);
+    }
+    if (p.key == "cursor") {  // the previous page's last case id (its next_cursor)
+      auto n = positive_integer(p.value);
+      if (!n) {
+        respond(json_response(
+            422, error_body("cursor must be a next_cursor this listing gave", "cursor")));
+        return;
+      }
+      filter.after_id = *n;
+    }
   }
-  on_db(std::move(respond), [state, customer, limit](store::Engine& st) {
+  on_db(std::move(respond), [filter](store::Engine& st) mutable {
+    // One row more than the page says whether there is a next page.
+    const int page = filter.limit;
+    ++filter.limit;
+    auto rows = st.cases().find(filter);
+    const bool more = rows.size() > static_cast<std::size_t>(page);
+    if (more) rows.pop_back();
     json arr = json::array();
-    for (const auto& c : st.cases().find({state, customer, limit})) arr.push_back(case_json(c));
-    return json_response(200, json{{"cases", arr}}.dump());
+    for (const auto& c : rows) arr.push_back(case_json(c));
+    json next = more ? json(std::to_string(rows.back().id)) : json();
+    return json_response(200, json{{"cases", arr}, {"next_cursor", next}}.dump());
   });
 }
 
@@ -489,19 +529,40 @@ void Api::Impl::case_action(std::int64_t id, const std::string& action, Respond 
 }
 
 void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
-  std::optional<TimePoint> from, to;
+  store::LedgerPage page;
   for (auto p : url.params()) {
-    if (p.key != "from" && p.key != "to") continue;
-    auto t = parse_iso8601(p.value);
-    if (!t) {
-      respond(json_response(422, error_body(p.key + " must be an ISO 8601 time", p.key)));
-      return;
+    auto refuse = [&](const std::string& message) {
+      respond(json_response(422, error_body(p.key + " " + message, p.key)));
+    };
+    if (p.key == "from" || p.key == "to") {
+      auto t = parse_iso8601(p.value);
+      if (!t) return refuse("must be an ISO 8601 time");
+      (p.key == "from" ? page.from : page.to) = t;
+    } else if (p.key == "limit") {
+      auto n = positive_integer(p.value);
+      if (!n || *n > kMaxLedgerPage) {
+        return refuse("must be a whole number from 1 to " + std::to_string(kMaxLedgerPage));
+      }
+      page.limit = static_cast<int>(*n);
+    } else if (p.key == "cursor") {
+      // "<occurred_at in Unix seconds>.<id>" of the previous page's last row (see next_cursor).
+      const auto dot = p.value.find('.');
+      auto secs =
+          dot == std::string::npos ? std::nullopt : positive_integer(p.value.substr(0, dot));
+      auto id = dot == std::string::npos ? std::nullopt : positive_integer(p.value.substr(dot + 1));
+      if (!secs || !id) return refuse("must be a next_cursor this listing gave");
+      page.after_at = TimePoint(Seconds(*secs));
+      page.after_id = *id;
     }
-    (p.key == "from" ? from : to) = t;
   }
-  on_db(std::move(respond), [from, to](store::Engine& st) {
+  on_db(std::move(respond), [page](store::Engine& st) mutable {
+    const int size = page.limit;
+    ++page.limit;  // one row more says whether there is a next page
+    auto entries = st.ledger().page(page);
+    const bool more = entries.size() > static_cast<std::size_t>(size);
+    if (more) entries.pop_back();
     json rows = json::array();
-    st.ledger().for_each(from, to, [&](const store::LedgerEntry& e) {
+    for (const auto& e : entries) {
       rows.push_back({{"id", e.id},
                       {"case_id", e.case_id},
                       {"kind", e.kind},
@@ -516,8 +577,14 @@ void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
                       {"decline_code", e.decline_code},
                       {"opened_at", format_iso8601(e.opened_at)},
                       {"occurred_at", format_iso8601(e.occurred_at)}});
-    });
-    return json_response(200, json{{"ledger", rows}}.dump());
+    }
+    json next;
+    if (more) {
+      const auto& last = entries.back();
+      next = std::to_string(last.occurred_at.time_since_epoch().count()) + "." +
+             std::to_string(last.id);
+    }
+    return json_response(200, json{{"ledger", rows}, {"next_cursor", next}}.dump());
   });
 }
 

@@ -949,6 +949,61 @@ TEST_CASE("the ledger appends one close row per case, corrections beside it, rea
   });
 }
 
+TEST_CASE("the ledger reads in pages after a keyset row, ties in time ordered by id",
+          "[store][contract][ledger]") {
+  on_every_engine([](store::Engine& e, const Billing&) {
+    store::Tx tx(e.db());
+    // Six close rows, four of them at one second: a page edge inside the tie must not repeat
+    // or skip a row.
+    const char* times[] = {"2026-11-03T09:00:00Z", "2026-11-05T09:00:00Z", "2026-11-05T09:00:00Z",
+                           "2026-11-05T09:00:00Z", "2026-11-05T09:00:00Z", "2026-11-07T09:00:00Z"};
+    for (int i = 0; i < 6; ++i) {
+      auto c = a_case("in_p" + std::to_string(i));
+      c.id = e.cases().insert(c);
+      store::LedgerEntry row;
+      row.case_id = c.id;
+      row.kind = "lost";
+      row.customer_id = c.customer_id;
+      row.amount = Money(100 + i, "EUR");
+      row.opened_at = c.opened_at;
+      row.occurred_at = at(times[5 - i]);  // appended newest first: id order is not time order
+      row.recorded_at = row.occurred_at;
+      e.ledger().append(row);
+    }
+    std::vector<std::int64_t> whole;
+    e.ledger().for_each(std::nullopt, std::nullopt,
+                        [&](const store::LedgerEntry& x) { whole.push_back(x.id); });
+    REQUIRE(whole.size() == 6);
+
+    auto walk = [&](store::LedgerPage page) {
+      std::vector<std::int64_t> seen;
+      std::vector<std::size_t> sizes;
+      for (;;) {
+        auto rows = e.ledger().page(page);
+        sizes.push_back(rows.size());
+        if (rows.empty()) break;
+        for (const auto& r : rows) seen.push_back(r.id);
+        page.after_at = rows.back().occurred_at;
+        page.after_id = rows.back().id;
+      }
+      return std::pair{seen, sizes};
+    };
+    store::LedgerPage by_two;
+    by_two.limit = 2;
+    auto [seen, sizes] = walk(by_two);
+    CHECK(seen == whole);
+    CHECK(sizes == std::vector<std::size_t>{2, 2, 2, 0});
+
+    store::LedgerPage period;  // the range holds on every page
+    period.from = at("2026-11-05T09:00:00Z");
+    period.to = at("2026-11-07T00:00:00Z");
+    period.limit = 3;
+    auto [in_period, period_sizes] = walk(period);
+    CHECK(in_period == std::vector<std::int64_t>(whole.begin() + 1, whole.begin() + 5));
+    CHECK(period_sizes == std::vector<std::size_t>{3, 1, 0});
+  });
+}
+
 TEST_CASE(
     "the ledger keeps partial and late payments beside a case's one close row, read per "
     "case",

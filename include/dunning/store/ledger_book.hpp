@@ -41,6 +41,16 @@ struct LedgerEntry {
   std::string note;
 };
 
+// One page of the ledger in occurred_at order, for listings that must not hold the whole ledger:
+// rows in [from, to) after the row (after_at, after_id) — the last row of the previous page.
+struct LedgerPage {
+  std::optional<TimePoint> from;
+  std::optional<TimePoint> to;
+  std::optional<TimePoint> after_at;  // with after_id: start after this row (keyset, not offset)
+  std::int64_t after_id = 0;
+  int limit = 1000;
+};
+
 class LedgerBook {
  public:
   LedgerBook() = default;
@@ -55,6 +65,8 @@ class LedgerBook {
   // order: memory does not grow with the ledger. `fn` must not call back into this connection.
   virtual void for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
                         const std::function<void(const LedgerEntry&)>& fn) = 0;
+  // At most page.limit rows of page's range after its keyset, in for_each's order.
+  virtual std::vector<LedgerEntry> page(const LedgerPage& page) = 0;
   // Every row of the case (its close row, partial and late payments, corrections), by id.
   virtual std::vector<LedgerEntry> for_case(std::int64_t case_id) = 0;
   // The latest click on the case's card-update link at or before `at` (click attribution).

@@ -153,6 +153,7 @@ class PgLedgerBook final : public LedgerBook {
  public:
   explicit PgLedgerBook(PgDatabase& db) : db_(db) {}
   std::int64_t append(const LedgerEntry& e) override;
+  std::vector<LedgerEntry> page(const LedgerPage& page) override;
   void for_each(std::optional<TimePoint> from, std::optional<TimePoint> to,
                 const std::function<void(const LedgerEntry&)>& fn) override;
   std::optional<TimePoint> last_click(std::int64_t case_id, TimePoint at) override;

@@ -91,6 +91,25 @@ void PgLedgerBook::for_each(std::optional<TimePoint> from, std::optional<TimePoi
   });
 }
 
+std::vector<LedgerEntry> PgLedgerBook::page(const LedgerPage& page) {
+  return guard("ledger_page", [&] {
+    static const std::string kSql =
+        std::string(sql::kLedgerSelect) +
+        "WHERE (?1::text IS NULL OR occurred_at >= ?1) AND (?2::text IS NULL OR occurred_at < ?2) "
+        "AND (?3::text IS NULL OR (occurred_at, id) > (?3::text, ?4::bigint)) "
+        "ORDER BY occurred_at, id LIMIT ?5";
+    auto s = db_.query(kSql, Params()
+                                 .add(opt_iso(page.from))
+                                 .add(opt_iso(page.to))
+                                 .add(opt_iso(page.after_at))
+                                 .add(page.after_id)
+                                 .add(static_cast<std::int64_t>(page.limit)));
+    std::vector<LedgerEntry> out;
+    for (int i = 0; i < s.size(); ++i) out.push_back(read_ledger(s, i));
+    return out;
+  });
+}
+
 std::vector<LedgerEntry> PgLedgerBook::for_case(std::int64_t case_id) {
   return guard("ledger_for_case", [&] {
     static const std::string kSql =

@@ -85,6 +85,23 @@ void SqliteLedgerBook::for_each(std::optional<TimePoint> from, std::optional<Tim
   });
 }
 
+std::vector<LedgerEntry> SqliteLedgerBook::page(const LedgerPage& page) {
+  return guard("ledger_page", [&] {
+    static const std::string kSql =
+        std::string(kLedgerSelect) +
+        "WHERE (?1 IS NULL OR occurred_at >= ?1) AND (?2 IS NULL OR occurred_at < ?2) AND "
+        "(?3 IS NULL OR (occurred_at, id) > (?3, ?4)) ORDER BY occurred_at, id LIMIT ?5";
+    auto s = db_.prepare(kSql);
+    bind_time(s, 1, page.from);
+    bind_time(s, 2, page.to);
+    bind_time(s, 3, page.after_at);
+    s.bind(4, page.after_id).bind(5, page.limit);
+    std::vector<LedgerEntry> out;
+    while (s.step()) out.push_back(read_ledger(s));
+    return out;
+  });
+}
+
 std::vector<LedgerEntry> SqliteLedgerBook::for_case(std::int64_t case_id) {
   return guard("ledger_for_case", [&] {
     static const std::string kSql = std::string(kLedgerSelect) + "WHERE case_id = ? ORDER BY id";
