@@ -10,11 +10,15 @@ void SqliteReportQueries::for_each_case_outcome(
     std::optional<TimePoint> from, std::optional<TimePoint> to,
     const std::function<void(const store::CaseOutcome&)>& fn) {
   guard("for_each_case_outcome", [&] {
+    // A correction is written for its own case's row (ledger::correction_entry): looked up by
+    // case and kind (index ledger_case), not by `corrects` alone, which no index serves and which
+    // read the whole ledger for every case.
     auto s = db_.prepare(
         "SELECT c.id, c.customer_id, c.subscription_id, c.amount_minor, c.currency, "
         "COALESCE(c.decline_code, ''), c.sequence_id, c.opened_at, c.holdout, l.kind, "
         "l.amount_minor + COALESCE((SELECT SUM(k.amount_minor) FROM ledger k "
-        "  WHERE k.corrects = l.id AND k.kind = 'correction' AND k.currency = l.currency), 0), "
+        "  WHERE k.case_id = l.case_id AND k.kind = 'correction' AND k.corrects = l.id "
+        "  AND k.currency = l.currency), 0), "
         "l.currency, l.step_index, COALESCE(l.channel, ''), COALESCE(l.attribution, ''), "
         "l.occurred_at, l.days_to_recover, "
         "EXISTS (SELECT 1 FROM ledger m WHERE m.case_id = c.id "
