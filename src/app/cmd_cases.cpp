@@ -10,60 +10,81 @@ namespace dunning::app {
 
 namespace {
 
+// Every case the filter matches, a page at a time (a listing's memory does not grow with it).
+template <typename Fn>
+void for_each_case(store::Cases& cases, store::CaseFilter filter, Fn&& fn) {
+  filter.limit = 1000;
+  for (;;) {
+    auto page = cases.find(filter);
+    for (const auto& c : page) fn(c);
+    if (page.size() < static_cast<std::size_t>(filter.limit)) return;
+    filter.after_id = page.back().id;
+  }
+}
+
 // The list of cases in one of three presentations. Columns: what support asks first.
-void print_cases(const std::vector<store::CaseRecord>& cases, const std::string& format) {
+void print_cases(store::Cases& cases, const store::CaseFilter& filter, const std::string& format) {
   auto due = [](const store::CaseRecord& c) {
     return c.next_due_at ? format_iso8601(*c.next_due_at) : std::string();
   };
   if (format == "csv") {
     std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
                  "next_due_at\n";
-    for (const auto& c : cases) {
+    for_each_case(cases, filter, [&](const store::CaseRecord& c) {
       std::cout << c.id << ',' << store::to_string(c.state) << ','
                 << ledger::csv_field(c.customer_id) << ','
                 << ledger::csv_field(c.invoice_id.value_or("")) << ',' << c.amount.minor() << ','
                 << c.amount.currency() << ',' << ledger::csv_field(c.sequence_id) << ','
                 << c.next_step + 1 << ',' << due(c) << '\n';
-    }
+    });
     return;
   }
   if (format == "json") {
-    auto arr = nlohmann::json::array();
-    for (const auto& c : cases) {
-      arr.push_back({{"id", c.id},
-                     {"state", std::string(store::to_string(c.state))},
-                     {"customer_id", c.customer_id},
-                     {"invoice_id", c.invoice_id ? nlohmann::json(*c.invoice_id) : nullptr},
-                     {"amount_minor", c.amount.minor()},
-                     {"currency", c.amount.currency()},
-                     {"amount", c.amount.major_string()},
-                     {"sequence_id", c.sequence_id},
-                     {"next_step", c.next_step + 1},
-                     {"next_due_at", c.next_due_at ? nlohmann::json(due(c)) : nullptr},
-                     {"opened_at", format_iso8601(c.opened_at)}});
-    }
-    std::cout << nlohmann::json{{"cases", arr}}.dump(2) << '\n';
+    ledger::JsonRowsWriter doc(std::cout, "cases");
+    for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+      doc.row({{"id", c.id},
+               {"state", std::string(store::to_string(c.state))},
+               {"customer_id", c.customer_id},
+               {"invoice_id", c.invoice_id ? nlohmann::json(*c.invoice_id) : nullptr},
+               {"amount_minor", c.amount.minor()},
+               {"currency", c.amount.currency()},
+               {"amount", c.amount.major_string()},
+               {"sequence_id", c.sequence_id},
+               {"next_step", c.next_step + 1},
+               {"next_due_at", c.next_due_at ? nlohmann::json(due(c)) : nullptr},
+               {"opened_at", format_iso8601(c.opened_at)}});
+    });
+    doc.finish();
     return;
   }
-  // A table for people: columns as wide as their widest cell, amounts right-aligned.
+  // A table for people: columns as wide as their widest cell, amounts right-aligned. Two passes
+  // over the cases, the first for the widths, so no row is held.
   const std::vector<std::string> head = {"ID",     "STATE",    "CUSTOMER",  "INVOICE",
                                          "AMOUNT", "SEQUENCE", "NEXT STEP", "DUE"};
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& c : cases) {
+  auto cells = [&](const store::CaseRecord& c) -> std::vector<std::string> {
     const bool open = c.state == store::CaseState::kOpen || c.state == store::CaseState::kPaused;
-    rows.push_back({std::to_string(c.id), std::string(store::to_string(c.state)), c.customer_id,
-                    c.invoice_id.value_or("-"), c.amount.major_string() + " " + c.amount.currency(),
-                    c.sequence_id, open ? "#" + std::to_string(c.next_step + 1) : "-",
-                    open && c.next_due_at ? due(c) : "-"});
-  }
+    return {std::to_string(c.id),
+            std::string(store::to_string(c.state)),
+            c.customer_id,
+            c.invoice_id.value_or("-"),
+            c.amount.major_string() + " " + c.amount.currency(),
+            c.sequence_id,
+            open ? "#" + std::to_string(c.next_step + 1) : "-",
+            open && c.next_due_at ? due(c) : "-"};
+  };
   std::vector<std::size_t> width(head.size());
   for (std::size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
-  for (const auto& r : rows)
+  std::size_t count = 0;
+  for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+    auto r = cells(c);
     for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    ++count;
+  });
   auto line = [&](const std::vector<std::string>& r) {
     std::string out;
     for (std::size_t i = 0; i < r.size(); ++i) {
-      const std::string pad(width[i] - r[i].size(), ' ');
+      // (a cell the second pass reads wider than the first did is shown unpadded)
+      const std::string pad(width[i] > r[i].size() ? width[i] - r[i].size() : 0, ' ');
       const bool right = i == 0 || i == 4;
       out += right ? pad + r[i] : r[i] + (i + 1 < r.size() ? pad : "");
       if (i + 1 < r.size()) out += "  ";
@@ -71,8 +92,12 @@ void print_cases(const std::vector<store::CaseRecord>& cases, const std::string&
     std::cout << out << '\n';
   };
   line(head);
-  for (const auto& r : rows) line(r);
-  std::cout << '(' << rows.size() << (rows.size() == 1 ? " case" : " cases") << ")\n";
+  // The second pass stops at the first pass's count: a case opened in between is not half shown.
+  std::size_t printed = 0;
+  for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+    if (printed++ < count) line(cells(c));
+  });
+  std::cout << '(' << count << (count == 1 ? " case" : " cases") << ")\n";
 }
 
 }  // namespace
@@ -136,7 +161,7 @@ Command add_cases_command(CLI::App& app, Cli& cli) {
               }
               return kExitOk;
             }
-            print_cases(store->cases().find({opt->state, opt->customer, 1000000}), opt->format);
+            print_cases(store->cases(), {opt->state, opt->customer, 0}, opt->format);
             return kExitOk;
           }};
 }

@@ -25,18 +25,6 @@ std::string opt_time(const std::optional<TimePoint>& t) {
   return t ? format_iso8601(*t) : std::string();
 }
 
-// `j` as dump(2) lays it out inside a document, `depth` spaces in (the first line too, unless
-// it continues a line).
-std::string indented(const nlohmann::json& j, int depth, bool indent_first = true) {
-  const std::string pad(static_cast<std::size_t>(depth), ' ');
-  std::string text = j.dump(2);
-  std::string out = indent_first ? pad : "";
-  for (char c : text) {
-    out += c;
-    if (c == '\n') out += pad;
-  }
-  return out;
-}
 }  // namespace
 
 Totals write_csv(store::LedgerBook& ledger, std::optional<TimePoint> from,
@@ -64,42 +52,36 @@ Totals write_csv(store::LedgerBook& ledger, std::optional<TimePoint> from,
 
 Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
                   std::optional<TimePoint> to, std::ostream& out) {
-  // Streamed row by row (memory does not grow with the ledger): the document is written as
-  // nlohmann's dump(2) would lay it out, with "rows" first and the totals once they are known.
   Totals t;
-  bool first = true;
-  out << "{\n  \"rows\": [";
+  JsonRowsWriter doc(out, "rows");
   ledger.for_each(from, to, [&](const store::LedgerEntry& e) {
     add(t, e);
-    const nlohmann::json row = {
-        {"ledger_id", e.id},
-        {"case_id", e.case_id},
-        {"kind", e.kind},
-        {"customer_id", e.customer_id},
-        {"invoice_id", e.invoice_id.value_or("")},
-        {"payment_id", e.payment_id.value_or("")},
-        {"amount_minor", e.amount.minor()},
-        {"currency", e.amount.currency()},
-        {"amount", e.amount.major_string()},
-        {"sequence_id", e.sequence_id},
-        {"step", e.step_index ? nlohmann::json(*e.step_index + 1) : nlohmann::json()},
-        {"channel", e.channel},
-        {"template", e.template_name},
-        {"decline_code", e.decline_code},
-        {"opened_at", format_iso8601(e.opened_at)},
-        {"occurred_at", format_iso8601(e.occurred_at)},
-        {"recorded_at", format_iso8601(e.recorded_at)},
-        {"subscription_id", e.subscription_id.value_or("")},
-        {"attribution", e.attribution},
-        {"clicked_at", opt_time(e.clicked_at)},
-        {"days_to_recover",
-         e.days_to_recover ? nlohmann::json(*e.days_to_recover) : nlohmann::json()},
-        {"corrects", e.corrects ? nlohmann::json(*e.corrects) : nlohmann::json()},
-        {"note", e.note}};
-    out << (first ? "\n" : ",\n") << indented(row, 4);
-    first = false;
+    doc.row({{"ledger_id", e.id},
+             {"case_id", e.case_id},
+             {"kind", e.kind},
+             {"customer_id", e.customer_id},
+             {"invoice_id", e.invoice_id.value_or("")},
+             {"payment_id", e.payment_id.value_or("")},
+             {"amount_minor", e.amount.minor()},
+             {"currency", e.amount.currency()},
+             {"amount", e.amount.major_string()},
+             {"sequence_id", e.sequence_id},
+             {"step", e.step_index ? nlohmann::json(*e.step_index + 1) : nlohmann::json()},
+             {"channel", e.channel},
+             {"template", e.template_name},
+             {"decline_code", e.decline_code},
+             {"opened_at", format_iso8601(e.opened_at)},
+             {"occurred_at", format_iso8601(e.occurred_at)},
+             {"recorded_at", format_iso8601(e.recorded_at)},
+             {"subscription_id", e.subscription_id.value_or("")},
+             {"attribution", e.attribution},
+             {"clicked_at", opt_time(e.clicked_at)},
+             {"days_to_recover",
+              e.days_to_recover ? nlohmann::json(*e.days_to_recover) : nlohmann::json()},
+             {"corrects", e.corrects ? nlohmann::json(*e.corrects) : nlohmann::json()},
+             {"note", e.note}});
   });
-  out << (first ? "]" : "\n  ]");
+  // The totals come after the rows: they are known once every row is written.
   nlohmann::json totals = nlohmann::json::object();
   for (const auto& [kind, per_currency] : t.amount) {
     for (const auto& [currency, minor] : per_currency) {
@@ -107,9 +89,48 @@ Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
                                 {"amount", Money(minor, currency).major_string()}};
     }
   }
-  out << ",\n  \"totals\": " << indented(totals, 2, false)
-      << ",\n  \"counts\": " << indented(nlohmann::json(t.count), 2, false) << "\n}\n";
+  doc.field("totals", totals);
+  doc.field("counts", t.count);
+  doc.finish();
   return t;
+}
+
+namespace {
+// `j` as dump(2) lays it out `depth` spaces into a document (its first line continues one).
+std::string nested(const nlohmann::json& j, int depth) {
+  const std::string pad(static_cast<std::size_t>(depth), ' ');
+  std::string out;
+  for (char c : j.dump(2)) {
+    out += c;
+    if (c == '\n') out += pad;
+  }
+  return out;
+}
+}  // namespace
+
+JsonRowsWriter::JsonRowsWriter(std::ostream& out, const std::string& key) : out_(out) {
+  out_ << "{\n  " << nlohmann::json(key).dump() << ": [";
+}
+
+void JsonRowsWriter::row(const nlohmann::json& row) {
+  out_ << (any_row_ ? ",\n    " : "\n    ") << nested(row, 4);
+  any_row_ = true;
+}
+
+void JsonRowsWriter::close_rows() {
+  if (!rows_open_) return;
+  out_ << (any_row_ ? "\n  ]" : "]");
+  rows_open_ = false;
+}
+
+void JsonRowsWriter::field(const std::string& key, const nlohmann::json& value) {
+  close_rows();
+  out_ << ",\n  " << nlohmann::json(key).dump() << ": " << nested(value, 2);
+}
+
+void JsonRowsWriter::finish() {
+  close_rows();
+  out_ << "\n}\n";
 }
 
 }  // namespace dunning::ledger

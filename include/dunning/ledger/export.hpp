@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -28,5 +29,22 @@ Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
 
 // RFC 4180 field quoting.
 std::string csv_field(const std::string& s);
+
+// A JSON document {"<key>": [rows...], more fields...} written one row at a time, laid out as
+// nlohmann's dump(2) lays it out: a listing's memory does not grow with its rows.
+class JsonRowsWriter {
+ public:
+  JsonRowsWriter(std::ostream& out, const std::string& key);  // writes up to the rows' `[`
+  void row(const nlohmann::json& row);
+  // The rows' closing `]`, then one more top-level field per call; finish() ends the document.
+  void field(const std::string& key, const nlohmann::json& value);
+  void finish();
+
+ private:
+  void close_rows();
+  std::ostream& out_;
+  bool rows_open_ = true;
+  bool any_row_ = false;
+};
 
 }  // namespace dunning::ledger
