@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <sstream>
 
 #include "dunning/cases/lifecycle.hpp"
 #include "dunning/ledger/attribution.hpp"
@@ -253,14 +254,17 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
   opt.to = at("2026-12-01T00:00:00Z");
   opt.as_of = at("2026-12-01T00:00:00Z");
   auto report = ledger::build_report(st.reports(), opt);
-  const auto& eur = report["ltv_preserved"]["currencies"]["EUR"];
-  INFO(report["ltv_preserved"].dump(2));
+  std::ostringstream json;
+  ledger::write_report_json(report, json);
+  INFO(json.str());
+  REQUIRE(report.ltv_preserved.currencies.count("EUR") == 1);
+  const auto& eur = report.ltv_preserved.currencies.at("EUR");
   // Only the latest recovery counts: 4 payments of 10.00 over 4 months (1 Aug .. 2 Nov) is
   // 10.00 a month, times the 36-month horizon (nothing has churned). Counting both recoveries
   // would give 720.00 for 2 subscriptions.
-  CHECK(eur["subscriptions"] == 1);
-  CHECK(eur["amount_minor"] == 36000);
-  CHECK(report["totals"]["recovered_count"] == 2);
+  CHECK(eur.subscriptions == 1);
+  CHECK(eur.preserved == Money(36000, "EUR"));
+  CHECK(report.totals.recovered_count == 2);
 }
 
 TEST_CASE("Newcombe's hybrid score interval matches the published example", "[ledger]") {
