@@ -58,6 +58,15 @@ using Emit =
 // One figure of a part whose section, group and currency are already chosen.
 using Leaf = std::function<void(const std::string& metric, const Figure& v)>;
 
+// The Leaf of one part of the report. Its names are copied in: the parts are walked with
+// structured bindings, which a lambda of the caller could not capture on every compiler.
+Leaf leaf_of(const Emit& emit, std::string section, std::string group, std::string currency) {
+  return [&emit, section = std::move(section), group = std::move(group),
+          currency = std::move(currency)](const std::string& metric, const Figure& v) {
+    emit(section, group, currency, metric, v);
+  };
+}
+
 std::string dotted(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
 }
@@ -95,10 +104,7 @@ void walk_group(const std::string& section, const std::string& group, const Grou
   emit(section, group, "", "median_days_to_recover", figure(g.median_days_to_recover));
   emit(section, group, "", "recovered_count", g.recovered_count);
   emit(section, group, "", "recovery_rate", figure(g.recovery_rate));
-  for (const auto& [cur, s] : g.currencies) {
-    currency_leaves(
-        s, [&](const std::string& path, const Figure& v) { emit(section, group, cur, path, v); });
-  }
+  for (const auto& [cur, s] : g.currencies) currency_leaves(s, leaf_of(emit, section, group, cur));
 }
 
 void walk_funnel(const std::map<std::string, SequenceFunnel>& funnel, const Emit& emit) {
@@ -121,9 +127,7 @@ void walk_funnel(const std::map<std::string, SequenceFunnel>& funnel, const Emit
 }
 
 void walk_uplift(const Uplift& u, const Emit& emit) {
-  const Leaf leaf = [&](const std::string& path, const Figure& v) {
-    emit("uplift", "", "", path, v);
-  };
+  const Leaf leaf = leaf_of(emit, "uplift", "", "");
   auto side = [&](const std::string& name, const UpliftSide& s) {
     leaf(name + ".cases", s.cases);
     leaf(name + ".recovered", s.recovered);
@@ -140,9 +144,7 @@ void walk_uplift(const Uplift& u, const Emit& emit) {
   if (!u.difference) leaf("note", text_figure(u.note));
   leaf("significant", d.significant);
   for (const auto& [cur, a] : u.attributable) {
-    const Leaf cur_leaf = [&](const std::string& path, const Figure& v) {
-      emit("uplift", "attributable", cur, path, v);
-    };
+    const Leaf cur_leaf = leaf_of(emit, "uplift", "attributable", cur);
     if (a.estimate) {
       money_leaves("attributable", a.estimate->attributable, cur_leaf);
     } else {
@@ -312,6 +314,7 @@ struct Week {
 std::vector<Week> weekly_axis(const Report& r, const std::string& cur,
                               const std::map<std::string, Money>& weeks) {
   std::vector<Week> recorded;
+  recorded.reserve(weeks.size());
   for (const auto& [week, m] : weeks) recorded.push_back({week, m.minor(), m.major_string(), true});
   auto monday = [](TimePoint t) {
     const auto d = std::chrono::floor<date::days>(t);
@@ -592,6 +595,12 @@ void html_funnel(std::ostream& out, const Report& r) {
   }
 }
 
+// An amount of the revenue attributable to dunning in currency `cur`.
+std::string attributable_cell(const std::string& cur, const char* key, const Money& m) {
+  return cell(pointer({"uplift", "attributable", cur, key, "amount"}),
+              text_figure(m.major_string()));
+}
+
 void html_uplift(std::ostream& out, const Uplift& u) {
   out << "<h2>Uplift against the holdout group</h2>\n<p class=\"formula\">" << html_escape(u.method)
       << "</p>\n<div class=\"scroll\"><table><thead><tr><th scope=\"col\">group</th><th "
@@ -620,17 +629,14 @@ void html_uplift(std::ostream& out, const Uplift& u) {
          "<th scope=\"col\">expected without dunning</th><th scope=\"col\">attributable to "
          "dunningd</th></tr></thead><tbody>";
   for (const auto& [cur, a] : u.attributable) {
-    auto amount_cell = [&](const char* key, const Money& m) {
-      return cell(pointer({"uplift", "attributable", cur, key, "amount"}),
-                  text_figure(m.major_string()));
-    };
     out << "<tr><td>" << cur << "</td>"
-        << amount_cell("contacted_recovered", a.contacted_recovered);
+        << attributable_cell(cur, "contacted_recovered", a.contacted_recovered);
     if (!a.estimate) {
       out << "<td>–</td><td>" << html_escape(a.note) << "</td>";
     } else {
-      out << amount_cell("expected_without_dunning", a.estimate->expected_without_dunning)
-          << amount_cell("attributable", a.estimate->attributable);
+      out << attributable_cell(cur, "expected_without_dunning",
+                               a.estimate->expected_without_dunning)
+          << attributable_cell(cur, "attributable", a.estimate->attributable);
     }
     out << "</tr>";
   }
