@@ -73,45 +73,42 @@ kainjow::mustache::data to_data(const json& j) {
 
 // The uplift of a report in one sentence: both groups' recoveries, the difference with its 95%
 // interval, or why there is none yet.
-std::string uplift_text(const json& up) {
-  auto side = [](const json& s) {
-    return s.value("recovered", std::int64_t{0}) == 0 && s.value("cases", std::int64_t{0}) == 0
+std::string uplift_text(const ledger::Uplift& up) {
+  auto side = [](const ledger::UpliftSide& s) {
+    return s.recovered == 0 && s.cases == 0
                ? std::string("no cases")
-               : std::to_string(s.value("recovered", std::int64_t{0})) + " of " +
-                     std::to_string(s.value("cases", std::int64_t{0})) + " recovered";
+               : std::to_string(s.recovered) + " of " + std::to_string(s.cases) + " recovered";
   };
-  std::string text =
-      "Contacted: " + side(up["contacted"]) + "; holdout: " + side(up["holdout"]) + ". ";
-  if (up["difference"].is_number()) {
+  std::string text = "Contacted: " + side(up.contacted) + "; holdout: " + side(up.holdout) + ". ";
+  if (const auto& d = up.difference) {
     text +=
         fmt::format("Difference {:+.1f} percentage points (95% interval {:+.1f} to {:+.1f}), {}.",
-                    up["difference"].get<double>() * 100, up["ci95_low"].get<double>() * 100,
-                    up["ci95_high"].get<double>() * 100,
-                    up.value("significant", false) ? "significant" : "not significant");
+                    d->difference * 100, d->ci95.low * 100, d->ci95.high * 100,
+                    d->significant ? "significant" : "not significant");
   } else {
-    text += "No uplift yet: " + up.value("note", std::string("not enough cases")) + ".";
+    text += "No uplift yet: " + (up.note.empty() ? std::string("not enough cases") : up.note) + ".";
   }
   return text;
 }
 
 // One table row per step of every sequence's funnel.
-json funnel_rows(const json& report) {
+json funnel_rows(const ledger::Report& report) {
   json rows = json::array();
-  for (const auto& [seq, f] : report["funnel"].items()) {
-    for (const auto& step : f["steps"]) {
+  for (const auto& [seq, f] : report.funnel) {
+    for (const auto& step : f.steps) {
       rows.push_back({{"sequence", seq},
-                      {"step", step["step"].dump()},
-                      {"channel", step.value("channel", "")},
-                      {"template", step.value("template", "")},
-                      {"reached", step["reached"].dump()},
-                      {"after", step["recovered_after"].dump()}});
+                      {"step", std::to_string(step.step)},
+                      {"channel", step.channel},
+                      {"template", step.template_name},
+                      {"reached", std::to_string(step.reached)},
+                      {"after", std::to_string(step.recovered_after)}});
     }
   }
   return rows;
 }
 
 // The report's SVG charts (drawn and escaped by the ledger's renderer), for {{{charts}}}.
-std::string charts_html(const json& report) {
+std::string charts_html(const ledger::Report& report) {
   std::ostringstream out;
   ledger::write_report_charts(report, out);
   return out.str();
@@ -195,6 +192,77 @@ std::string local_time(TimePoint t, const date::time_zone* zone) {
 
 std::string money_text(std::int64_t minor, const std::string& currency) {
   return Money(minor, currency).to_string();
+}
+
+// ---- the finance report's figures on the report page
+
+// A rate as the page shows it: in percent, one decimal.
+std::string rate_text(const std::optional<double>& rate) {
+  if (!rate) return "—";
+  return fmt::format("{:.1f}%", *rate * 100.0);
+}
+
+// One row of cells per currency of the totals: cases, every amount, the rate and the median.
+json totals_rows(const ledger::GroupFigures& totals) {
+  struct Amount {
+    const char* key;
+    const Money* money;
+    std::optional<std::int64_t> count;  // none for the failed amount and net recovered
+  };
+  json rows = json::array();
+  for (const auto& [cur, s] : totals.currencies) {
+    auto counted = [](const char* key, const ledger::CountedMoney& c) {
+      return Amount{key, &c.money, c.count};
+    };
+    const Amount amounts[] = {{"amount", &s.failed, std::nullopt},
+                              counted("recovered", s.recovered),
+                              counted("recovered_without_contact", s.recovered_without_contact),
+                              counted("partial", s.partial),
+                              counted("late", s.late),
+                              counted("refunded", s.refunded),
+                              {"net_recovered", &s.net_recovered, std::nullopt},
+                              counted("lost", s.lost),
+                              counted("cancelled", s.cancelled),
+                              counted("open", s.open)};
+    const std::string base = "/totals/currencies/" + cur + "/";
+    const std::string cases = std::to_string(s.cases);
+    json cells = json::array();
+    cells.push_back({{"key", base + "cases"}, {"value", cases}, {"text", cases}});
+    for (const Amount& a : amounts) {
+      std::string text = a.money->to_string();
+      if (a.count) text += " (" + std::to_string(*a.count) + ")";
+      cells.push_back({{"key", base + a.key + "/amount_minor"},
+                       {"value", std::to_string(a.money->minor())},
+                       {"text", text}});
+    }
+    // data-value: the figure's text in the json report
+    cells.push_back({{"key", base + "recovery_rate"},
+                     {"value", ledger::json_text(ledger::figure(s.recovery_rate))},
+                     {"text", rate_text(s.recovery_rate)}});
+    const std::string median = ledger::json_text(ledger::figure(s.median_days_to_recover));
+    cells.push_back({{"key", base + "median_days_to_recover"},
+                     {"value", median},
+                     {"text", s.median_days_to_recover ? median : "—"}});
+    rows.push_back({{"currency", cur}, {"cells", cells}});
+  }
+  return rows;
+}
+
+// One row per currency of every group: cases, recovered, lost and the rate.
+json group_rows(const std::map<std::string, ledger::GroupFigures>& groups) {
+  json rows = json::array();
+  for (const auto& [g, gs] : groups) {
+    for (const auto& [cur, s] : gs.currencies) {
+      rows.push_back({{"group", g},
+                      {"currency", cur},
+                      {"key", "/groups/" + g + "/currencies/" + cur},
+                      {"cases", std::to_string(s.cases)},
+                      {"recovered", s.recovered_total.money.to_string()},
+                      {"lost", s.lost.money.to_string()},
+                      {"rate", rate_text(s.recovery_rate)}});
+    }
+  }
+  return rows;
 }
 
 std::string offset_text(Seconds at) {
@@ -288,7 +356,7 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
   struct MonthReport {
     TimePoint built;
     TimePoint month_start;
-    json report;
+    ledger::Report report;
   } month_report;
 
   // ---- request context
@@ -672,7 +740,7 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
       cached.built = now;
       cached.month_start = month_start;
     }
-    v["month_uplift"] = uplift_text(cached.report["uplift"]);
+    v["month_uplift"] = uplift_text(cached.report.uplift);
     v["month_funnel"] = funnel_rows(cached.report);
     v["month_report_as_of"] = iso(cached.built);
     return html_response(200,
@@ -926,59 +994,17 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
     if (!ro.by.empty()) cli += " --by " + ro.by;
     if (as_of) cli += " --as-of " + iso(*as_of);
     v["cli"] = cli;
-    v["as_of"] = report.value("as_of", "");
-    auto rate_text = [](const json& r) -> std::string {
-      if (!r.is_number()) return "—";
-      return fmt::format("{:.1f}%", r.get<double>() * 100.0);
-    };
-    const auto& totals = report["totals"];
-    v["totals_cases"] = std::to_string(totals.value("cases", 0));
-    v["totals_rate"] = rate_text(totals["recovery_rate"]);
-    json rows = json::array();
-    for (const auto& [cur, s] : totals["currencies"].items()) {
-      json cells = json::array();
-      const std::string base = "/totals/currencies/" + cur + "/";
-      cells.push_back(
-          {{"key", base + "cases"}, {"value", s["cases"].dump()}, {"text", s["cases"].dump()}});
-      for (auto k : {"amount", "recovered", "recovered_without_contact", "partial", "late",
-                     "refunded", "net_recovered", "lost", "cancelled", "open"}) {
-        const auto& b = s[k];
-        std::string text = money_text(b.value("amount_minor", std::int64_t{0}), cur);
-        if (b.contains("count")) text += " (" + b["count"].dump() + ")";
-        cells.push_back({{"key", base + k + "/amount_minor"},
-                         {"value", b["amount_minor"].dump()},
-                         {"text", text}});
-      }
-      cells.push_back({{"key", base + "recovery_rate"},
-                       {"value", s["recovery_rate"].dump()},
-                       {"text", rate_text(s["recovery_rate"])}});
-      const auto& median = s["median_days_to_recover"];
-      cells.push_back({{"key", base + "median_days_to_recover"},
-                       {"value", median.dump()},
-                       {"text", median.is_null() ? "—" : median.dump()}});
-      rows.push_back({{"currency", cur}, {"cells", cells}});
-    }
-    v["totals"] = rows;
+    v["as_of"] = iso(report.as_of);
+    v["totals_cases"] = std::to_string(report.totals.cases);
+    v["totals_rate"] = rate_text(report.totals.recovery_rate);
+    v["totals"] = totals_rows(report.totals);
     if (!ro.by.empty()) {
-      json groups = json::array();
-      for (const auto& [g, gs] : report["groups"].items()) {
-        for (const auto& [cur, s] : gs["currencies"].items()) {
-          groups.push_back(
-              {{"group", g},
-               {"currency", cur},
-               {"key", "/groups/" + g + "/currencies/" + cur},
-               {"cases", s["cases"].dump()},
-               {"recovered",
-                money_text(s["recovered_total"].value("amount_minor", std::int64_t{0}), cur)},
-               {"lost", money_text(s["lost"].value("amount_minor", std::int64_t{0}), cur)},
-               {"rate", rate_text(s["recovery_rate"])}});
-        }
-      }
-      v["groups"] = groups;
+      json groups = group_rows(report.groups);
       v["has_groups"] = !groups.empty();
+      v["groups"] = std::move(groups);
       v["group_by"] = ro.by;
     }
-    v["uplift"] = uplift_text(report["uplift"]);
+    v["uplift"] = uplift_text(report.uplift);
     v["funnel"] = funnel_rows(report);
     v["charts"] = charts_html(report);
     return html_response(

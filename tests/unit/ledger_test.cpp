@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <sstream>
 
 #include "dunning/cases/lifecycle.hpp"
 #include "dunning/ledger/attribution.hpp"
@@ -253,14 +254,128 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
   opt.to = at("2026-12-01T00:00:00Z");
   opt.as_of = at("2026-12-01T00:00:00Z");
   auto report = ledger::build_report(st.reports(), opt);
-  const auto& eur = report["ltv_preserved"]["currencies"]["EUR"];
-  INFO(report["ltv_preserved"].dump(2));
+  std::ostringstream json;
+  ledger::write_report_json(report, json);
+  INFO(json.str());
+  REQUIRE(report.ltv_preserved.currencies.count("EUR") == 1);
+  const auto& eur = report.ltv_preserved.currencies.at("EUR");
   // Only the latest recovery counts: 4 payments of 10.00 over 4 months (1 Aug .. 2 Nov) is
   // 10.00 a month, times the 36-month horizon (nothing has churned). Counting both recoveries
   // would give 720.00 for 2 subscriptions.
-  CHECK(eur["subscriptions"] == 1);
-  CHECK(eur["amount_minor"] == 36000);
-  CHECK(report["totals"]["recovered_count"] == 2);
+  CHECK(eur.subscriptions == 1);
+  CHECK(eur.preserved == Money(36000, "EUR"));
+  CHECK(report.totals.recovered_count == 2);
+}
+
+TEST_CASE("the report's typed figures keep every currency's money apart", "[ledger][store]") {
+  TempDb tmp;
+  auto opened = store::open_engine(tmp.path, store::OpenMode::kCreate);
+  REQUIRE(opened);
+  auto& st = *opened.value();
+  const TimePoint now = at("2026-12-01T00:00:00Z");
+  auto open_case = [&](const char* invoice, Money amount, const char* when, bool holdout) {
+    auto c = a_case();
+    c.invoice_id = invoice;
+    c.payment_id = std::string("py_") + invoice;
+    c.amount = std::move(amount);
+    c.opened_at = at(when);
+    c.holdout = holdout;
+    c.id = st.cases().insert(c);
+    return c;
+  };
+  auto payment = [](const char* id, Money amount, const char* when) {
+    store::Payment p;
+    p.id = id;
+    p.customer_id = "cus_1";
+    p.amount = std::move(amount);
+    p.status = "succeeded";
+    p.occurred_at = at(when);
+    return p;
+  };
+  // Recovered after 2 days (contacted) and after 4 days (holdout): the EUR median is 3.0.
+  const auto a = open_case("in_a", Money(1250, "EUR"), "2026-11-02T10:00:00Z", false);
+  st.ledger().append(recovered_row(a));
+  const auto d = open_case("in_d", Money(700, "EUR"), "2026-11-06T10:00:00Z", true);
+  auto d_row = recovered_row(d);
+  d_row.occurred_at = d_row.recorded_at = at("2026-11-10T11:00:00Z");
+  st.ledger().append(d_row);
+  // A USD invoice written off, then paid late in EUR: a USD case, EUR money.
+  auto b = open_case("in_b", Money(5000, "USD"), "2026-11-03T10:00:00Z", false);
+  st.ledger().append(ledger::lost_entry(b, 2, "cancel", at("2026-11-12T00:00:00Z"), now));
+  b.state = store::CaseState::kLost;
+  st.ledger().append(
+      ledger::late_entry(b, payment("py_late", Money(1000, "EUR"), "2026-11-20T00:00:00Z"), now));
+  // Open, 5.00 of its 20.00 paid.
+  const auto c = open_case("in_c", Money(2000, "EUR"), "2026-11-04T10:00:00Z", false);
+  st.ledger().append(
+      ledger::partial_entry(c, payment("py_part", Money(500, "EUR"), "2026-11-08T00:00:00Z"),
+                            std::nullopt, std::nullopt, now));
+
+  ledger::ReportOptions opt;
+  opt.from = at("2026-11-01T00:00:00Z");
+  opt.to = now;
+  opt.as_of = now;
+  const ledger::Report report = ledger::build_report(st.reports(), opt);
+  std::ostringstream json;
+  ledger::write_report_json(report, json);
+  INFO(json.str());
+
+  CHECK(report.group_by == "all");
+  CHECK(report.totals.cases == 4);
+  CHECK(report.totals.recovered_count == 2);
+  CHECK(report.totals.recovery_rate == Approx(0.5));
+  REQUIRE(report.totals.currencies.size() == 2);
+  const auto& eur = report.totals.currencies.at("EUR");
+  CHECK(eur.cases == 3);
+  CHECK(eur.failed == Money(3950, "EUR"));
+  CHECK(eur.recovered_total.count == 2);
+  CHECK(eur.recovered_total.money == Money(1950, "EUR"));
+  CHECK(eur.partial.money == Money(500, "EUR"));
+  CHECK(eur.late.count == 1);
+  CHECK(eur.late.money == Money(1000, "EUR"));
+  CHECK(eur.net_recovered == Money(3450, "EUR"));
+  CHECK(eur.open.money == Money(1500, "EUR"));
+  CHECK(eur.lost.count == 0);
+  REQUIRE(eur.median_days_to_recover);
+  CHECK_FALSE(eur.median_days_to_recover->whole());
+  CHECK(eur.median_days_to_recover->days() == 3.0);
+  const auto& usd = report.totals.currencies.at("USD");
+  CHECK(usd.cases == 1);
+  CHECK(usd.lost.money == Money(5000, "USD"));
+  CHECK(usd.late.count == 0);
+  CHECK(usd.recovery_rate == Approx(0.0));
+  CHECK_FALSE(usd.median_days_to_recover);
+  // Not grouped: the one group "all" is the totals.
+  REQUIRE(report.groups.count("all") == 1);
+  CHECK(report.groups.at("all").currencies.at("EUR").net_recovered == eur.net_recovered);
+
+  // Recoveries per week of the payment (its Monday).
+  const auto& weeks = report.weekly_recovered.at("EUR");
+  CHECK(weeks.at("2026-11-02") == Money(1250, "EUR"));
+  CHECK(weeks.at("2026-11-09") == Money(700, "EUR"));
+  CHECK(report.weekly_recovered.count("USD") == 0);
+
+  const auto& up = report.uplift;
+  CHECK(up.contacted.cases == 3);
+  CHECK(up.contacted.recovered == 1);
+  CHECK(up.holdout.cases == 1);
+  REQUIRE(up.difference);
+  CHECK(up.difference->difference == Approx(1.0 / 3 - 1.0));
+  CHECK_FALSE(up.difference->significant);
+  const auto& eur_attr = up.attributable.at("EUR");
+  REQUIRE(eur_attr.estimate);
+  // round(7.00 * 32.50 / 7.00) = 32.50 expected; 12.50 recovered.
+  CHECK(eur_attr.estimate->expected_without_dunning == Money(3250, "EUR"));
+  CHECK(eur_attr.estimate->attributable == Money(-2000, "EUR"));
+  const auto& usd_attr = up.attributable.at("USD");
+  CHECK_FALSE(usd_attr.estimate);
+  CHECK(usd_attr.note == "no holdout cases in USD");
+  CHECK(report.funnel.at("soft").cases == 4);
+
+  // The json writes a median between two days as a decimal; EUR net recovered 12.50 + 7.00 +
+  // 5.00 + 10.00.
+  CHECK_THAT(json.str(), Catch::Contains("\"median_days_to_recover\": 3.0"));
+  CHECK_THAT(json.str(), Catch::Contains("\"amount\": \"34.50\""));
 }
 
 TEST_CASE("Newcombe's hybrid score interval matches the published example", "[ledger]") {
