@@ -10,18 +10,6 @@ namespace dunning::app {
 
 namespace {
 
-// Every case the filter matches, a page at a time (a listing's memory does not grow with it).
-template <typename Fn>
-void for_each_case(store::Cases& cases, store::CaseFilter filter, Fn&& fn) {
-  filter.limit = 1000;
-  for (;;) {
-    auto page = cases.find(filter);
-    for (const auto& c : page) fn(c);
-    if (page.size() < static_cast<std::size_t>(filter.limit)) return;
-    filter.after_id = page.back().id;
-  }
-}
-
 // The list of cases in one of three presentations. Columns: what support asks first.
 void print_cases(store::Cases& cases, const store::CaseFilter& filter, const std::string& format) {
   auto due = [](const store::CaseRecord& c) {
@@ -30,7 +18,7 @@ void print_cases(store::Cases& cases, const store::CaseFilter& filter, const std
   if (format == "csv") {
     std::cout << "id,state,customer_id,invoice_id,amount_minor,currency,sequence_id,next_step,"
                  "next_due_at\n";
-    for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+    store::for_each_case(cases, filter, [&](const store::CaseRecord& c) {
       std::cout << c.id << ',' << store::to_string(c.state) << ','
                 << ledger::csv_field(c.customer_id) << ','
                 << ledger::csv_field(c.invoice_id.value_or("")) << ',' << c.amount.minor() << ','
@@ -41,7 +29,7 @@ void print_cases(store::Cases& cases, const store::CaseFilter& filter, const std
   }
   if (format == "json") {
     ledger::JsonRowsWriter doc(std::cout, "cases");
-    for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+    store::for_each_case(cases, filter, [&](const store::CaseRecord& c) {
       doc.row({{"id", c.id},
                {"state", std::string(store::to_string(c.state))},
                {"customer_id", c.customer_id},
@@ -75,7 +63,7 @@ void print_cases(store::Cases& cases, const store::CaseFilter& filter, const std
   std::vector<std::size_t> width(head.size());
   for (std::size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
   std::size_t count = 0;
-  for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+  store::for_each_case(cases, filter, [&](const store::CaseRecord& c) {
     auto r = cells(c);
     for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
     ++count;
@@ -94,7 +82,7 @@ void print_cases(store::Cases& cases, const store::CaseFilter& filter, const std
   line(head);
   // The second pass stops at the first pass's count: a case opened in between is not half shown.
   std::size_t printed = 0;
-  for_each_case(cases, filter, [&](const store::CaseRecord& c) {
+  store::for_each_case(cases, filter, [&](const store::CaseRecord& c) {
     if (printed++ < count) line(cells(c));
   });
   std::cout << '(' << count << (count == 1 ? " case" : " cases") << ")\n";

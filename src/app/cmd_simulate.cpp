@@ -188,43 +188,36 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
             };
             std::map<std::string, PerSequence> per_sequence;
             int steps = 0;
-            // Page by page in id order: memory stays flat however many cases the year opened.
+            // Every case the year opened, in id order, a page at a time (memory stays flat).
             std::int64_t case_count = 0;
-            store::CaseFilter page;
-            page.limit = 1000;
-            for (;;) {
-              const auto cases = db.cases().find(page);
-              if (cases.empty()) break;
-              page.after_id = cases.back().id;
-              for (const auto& c : cases) {
-                ++case_count;
-                ++by_state[std::string(store::to_string(c.state))];
-                auto& seq = per_sequence[c.sequence_id.empty() ? "-" : c.sequence_id];
-                ++seq.cases;
-                ++seq.states[std::string(store::to_string(c.state))];
-                messages_per_customer.try_emplace(c.customer_id, 0);
-                const auto rows = db.outbox().for_case(c.id);
-                steps += static_cast<int>(rows.size());
-                for (const auto& row : rows) {
-                  if (row.channel != "action" && row.state == store::OutboxState::kSent) {
-                    ++messages_per_customer[c.customer_id];
-                    ++seq.messages;
-                  }
-                  if (row.action == "retry" && row.state != store::OutboxState::kCancelled) {
-                    ++retries_per_card[row.card_id.value_or("?")];
-                    ++seq.retries;
-                  }
+            store::for_each_case(db.cases(), {}, [&](const store::CaseRecord& c) {
+              ++case_count;
+              ++by_state[std::string(store::to_string(c.state))];
+              auto& seq = per_sequence[c.sequence_id.empty() ? "-" : c.sequence_id];
+              ++seq.cases;
+              ++seq.states[std::string(store::to_string(c.state))];
+              messages_per_customer.try_emplace(c.customer_id, 0);
+              const auto rows = db.outbox().for_case(c.id);
+              steps += static_cast<int>(rows.size());
+              for (const auto& row : rows) {
+                if (row.channel != "action" && row.state == store::OutboxState::kSent) {
+                  ++messages_per_customer[c.customer_id];
+                  ++seq.messages;
                 }
-                if (opt->totals_only) continue;
-                std::cout << "case " << c.id << " " << store::to_string(c.state) << " customer "
-                          << c.customer_id << " invoice " << c.invoice_id.value_or("-") << " "
-                          << c.amount.to_string() << " sequence " << c.sequence_id << '\n';
-                for (const auto& e : db.cases().events(c.id)) {
-                  std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail
-                            << '\n';
+                if (row.action == "retry" && row.state != store::OutboxState::kCancelled) {
+                  ++retries_per_card[row.card_id.value_or("?")];
+                  ++seq.retries;
                 }
               }
-            }
+              if (opt->totals_only) return;
+              std::cout << "case " << c.id << " " << store::to_string(c.state) << " customer "
+                        << c.customer_id << " invoice " << c.invoice_id.value_or("-") << " "
+                        << c.amount.to_string() << " sequence " << c.sequence_id << '\n';
+              for (const auto& e : db.cases().events(c.id)) {
+                std::cout << "  " << format_iso8601(e.at) << "  " << e.kind << ": " << e.detail
+                          << '\n';
+              }
+            });
             std::cout << "simulated " << format_iso8601(*from) << " .. " << format_iso8601(*to)
                       << ": " << ticks << " ticks, " << payments << " payments, " << case_count
                       << " cases, " << steps << " steps, " << transport.sent()

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "dunning/cases/lifecycle.hpp"
 #include "dunning/cases/plan.hpp"
@@ -76,6 +77,16 @@ std::optional<std::int64_t> positive_integer(std::string_view text) {
   }
   if (n < 1) return std::nullopt;
   return n;
+}
+
+// One page of a listing: `fetch(n)` reads up to n rows; one row more than the page says whether
+// a next page exists (and is dropped).
+template <typename Fetch>
+auto one_page(int size, Fetch&& fetch) {
+  auto rows = fetch(size + 1);
+  const bool more = rows.size() > static_cast<std::size_t>(size);
+  if (more) rows.pop_back();
+  return std::pair{std::move(rows), more};
 }
 
 json case_json(const store::CaseRecord& c) {
@@ -448,13 +459,12 @@ void Api::Impl::cases(const boost::urls::url_view& url, Respond respond) {
       filter.after_id = *n;
     }
   }
-  on_db(std::move(respond), [filter](store::Engine& st) mutable {
-    // One row more than the page says whether there is a next page.
-    const int page = filter.limit;
-    ++filter.limit;
-    auto rows = st.cases().find(filter);
-    const bool more = rows.size() > static_cast<std::size_t>(page);
-    if (more) rows.pop_back();
+  on_db(std::move(respond), [filter](store::Engine& st) {
+    auto [rows, more] = one_page(filter.limit, [&](int n) {
+      auto f = filter;
+      f.limit = n;
+      return st.cases().find(f);
+    });
     json arr = json::array();
     for (const auto& c : rows) arr.push_back(case_json(c));
     json next = more ? json(std::to_string(rows.back().id)) : json();
@@ -555,12 +565,12 @@ void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
       page.after_id = *id;
     }
   }
-  on_db(std::move(respond), [page](store::Engine& st) mutable {
-    const int size = page.limit;
-    ++page.limit;  // one row more says whether there is a next page
-    auto entries = st.ledger().page(page);
-    const bool more = entries.size() > static_cast<std::size_t>(size);
-    if (more) entries.pop_back();
+  on_db(std::move(respond), [page](store::Engine& st) {
+    auto [entries, more] = one_page(page.limit, [&](int n) {
+      auto p = page;
+      p.limit = n;
+      return st.ledger().page(p);
+    });
     json rows = json::array();
     for (const auto& e : entries) {
       rows.push_back({{"id", e.id},

@@ -25,6 +25,16 @@ std::string opt_time(const std::optional<TimePoint>& t) {
   return t ? format_iso8601(*t) : std::string();
 }
 
+// `j` as dump(2) lays it out `depth` spaces into a document (its first line continues one).
+std::string nested(const nlohmann::json& j, int depth) {
+  const std::string pad(static_cast<std::size_t>(depth), ' ');
+  std::string out;
+  for (char c : j.dump(2)) {
+    out += c;
+    if (c == '\n') out += pad;
+  }
+  return out;
+}
 }  // namespace
 
 Totals write_csv(store::LedgerBook& ledger, std::optional<TimePoint> from,
@@ -94,19 +104,6 @@ Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
   doc.finish();
   return t;
 }
-
-namespace {
-// `j` as dump(2) lays it out `depth` spaces into a document (its first line continues one).
-std::string nested(const nlohmann::json& j, int depth) {
-  const std::string pad(static_cast<std::size_t>(depth), ' ');
-  std::string out;
-  for (char c : j.dump(2)) {
-    out += c;
-    if (c == '\n') out += pad;
-  }
-  return out;
-}
-}  // namespace
 
 JsonRowsWriter::JsonRowsWriter(std::ostream& out, const std::string& key) : out_(out) {
   out_ << "{\n  " << nlohmann::json(key).dump() << ": [";

@@ -143,4 +143,17 @@ class Cases {
   virtual bool clicked(std::int64_t case_id) = 0;
 };
 
+// Every case `filter` matches, in id order, read 1,000 at a time (the pager sets filter.limit and
+// filter.after_id): memory stays flat however many there are. `fn` may read the store.
+template <typename Fn>
+void for_each_case(Cases& cases, CaseFilter filter, Fn&& fn) {
+  filter.limit = 1000;
+  for (;;) {
+    const auto page = cases.find(filter);
+    for (const auto& c : page) fn(c);
+    if (page.size() < static_cast<std::size_t>(filter.limit)) return;
+    filter.after_id = page.back().id;
+  }
+}
+
 }  // namespace dunning::store
