@@ -92,9 +92,9 @@ bool Lifecycle::refund(const CaseRecord& c, const store::Payment& refund, TimePo
   // The money row it takes back: the latest recovered/partial/late row in its currency.
   std::optional<store::LedgerEntry> target;
   for (const auto& row : ledger_.for_case(c.id)) {
-    const bool money_in = row.kind == "recovered" || row.kind == "recovered_without_contact" ||
-                          row.kind == "partial" || row.kind == "late";
-    if (money_in && row.amount.currency() == refund.amount.currency()) target = row;
+    if (store::brings_money_in(row.kind) && row.amount.currency() == refund.amount.currency()) {
+      target = row;
+    }
   }
   if (!target) return false;
   const Money delta(-refund.amount.minor(), refund.amount.currency());

@@ -575,7 +575,7 @@ void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
     for (const auto& e : entries) {
       rows.push_back({{"id", e.id},
                       {"case_id", e.case_id},
-                      {"kind", e.kind},
+                      {"kind", store::to_string(e.kind)},
                       {"customer_id", e.customer_id},
                       {"invoice_id", e.invoice_id ? json(*e.invoice_id) : json()},
                       {"amount_minor", e.amount.minor()},

@@ -703,7 +703,7 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
     // This calendar month (UTC), from the ledger: money that moved, per kind and currency.
     const date::year_month_day ymd{std::chrono::floor<date::days>(now)};
     const TimePoint month_start{date::sys_days{ymd.year() / ymd.month() / 1}};
-    std::map<std::string, std::map<std::string, std::pair<std::int64_t, std::int64_t>>> month;
+    std::map<std::string, std::map<store::LedgerKind, std::pair<std::int64_t, std::int64_t>>> month;
     st.ledger().for_each(month_start, std::nullopt, [&](const store::LedgerEntry& e) {
       auto& cell = month[e.amount.currency()][e.kind];
       ++cell.first;
@@ -711,17 +711,17 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
     });
     json month_rows = json::array();
     for (auto& [cur, kinds] : month) {
-      auto cell = [&, &kinds = kinds, &cur = cur](const std::string& kind) {
+      auto cell = [&, &kinds = kinds, &cur = cur](store::LedgerKind kind) {
         auto it = kinds.find(kind);
         if (it == kinds.end()) return money_text(0, cur);
         return money_text(it->second.second, cur) + " (" + std::to_string(it->second.first) + ")";
       };
       month_rows.push_back({{"currency", cur},
-                            {"recovered", cell("recovered")},
-                            {"without_contact", cell("recovered_without_contact")},
-                            {"lost", cell("lost")},
-                            {"cancelled", cell("cancelled")},
-                            {"correction", cell("correction")}});
+                            {"recovered", cell(store::LedgerKind::kRecovered)},
+                            {"without_contact", cell(store::LedgerKind::kRecoveredWithoutContact)},
+                            {"lost", cell(store::LedgerKind::kLost)},
+                            {"cancelled", cell(store::LedgerKind::kCancelled)},
+                            {"correction", cell(store::LedgerKind::kCorrection)}});
     }
     v["month_rows"] = month_rows;
     v["has_month"] = !month_rows.empty();
@@ -886,13 +886,13 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     v["outbox"] = outbox;
     json ledger_rows = json::array();
     for (const auto& e : st.ledger().for_case(id)) {
-      std::string attribution = e.attribution;
+      std::string attribution(store::to_string(e.attribution));
       if (e.step_index)
         attribution += (attribution.empty() ? "" : ": ") + std::string("step ") +
                        std::to_string(*e.step_index + 1) +
                        (e.channel.empty() ? "" : " (" + e.channel + ")");
       ledger_rows.push_back({{"id", std::to_string(e.id)},
-                             {"kind", e.kind},
+                             {"kind", store::to_string(e.kind)},
                              {"amount", e.amount.to_string()},
                              {"at", iso(e.occurred_at)},
                              {"attribution", attribution},
@@ -1055,13 +1055,13 @@ void Console::Impl::ledger(const Ctx& ctx, const boost::urls::url_view& url,
       if (!e.channel.empty()) step += " (" + e.channel + ")";
       rows.push_back({{"id", std::to_string(e.id)},
                       {"at", iso(e.occurred_at)},
-                      {"kind", e.kind},
+                      {"kind", store::to_string(e.kind)},
                       {"case_id", std::to_string(e.case_id)},
                       {"customer", e.customer_id},
                       {"invoice", e.invoice_id.value_or("")},
                       {"amount", e.amount.to_string()},
                       {"step", step},
-                      {"attribution", e.attribution},
+                      {"attribution", store::to_string(e.attribution)},
                       {"note", e.note}});
     });
     json v;

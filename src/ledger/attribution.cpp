@@ -17,8 +17,8 @@ void attribute_recovery(store::LedgerEntry& e, const std::optional<store::Outbox
   e.days_to_recover = days_between(e.opened_at, e.occurred_at);
   e.clicked_at.reset();
   if (last_click) {
-    e.kind = "recovered";
-    e.attribution = "click";
+    e.kind = store::LedgerKind::kRecovered;
+    e.attribution = store::Attribution::kClick;
     e.clicked_at = last_click;
     e.step_index.reset();
     e.channel = "click";
@@ -30,25 +30,25 @@ void attribute_recovery(store::LedgerEntry& e, const std::optional<store::Outbox
       e.template_name = last_step->template_name;
     }
   } else if (last_step) {
-    e.kind = "recovered";
-    e.attribution = "step";
+    e.kind = store::LedgerKind::kRecovered;
+    e.attribution = store::Attribution::kStep;
     e.step_index = last_step->step_index;
     e.channel = last_step->channel;
     e.template_name = last_step->template_name;
   } else {
-    e.kind = "recovered_without_contact";
-    e.attribution.clear();
+    e.kind = store::LedgerKind::kRecoveredWithoutContact;
+    e.attribution = store::Attribution::kNone;
     e.step_index.reset();
     e.channel.clear();
     e.template_name.clear();
   }
 }
 
-store::LedgerEntry case_entry(const store::CaseRecord& c, std::string kind, TimePoint at,
+store::LedgerEntry case_entry(const store::CaseRecord& c, store::LedgerKind kind, TimePoint at,
                               TimePoint now) {
   store::LedgerEntry e;
   e.case_id = c.id;
-  e.kind = std::move(kind);
+  e.kind = kind;
   e.customer_id = c.customer_id;
   e.subscription_id = c.subscription_id;
   e.invoice_id = c.invoice_id;
@@ -65,7 +65,7 @@ store::LedgerEntry case_entry(const store::CaseRecord& c, std::string kind, Time
 store::LedgerEntry recovered_entry(const store::CaseRecord& c, const store::Payment& p,
                                    const std::optional<store::OutboxRow>& last_step,
                                    std::optional<TimePoint> last_click, TimePoint now) {
-  auto e = case_entry(c, "recovered", p.occurred_at, now);
+  auto e = case_entry(c, store::LedgerKind::kRecovered, p.occurred_at, now);
   e.payment_id = p.id;
   e.amount = p.amount;  // what was actually paid
   attribute_recovery(e, last_step, last_click);
@@ -76,12 +76,12 @@ store::LedgerEntry partial_entry(const store::CaseRecord& c, const store::Paymen
                                  const std::optional<store::OutboxRow>& last_step,
                                  std::optional<TimePoint> last_click, TimePoint now) {
   auto e = recovered_entry(c, p, last_step, last_click, now);
-  e.kind = "partial";
+  e.kind = store::LedgerKind::kPartial;
   return e;
 }
 
 store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p, TimePoint now) {
-  auto e = case_entry(c, "late", p.occurred_at, now);
+  auto e = case_entry(c, store::LedgerKind::kLate, p.occurred_at, now);
   e.payment_id = p.id;
   e.amount = p.amount;
   e.days_to_recover = days_between(e.opened_at, e.occurred_at);
@@ -91,7 +91,7 @@ store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& 
 
 store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
                               TimePoint at, TimePoint now) {
-  auto e = case_entry(c, "lost", at, now);
+  auto e = case_entry(c, store::LedgerKind::kLost, at, now);
   e.step_index = step_index;
   e.channel = "action";
   e.template_name = action;
@@ -100,7 +100,7 @@ store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const 
 
 store::LedgerEntry cancelled_entry(const store::CaseRecord& c, TimePoint at, TimePoint now,
                                    const std::string& reason) {
-  auto e = case_entry(c, "cancelled", at, now);
+  auto e = case_entry(c, store::LedgerKind::kCancelled, at, now);
   e.note = reason;
   return e;
 }
@@ -112,7 +112,7 @@ store::LedgerEntry correction_entry(const store::LedgerEntry& original, const Mo
   }
   store::LedgerEntry e = original;
   e.id = 0;
-  e.kind = "correction";
+  e.kind = store::LedgerKind::kCorrection;
   e.amount = delta;
   e.corrects = original.id;
   e.occurred_at = now;

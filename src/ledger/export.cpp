@@ -17,8 +17,9 @@ std::string csv_field(const std::string& s) {
 namespace {
 
 void add(Totals& t, const store::LedgerEntry& e) {
-  t.amount[e.kind][e.amount.currency()] += e.amount.minor();
-  t.count[e.kind] += 1;
+  const std::string kind(store::to_string(e.kind));
+  t.amount[kind][e.amount.currency()] += e.amount.minor();
+  t.count[kind] += 1;
 }
 
 std::string opt_time(const std::optional<TimePoint>& t) {
@@ -45,12 +46,13 @@ Totals write_csv(store::LedgerBook& ledger, std::optional<TimePoint> from,
          "opened_at,occurred_at,days_to_recover,recorded_at,corrects,note\n";
   ledger.for_each(from, to, [&](const store::LedgerEntry& e) {
     add(t, e);
-    out << e.id << ',' << e.case_id << ',' << e.kind << ',' << csv_field(e.customer_id) << ','
-        << csv_field(e.subscription_id.value_or("")) << ',' << csv_field(e.invoice_id.value_or(""))
-        << ',' << csv_field(e.payment_id.value_or("")) << ',' << e.amount.minor() << ','
-        << e.amount.currency() << ',' << e.amount.major_string() << ',' << csv_field(e.sequence_id)
-        << ',' << (e.step_index ? std::to_string(*e.step_index + 1) : "") << ','
-        << csv_field(e.channel) << ',' << csv_field(e.template_name) << ',' << e.attribution << ','
+    out << e.id << ',' << e.case_id << ',' << store::to_string(e.kind) << ','
+        << csv_field(e.customer_id) << ',' << csv_field(e.subscription_id.value_or("")) << ','
+        << csv_field(e.invoice_id.value_or("")) << ',' << csv_field(e.payment_id.value_or(""))
+        << ',' << e.amount.minor() << ',' << e.amount.currency() << ',' << e.amount.major_string()
+        << ',' << csv_field(e.sequence_id) << ','
+        << (e.step_index ? std::to_string(*e.step_index + 1) : "") << ',' << csv_field(e.channel)
+        << ',' << csv_field(e.template_name) << ',' << store::to_string(e.attribution) << ','
         << opt_time(e.clicked_at) << ',' << csv_field(e.decline_code) << ','
         << format_iso8601(e.opened_at) << ',' << format_iso8601(e.occurred_at) << ','
         << (e.days_to_recover ? std::to_string(*e.days_to_recover) : "") << ','
@@ -68,7 +70,7 @@ Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
     add(t, e);
     doc.row({{"ledger_id", e.id},
              {"case_id", e.case_id},
-             {"kind", e.kind},
+             {"kind", store::to_string(e.kind)},
              {"customer_id", e.customer_id},
              {"invoice_id", e.invoice_id.value_or("")},
              {"payment_id", e.payment_id.value_or("")},
@@ -84,7 +86,7 @@ Totals write_json(store::LedgerBook& ledger, std::optional<TimePoint> from,
              {"occurred_at", format_iso8601(e.occurred_at)},
              {"recorded_at", format_iso8601(e.recorded_at)},
              {"subscription_id", e.subscription_id.value_or("")},
-             {"attribution", e.attribution},
+             {"attribution", store::to_string(e.attribution)},
              {"clicked_at", opt_time(e.clicked_at)},
              {"days_to_recover",
               e.days_to_recover ? nlohmann::json(*e.days_to_recover) : nlohmann::json()},

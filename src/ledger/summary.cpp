@@ -11,6 +11,7 @@
 namespace dunning::ledger {
 
 using store::CaseOutcome;
+using store::LedgerKind;
 using store::RetentionObservation;
 
 namespace {
@@ -85,13 +86,13 @@ std::string group_key(const std::string& by, const CaseOutcome& o) {
   if (by == "decline_code") return o.decline_code.empty() ? "(none)" : o.decline_code;
   if (by == "currency") return o.amount.currency();
   if (by == "step") {
-    if (o.kind.empty()) return "(open)";
+    if (!o.kind) return "(open)";
     if (!o.step_index) return "(no step)";
     return o.sequence_id + " #" + std::to_string(*o.step_index + 1);
   }
   if (by == "channel") {
-    if (o.kind.empty()) return "(open)";
-    if (o.attribution == "click") return "click";
+    if (!o.kind) return "(open)";
+    if (o.attribution == store::Attribution::kClick) return "click";
     return o.channel.empty() ? "(none)" : o.channel;
   }
   return "all";
@@ -103,15 +104,6 @@ std::int64_t mul_div_round(std::int64_t a, std::int64_t b, std::int64_t c) {
   return static_cast<std::int64_t>((2 * num + c) / (2 * static_cast<Int128>(c)));
 }
 
-bool money_in(const std::string& kind) {
-  return kind == "recovered" || kind == "recovered_without_contact" || kind == "partial" ||
-         kind == "late";
-}
-
-bool is_recovery(const std::string& kind) {
-  return kind == "recovered" || kind == "recovered_without_contact";
-}
-
 // Adds case `o` to group `g`: the case to its invoice's currency, each amount of money to the
 // currency it moved in. Rows recorded after `as_of` are not known yet.
 void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
@@ -121,22 +113,24 @@ void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
   for (const auto& m : o.moves) {
     if (m.occurred_at > as_of) continue;
     auto& ms = g.currencies[m.amount.currency()];
-    if (m.kind == "partial") {
+    if (m.kind == LedgerKind::kPartial) {
       ms.partial.add(m.amount.minor());
-    } else if (m.kind == "late") {
+    } else if (m.kind == LedgerKind::kLate) {
       ms.late.add(m.amount.minor());
-    } else if (m.kind == "correction") {
+    } else if (m.kind == LedgerKind::kCorrection && m.corrected) {
       // A correction is added to the row it corrects; a close row's are in closed_amount.
-      if (m.corrected_kind == "partial") ms.partial.minor += m.amount.minor();
-      if (m.corrected_kind == "late") ms.late.minor += m.amount.minor();
-      if (money_in(m.corrected_kind) && m.amount.minor() < 0) ms.refunded.add(-m.amount.minor());
+      if (m.corrected == LedgerKind::kPartial) ms.partial.minor += m.amount.minor();
+      if (m.corrected == LedgerKind::kLate) ms.late.minor += m.amount.minor();
+      if (store::brings_money_in(*m.corrected) && m.amount.minor() < 0) {
+        ms.refunded.add(-m.amount.minor());
+      }
     }
   }
-  if (o.kind.empty()) {
+  if (!o.kind) {
     // Open: what is still owed, in the invoice's currency.
     std::int64_t paid = 0;
     for (const auto& m : o.moves)
-      if (m.kind == "partial" && m.occurred_at <= as_of &&
+      if (m.kind == LedgerKind::kPartial && m.occurred_at <= as_of &&
           m.amount.currency() == o.amount.currency())
         paid += m.amount.minor();
     s.open.add(o.amount.minor() - paid);
@@ -144,14 +138,14 @@ void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
   }
   const std::int64_t m = o.closed_amount.minor();
   auto& ms = g.currencies[o.closed_amount.currency()];
-  if (is_recovery(o.kind)) {
-    (o.kind == "recovered" ? ms.recovered : ms.without_contact).add(m);
+  if (store::is_recovery(*o.kind)) {
+    (o.kind == LedgerKind::kRecovered ? ms.recovered : ms.without_contact).add(m);
     ++s.recovered_cases;
     int d = o.days_to_recover.value_or(o.closed_at ? days_between(o.opened_at, *o.closed_at) : 0);
     s.days[d] += 1;
-  } else if (o.kind == "lost") {
+  } else if (o.kind == LedgerKind::kLost) {
     ms.lost.add(m);
-  } else if (o.kind == "cancelled") {
+  } else if (o.kind == LedgerKind::kCancelled) {
     ms.cancelled.add(m);
   }
 }
@@ -160,14 +154,14 @@ void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
 void tally_outcome(Tally& t, const CaseOutcome& o, const ReportOptions& opt) {
   add_outcome(t.total, o, opt.as_of);
   if (!opt.by.empty()) add_outcome(t.groups[group_key(opt.by, o)], o, opt.as_of);
-  const bool recovered = is_recovery(o.kind);
+  const bool recovered = o.kind && store::is_recovery(*o.kind);
   auto& sc = t.seq_cases[o.sequence_id];
   ++sc.first;
-  if (o.kind == "recovered_without_contact") ++sc.second;
+  if (o.kind == LedgerKind::kRecoveredWithoutContact) ++sc.second;
   if (recovered) {
     // the closed amount is in the case's currency (corrections are in the row's currency)
     t.weekly[{week_start(*o.closed_at), o.closed_amount.currency()}] += o.closed_amount.minor();
-    if (o.kind == "recovered" && o.step_index) {
+    if (o.kind == LedgerKind::kRecovered && o.step_index) {
       auto& ra = t.recovered_after[{o.sequence_id, *o.step_index}];
       ++ra.first;
       ra.second[o.closed_amount.currency()] += o.closed_amount.minor();
@@ -423,7 +417,7 @@ Report build_report(store::ReportQueries& reports, const ReportOptions& opt) {
   reports.for_each_case_outcome(opt.from, opt.to, [&](const CaseOutcome& o0) {
     CaseOutcome o = o0;
     // An outcome recorded after as_of is not known yet at as_of.
-    if (!o.kind.empty() && o.closed_at && *o.closed_at > opt.as_of) o.kind.clear();
+    if (o.kind && o.closed_at && *o.closed_at > opt.as_of) o.kind.reset();
     tally_outcome(t, o, opt);
   });
 

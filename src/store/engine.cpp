@@ -7,7 +7,9 @@
 #include <array>
 #include <utility>
 
+#include "dunning/core/names.hpp"
 #include "dunning/store/leadership.hpp"
+#include "dunning/store/ledger_book.hpp"
 #include "store/postgres/engine.hpp"
 #include "store/sqlite/engine.hpp"
 
@@ -37,48 +39,70 @@ void Savepoint::release() {
 
 namespace {
 
-constexpr std::array<std::pair<CaseState, std::string_view>, 5> kCaseStateNames{{
+constexpr Names<CaseState, 5> kCaseStateNames{{{
     {CaseState::kOpen, "open"},
     {CaseState::kPaused, "paused"},
     {CaseState::kRecovered, "recovered"},
     {CaseState::kLost, "lost"},
     {CaseState::kCancelled, "cancelled"},
-}};
+}}};
 
-constexpr std::array<std::pair<OutboxState, std::string_view>, 5> kOutboxStateNames{{
+constexpr Names<OutboxState, 5> kOutboxStateNames{{{
     {OutboxState::kPending, "pending"},
     {OutboxState::kSent, "sent"},
     {OutboxState::kFailed, "failed"},
     {OutboxState::kCancelled, "cancelled"},
     {OutboxState::kSkipped, "skipped"},
-}};
+}}};
+
+// The schema's CHECK on ledger.kind lists the same names (migrations.hpp, both engines).
+constexpr Names<LedgerKind, 7> kLedgerKindNames{{{
+    {LedgerKind::kRecovered, "recovered"},
+    {LedgerKind::kRecoveredWithoutContact, "recovered_without_contact"},
+    {LedgerKind::kLost, "lost"},
+    {LedgerKind::kCancelled, "cancelled"},
+    {LedgerKind::kPartial, "partial"},
+    {LedgerKind::kLate, "late"},
+    {LedgerKind::kCorrection, "correction"},
+}}};
+
+// Stored as NULL for kNone (the column is empty on every row that is not a recovery).
+constexpr Names<Attribution, 3> kAttributionNames{{{
+    {Attribution::kNone, ""},
+    {Attribution::kStep, "step"},
+    {Attribution::kClick, "click"},
+}}};
 
 constexpr std::string_view kSqlitePrefix = "sqlite:";
 
 }  // namespace
 
-std::string_view to_string(CaseState s) {
-  for (auto [value, name] : kCaseStateNames)
-    if (value == s) return name;
-  return "?";  // unreachable for a valid enumerator
-}
-
+std::string_view to_string(CaseState s) { return kCaseStateNames.name(s); }
 std::optional<CaseState> parse_case_state(std::string_view text) {
-  for (auto [value, name] : kCaseStateNames)
-    if (name == text) return value;
-  return std::nullopt;
+  return kCaseStateNames.parse(text);
 }
 
-std::string_view to_string(OutboxState s) {
-  for (auto [value, name] : kOutboxStateNames)
-    if (value == s) return name;
-  return "?";  // unreachable for a valid enumerator
-}
-
+std::string_view to_string(OutboxState s) { return kOutboxStateNames.name(s); }
 std::optional<OutboxState> parse_outbox_state(std::string_view text) {
-  for (auto [value, name] : kOutboxStateNames)
-    if (name == text) return value;
-  return std::nullopt;
+  return kOutboxStateNames.parse(text);
+}
+
+std::string_view to_string(LedgerKind k) { return kLedgerKindNames.name(k); }
+std::optional<LedgerKind> parse_ledger_kind(std::string_view text) {
+  return kLedgerKindNames.parse(text);
+}
+
+bool is_recovery(LedgerKind k) {
+  return k == LedgerKind::kRecovered || k == LedgerKind::kRecoveredWithoutContact;
+}
+
+bool brings_money_in(LedgerKind k) {
+  return is_recovery(k) || k == LedgerKind::kPartial || k == LedgerKind::kLate;
+}
+
+std::string_view to_string(Attribution a) { return kAttributionNames.name(a); }
+std::optional<Attribution> parse_attribution(std::string_view text) {
+  return kAttributionNames.parse(text);
 }
 
 bool is_postgres(std::string_view database) { return postgres::is_postgres_uri(database); }

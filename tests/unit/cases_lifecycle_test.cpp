@@ -28,6 +28,7 @@ using dunning::TimePoint;
 using dunning::sender::Delivery;
 using dunning::store::CaseState;
 using dunning::store::LedgerEntry;
+using dunning::store::LedgerKind;
 using dunning::store::OutboxState;
 
 namespace {
@@ -325,7 +326,7 @@ TEST_CASE("a payment closes the case as recovered, credited to the last delivere
 
     auto ledger = w.ledger();
     REQUIRE(ledger.size() == 1);
-    CHECK(ledger[0].kind == "recovered");
+    CHECK(ledger[0].kind == LedgerKind::kRecovered);
     CHECK(ledger[0].case_id == case_id);
     CHECK(ledger[0].amount == dunning::Money(1250, "EUR"));
     CHECK(ledger[0].step_index == 1);
@@ -346,7 +347,7 @@ TEST_CASE("a payment closes the case as recovered, credited to the last delivere
 
     auto ledger = w.ledger();
     REQUIRE(ledger.size() == 1);
-    CHECK(ledger[0].kind == "recovered");
+    CHECK(ledger[0].kind == LedgerKind::kRecovered);
     CHECK(ledger[0].step_index == 0);
     CHECK(ledger[0].template_name == "update-card");
 
@@ -382,7 +383,7 @@ TEST_CASE("a payment before any message is a recovery without contact", "[cases]
 
   auto ledger = w.ledger();
   REQUIRE(ledger.size() == 1);
-  CHECK(ledger[0].kind == "recovered_without_contact");
+  CHECK(ledger[0].kind == LedgerKind::kRecoveredWithoutContact);
   CHECK_FALSE(ledger[0].step_index);
   CHECK(ledger[0].amount == dunning::Money(1250, "EUR"));
   REQUIRE(w.cases().size() == 1);
@@ -418,7 +419,7 @@ TEST_CASE("a case never paid is lost at its final cancel", "[cases][lifecycle]")
 
   auto ledger = w.ledger();
   REQUIRE(ledger.size() == 1);
-  CHECK(ledger[0].kind == "lost");
+  CHECK(ledger[0].kind == LedgerKind::kLost);
   CHECK(ledger[0].amount == dunning::Money(1250, "EUR"));
   CHECK(ledger[0].step_index == 3);
   CHECK(ledger[0].occurred_at == t0() + 14 * kDay);
@@ -564,7 +565,7 @@ TEST_CASE("a payment without an invoice recovers the customer's case in the same
   auto ledger = w.ledger();
   REQUIRE(ledger.size() == 1);
   CHECK(ledger[0].payment_id == "py_eur");
-  CHECK(ledger[0].kind == "recovered");
+  CHECK(ledger[0].kind == LedgerKind::kRecovered);
 }
 
 TEST_CASE("a row claimed by a sender that died is sent after its lease, once",
@@ -728,6 +729,6 @@ TEST_CASE("ledger rows cannot be updated or deleted", "[cases][lifecycle]") {
   CHECK(w.count("SELECT amount_minor FROM ledger") == 1250);
   auto ledger = w.ledger();
   REQUIRE(ledger.size() == 1);
-  CHECK(ledger[0].kind == "recovered");
+  CHECK(ledger[0].kind == LedgerKind::kRecovered);
   CHECK(ledger[0].step_index == 0);
 }

@@ -46,7 +46,7 @@ store::CaseRecord a_case() {
 store::LedgerEntry recovered_row(const store::CaseRecord& c) {
   store::LedgerEntry e;
   e.case_id = c.id;
-  e.kind = "recovered";
+  e.kind = store::LedgerKind::kRecovered;
   e.customer_id = c.customer_id;
   e.amount = c.amount;
   e.opened_at = c.opened_at;
@@ -84,14 +84,14 @@ TEST_CASE("ledger rows can be neither updated nor deleted; corrections are new r
   st.ledger().for_each(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
     ++rows;
     sum += e.amount.minor();
-    if (e.kind == "correction") CHECK(e.corrects == row.id);
+    if (e.kind == store::LedgerKind::kCorrection) CHECK(e.corrects == row.id);
   });
   CHECK(rows == 2);
   CHECK(sum == 1000);
   int outcomes = 0;
   st.reports().for_each_case_outcome(std::nullopt, std::nullopt, [&](const store::CaseOutcome& o) {
     ++outcomes;
-    CHECK(o.kind == "recovered");
+    CHECK(o.kind == store::LedgerKind::kRecovered);
     CHECK(o.closed_amount == Money(1000, "EUR"));
   });
   CHECK(outcomes == 1);
@@ -108,8 +108,8 @@ TEST_CASE("a recovery is attributed to the click when there was one, else to the
   SECTION("last delivered step") {
     auto e = base;
     ledger::attribute_recovery(e, step, std::nullopt);
-    CHECK(e.kind == "recovered");
-    CHECK(e.attribution == "step");
+    CHECK(e.kind == store::LedgerKind::kRecovered);
+    CHECK(e.attribution == store::Attribution::kStep);
     CHECK(e.step_index == 1);
     CHECK(e.channel == "email");
     CHECK(e.days_to_recover == 2);  // 2026-11-02T10:00 → 2026-11-05T09:00: 2 whole days
@@ -118,16 +118,16 @@ TEST_CASE("a recovery is attributed to the click when there was one, else to the
   SECTION("the clicked link wins") {
     auto e = base;
     ledger::attribute_recovery(e, step, at("2026-11-04T20:00:00Z"));
-    CHECK(e.kind == "recovered");
-    CHECK(e.attribution == "click");
+    CHECK(e.kind == store::LedgerKind::kRecovered);
+    CHECK(e.attribution == store::Attribution::kClick);
     CHECK(e.clicked_at == at("2026-11-04T20:00:00Z"));
     CHECK(e.step_index == 1);
   }
   SECTION("paid before any message") {
     auto e = base;
     ledger::attribute_recovery(e, std::nullopt, std::nullopt);
-    CHECK(e.kind == "recovered_without_contact");
-    CHECK(e.attribution.empty());
+    CHECK(e.kind == store::LedgerKind::kRecoveredWithoutContact);
+    CHECK(e.attribution == store::Attribution::kNone);
     CHECK_FALSE(e.step_index);
   }
 }
@@ -161,7 +161,7 @@ TEST_CASE("a cancelled case writes a cancelled row with the open amount and clos
   int rows = 0;
   st.ledger().for_each(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
     ++rows;
-    CHECK(e.kind == "cancelled");
+    CHECK(e.kind == store::LedgerKind::kCancelled);
     CHECK(e.amount == Money(1250, "EUR"));
   });
   CHECK(rows == 1);
@@ -182,7 +182,7 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
   auto now = at("2026-11-04T12:01:00Z");
 
   auto won = ledger::recovered_entry(c, p, step, std::nullopt, now);
-  CHECK(won.kind == "recovered");
+  CHECK(won.kind == store::LedgerKind::kRecovered);
   CHECK(won.case_id == 7);
   CHECK(won.payment_id == "py_2");
   CHECK(won.amount == Money(1000, "EUR"));
@@ -193,11 +193,11 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
   CHECK(won.recorded_at == now);
 
   auto silent = ledger::recovered_entry(c, p, std::nullopt, std::nullopt, now);
-  CHECK(silent.kind == "recovered_without_contact");
+  CHECK(silent.kind == store::LedgerKind::kRecoveredWithoutContact);
   CHECK_FALSE(silent.step_index);
 
   auto lost = ledger::lost_entry(c, 3, "cancel", now, now);
-  CHECK(lost.kind == "lost");
+  CHECK(lost.kind == store::LedgerKind::kLost);
   CHECK(lost.payment_id == "py_1");
   CHECK(lost.amount == Money(1250, "EUR"));
   CHECK(lost.step_index == 3);

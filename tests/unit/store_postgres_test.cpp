@@ -348,7 +348,7 @@ TEST_CASE("postgres: version 7 upgrades a version-6 database in place, its rows 
   CHECK(e->db().schema_version() == store::kSchemaVersion);
   auto kept = e->ledger().for_case(1);
   REQUIRE(kept.size() == 1);
-  CHECK(kept[0].kind == "recovered");
+  CHECK(kept[0].kind == store::LedgerKind::kRecovered);
   CHECK(kept[0].amount == Money(1250, "EUR"));
   auto open_case = e->cases().get(2);
   REQUIRE(open_case);
@@ -359,7 +359,7 @@ TEST_CASE("postgres: version 7 upgrades a version-6 database in place, its rows 
   store::Tx tx(e->db());
   store::LedgerEntry part;
   part.case_id = 2;
-  part.kind = "partial";
+  part.kind = store::LedgerKind::kPartial;
   part.customer_id = "cus_1";
   part.payment_id = "py_2a";
   part.amount = Money(400, "EUR");
@@ -369,7 +369,7 @@ TEST_CASE("postgres: version 7 upgrades a version-6 database in place, its rows 
   e->ledger().append(part);
   e->cases().add_paid(2, 400);
   auto close = part;
-  close.kind = "recovered";
+  close.kind = store::LedgerKind::kRecovered;
   close.payment_id = "py_2b";
   close.amount = Money(500, "EUR");
   e->ledger().append(close);  // the partial row is not the case's close row

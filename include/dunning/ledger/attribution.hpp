@@ -26,7 +26,7 @@ void attribute_recovery(store::LedgerEntry& e, const std::optional<store::Outbox
 
 // The fields every row of a case carries: the case's ids, its open amount, sequence, decline
 // code and opening time; `occurred_at` = at, `recorded_at` = now.
-store::LedgerEntry case_entry(const store::CaseRecord& c, std::string kind, TimePoint at,
+store::LedgerEntry case_entry(const store::CaseRecord& c, store::LedgerKind kind, TimePoint at,
                               TimePoint now);
 
 // A recovered or recovered_without_contact row for payment `p` of case `c`: the amount actually

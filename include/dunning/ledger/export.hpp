@@ -16,7 +16,7 @@
 namespace dunning::ledger {
 
 struct Totals {
-  // kind → currency → minor units
+  // kind's name (store::to_string) → currency → minor units
   std::map<std::string, std::map<std::string, std::int64_t>> amount;
   std::map<std::string, int> count;  // kind → rows
 };

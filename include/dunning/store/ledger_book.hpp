@@ -9,18 +9,44 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
 
 namespace dunning::store {
 
+// What a ledger row records. The close row of a case is one of the first four (at most one per
+// case); partial and late payments and corrections come beside it. Spelled in SQL, CSV, JSON and
+// the reports by to_string(); text that is none of these is an error (parse_ledger_kind).
+enum class LedgerKind {
+  kRecovered,                // the customer paid after a step reached them
+  kRecoveredWithoutContact,  // paid before any step was sent (or a holdout case)
+  kLost,
+  kCancelled,
+  kPartial,     // part of the failed amount arrived; the case stays open
+  kLate,        // money after the case was written off or cancelled
+  kCorrection,  // a signed amount correcting row `corrects` (a refund, an adjustment)
+};
+std::string_view to_string(LedgerKind k);
+std::optional<LedgerKind> parse_ledger_kind(std::string_view text);
+// Rows whose amount is money the business received: the recoveries, partial and late payments.
+bool brings_money_in(LedgerKind k);
+bool is_recovery(LedgerKind k);  // recovered | recovered_without_contact
+
+// How a recovery was credited: to the last step sent before the money, or to a click on the
+// card-update link. kNone on every row that is not a recovery.
+enum class Attribution { kNone, kStep, kClick };
+std::string_view to_string(Attribution a);  // "" | "step" | "click"
+std::optional<Attribution> parse_attribution(std::string_view text);
+
 struct LedgerEntry {
   std::int64_t id = 0;
   std::int64_t case_id = 0;
-  // recovered | recovered_without_contact | lost | cancelled | correction. A correction carries
-  // a signed amount in the corrected row's currency and `corrects` = that row's id.
-  std::string kind;
+  // A correction carries a signed amount in the corrected row's currency and `corrects` = that
+  // row's id.
+  LedgerKind kind = LedgerKind::kCorrection;
   std::string customer_id;
   std::optional<std::string> subscription_id;
   std::optional<std::string> invoice_id;
@@ -34,9 +60,9 @@ struct LedgerEntry {
   TimePoint opened_at;
   TimePoint occurred_at;  // when the money arrived / was written off
   TimePoint recorded_at;
-  std::optional<int> days_to_recover;    // whole days from opened_at to occurred_at (recovered*)
-  std::string attribution;               // "step" | "click" | "" (recovered rows only)
-  std::optional<TimePoint> clicked_at;   // the click that won it, when attribution == "click"
+  std::optional<int> days_to_recover;  // whole days from opened_at to occurred_at (recovered*)
+  Attribution attribution = Attribution::kNone;  // recovered rows only
+  std::optional<TimePoint> clicked_at;   // the click that won it, when attribution is kClick
   std::optional<std::int64_t> corrects;  // correction rows: the ledger row they correct
   std::string note;
 };

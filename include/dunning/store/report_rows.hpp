@@ -10,15 +10,16 @@
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/store/ledger_book.hpp"
 
 namespace dunning::store {
 
 // Money of a case that is not its close row: a partial payment, a payment after the case ended
 // (late), or a correction (a refund is a negative correction of a row that brought money in).
 struct MoneyMove {
-  std::string kind;            // partial | late | correction
-  Money amount;                // the row's own currency; corrections are signed
-  std::string corrected_kind;  // corrections: the kind of the row they correct
+  LedgerKind kind = LedgerKind::kPartial;  // partial | late | correction
+  Money amount;                            // the row's own currency; corrections are signed
+  std::optional<LedgerKind> corrected;     // corrections: the kind of the row they correct
   TimePoint occurred_at;
 };
 
@@ -33,11 +34,11 @@ struct CaseOutcome {
   std::string sequence_id;
   TimePoint opened_at;
   bool holdout = false;
-  std::string kind;     // close row kind; "" while the case is open
-  Money closed_amount;  // close row amount + corrections (valid when kind != "")
+  std::optional<LedgerKind> kind;  // close row kind; empty while the case is open
+  Money closed_amount;             // close row amount + corrections (valid when kind is set)
   std::optional<int> step_index;
   std::string channel;
-  std::string attribution;
+  Attribution attribution = Attribution::kNone;
   std::optional<TimePoint> closed_at;  // the close row's occurred_at
   std::optional<int> days_to_recover;
   std::vector<MoneyMove> moves;  // partial, late and correction rows, oldest first

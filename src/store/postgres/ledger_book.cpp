@@ -24,7 +24,7 @@ std::int64_t PgLedgerBook::append(const LedgerEntry& e) {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         Params()
             .add(e.case_id)
-            .add(e.kind)
+            .add(std::string(to_string(e.kind)))
             .add(e.customer_id)
             .add(e.subscription_id)
             .add(e.invoice_id)
@@ -40,7 +40,7 @@ std::int64_t PgLedgerBook::append(const LedgerEntry& e) {
             .add(iso(e.occurred_at))
             .add(iso(e.recorded_at))
             .add(e.days_to_recover)
-            .add(text_or_null(e.attribution))
+            .add(text_or_null(std::string(to_string(e.attribution))))
             .add(opt_iso(e.clicked_at))
             .add(e.corrects)
             .add(text_or_null(e.note)));
@@ -50,31 +50,7 @@ std::int64_t PgLedgerBook::append(const LedgerEntry& e) {
 
 namespace {
 
-LedgerEntry read_ledger(const Rows& s, int i) {
-  LedgerEntry e;
-  e.id = s.int64(i, 0);
-  e.case_id = s.int64(i, 1);
-  e.kind = s.text(i, 2);
-  e.customer_id = s.text(i, 3);
-  e.subscription_id = s.opt_text(i, 4);
-  e.invoice_id = s.opt_text(i, 5);
-  e.payment_id = s.opt_text(i, 6);
-  e.amount = money(s.int64(i, 7), s.text(i, 8), "ledger.currency");
-  if (auto st = s.opt_int64(i, 9)) e.step_index = static_cast<int>(*st);
-  e.channel = s.text(i, 10);
-  e.template_name = s.text(i, 11);
-  e.sequence_id = s.text(i, 12);
-  e.decline_code = s.text(i, 13);
-  e.opened_at = parse_time(s.text(i, 14), "ledger.opened_at");
-  e.occurred_at = parse_time(s.text(i, 15), "ledger.occurred_at");
-  e.recorded_at = parse_time(s.text(i, 16), "ledger.recorded_at");
-  if (auto d = s.opt_int64(i, 17)) e.days_to_recover = static_cast<int>(*d);
-  e.attribution = s.text(i, 18);
-  e.clicked_at = parse_opt_time(s.opt_text(i, 19), "ledger.clicked_at");
-  e.corrects = s.opt_int64(i, 20);
-  e.note = s.text(i, 21);
-  return e;
-}
+LedgerEntry read_ledger(const Rows& s, int i) { return decode_ledger(RowAt{s, i}); }
 
 }  // namespace
 

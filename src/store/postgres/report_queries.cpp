@@ -45,21 +45,9 @@ void PgReportQueries::for_each_case_outcome(
             o->sequence_id = s.text(0, 6);
             o->opened_at = parse_time(s.text(0, 7), "cases.opened_at");
             o->holdout = s.int64(0, 8) != 0;
-            o->kind = s.text(0, 9);
-            if (!o->kind.empty()) {
-              o->closed_amount = money(s.int64(0, 10), s.text(0, 11), "ledger.currency");
-              if (auto st = s.opt_int64(0, 12)) o->step_index = static_cast<int>(*st);
-              o->channel = s.text(0, 13);
-              o->attribution = s.text(0, 14);
-              o->closed_at = parse_opt_time(s.opt_text(0, 15), "ledger.occurred_at");
-              if (auto d = s.opt_int64(0, 16)) o->days_to_recover = static_cast<int>(*d);
-            }
+            decode_close_row(RowAt{s, 0}, 9, *o);
           }
-          if (!s.is_null(0, 17)) {
-            o->moves.push_back({s.text(0, 17),
-                                money(s.int64(0, 18), s.text(0, 19), "ledger.currency"),
-                                s.text(0, 20), parse_time(s.text(0, 21), "ledger.occurred_at")});
-          }
+          if (!s.is_null(0, 17)) o->moves.push_back(decode_move(RowAt{s, 0}, 17));
         });
     if (o) fn(*o);
   });

@@ -1,6 +1,6 @@
 // Internal to the PostgreSQL engine: what every interface's implementation shares — the guard
-// that turns driver errors into StoreError, time and money decoding of dunningd's own tables,
-// and the column lists and readers of cases and outbox rows (the same lists as SQLite's).
+// that turns driver errors into StoreError, and the shared readers (store/decode.hpp) over one row
+// of a result.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -17,6 +17,7 @@
 #include "dunning/store/database.hpp"
 #include "dunning/store/outbox.hpp"
 #include "dunning/store/report_queries.hpp"
+#include "store/decode.hpp"
 #include "store/postgres/pg.hpp"
 
 namespace dunning::store::postgres {
@@ -32,32 +33,22 @@ auto guard(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
-inline std::string iso(TimePoint t) { return format_iso8601(t); }
 inline std::optional<std::string> opt_iso(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
   return iso(*t);
 }
 
-// Times of dunningd's own tables: written by dunningd, so an unreadable one is a corrupt row.
-TimePoint parse_time(const std::string& s, const char* what);
-std::optional<TimePoint> parse_opt_time(const std::optional<std::string>& s, const char* what);
-// Three upper-case letters: what Money requires of a currency code.
-bool currency_code(std::string_view c);
-// Money of dunningd's own tables (throws StoreError instead of Money's logic_error).
-Money money(std::int64_t minor, const std::string& currency, const char* what);
-// "?4, ?5, ?6": `n` numbered parameters starting at `first` (an IN list).
-std::string placeholders(int first, std::size_t n);
-
-inline constexpr std::string_view kCaseColumns =
-    "id, trigger, customer_id, subscription_id, invoice_id, payment_id, amount_minor, currency, "
-    "decline_code, sequence_id, sequence_hash, state, opened_at, closed_at, next_step, "
-    "next_due_at, attempt_count, holdout, paid_minor, card_updated_at";
-CaseRecord read_case(const Rows& r, int row);
-
-inline constexpr std::string_view kOutboxColumns =
-    "id, case_id, step_index, channel, template, action, message_key, state, attempts, due_at, "
-    "created_at, sent_at, last_error, card_id";
-OutboxRow read_outbox(const Rows& r, int row);
+// One row of a result, for the shared readers (store/decode.hpp).
+struct RowAt {
+  const Rows& rows;
+  int row;
+  std::string text(int col) const { return rows.text(row, col); }
+  std::optional<std::string> opt_text(int col) const { return rows.opt_text(row, col); }
+  std::int64_t int64(int col) const { return rows.int64(row, col); }
+  std::optional<std::int64_t> opt_int64(int col) const { return rows.opt_int64(row, col); }
+};
+inline CaseRecord read_case(const Rows& r, int row) { return decode_case(RowAt{r, row}); }
+inline OutboxRow read_outbox(const Rows& r, int row) { return decode_outbox(RowAt{r, row}); }
 
 // Appends read(r, row) to `out`, or skips a row that cannot be decoded (a time an earlier version
 // wrote with a five-digit year, a corrupt currency) and logs it the first time `reported` sees

@@ -25,13 +25,16 @@ std::int64_t SqliteLedgerBook::append(const LedgerEntry& e) {
         "decline_code, opened_at, occurred_at, recorded_at, days_to_recover, attribution, "
         "clicked_at, corrects, note) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(1, e.case_id).bind(2, e.kind).bind(3, e.customer_id).bind(4, e.subscription_id);
+    s.bind(1, e.case_id)
+        .bind(2, to_string(e.kind))
+        .bind(3, e.customer_id)
+        .bind(4, e.subscription_id);
     s.bind(5, e.invoice_id).bind(6, e.payment_id).bind(7, e.amount.minor());
     s.bind(8, e.amount.currency()).bind(9, e.step_index).bind(10, e.channel);
     s.bind(11, e.template_name).bind(12, e.sequence_id).bind(13, e.decline_code);
     s.bind(14, iso(e.opened_at)).bind(15, iso(e.occurred_at)).bind(16, iso(e.recorded_at));
     s.bind(17, e.days_to_recover);
-    bind_text_or_null(s, 18, e.attribution);
+    bind_text_or_null(s, 18, std::string(to_string(e.attribution)));
     bind_time(s, 19, e.clicked_at);
     s.bind(20, e.corrects);
     bind_text_or_null(s, 21, e.note);
@@ -44,31 +47,7 @@ namespace {
 
 using sql::kLedgerSelect;
 
-LedgerEntry read_ledger(const StatementCache::Lease& s) {
-  LedgerEntry e;
-  e.id = s.int64(0);
-  e.case_id = s.int64(1);
-  e.kind = s.text(2);
-  e.customer_id = s.text(3);
-  e.subscription_id = s.opt_text(4);
-  e.invoice_id = s.opt_text(5);
-  e.payment_id = s.opt_text(6);
-  e.amount = money(s.int64(7), s.text(8), "ledger.currency");
-  if (auto st = s.opt_int64(9)) e.step_index = static_cast<int>(*st);
-  e.channel = s.text(10);
-  e.template_name = s.text(11);
-  e.sequence_id = s.text(12);
-  e.decline_code = s.text(13);
-  e.opened_at = parse_time(s.text(14), "ledger.opened_at");
-  e.occurred_at = parse_time(s.text(15), "ledger.occurred_at");
-  e.recorded_at = parse_time(s.text(16), "ledger.recorded_at");
-  if (auto d = s.opt_int64(17)) e.days_to_recover = static_cast<int>(*d);
-  e.attribution = s.text(18);
-  e.clicked_at = parse_opt_time(s.opt_text(19), "ledger.clicked_at");
-  e.corrects = s.opt_int64(20);
-  e.note = s.text(21);
-  return e;
-}
+LedgerEntry read_ledger(const StatementCache::Lease& s) { return decode_ledger(s); }
 
 }  // namespace
 

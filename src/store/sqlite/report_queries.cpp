@@ -39,22 +39,11 @@ void SqliteReportQueries::for_each_case_outcome(
       o.sequence_id = s.text(6);
       o.opened_at = parse_time(s.text(7), "cases.opened_at");
       o.holdout = s.int64(8) != 0;
-      o.kind = s.text(9);
-      if (!o.kind.empty()) {
-        o.closed_amount = money(s.int64(10), s.text(11), "ledger.currency");
-        if (auto st = s.opt_int64(12)) o.step_index = static_cast<int>(*st);
-        o.channel = s.text(13);
-        o.attribution = s.text(14);
-        o.closed_at = parse_opt_time(s.opt_text(15), "ledger.occurred_at");
-        if (auto d = s.opt_int64(16)) o.days_to_recover = static_cast<int>(*d);
-      }
+      decode_close_row(s, 9, o);
       if (s.int64(17) != 0) {
         auto m = db_.prepare(sql::kCaseMoneyMoves);
         m.bind(1, o.case_id);
-        while (m.step()) {
-          o.moves.push_back({m.text(0), money(m.int64(1), m.text(2), "ledger.currency"), m.text(3),
-                             parse_time(m.text(4), "ledger.occurred_at")});
-        }
+        while (m.step()) o.moves.push_back(decode_move(m, 0));
       }
       fn(o);
     }
