@@ -200,11 +200,11 @@ Command add_simulate_command(CLI::App& app, Cli& cli) {
               const auto rows = db.outbox().for_case(c.id);
               steps += static_cast<int>(rows.size());
               for (const auto& row : rows) {
-                if (row.channel != "action" && row.state == store::OutboxState::kSent) {
+                if (row.channel != Channel::kAction && row.state == store::OutboxState::kSent) {
                   ++messages_per_customer[c.customer_id];
                   ++seq.messages;
                 }
-                if (row.action == "retry" && row.state != store::OutboxState::kCancelled) {
+                if (row.action == Action::kRetry && row.state != store::OutboxState::kCancelled) {
                   ++retries_per_card[row.card_id.value_or("?")];
                   ++seq.retries;
                 }

@@ -12,8 +12,10 @@ using store::CaseState;
 namespace {
 
 std::string step_words(const store::OutboxRow& row) {
-  return "step #" + std::to_string(row.step_index + 1) + " (" + row.channel + " " +
-         (row.template_name.empty() ? row.action : row.template_name) + ")";
+  const std::string what =
+      row.template_name.empty() ? std::string(to_string(row.action)) : row.template_name;
+  return "step #" + std::to_string(row.step_index + 1) + " (" +
+         std::string(to_string(row.channel)) + " " + what + ")";
 }
 
 std::string cancelled_note(int n) {
@@ -113,9 +115,8 @@ bool Lifecycle::refund(const CaseRecord& c, const store::Payment& refund, TimePo
 
 void Lifecycle::write_off(const CaseRecord& c, int step_index, const config::Step& final_step,
                           const std::string& note, TimePoint now) {
-  const std::string action(config::to_string(final_step.action));
-  if (c.trigger == "payment_failed") {
-    auto e = ledger::lost_entry(c, step_index, action, now, now);
+  if (c.trigger == Trigger::kPaymentFailed) {
+    auto e = ledger::lost_entry(c, step_index, final_step.action, now, now);
     e.amount = c.outstanding();
     e.note = note;
     ledger_.append(e);
@@ -129,8 +130,8 @@ void Lifecycle::write_off(const CaseRecord& c, int step_index, const config::Ste
   store::OutboxRow row;
   row.case_id = c.id;
   row.step_index = step_index;
-  row.channel = "action";
-  row.action = action;
+  row.channel = Channel::kAction;
+  row.action = final_step.action;
   row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(step_index);
   row.due_at = now;
   row.created_at = now;
@@ -142,7 +143,7 @@ void Lifecycle::write_off(const CaseRecord& c, int step_index, const config::Ste
 }
 
 void Lifecycle::cancel(const CaseRecord& c, const std::string& reason, TimePoint now) {
-  if (c.trigger == "payment_failed") {
+  if (c.trigger == Trigger::kPaymentFailed) {
     auto e = ledger::cancelled_entry(c, now, now, reason);
     e.amount = c.outstanding();
     ledger_.append(e);

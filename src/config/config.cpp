@@ -30,40 +30,6 @@ template struct Loaded<DaemonConfig>;
 template struct Loaded<Sequences>;
 template struct Loaded<Config>;
 
-std::string_view to_string(Trigger t) {
-  return t == Trigger::kPaymentFailed ? "payment_failed" : "card_expiring";
-}
-
-std::string_view to_string(Channel c) {
-  switch (c) {
-    case Channel::kEmail:
-      return "email";
-    case Channel::kSms:
-      return "sms";
-    case Channel::kAction:
-      return "action";
-  }
-  return "?";
-}
-
-std::string_view to_string(Action a) {
-  switch (a) {
-    case Action::kNone:
-      return "none";
-    case Action::kRetry:
-      return "retry";
-    case Action::kWebhook:
-      return "webhook";
-    case Action::kCancel:
-      return "cancel";
-    case Action::kPause:
-      return "pause";
-    case Action::kMarkLost:
-      return "mark_lost";
-  }
-  return "?";
-}
-
 std::string Step::describe() const {
   if (channel == Channel::kAction) return "action " + std::string(to_string(action));
   return std::string(to_string(channel)) + " " + template_name;
@@ -516,20 +482,15 @@ std::optional<Step> load_step(YamlReader& r, const YAML::Node& n, const std::str
     s.template_name = *name;
   } else {
     s.channel = Channel::kAction;
-    static const std::map<std::string, Action> kActions = {{"retry", Action::kRetry},
-                                                           {"webhook", Action::kWebhook},
-                                                           {"cancel", Action::kCancel},
-                                                           {"pause", Action::kPause},
-                                                           {"mark_lost", Action::kMarkLost}};
     auto a = r.string(n["action"], "action");
     if (!a) return std::nullopt;
-    auto it = kActions.find(*a);
-    if (it == kActions.end()) {
+    const auto action = parse_action(*a);
+    if (!action || *action == Action::kNone) {
       r.error(n["action"],
               "unknown action '" + *a + "' (expected retry, webhook, cancel, pause or mark_lost)");
       return std::nullopt;
     }
-    s.action = it->second;
+    s.action = *action;
   }
   if (n["prefer"]) {
     s.prefer = r.string(n["prefer"], "prefer").value_or("");
@@ -619,10 +580,8 @@ std::optional<Sequence> load_sequence(YamlReader& r, const YAML::Node& n, std::s
   }
   if (n["trigger"]) {
     auto t = r.string(n["trigger"], "trigger").value_or("");
-    if (t == "payment_failed") {
-      s.trigger = Trigger::kPaymentFailed;
-    } else if (t == "card_expiring") {
-      s.trigger = Trigger::kCardExpiring;
+    if (auto trigger = parse_trigger(t)) {
+      s.trigger = *trigger;
     } else {
       r.error(n["trigger"],
               "unknown trigger '" + t + "' (expected payment_failed or card_expiring)");

@@ -876,7 +876,8 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", std::to_string(r.step_index + 1)},
                         {"channel", r.channel},
-                        {"what", r.channel == "action" ? r.action : r.template_name},
+                        {"what", r.channel == Channel::kAction ? std::string(to_string(r.action))
+                                                               : r.template_name},
                         {"state", std::string(store::to_string(r.state))},
                         {"attempts", std::to_string(r.attempts)},
                         {"due", iso(r.due_at)},

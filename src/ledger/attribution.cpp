@@ -26,14 +26,14 @@ void attribute_recovery(store::LedgerEntry& e, const std::optional<store::Outbox
     if (last_step) {
       // The link that was clicked came with the last message delivered before the payment.
       e.step_index = last_step->step_index;
-      e.channel = last_step->channel;
+      e.channel = std::string(to_string(last_step->channel));
       e.template_name = last_step->template_name;
     }
   } else if (last_step) {
     e.kind = store::LedgerKind::kRecovered;
     e.attribution = store::Attribution::kStep;
     e.step_index = last_step->step_index;
-    e.channel = last_step->channel;
+    e.channel = std::string(to_string(last_step->channel));
     e.template_name = last_step->template_name;
   } else {
     e.kind = store::LedgerKind::kRecoveredWithoutContact;
@@ -89,12 +89,12 @@ store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& 
   return e;
 }
 
-store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
+store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, Action action,
                               TimePoint at, TimePoint now) {
   auto e = case_entry(c, store::LedgerKind::kLost, at, now);
   e.step_index = step_index;
-  e.channel = "action";
-  e.template_name = action;
+  e.channel = to_string(Channel::kAction);
+  e.template_name = to_string(action);
   return e;
 }
 

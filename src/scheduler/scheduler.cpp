@@ -227,7 +227,7 @@ void Scheduler::on_succeeded(const Payment& p, TickStats& stats) {
   } else {
     // Invoice unknown: the customer's oldest open case in the same currency.
     for (auto& candidate : cases_.open_for_customer(p.customer_id)) {
-      if (candidate.trigger == "payment_failed" &&
+      if (candidate.trigger == Trigger::kPaymentFailed &&
           candidate.amount.currency() == p.amount.currency()) {
         c = std::move(candidate);
         break;
@@ -239,7 +239,7 @@ void Scheduler::on_succeeded(const Payment& p, TickStats& stats) {
     if (!p.invoice_id) return;
     auto ended = cases_.latest_for_invoice(*p.invoice_id);
     if (!ended || (ended->state != CaseState::kLost && ended->state != CaseState::kCancelled) ||
-        ended->trigger != "payment_failed") {
+        ended->trigger != Trigger::kPaymentFailed) {
       return;
     }
     lifecycle_.pay_late(*ended, p, now_);
@@ -265,7 +265,7 @@ void Scheduler::on_succeeded(const Payment& p, TickStats& stats) {
 void Scheduler::on_refund(const Payment& p, TickStats& stats) {
   if (!p.invoice_id) return;
   auto c = cases_.latest_for_invoice(*p.invoice_id);
-  if (!c || c->trigger != "payment_failed") return;
+  if (!c || c->trigger != Trigger::kPaymentFailed) return;
   if (lifecycle_.refund(*c, p, now_)) {
     ++stats.refunds;
     spdlog::info("case {}: refund {} of {} recorded as a correction", c->id, p.id,
@@ -275,7 +275,7 @@ void Scheduler::on_refund(const Payment& p, TickStats& stats) {
 
 void Scheduler::on_decline_learned(std::int64_t case_id) {
   auto c = cases_.get(case_id);
-  if (!c || c->state != CaseState::kOpen || c->trigger != "payment_failed") return;
+  if (!c || c->state != CaseState::kOpen || c->trigger != Trigger::kPaymentFailed) return;
   rules::CaseFacts facts;
   facts.trigger = config::Trigger::kPaymentFailed;
   facts.decline_code = c->decline_code;
@@ -322,7 +322,7 @@ void Scheduler::open_case(const Payment& p, TickStats& stats) {
     return;
   }
   CaseRecord c;
-  c.trigger = "payment_failed";
+  c.trigger = Trigger::kPaymentFailed;
   c.customer_id = p.customer_id;
   c.subscription_id = p.subscription_id;
   c.invoice_id = p.invoice_id;
@@ -385,7 +385,7 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
   }
   if (progress.closes_case) return;
   cases_.set_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
-  if (!progress.next_due_at && c.trigger == "card_expiring") {
+  if (!progress.next_due_at && c.trigger == Trigger::kCardExpiring) {
     lifecycle_.expire(c, now_);  // nothing was at stake in money: no ledger row
   }
 }
@@ -418,9 +418,9 @@ void Scheduler::queue_step(const CaseRecord& c, const config::Sequence& seq,
   store::OutboxRow row;
   row.case_id = c.id;
   row.step_index = idx;
-  row.channel = std::string(config::to_string(step.channel));
+  row.channel = step.channel;
   row.template_name = step.template_name;
-  row.action = contact ? "" : std::string(config::to_string(step.action));
+  row.action = contact ? Action::kNone : step.action;
   row.message_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(idx);
   row.due_at = std::max(nominal, c.opened_at);
   row.created_at = now_;
@@ -484,7 +484,7 @@ void Scheduler::on_card_change(const store::CardChange& ch, TickStats& stats) {
     ++stats.card_updates;
     if (!seq) continue;
     const bool stops = has(seq->stop_on, "card_updated");
-    if (c.trigger == "card_expiring") {
+    if (c.trigger == Trigger::kCardExpiring) {
       if (stops) {
         lifecycle_.card_replaced(c, "stop_on card_updated: the expiring card was replaced", now_);
       }
@@ -556,7 +556,7 @@ void Scheduler::open_expiring_cases(TickStats& stats) {
     const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
     if (!seq) continue;  // e.g. not yet within days_before_expiry: looked at again next tick
     CaseRecord c;
-    c.trigger = "card_expiring";
+    c.trigger = Trigger::kCardExpiring;
     c.customer_id = card.customer_id;
     if (sub) c.subscription_id = sub->id;
     c.amount = facts.amount;

@@ -55,8 +55,8 @@ std::optional<std::string> e164(const std::string& phone) {
 }
 
 std::string step_label(const OutboxRow& row) {
-  return "step #" + std::to_string(row.step_index + 1) + " " + row.channel +
-         (row.template_name.empty() ? " " + row.action : " " + row.template_name);
+  return "step #" + std::to_string(row.step_index + 1) + " " + std::string(to_string(row.channel)) +
+         " " + (row.template_name.empty() ? std::string(to_string(row.action)) : row.template_name);
 }
 
 // The webhook event type of a case_events kind.
@@ -314,9 +314,7 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
     return d;
   }
   // The final action (cancel / pause / mark_lost) runs for the case it has just closed.
-  const bool closing_action =
-      row.channel == "action" &&
-      (row.action == "cancel" || row.action == "pause" || row.action == "mark_lost");
+  const bool closing_action = row.channel == Channel::kAction && ends_case(row.action);
   if (c->state == store::CaseState::kPaused && !closing_action) {
     d.defer(now + std::chrono::hours(1), "the case is paused by an admin; looked at again hourly");
     return d;
@@ -332,14 +330,9 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
   config::Sequence gone;
   config::Step from_row;
   if (!step) {
-    from_row.channel = row.channel == "email" ? config::Channel::kEmail
-                       : row.channel == "sms" ? config::Channel::kSms
-                                              : config::Channel::kAction;
+    from_row.channel = row.channel;
     from_row.template_name = row.template_name;
-    for (auto a : {config::Action::kRetry, config::Action::kWebhook, config::Action::kCancel,
-                   config::Action::kPause, config::Action::kMarkLost}) {
-      if (row.action == config::to_string(a)) from_row.action = a;
-    }
+    from_row.action = row.action;
     step = &from_row;
     if (!seq) seq = &gone;
   }
@@ -353,7 +346,7 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
   auto customer = feed_.customer(c->customer_id);
   f.zone =
       rules::customer_zone(customer ? customer->time_zone : "", cfg_.daemon.default_time_zone).zone;
-  const bool contact = row.channel == "email" || row.channel == "sms";
+  const bool contact = is_contact(row.channel);
   if (customer && !customer->email.empty()) {
     f.email_unreachable =
         contacts_.contact_status(c->customer_id, "email", customer->email).has_value();
@@ -368,7 +361,7 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
     f.contacts_sent = outbox_.sent_contact_times(c->customer_id, now - std::chrono::hours(72));
     f.contacts_sent.insert(f.contacts_sent.end(), granted.begin(), granted.end());
   }
-  if (row.action == "retry" && row.card_id) {
+  if (row.action == Action::kRetry && row.card_id) {
     f.card_retries = outbox_.retries_made(*row.card_id, now - std::chrono::hours(24 * 30));
   }
   const auto verdict = rules::send_gate(*seq, *step, row.step_index, cfg_.sequences.defaults, f);
@@ -465,7 +458,7 @@ DispatchStats Dispatcher::dispatch_due() {
       try {
         o.d = gate(o.row, facts, now);
         if (o.d.kind != Decision::Kind::kNone) continue;
-        if (o.row.channel == "email") {
+        if (o.row.channel == Channel::kEmail) {
           OutgoingEmail e;
           prepare_email(o.row, o.d, e, now);
           if (o.d.email_ready) {
@@ -475,7 +468,7 @@ DispatchStats Dispatcher::dispatch_due() {
               mail.add(i, std::move(e));
             }
           }
-        } else if (o.row.channel == "sms") {
+        } else if (o.row.channel == Channel::kSms) {
           send_sms(o.row, o.d, now);
         } else {
           run_action(o.row, o.d, now);
@@ -525,7 +518,7 @@ DispatchStats Dispatcher::dispatch_due() {
           std::find(skip.begin(), skip.end(), o.d.pause_channel) == skip.end()) {
         skip.push_back(o.d.pause_channel);
       }
-      if (o.row.channel == "email" && o.d.kind == Decision::Kind::kRetry) stop_email = true;
+      if (o.row.channel == Channel::kEmail && o.d.kind == Decision::Kind::kRetry) stop_email = true;
     }
     const auto released = std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) {
       return o.d.kind == Decision::Kind::kRelease;
@@ -679,10 +672,10 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d, TimePoint now) {
 void Dispatcher::run_action(const OutboxRow& row, Decision& d, TimePoint now) {
   auto c = cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
-  if (row.action == "mark_lost") {
+  if (row.action == Action::kMarkLost) {
     return d.finish(OutboxState::kSkipped, "mark_lost calls nothing: the case is closed as lost");
   }
-  if (row.action == "webhook") {
+  if (row.action == Action::kWebhook) {
     json ev;
     ev["id"] = row.message_key;
     ev["type"] = "step.webhook";
@@ -692,24 +685,27 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d, TimePoint now) {
     return http_result(row, "webhook", sign_and_post("step.webhook", ev.dump()), d);
   }
   const auto& billing = cfg_.daemon.billing;
-  if (row.action != "retry" && row.action != "cancel" && row.action != "pause") {
-    return d.finish(OutboxState::kSkipped, "unknown action '" + row.action + "'");
+  if (row.action != Action::kRetry && row.action != Action::kCancel &&
+      row.action != Action::kPause) {
+    return d.finish(OutboxState::kSkipped,
+                    "unknown action '" + std::string(to_string(row.action)) + "'");
   }
   json body = case_json(*c);
   body["case_id"] = c->id;
   body["step"] = row.step_index;
   body["amount_minor"] = c->outstanding().minor();  // what is still owed
-  if (row.action == "retry") body["attempt"] = c->attempt_count + 1;
-  if (row.action != "retry") body["reason"] = "dunning sequence '" + c->sequence_id + "' ended";
+  if (row.action == Action::kRetry) body["attempt"] = c->attempt_count + 1;
+  if (row.action != Action::kRetry)
+    body["reason"] = "dunning sequence '" + c->sequence_id + "' ended";
   std::vector<std::string> headers = {"Idempotency-Key: " + row.message_key};
   if (auto token = config::read_secret(billing.token_env))
     headers.push_back("Authorization: Bearer " + *token);
-  HttpReply reply =
-      channels_.billing.post_json(billing.url + "/" + row.action, body.dump(), headers);
-  if (!reply.ok()) return http_result(row, "billing " + row.action, reply, d);
+  const std::string action(to_string(row.action));
+  HttpReply reply = channels_.billing.post_json(billing.url + "/" + action, body.dump(), headers);
+  if (!reply.ok()) return http_result(row, "billing " + action, reply, d);
   d.kind = Decision::Kind::kSent;
-  if (row.action != "retry") {
-    d.why = "billing " + row.action + " accepted (" + reply.describe() + ")";
+  if (row.action != Action::kRetry) {
+    d.why = "billing " + action + " accepted (" + reply.describe() + ")";
     return;
   }
   // The retry's answer feeds back into the case.
@@ -770,7 +766,7 @@ void Dispatcher::http_result(const OutboxRow& row, const std::string& what, cons
   } else if (reply.status == 401 || reply.status == 403) {
     d.kind = Decision::Kind::kHold;
     d.why = what + " refused our credentials: " + reply.describe();
-    d.pause_channel = row.channel;
+    d.pause_channel = to_string(row.channel);
   } else {
     d.finish(OutboxState::kFailed, what + " refused: " + reply.describe());
   }
@@ -847,8 +843,9 @@ void Dispatcher::write(Outcome& o) {
       cases_.add_event(row.case_id, o.at, "step_sent",
                        "step #" + std::to_string(row.step_index + 1) + " " + d.why);
       if (d.extra) d.extra();
-      if (std::find(probing_.begin(), probing_.end(), row.channel) != probing_.end()) {
-        contacts_.resume_channel(row.channel);
+      if (const std::string channel(to_string(row.channel));
+          std::find(probing_.begin(), probing_.end(), channel) != probing_.end()) {
+        contacts_.resume_channel(channel);
       }
       return;
     case Decision::Kind::kRetry:
@@ -860,13 +857,15 @@ void Dispatcher::write(Outcome& o) {
       return;
     case Decision::Kind::kFinal:
       outbox_.mark_final(row.id, d.state, o.at, d.why);
-      cases_.add_event(
-          row.case_id, o.at, d.state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
-          "step #" + std::to_string(row.step_index + 1) + " " + row.channel + ": " + d.why);
+      cases_.add_event(row.case_id, o.at,
+                       d.state == OutboxState::kSkipped ? "step_skipped" : "step_failed",
+                       "step #" + std::to_string(row.step_index + 1) + " " +
+                           std::string(to_string(row.channel)) + ": " + d.why);
       if (d.mark_unreachable && !d.address.empty()) {
-        contacts_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, o.at);
+        const std::string channel(to_string(row.channel));
+        contacts_.mark_unreachable(d.customer_id, channel, d.address, d.why, o.at);
         cases_.add_event(row.case_id, o.at, "contact_unreachable",
-                         row.channel + " " + d.address + " marked unreachable: " + d.why);
+                         channel + " " + d.address + " marked unreachable: " + d.why);
       }
       return;
   }
@@ -875,14 +874,15 @@ void Dispatcher::write(Outcome& o) {
 void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
   const auto& row = o.row;
   const auto& d = o.d;
+  const std::string_view channel = to_string(row.channel);
   if (counters_ != nullptr) {
-    if (d.kind == Decision::Kind::kSent) counters_->on_sent(row.channel);
-    if (d.kind == Decision::Kind::kRetry) counters_->on_retried(row.channel);
+    if (d.kind == Decision::Kind::kSent) counters_->on_sent(channel);
+    if (d.kind == Decision::Kind::kRetry) counters_->on_retried(channel);
     if (d.kind == Decision::Kind::kFinal) {
       if (d.state == OutboxState::kFailed) {
-        counters_->on_failed(row.channel);
+        counters_->on_failed(channel);
       } else {
-        counters_->on_skipped(row.channel);
+        counters_->on_skipped(channel);
       }
     }
   }
@@ -896,13 +896,12 @@ void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
                    format_iso8601(d.until), d.why);
       return;
     case Decision::Kind::kSent:
-      if (auto it = std::find(probing_.begin(), probing_.end(), row.channel);
-          it != probing_.end()) {
+      if (auto it = std::find(probing_.begin(), probing_.end(), channel); it != probing_.end()) {
         probing_.erase(it);
-        spdlog::warn("{} channel resumed: the server accepted a message again", row.channel);
+        spdlog::warn("{} channel resumed: the server accepted a message again", channel);
       }
       ++stats.sent;
-      if (row.channel == "email") {
+      if (row.channel == Channel::kEmail) {
         spdlog::info("case {} {}: sent to {}: {}", row.case_id, step_label(row), d.address, d.why);
       } else {
         spdlog::info("case {} {}: {}", row.case_id, step_label(row), d.why);

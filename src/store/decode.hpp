@@ -48,7 +48,7 @@ template <typename Row>
 CaseRecord decode_case(const Row& s) {
   CaseRecord c;
   c.id = s.int64(0);
-  c.trigger = s.text(1);
+  c.trigger = named(parse_trigger(s.text(1)), s.text(1), "cases.trigger");
   c.customer_id = s.text(2);
   c.subscription_id = s.opt_text(3);
   c.invoice_id = s.opt_text(4);
@@ -79,9 +79,9 @@ OutboxRow decode_outbox(const Row& s) {
   r.id = s.int64(0);
   r.case_id = s.int64(1);
   r.step_index = static_cast<int>(s.int64(2));
-  r.channel = s.text(3);
+  r.channel = named(parse_channel(s.text(3)), s.text(3), "outbox.channel");
   r.template_name = s.text(4);
-  r.action = s.text(5);
+  r.action = named(parse_action(s.text(5)), s.text(5), "outbox.action");
   r.message_key = s.text(6);
   r.state = named(parse_outbox_state(s.text(7)), s.text(7), "outbox.state");
   r.attempts = static_cast<int>(s.int64(8));

@@ -427,8 +427,8 @@ TEST_CASE("a case never paid is lost at its final cancel", "[cases][lifecycle]")
   CHECK(w.transport().attempts().size() == 3);
   auto outbox = w.store().outbox().for_case(case_id);
   REQUIRE(outbox.size() == 4);
-  CHECK(outbox[3].channel == "action");
-  CHECK(outbox[3].action == "cancel");
+  CHECK(outbox[3].channel == dunning::Channel::kAction);
+  CHECK(outbox[3].action == dunning::Action::kCancel);
 
   w.clock().advance(30 * kDay);
   auto after = w.run();

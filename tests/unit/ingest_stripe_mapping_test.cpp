@@ -217,7 +217,7 @@ TEST_CASE("a decline after its invoice failure fills the unread row, or the case
     store::Tx tx(db.engine->db());
     db.engine->feed().set_cursor("payments", c_row.rowid);
     store::CaseRecord c;
-    c.trigger = "payment_failed";
+    c.trigger = dunning::Trigger::kPaymentFailed;
     c.customer_id = "cus_1";
     c.invoice_id = "in_c";
     c.payment_id = "ch_c";

@@ -30,7 +30,7 @@ struct TempDb {
 
 store::CaseRecord a_case() {
   store::CaseRecord c;
-  c.trigger = "payment_failed";
+  c.trigger = dunning::Trigger::kPaymentFailed;
   c.customer_id = "cus_1";
   c.subscription_id = "sub_1";
   c.invoice_id = "in_1";
@@ -101,7 +101,7 @@ TEST_CASE("a recovery is attributed to the click when there was one, else to the
           "[ledger]") {
   store::OutboxRow step;
   step.step_index = 1;
-  step.channel = "email";
+  step.channel = dunning::Channel::kEmail;
   step.template_name = "payment-failed-reminder";
   auto base = recovered_row(a_case());
 
@@ -177,7 +177,7 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
   p.occurred_at = at("2026-11-04T12:00:00Z");
   store::OutboxRow step;
   step.step_index = 1;
-  step.channel = "email";
+  step.channel = dunning::Channel::kEmail;
   step.template_name = "payment-failed-reminder";
   auto now = at("2026-11-04T12:01:00Z");
 
@@ -196,7 +196,7 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
   CHECK(silent.kind == store::LedgerKind::kRecoveredWithoutContact);
   CHECK_FALSE(silent.step_index);
 
-  auto lost = ledger::lost_entry(c, 3, "cancel", now, now);
+  auto lost = ledger::lost_entry(c, 3, dunning::Action::kCancel, now, now);
   CHECK(lost.kind == store::LedgerKind::kLost);
   CHECK(lost.payment_id == "py_1");
   CHECK(lost.amount == Money(1250, "EUR"));
@@ -301,7 +301,8 @@ TEST_CASE("the report's typed figures keep every currency's money apart", "[ledg
   st.ledger().append(d_row);
   // A USD invoice written off, then paid late in EUR: a USD case, EUR money.
   auto b = open_case("in_b", Money(5000, "USD"), "2026-11-03T10:00:00Z", false);
-  st.ledger().append(ledger::lost_entry(b, 2, "cancel", at("2026-11-12T00:00:00Z"), now));
+  st.ledger().append(
+      ledger::lost_entry(b, 2, dunning::Action::kCancel, at("2026-11-12T00:00:00Z"), now));
   b.state = store::CaseState::kLost;
   st.ledger().append(
       ledger::late_entry(b, payment("py_late", Money(1000, "EUR"), "2026-11-20T00:00:00Z"), now));

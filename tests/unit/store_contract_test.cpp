@@ -23,7 +23,7 @@ TimePoint at(const char* iso) { return *parse_iso8601(iso); }
 
 store::CaseRecord a_case(const std::string& invoice, const std::string& customer = "cus_1") {
   store::CaseRecord c;
-  c.trigger = "payment_failed";
+  c.trigger = dunning::Trigger::kPaymentFailed;
   c.customer_id = customer;
   c.subscription_id = "sub_" + customer;
   c.invoice_id = invoice;
@@ -43,9 +43,9 @@ store::OutboxRow a_step(std::int64_t case_id, int step, const std::string& chann
   store::OutboxRow r;
   r.case_id = case_id;
   r.step_index = step;
-  r.channel = channel;
-  if (channel == "action") {
-    r.action = "retry";
+  r.channel = dunning::parse_channel(channel).value();
+  if (r.channel == dunning::Channel::kAction) {
+    r.action = dunning::Action::kRetry;
     r.card_id = "pm_1";
   } else {
     r.template_name = "payment-failed";
@@ -293,7 +293,7 @@ TEST_CASE("default cards: one per customer, changes are fed, expiring ones are f
     CHECK(expiring[0].exp_month == 12);
     CHECK(e.feed().expiring_cards(dec2026 + 1, dec2026 + 2, 10).empty());
     auto c = a_case("in_none");
-    c.trigger = "card_expiring";
+    c.trigger = dunning::Trigger::kCardExpiring;
     c.invoice_id.reset();
     c.id = e.cases().insert(c);
     e.cases().record_expiry_case(expiring[0], c.id);
@@ -663,12 +663,12 @@ TEST_CASE("the outbox queues a step once and leases each due row to one claimer"
     CHECK(claimed[0].step_index == 0);
     CHECK(claimed[0].attempts == 1);
     CHECK(claimed[0].message_key == "case:" + std::to_string(case_id) + ":step:0");
-    CHECK(claimed[1].action == "retry");
+    CHECK(claimed[1].action == dunning::Action::kRetry);
     CHECK(claimed[1].card_id == "pm_1");
     CHECK(e.outbox().claim(now, Seconds(300), 10, skip).empty());  // leased
     auto sms = e.outbox().claim(now, Seconds(300), 10);
     REQUIRE(sms.size() == 1);
-    CHECK(sms[0].channel == "sms");
+    CHECK(sms[0].channel == dunning::Channel::kSms);
     // A claimer that died: its lease expires and the row is claimed again.
     auto after_lease = e.outbox().claim(now + Seconds(300), Seconds(300), 10, skip);
     CHECK(after_lease.size() == 2);
@@ -749,7 +749,7 @@ TEST_CASE(
     CHECK(e.outbox().enqueue(a_step(case_id, 1, "action")));
     auto rows = e.outbox().claim(now, day, 10);
     REQUIRE(rows.size() == 2);
-    REQUIRE(rows[0].channel == "email");
+    REQUIRE(rows[0].channel == dunning::Channel::kEmail);
     CHECK(rows[0].attempts == 1);
 
     const TimePoint until = at("2026-11-03T08:00:00Z");

@@ -44,7 +44,7 @@ ingest::Event event(std::string id, std::string source, std::string payload) {
 
 store::CaseRecord a_case(const char* invoice, TimePoint due) {
   store::CaseRecord c;
-  c.trigger = "payment_failed";
+  c.trigger = dunning::Trigger::kPaymentFailed;
   c.customer_id = "c1";
   c.invoice_id = invoice;
   c.amount = Money(100, "EUR");

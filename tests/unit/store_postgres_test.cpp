@@ -46,7 +46,7 @@ store::PaymentRow a_payment(const std::string& id) {
 
 std::int64_t a_case(store::Engine& e, const std::string& invoice) {
   store::CaseRecord c;
-  c.trigger = "payment_failed";
+  c.trigger = dunning::Trigger::kPaymentFailed;
   c.customer_id = "cus_1";
   c.invoice_id = invoice;
   c.amount = Money(1250, "EUR");
@@ -60,7 +60,7 @@ store::OutboxRow a_step(std::int64_t case_id, int step) {
   store::OutboxRow r;
   r.case_id = case_id;
   r.step_index = step;
-  r.channel = "email";
+  r.channel = dunning::Channel::kEmail;
   r.template_name = "payment-failed";
   r.message_key = "case:" + std::to_string(case_id) + ":step:" + std::to_string(step);
   r.due_at = at("2026-11-02T10:00:00Z");

@@ -1,8 +1,10 @@
-// The store's vocabularies (case state, outbox state, ledger kind, attribution) have one name
-// table each. Checked against the schema, which lists the same names in its CHECK constraints and
-// was written apart from the tables: a name added to one and not the other fails here. Text that
-// names nothing is an error, never a default — also when it is already in the database.
+// The store's vocabularies (case state, outbox state, ledger kind, attribution, and the steps'
+// trigger / channel / action it shares with the config) have one name table each. Checked against
+// the schema, which lists the same names in its CHECK constraints and was written apart from the
+// tables: a name added to one and not the other fails here. Text that names nothing is an error,
+// never a default — also when it is already in the database.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
@@ -103,4 +105,38 @@ TEST_CASE("a ledger row whose kind names nothing is reported, not read as a defa
   } catch (const store::StoreError& e) {
     CHECK_THAT(e.what(), Catch::Contains("ledger.kind") && Catch::Contains("\"refund\""));
   }
+}
+
+TEST_CASE("an outbox row whose channel names nothing is reported, not sent as an email",
+          "[store][vocabulary]") {
+  testing::TempDir dir;
+  auto engine = open(dir.path() / "d.db");
+  auto& db = engine->sqlite();
+  db.raw().exec("PRAGMA foreign_keys = OFF");
+  db.raw().exec(
+      "INSERT INTO outbox(case_id, step_index, channel, template, action, message_key, state, "
+      "due_at, next_attempt_at, created_at) VALUES (1, 0, 'fax', 'payment-failed', '', "
+      "'case:1:step:0', 'pending', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', "
+      "'2026-01-01T00:00:00Z')");
+  try {
+    (void)engine->outbox().for_case(1);
+    FAIL("an outbox row with channel 'fax' was read");
+  } catch (const store::StoreError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("outbox.channel") && Catch::Contains("\"fax\""));
+  }
+}
+
+TEST_CASE("JSON carries a vocabulary's name, never the enumerator's number",
+          "[store][vocabulary]") {
+  const nlohmann::json j{{"trigger", Trigger::kCardExpiring},
+                         {"channel", Channel::kSms},
+                         {"action", Action::kMarkLost},
+                         {"none", Action::kNone},
+                         {"state", store::CaseState::kPaused},
+                         {"outbox", store::OutboxState::kSkipped},
+                         {"kind", store::LedgerKind::kRecoveredWithoutContact},
+                         {"by", store::Attribution::kClick}};
+  CHECK(j.dump() ==
+        R"({"action":"mark_lost","by":"click","channel":"sms","kind":"recovered_without_contact",)"
+        R"("none":"","outbox":"skipped","state":"paused","trigger":"card_expiring"})");
 }

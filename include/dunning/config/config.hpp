@@ -13,6 +13,7 @@
 #include "dunning/core/clock.hpp"
 #include "dunning/core/decline.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/core/steps.hpp"
 
 namespace dunning::config {
 
@@ -157,13 +158,11 @@ struct DaemonConfig {
   std::map<std::string, DeclineClass> declines;  // overrides of the built-in table
 };
 
-enum class Trigger { kPaymentFailed, kCardExpiring };
-enum class Channel { kEmail, kSms, kAction };
-enum class Action { kNone, kRetry, kWebhook, kCancel, kPause, kMarkLost };
-
-std::string_view to_string(Trigger t);
-std::string_view to_string(Channel c);
-std::string_view to_string(Action a);
+// The step vocabulary is core's (core/steps.hpp): the store keeps the same names.
+using dunning::Action;
+using dunning::Channel;
+using dunning::to_string;
+using dunning::Trigger;
 
 struct Step {
   Seconds at{0};  // offset from the case opening

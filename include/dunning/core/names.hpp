@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -31,3 +32,12 @@ struct Names {
 };
 
 }  // namespace dunning
+
+// Declares, beside a vocabulary's `to_string`, that nlohmann::json writes the enumerator's name
+// (found by argument-dependent lookup; without it json would silently write the enumerator's
+// number). Header-only: no module below http needs to include nlohmann for it.
+#define DUNNING_JSON_AS_NAME(Enum)     \
+  template <typename Json>             \
+  void to_json(Json& j, Enum value) {  \
+    j = std::string(to_string(value)); \
+  }

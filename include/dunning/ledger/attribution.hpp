@@ -46,7 +46,7 @@ store::LedgerEntry partial_entry(const store::CaseRecord& c, const store::Paymen
 store::LedgerEntry late_entry(const store::CaseRecord& c, const store::Payment& p, TimePoint now);
 
 // A `lost` row: the case's amount written off by its final action, step `step_index` (0-based).
-store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, const std::string& action,
+store::LedgerEntry lost_entry(const store::CaseRecord& c, int step_index, Action action,
                               TimePoint at, TimePoint now);
 
 // A `cancelled` row: the customer ended the subscription while the case was open. The amount is

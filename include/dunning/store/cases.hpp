@@ -17,6 +17,8 @@
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/core/names.hpp"
+#include "dunning/core/steps.hpp"
 #include "dunning/store/payments_feed.hpp"
 
 namespace dunning::store {
@@ -25,10 +27,11 @@ enum class CaseState { kOpen, kPaused, kRecovered, kLost, kCancelled };
 std::string_view to_string(CaseState s);
 // nullopt for text that names no state.
 std::optional<CaseState> parse_case_state(std::string_view text);
+DUNNING_JSON_AS_NAME(CaseState)
 
 struct CaseRecord {
   std::int64_t id = 0;
-  std::string trigger;  // payment_failed | card_expiring
+  Trigger trigger = Trigger::kPaymentFailed;
   std::string customer_id;
   std::optional<std::string> subscription_id;
   std::optional<std::string> invoice_id;

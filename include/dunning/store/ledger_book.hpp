@@ -14,6 +14,7 @@
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/core/names.hpp"
 
 namespace dunning::store {
 
@@ -31,6 +32,7 @@ enum class LedgerKind {
 };
 std::string_view to_string(LedgerKind k);
 std::optional<LedgerKind> parse_ledger_kind(std::string_view text);
+DUNNING_JSON_AS_NAME(LedgerKind)
 // Rows whose amount is money the business received: the recoveries, partial and late payments.
 bool brings_money_in(LedgerKind k);
 bool is_recovery(LedgerKind k);  // recovered | recovered_without_contact
@@ -40,6 +42,7 @@ bool is_recovery(LedgerKind k);  // recovered | recovered_without_contact
 enum class Attribution { kNone, kStep, kClick };
 std::string_view to_string(Attribution a);  // "" | "step" | "click"
 std::optional<Attribution> parse_attribution(std::string_view text);
+DUNNING_JSON_AS_NAME(Attribution)
 
 struct LedgerEntry {
   std::int64_t id = 0;

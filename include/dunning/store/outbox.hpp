@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "dunning/core/clock.hpp"
+#include "dunning/core/names.hpp"
+#include "dunning/core/steps.hpp"
 
 namespace dunning::store {
 
@@ -20,15 +22,16 @@ enum class OutboxState { kPending, kSent, kFailed, kCancelled, kSkipped };
 std::string_view to_string(OutboxState s);
 // nullopt for text that names no state.
 std::optional<OutboxState> parse_outbox_state(std::string_view text);
+DUNNING_JSON_AS_NAME(OutboxState)
 
 struct OutboxRow {
   std::int64_t id = 0;
   std::int64_t case_id = 0;
   int step_index = 0;
-  std::string channel;  // email | sms | action
+  Channel channel = Channel::kEmail;
   std::string template_name;
-  std::string action;       // retry | webhook | cancel | pause | mark_lost (channel == action)
-  std::string message_key;  // stable across re-sends: Message-ID / idempotency key
+  Action action = Action::kNone;  // kNone unless channel is kAction
+  std::string message_key;        // stable across re-sends: Message-ID / idempotency key
   OutboxState state = OutboxState::kPending;
   int attempts = 0;
   TimePoint due_at;

@@ -35,7 +35,7 @@ std::int64_t PgCases::insert(const CaseRecord& c) {
         "next_step, next_due_at, attempt_count, holdout) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         Params()
-            .add(c.trigger)
+            .add(std::string(to_string(c.trigger)))
             .add(c.customer_id)
             .add(c.subscription_id)
             .add(c.invoice_id)

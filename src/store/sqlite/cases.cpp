@@ -25,7 +25,10 @@ std::int64_t SqliteCases::insert(const CaseRecord& c) {
         "amount_minor, currency, decline_code, sequence_id, sequence_hash, state, opened_at, "
         "next_step, next_due_at, attempt_count, holdout) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(1, c.trigger).bind(2, c.customer_id).bind(3, c.subscription_id).bind(4, c.invoice_id);
+    s.bind(1, to_string(c.trigger))
+        .bind(2, c.customer_id)
+        .bind(3, c.subscription_id)
+        .bind(4, c.invoice_id);
     s.bind(5, c.payment_id).bind(6, c.amount.minor()).bind(7, c.amount.currency());
     s.bind(8, c.decline_code).bind(9, c.sequence_id).bind(10, c.sequence_hash);
     s.bind(11, to_string(c.state)).bind(12, iso(c.opened_at)).bind(13, c.next_step);

@@ -9,8 +9,11 @@ namespace dunning::store::sqlite {
 bool SqliteOutbox::enqueue(const OutboxRow& r) {
   return guard("enqueue_outbox", [&] {
     auto s = db_.prepare(sql::kEnqueueOutbox);
-    s.bind(1, r.case_id).bind(2, r.step_index).bind(3, r.channel).bind(4, r.template_name);
-    s.bind(5, r.action).bind(6, r.message_key).bind(7, to_string(r.state));
+    s.bind(1, r.case_id)
+        .bind(2, r.step_index)
+        .bind(3, to_string(r.channel))
+        .bind(4, r.template_name);
+    s.bind(5, to_string(r.action)).bind(6, r.message_key).bind(7, to_string(r.state));
     s.bind(8, iso(r.due_at)).bind(9, iso(r.due_at)).bind(10, iso(r.created_at));
     s.bind(11, r.card_id);
     s.run();
