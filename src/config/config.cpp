@@ -9,6 +9,7 @@
 
 #include "config/yaml_reader.hpp"
 #include "dunning/core/crypto.hpp"
+#include "dunning/core/integers.hpp"
 
 namespace dunning::config {
 
@@ -264,7 +265,7 @@ std::optional<std::size_t> parse_size(const std::string& text) {
   std::size_t i = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
   if (i == 0 || i > 12) return std::nullopt;
-  std::size_t n = std::stoull(text.substr(0, i));
+  const auto n = static_cast<std::size_t>(*parse_integer(std::string_view(text).substr(0, i)));
   std::string unit = text.substr(i);
   if (unit.empty() || unit == "B") return n;
   if (unit == "KiB" || unit == "K" || unit == "KB") return n * 1024;
@@ -339,19 +340,17 @@ void load_http(YamlReader& r, const YAML::Node& n, HttpConfig& h) {
   if (n["listen"]) {
     h.listen = r.string(n["listen"], "http.listen").value_or(h.listen);
     auto colon = h.listen.rfind(':');
-    int port = -1;
-    if (colon != std::string::npos && colon > 0 && colon + 1 < h.listen.size() &&
-        h.listen.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
-        h.listen.size() - colon - 1 <= 5) {
-      port = std::stoi(h.listen.substr(colon + 1));
+    std::optional<std::int64_t> port;
+    if (colon != std::string::npos && colon > 0) {
+      port = parse_integer(std::string_view(h.listen).substr(colon + 1), 0, 65535);
     }
-    if (port < 0 || port > 65535) {
+    if (!port) {
       r.error(n["listen"], "'http.listen' must be host:port (e.g. 127.0.0.1:8088)");
     } else {
       h.host = h.listen.substr(0, colon);
       if (h.host.size() > 2 && h.host.front() == '[' && h.host.back() == ']')
         h.host = h.host.substr(1, h.host.size() - 2);
-      h.port = port;
+      h.port = static_cast<int>(*port);
     }
   } else {
     h.host = "127.0.0.1";

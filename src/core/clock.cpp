@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include "dunning/core/integers.hpp"
+
 namespace dunning {
 
 TimePoint SystemClock::now() const {
@@ -116,9 +118,9 @@ std::optional<Seconds> parse_duration(std::string_view text) {
   if (text.size() < 2) return std::nullopt;
   char unit = text.back();
   std::string_view number = text.substr(0, text.size() - 1);
-  long long n = 0;
-  auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
-  if (ec != std::errc{} || p != number.data() + number.size() || n < 0) return std::nullopt;
+  const auto parsed = parse_integer(number, 0);
+  if (!parsed) return std::nullopt;
+  const long long n = *parsed;
   long long per = 0;
   switch (unit) {
     case 's':

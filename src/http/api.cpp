@@ -16,6 +16,7 @@
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
 #include "dunning/core/guarded.hpp"
+#include "dunning/core/integers.hpp"
 #include "dunning/core/signed_link.hpp"
 #include "dunning/http/console.hpp"
 #include "dunning/ingest/api_event.hpp"
@@ -67,16 +68,9 @@ Response html(unsigned status, const std::string& title) {
 constexpr std::int64_t kMaxCasesPage = 1000;
 constexpr std::int64_t kMaxLedgerPage = 10000;
 
-// A query value that is a whole number from 1 up (digits only: no sign, space or suffix).
+// A query value or path id that is a whole number from 1 up (no sign, space or suffix).
 std::optional<std::int64_t> positive_integer(std::string_view text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  std::int64_t n = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1) return std::nullopt;
-  return n;
+  return parse_integer(text, 1);
 }
 
 // One page of a listing: `fetch(n)` reads up to n rows; one row more than the page says whether
@@ -374,15 +368,8 @@ void Api::Impl::route(Request&& req, Respond respond) {
         if (method != bhttp::verb::get) return wrong_method(label);
         return cases(url, answer(label));
       }
-      std::int64_t id = 0;
-      try {
-        std::size_t used = 0;
-        id = std::stoll(seg[2], &used);
-        if (used != seg[2].size()) id = 0;
-      } catch (const std::exception&) {
-        id = 0;
-      }
-      if (id <= 0) return answer(label)(json_response(404, error_body("no such case")));
+      const std::int64_t id = positive_integer(seg[2]).value_or(0);
+      if (id == 0) return answer(label)(json_response(404, error_body("no such case")));
       if (seg.size() == 3) {
         if (method != bhttp::verb::get) return wrong_method(label);
         return case_detail(id, answer(label));
@@ -557,8 +544,12 @@ void Api::Impl::ledger(const boost::urls::url_view& url, Respond respond) {
     } else if (p.key == "cursor") {
       // "<occurred_at in Unix seconds>.<id>" of the previous page's last row (see next_cursor).
       const auto dot = p.value.find('.');
-      auto secs =
-          dot == std::string::npos ? std::nullopt : positive_integer(p.value.substr(0, dot));
+      // Seconds from 0 (a row at the epoch itself can be paged past) to the last time a fact
+      // may carry.
+      auto secs = dot == std::string::npos
+                      ? std::nullopt
+                      : parse_integer(std::string_view(p.value).substr(0, dot), 0,
+                                      kLastIsoTime.time_since_epoch().count());
       auto id = dot == std::string::npos ? std::nullopt : positive_integer(p.value.substr(dot + 1));
       if (!secs || !id) return refuse("must be a next_cursor this listing gave");
       page.after_at = TimePoint(Seconds(*secs));

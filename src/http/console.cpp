@@ -23,6 +23,7 @@
 #include "dunning/cases/plan.hpp"
 #include "dunning/config/secrets.hpp"
 #include "dunning/core/crypto.hpp"
+#include "dunning/core/integers.hpp"
 #include "dunning/http/console_auth.hpp"
 #include "dunning/ledger/export.hpp"
 #include "dunning/ledger/summary.hpp"
@@ -538,16 +539,8 @@ void Console::Impl::handle(Request&& req, Respond respond) {
   }
   if (page_name == "cases") {
     if (seg.size() == 2 && get) return case_list(ctx, url, std::move(respond));
-    std::int64_t id = 0;
-    if (seg.size() >= 3) {
-      try {
-        std::size_t used = 0;
-        id = std::stoll(seg[2], &used);
-        if (used != seg[2].size()) id = 0;
-      } catch (const std::exception&) {
-        id = 0;
-      }
-    }
+    // A case id: a whole number from 1 up, nothing else (no sign, space or suffix).
+    const std::int64_t id = seg.size() >= 3 ? parse_integer(seg[2], 1).value_or(0) : 0;
     if (id > 0 && seg.size() == 3 && get) {
       const auto done = param(url, "done");
       std::string flash;
@@ -759,11 +752,7 @@ void Console::Impl::case_list(const Ctx& ctx, const boost::urls::url_view& url, 
   for (auto& ch : f.currency) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   const std::string customer = param(url, "customer");
   (customer.find('@') != std::string::npos ? f.customer_email : f.customer_id) = customer;
-  try {
-    f.after_id = std::max<std::int64_t>(0, std::stoll(param(url, "after")));
-  } catch (const std::exception&) {
-    f.after_id = 0;
-  }
+  f.after_id = parse_integer(param(url, "after"), 0).value_or(0);  // unreadable: the first page
   const int page_size = settings.page_size;
   f.limit = page_size + 1;  // one more tells whether there is a next page
   const auto cfg = config();
@@ -1021,12 +1010,8 @@ void Console::Impl::ledger(const Ctx& ctx, const boost::urls::url_view& url,
     return respond(
         message(ctx, 422, "Bad period", period.error, "/ui/ledger", "Back to the ledger"));
   }
-  int page_number = 1;
-  try {
-    page_number = std::clamp(std::stoi(param(url, "page")), 1, 1000000);
-  } catch (const std::exception&) {
-    page_number = 1;
-  }
+  const int page_number =
+      static_cast<int>(parse_integer(param(url, "page"), 1, 1000000).value_or(1));
   const int page_size = settings.page_size;
   on_db(std::move(respond), [self = shared_from_this(), ctx, period, format, page_number,
                              page_size](store::Engine& st) {

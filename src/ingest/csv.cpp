@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "dunning/core/integers.hpp"
 #include "dunning/core/money.hpp"
 #include "dunning/ingest/card_numbers.hpp"
 #include "dunning/ingest/json_screen.hpp"
@@ -107,9 +108,8 @@ class Row {
   std::optional<std::int64_t> integer(const char* column, std::int64_t min, std::int64_t max) {
     auto v = get(column);
     if (!v) return std::nullopt;
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc() || p != v->data() + v->size() || n < min || n > max) {
+    const auto n = parse_integer(*v, min, max);
+    if (!n) {
       fail(column,
            "must be an integer between " + std::to_string(min) + " and " + std::to_string(max));
       return std::nullopt;

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "dunning/core/crypto.hpp"
+#include "dunning/core/integers.hpp"
 #include "dunning/core/money.hpp"
 #include "dunning/ingest/json_screen.hpp"
 #include "ingest/json_fields.hpp"
@@ -15,7 +16,7 @@ Status verify_stripe_signature(std::string_view header, std::string_view body,
                                const std::vector<std::string>& secrets, TimePoint now,
                                Seconds tolerance) {
   if (secrets.empty()) return Error::permanent("no Stripe webhook secret is configured");
-  std::optional<long long> t;
+  std::optional<std::int64_t> t;
   std::vector<std::string_view> v1s;
   while (!header.empty()) {
     auto comma = header.find(',');
@@ -27,12 +28,10 @@ Status verify_stripe_signature(std::string_view header, std::string_view body,
     auto key = item.substr(0, eq);
     auto value = item.substr(eq + 1);
     if (key == "t") {
-      long long n = 0;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       // Unix seconds of a real signing time: no sign, at most year 9999, so the age below
       // cannot overflow.
-      if (ec != std::errc() || p != value.data() + value.size() || n < 0 ||
-          n > kLastIsoTime.time_since_epoch().count()) {
+      const auto n = parse_integer(value, 0, kLastIsoTime.time_since_epoch().count());
+      if (!n) {
         return Error::permanent("Stripe-Signature has an unreadable timestamp");
       }
       t = n;

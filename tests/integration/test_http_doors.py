@@ -264,6 +264,10 @@ class HttpDoors(LiveDaemonCase):
                          ["cases"][0]["id"], cid)
         status, _, _ = self.daemon.request("GET", "/v1/cases/999999")
         self.assertEqual(status, 404)
+        # The id is the whole segment, digits only: the case's own id spelled otherwise is no id.
+        for other in (f"+{cid}", f"0{cid}x", f"{cid}.0", "-1", "99999999999999999999"):
+            status, _, body = self.daemon.request("GET", f"/v1/cases/{other}")
+            self.assertEqual((status, json.loads(body)["error"]), (404, "no such case"), other)
         status, _, _ = self.daemon.request("GET", "/v1/cases", token=None)
         self.assertEqual(status, 401)
 
@@ -319,10 +323,16 @@ class HttpDoors(LiveDaemonCase):
         for path, field in (("/v1/ledger?limit=0", "limit"), ("/v1/ledger?limit=10001", "limit"),
                             ("/v1/ledger?limit=-1", "limit"), ("/v1/ledger?cursor=12", "cursor"),
                             ("/v1/ledger?cursor=a.b", "cursor"), ("/v1/cases?limit=1001", "limit"),
-                            ("/v1/cases?limit=2x", "limit"), ("/v1/cases?cursor=-3", "cursor")):
+                            ("/v1/cases?limit=2x", "limit"), ("/v1/cases?cursor=-3", "cursor"),
+                            ("/v1/ledger?cursor=-1.5", "cursor"),
+                            ("/v1/ledger?cursor=253402300800.5", "cursor")):
             status, _, body = self.daemon.request("GET", path)
             self.assertEqual(status, 422, (path, body))
             self.assertEqual(json.loads(body)["field"], field, (path, body))
+        # A row at the epoch itself gives cursor "0.<id>": it pages on like any other.
+        everything = [r["id"] for r in self.get_json("/v1/ledger?limit=10000")["ledger"]]
+        self.assertEqual([r["id"] for r in self.get_json("/v1/ledger?cursor=0.1")["ledger"]],
+                         everything)
 
     def test_healthz_and_metrics(self):
         wait_for(lambda: json.loads(self.daemon.request("GET", "/healthz", token=None)[2])
