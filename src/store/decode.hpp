@@ -138,6 +138,24 @@ void decode_close_row(const Row& s, int first, CaseOutcome& o) {
   if (auto d = s.opt_int64(first + 7)) o.days_to_recover = static_cast<int>(*d);
 }
 
+// A case outcome from the report queries' columns 0 … 16: the case (id, customer, subscription,
+// amount, currency, decline code, sequence, opened_at, holdout) and its close row (columns 9 …
+// 16, decode_close_row). Its money moves are read apart.
+template <typename Row>
+CaseOutcome decode_case_outcome(const Row& s) {
+  CaseOutcome o;
+  o.case_id = s.int64(0);
+  o.customer_id = s.text(1);
+  o.subscription_id = s.opt_text(2);
+  o.amount = money(s.int64(3), s.text(4), "cases.currency");
+  o.decline_code = s.text(5);
+  o.sequence_id = s.text(6);
+  o.opened_at = parse_time(s.text(7), "cases.opened_at");
+  o.holdout = s.int64(8) != 0;
+  decode_close_row(s, 9, o);
+  return o;
+}
+
 // A money move from columns first … first + 4: kind, amount, currency, the corrected row's kind
 // (NULL or '' unless a correction), occurred_at.
 template <typename Row>

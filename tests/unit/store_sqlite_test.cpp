@@ -6,24 +6,14 @@
 #include "dunning/store/engine.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/sqlite.hpp"
+#include "support/sqlite_engine.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dunning;
 
-namespace {
-
-std::unique_ptr<store::sqlite::SqliteEngine> open(const std::filesystem::path& file) {
-  auto opened = store::sqlite::open_sqlite(file, store::OpenMode::kCreate);
-  INFO((opened.ok() ? std::string() : opened.error().message));
-  REQUIRE(opened.ok());
-  return std::move(opened).value();
-}
-
-}  // namespace
-
 TEST_CASE("a statement is compiled once per connection, not once per call", "[store][sqlite]") {
   testing::TempDir dir;
-  auto engine = open(dir.path() / "d.db");
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
   auto& db = engine->sqlite();
   {
     store::Tx tx(db);
@@ -44,7 +34,7 @@ TEST_CASE("a statement is compiled once per connection, not once per call", "[st
 TEST_CASE("the same statement used while it is being stepped gets one of its own",
           "[store][sqlite]") {
   testing::TempDir dir;
-  auto engine = open(dir.path() / "d.db");
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
   {
     store::Tx tx(engine->db());
     for (const char* id : {"c1", "c2", "c3"}) {
@@ -70,7 +60,7 @@ TEST_CASE("a payments amount that SQLite stored as text is an error value, not a
           "[store][sqlite][feed]") {
   testing::TempDir dir;
   const auto file = dir.path() / "d.db";
-  auto engine = open(file);
+  auto engine = testing::open_sqlite_file(file);
   store::sqlite::Db billing(file.string(), false);
   billing.exec(
       "INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "

@@ -12,18 +12,12 @@
 #include "dunning/store/engine.hpp"
 #include "store/sqlite/engine.hpp"
 #include "store/sqlite/sqlite.hpp"
+#include "support/sqlite_engine.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dunning;
 
 namespace {
-
-std::unique_ptr<store::sqlite::SqliteEngine> open(const std::filesystem::path& file) {
-  auto opened = store::sqlite::open_sqlite(file, store::OpenMode::kCreate);
-  INFO((opened.ok() ? std::string() : opened.error().message));
-  REQUIRE(opened.ok());
-  return std::move(opened).value();
-}
 
 // The names a table's `column TEXT NOT NULL CHECK (column IN ('a', 'b'))` allows, from the
 // migrated schema's own text.
@@ -46,6 +40,17 @@ std::set<std::string> schema_names(store::sqlite::SqliteEngine& engine, const st
   return names;
 }
 
+// `read` throws a StoreError naming the column and the stored text it could not name.
+template <typename Read>
+void refused(Read read, const std::string& column, const std::string& text) {
+  try {
+    read();
+    FAIL("a row with " + column + " '" + text + "' was read");
+  } catch (const store::StoreError& e) {
+    CHECK_THAT(e.what(), Catch::Contains(column) && Catch::Contains("\"" + text + "\""));
+  }
+}
+
 template <typename E, typename Parse>
 std::set<std::string> round_trip(std::initializer_list<E> all, Parse parse) {
   std::set<std::string> names;
@@ -64,7 +69,7 @@ std::set<std::string> round_trip(std::initializer_list<E> all, Parse parse) {
 
 TEST_CASE("each store vocabulary is the schema's list of names, both ways", "[store][vocabulary]") {
   testing::TempDir dir;
-  auto engine = open(dir.path() / "d.db");
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
   using store::CaseState;
   using store::LedgerKind;
   using store::OutboxState;
@@ -89,7 +94,7 @@ TEST_CASE("each store vocabulary is the schema's list of names, both ways", "[st
 TEST_CASE("a ledger row whose kind names nothing is reported, not read as a default",
           "[store][vocabulary]") {
   testing::TempDir dir;
-  auto engine = open(dir.path() / "d.db");
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
   auto& db = engine->sqlite();
   // What an older or hand-edited database could hold: the CHECK is bypassed on purpose.
   db.raw().exec("PRAGMA ignore_check_constraints = ON");
@@ -99,18 +104,13 @@ TEST_CASE("a ledger row whose kind names nothing is reported, not read as a defa
       "occurred_at, recorded_at) VALUES (1, 'refund', 'cus_1', 500, 'EUR', "
       "'2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z')");
   db.raw().exec("PRAGMA ignore_check_constraints = OFF");
-  try {
-    (void)engine->ledger().for_case(1);
-    FAIL("a ledger row with kind 'refund' was read");
-  } catch (const store::StoreError& e) {
-    CHECK_THAT(e.what(), Catch::Contains("ledger.kind") && Catch::Contains("\"refund\""));
-  }
+  refused([&] { (void)engine->ledger().for_case(1); }, "ledger.kind", "refund");
 }
 
 TEST_CASE("an outbox row whose channel names nothing is reported, not sent as an email",
           "[store][vocabulary]") {
   testing::TempDir dir;
-  auto engine = open(dir.path() / "d.db");
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
   auto& db = engine->sqlite();
   db.raw().exec("PRAGMA foreign_keys = OFF");
   db.raw().exec(
@@ -118,12 +118,7 @@ TEST_CASE("an outbox row whose channel names nothing is reported, not sent as an
       "due_at, next_attempt_at, created_at) VALUES (1, 0, 'fax', 'payment-failed', '', "
       "'case:1:step:0', 'pending', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', "
       "'2026-01-01T00:00:00Z')");
-  try {
-    (void)engine->outbox().for_case(1);
-    FAIL("an outbox row with channel 'fax' was read");
-  } catch (const store::StoreError& e) {
-    CHECK_THAT(e.what(), Catch::Contains("outbox.channel") && Catch::Contains("\"fax\""));
-  }
+  refused([&] { (void)engine->outbox().for_case(1); }, "outbox.channel", "fax");
 }
 
 TEST_CASE("JSON carries a vocabulary's name, never the enumerator's number",

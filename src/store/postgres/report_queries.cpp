@@ -36,16 +36,7 @@ void PgReportQueries::for_each_case_outcome(
           const auto case_id = s.int64(0, 0);
           if (!o || o->case_id != case_id) {
             if (o) fn(*o);
-            o.emplace();
-            o->case_id = case_id;
-            o->customer_id = s.text(0, 1);
-            o->subscription_id = s.opt_text(0, 2);
-            o->amount = money(s.int64(0, 3), s.text(0, 4), "cases.currency");
-            o->decline_code = s.text(0, 5);
-            o->sequence_id = s.text(0, 6);
-            o->opened_at = parse_time(s.text(0, 7), "cases.opened_at");
-            o->holdout = s.int64(0, 8) != 0;
-            decode_close_row(RowAt{s, 0}, 9, *o);
+            o = decode_case_outcome(RowAt{s, 0});
           }
           if (!s.is_null(0, 17)) o->moves.push_back(decode_move(RowAt{s, 0}, 17));
         });

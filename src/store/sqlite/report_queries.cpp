@@ -30,16 +30,7 @@ void SqliteReportQueries::for_each_case_outcome(
     bind_time(s, 1, from);
     bind_time(s, 2, to);
     while (s.step()) {
-      store::CaseOutcome o;
-      o.case_id = s.int64(0);
-      o.customer_id = s.text(1);
-      o.subscription_id = s.opt_text(2);
-      o.amount = money(s.int64(3), s.text(4), "cases.currency");
-      o.decline_code = s.text(5);
-      o.sequence_id = s.text(6);
-      o.opened_at = parse_time(s.text(7), "cases.opened_at");
-      o.holdout = s.int64(8) != 0;
-      decode_close_row(s, 9, o);
+      store::CaseOutcome o = decode_case_outcome(s);
       if (s.int64(17) != 0) {
         auto m = db_.prepare(sql::kCaseMoneyMoves);
         m.bind(1, o.case_id);
