@@ -154,7 +154,11 @@ class SeveralInstances(unittest.TestCase):
         self.addCleanup(self.db.__exit__, None, None, None)
         self.workdir = tempfile.mkdtemp(prefix="dunningd-instances-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
-        self.smtp = {"a": timed_smtp(), "b": timed_smtp(), "c": timed_smtp(data_delay=0.2)}
+        # Every server takes a while per message, so no instance can drain the outbox before
+        # the others poll (A, the poller, dispatches what it queues in the same tick): A and B
+        # send ~80 messages/s each (4 connections), C ~5/s (1 connection).
+        self.smtp = {"a": timed_smtp(data_delay=0.05), "b": timed_smtp(data_delay=0.05),
+                     "c": timed_smtp(data_delay=0.2)}
         for s in self.smtp.values():
             s.start()
             self.addCleanup(s.stop)
@@ -230,8 +234,11 @@ class SeveralInstances(unittest.TestCase):
         self.write_payments(0, FIRST)
 
         # ---- a sender killed inside its lease
-        wait_for(lambda: len(self.smtp["c"].handler.messages) >= 3, timeout=60,
-                 what="C to be sending")
+        try:
+            wait_for(lambda: len(self.smtp["c"].handler.messages) >= 3, timeout=60,
+                     what="C to be sending")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.diagnose(a, b, c)}") from None
         held_by_c = self.kill_and_read_leases(c)
         self.assertTrue(held_by_c, "C held no leased rows when it was killed")
 
