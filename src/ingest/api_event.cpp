@@ -10,7 +10,7 @@ using nlohmann::json;
 
 namespace {
 
-Parsed<Fact> payment(Fields& d, const std::string& status, TimePoint at) {
+Parsed<Fact> payment(Fields& d, store::PaymentStatus status, TimePoint at) {
   store::PaymentRow p;
   p.status = status;
   p.id = d.str("id", true).value_or("");
@@ -19,7 +19,7 @@ Parsed<Fact> payment(Fields& d, const std::string& status, TimePoint at) {
   p.invoice_id = d.str("invoice_id", false);
   p.amount_minor = d.integer("amount_minor", true, 0, 1'000'000'000'000).value_or(0);
   p.currency = d.currency("currency", true).value_or("");
-  if (status == "failed") {
+  if (status == store::PaymentStatus::kFailed) {
     p.decline_code = d.str("decline_code", false, 64);
     p.message = d.prose("message", false, 1000);
   }
@@ -96,9 +96,9 @@ Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at) {
   Fields d(*it, "data");
   Parsed<Fact> fact = FieldError{};
   if (e.type == "payment.failed") {
-    fact = payment(d, "failed", at);
+    fact = payment(d, store::PaymentStatus::kFailed, at);
   } else if (e.type == "payment.succeeded") {
-    fact = payment(d, "succeeded", at);
+    fact = payment(d, store::PaymentStatus::kSucceeded, at);
   } else if (e.type == "payment_method.updated") {
     fact = card(d, at);
   } else if (e.type == "customer.upserted") {

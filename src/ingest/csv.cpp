@@ -200,8 +200,9 @@ Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& he
       r.fail("currency", "\"" + r.get("currency").value_or("") +
                              "\" is not an ISO 4217 currency code (like EUR, JPY, KWD)");
     }
-    p.status = r.required("status");
-    if (p.status != "failed" && p.status != "succeeded" && p.status != "refunded") {
+    if (auto status = store::parse_payment_status(r.required("status"))) {
+      p.status = *status;
+    } else {
       r.fail("status", "must be failed, succeeded or refunded");
     }
     p.decline_code = r.get("decline_code");

@@ -311,7 +311,6 @@ std::optional<FieldError> check_fact(const Fact& fact, std::string_view prefix) 
           text("subscription_id", row.subscription_id);
           text("invoice_id", row.invoice_id);
           text("currency", row.currency);
-          text("status", row.status);
           text("decline_code", row.decline_code);
           text("message", row.message, true);
           time("occurred_at", row.occurred_at);

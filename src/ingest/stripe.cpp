@@ -11,6 +11,7 @@
 namespace dunning::ingest {
 
 using nlohmann::json;
+using store::PaymentStatus;
 
 Status verify_stripe_signature(std::string_view header, std::string_view body,
                                const std::vector<std::string>& secrets, TimePoint now,
@@ -153,14 +154,11 @@ std::optional<std::int64_t> amount_of(detail::Fields& f, const char* field, bool
   return *minor;
 }
 
-StripeSignal::Kind invoice_kind(const std::string& status) {
-  return status == "failed" ? StripeSignal::Kind::kInvoiceFailed : StripeSignal::Kind::kInvoicePaid;
-}
-
-Parsed<std::vector<Fact>> invoice_facts(const json& inv, const std::string& status, TimePoint at) {
+// An invoice.payment_failed (kInvoiceFailed) or invoice.paid (kInvoicePaid) object.
+Parsed<std::vector<Fact>> invoice_facts(const json& inv, StripeSignal::Kind kind, TimePoint at) {
   detail::Fields f(inv, "data.object");
   StripeSignal s;
-  s.kind = invoice_kind(status);
+  s.kind = kind;
   s.invoice_id = f.str("id", true);
   s.customer_id = id_of(inv, "customer").value_or("");
   if (s.customer_id.empty() && inv.contains("customer") && !inv["customer"].is_null()) {
@@ -191,7 +189,7 @@ Parsed<std::vector<Fact>> invoice_facts(const json& inv, const std::string& stat
   }
   if (inv.contains("attempt_count") && inv["attempt_count"].is_number_integer())
     s.attempt_count = inv["attempt_count"].get<std::int64_t>();
-  if (status == "failed") {
+  if (kind == StripeSignal::Kind::kInvoiceFailed) {
     s.amount_minor = amount_of(f, "amount_due", true, s.currency).value_or(0);
     // Expanded objects (a webhook never sends them, an API fetch may) carry the decline inline.
     if (auto pi = inv.find("payment_intent"); pi != inv.end() && pi->is_object())
@@ -399,9 +397,9 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   if (!known) return e;  // acknowledged and ignored; the event id is still recorded
   if (!obj) return FieldError{"data.object", "is required"};
   if (t == "invoice.payment_failed") {
-    facts = invoice_facts(*obj, "failed", at);
+    facts = invoice_facts(*obj, StripeSignal::Kind::kInvoiceFailed, at);
   } else if (t == "invoice.paid" || t == "invoice.payment_succeeded") {
-    facts = invoice_facts(*obj, "succeeded", at);
+    facts = invoice_facts(*obj, StripeSignal::Kind::kInvoicePaid, at);
   } else if (t == "payment_intent.payment_failed" || t == "charge.failed") {
     facts = attempt_failed_facts(*obj, t == "payment_intent.payment_failed", at);
   } else if (t == "invoice_payment.paid") {
@@ -501,22 +499,23 @@ std::optional<store::StripeAttempt> attempt_of_invoice_failure(store::FactsWrite
   if (s.charge_id || s.payment_intent_id) {
     auto related = w.stripe_attempts(std::nullopt, s.payment_intent_id, s.charge_id);
     for (const auto& a : related) {
-      if (a.status == "failed" && same(a.charge_id, s.charge_id)) return a;
+      if (a.status == PaymentStatus::kFailed && same(a.charge_id, s.charge_id)) return a;
     }
     for (const auto& a : related) {
-      if (a.status == "failed" && same(a.payment_intent_id, s.payment_intent_id) && !a.payment_id &&
-          (!a.charge_id || !s.charge_id) && (!a.invoice_id || same(a.invoice_id, s.invoice_id)) &&
-          near(a.occurred_at, s.occurred_at))
+      if (a.status == PaymentStatus::kFailed && same(a.payment_intent_id, s.payment_intent_id) &&
+          !a.payment_id && (!a.charge_id || !s.charge_id) &&
+          (!a.invoice_id || same(a.invoice_id, s.invoice_id)) && near(a.occurred_at, s.occurred_at))
         return a;
     }
   }
   // Without ids on either side (a payment intent without `invoice`): the same customer, currency
   // and amount within the hour, not yet an invoice's.
   for (const auto& a : w.stripe_attempts(s.invoice_id, std::nullopt, std::nullopt)) {
-    if (a.status == "failed" && !a.payment_id && near(a.occurred_at, s.occurred_at)) return a;
+    if (a.status == PaymentStatus::kFailed && !a.payment_id && near(a.occurred_at, s.occurred_at))
+      return a;
   }
   for (const auto& a :
-       w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, "failed",
+       w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, PaymentStatus::kFailed,
                               s.occurred_at - kSameAttempt, s.occurred_at + kSameAttempt)) {
     if (!a.payment_id && !a.invoice_id) return a;
   }
@@ -529,17 +528,18 @@ std::optional<store::StripeAttempt> invoice_failure_of_attempt(store::FactsWrite
                                                                const StripeSignal& s) {
   auto related = w.stripe_attempts(s.invoice_id, s.payment_intent_id, s.charge_id);
   for (const auto& a : related) {
-    if (a.status == "failed" && a.payment_id && same(a.charge_id, s.charge_id)) return a;
+    if (a.status == PaymentStatus::kFailed && a.payment_id && same(a.charge_id, s.charge_id))
+      return a;
   }
   for (const auto& a : related) {
-    if (a.status == "failed" && a.payment_id && !a.charge_id &&
+    if (a.status == PaymentStatus::kFailed && a.payment_id && !a.charge_id &&
         (same(a.payment_intent_id, s.payment_intent_id) || same(a.invoice_id, s.invoice_id)) &&
         near(a.occurred_at, s.occurred_at))
       return a;
   }
   if (!s.invoice_id) {
     for (const auto& a :
-         w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, "failed",
+         w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, PaymentStatus::kFailed,
                                 s.occurred_at - kSameAttempt, s.occurred_at + kSameAttempt)) {
       if (a.payment_id && !a.charge_id && (!a.decline_code || generic_decline(a.decline_code)))
         return a;
@@ -552,15 +552,15 @@ std::optional<std::string> invoice_of_charge(store::FactsWriter& w, const Stripe
   if (s.invoice_id) return s.invoice_id;
   auto related = w.stripe_attempts(std::nullopt, s.payment_intent_id, s.charge_id);
   for (const auto& a : related)
-    if (a.status == "succeeded" && a.invoice_id) return a.invoice_id;
+    if (a.status == PaymentStatus::kSucceeded && a.invoice_id) return a.invoice_id;
   for (const auto& a : related)
     if (a.invoice_id) return a.invoice_id;
   // Neither the charge nor its payment intent names an invoice (2025-03-31.basil without
   // invoice_payment.paid): the invoice this customer paid with this amount when it was charged.
   if (s.charged_at && s.amount_minor > 0) {
-    for (const auto& a :
-         w.stripe_attempts_like(s.customer_id, s.currency, s.amount_minor, "succeeded",
-                                *s.charged_at - kSameAttempt, *s.charged_at + kSameAttempt)) {
+    for (const auto& a : w.stripe_attempts_like(
+             s.customer_id, s.currency, s.amount_minor, PaymentStatus::kSucceeded,
+             *s.charged_at - kSameAttempt, *s.charged_at + kSameAttempt)) {
       if (a.invoice_id && !a.charge_id) return a.invoice_id;
     }
   }
@@ -575,7 +575,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
     case Kind::kInvoiceFailed: {
       auto match = attempt_of_invoice_failure(w, s);
       store::PaymentRow p;
-      p.status = "failed";
+      p.status = PaymentStatus::kFailed;
       p.customer_id = s.customer_id;
       p.invoice_id = s.invoice_id;
       p.subscription_id = s.subscription_id;
@@ -596,7 +596,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
       }
       store::StripeAttempt a;
       a.key = match ? match->key : p.id;
-      a.status = "failed";
+      a.status = PaymentStatus::kFailed;
       a.invoice_id = s.invoice_id;
       a.payment_intent_id = s.payment_intent_id;
       a.charge_id = charge;
@@ -618,7 +618,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
                   : (s.charge_id
                          ? *s.charge_id
                          : s.payment_intent_id.value_or("") + ":" + format_iso8601(s.occurred_at));
-      a.status = "failed";
+      a.status = PaymentStatus::kFailed;
       a.invoice_id = s.invoice_id;
       a.payment_intent_id = s.payment_intent_id;
       a.charge_id = s.charge_id;
@@ -638,7 +638,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
     }
     case Kind::kInvoicePaid: {
       store::PaymentRow p;
-      p.status = "succeeded";
+      p.status = PaymentStatus::kSucceeded;
       p.customer_id = s.customer_id;
       p.invoice_id = s.invoice_id;
       p.subscription_id = s.subscription_id;
@@ -651,7 +651,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
       const bool written = w.append_payment(p);
       store::StripeAttempt a;
       a.key = p.id;
-      a.status = "succeeded";
+      a.status = PaymentStatus::kSucceeded;
       a.invoice_id = s.invoice_id;
       a.payment_intent_id = s.payment_intent_id;
       a.charge_id = s.charge_id;
@@ -667,7 +667,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
       if (!s.payment_intent_id && !s.charge_id) return false;
       store::StripeAttempt a;
       a.key = s.charge_id ? *s.charge_id : *s.payment_intent_id;
-      a.status = "succeeded";
+      a.status = PaymentStatus::kSucceeded;
       a.invoice_id = s.invoice_id;
       a.payment_intent_id = s.payment_intent_id;
       a.charge_id = s.charge_id;
@@ -684,7 +684,7 @@ bool apply_stripe(store::FactsWriter& w, const StripeSignal& s) {
       auto invoice = invoice_of_charge(w, s);
       if (!invoice) return false;  // not an invoice's charge: not money a case is about
       store::PaymentRow p;
-      p.status = "refunded";
+      p.status = PaymentStatus::kRefunded;
       p.customer_id = s.customer_id;
       p.invoice_id = invoice;
       p.amount_minor = delta;

@@ -191,12 +191,13 @@ rules::SendFacts Scheduler::facts_of(const CaseRecord& c, std::string* zone_note
 }
 
 void Scheduler::on_payment(const Payment& p, TickStats& stats) {
-  if (p.status == "failed") {
-    on_failed(p, stats);
-  } else if (p.status == "succeeded") {
-    on_succeeded(p, stats);
-  } else if (p.status == "refunded") {
-    on_refund(p, stats);
+  switch (p.status) {
+    case store::PaymentStatus::kFailed:
+      return on_failed(p, stats);
+    case store::PaymentStatus::kSucceeded:
+      return on_succeeded(p, stats);
+    case store::PaymentStatus::kRefunded:
+      return on_refund(p, stats);
   }
 }
 

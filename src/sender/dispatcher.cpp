@@ -728,7 +728,7 @@ void Dispatcher::run_action(const OutboxRow& row, Decision& d, TimePoint now) {
     p.invoice_id = c->invoice_id;
     p.amount_minor = c->outstanding().minor();
     p.currency = c->amount.currency();
-    p.status = "succeeded";
+    p.status = store::PaymentStatus::kSucceeded;
     p.occurred_at = now;
     d.why = "retry succeeded: payment " + p.id;
     const std::int64_t case_id = c->id;

@@ -14,10 +14,13 @@
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/core/result.hpp"
 #include "dunning/store/cases.hpp"
 #include "dunning/store/database.hpp"
+#include "dunning/store/facts_writer.hpp"
 #include "dunning/store/ledger_book.hpp"
 #include "dunning/store/outbox.hpp"
+#include "dunning/store/payments_feed.hpp"
 #include "dunning/store/report_rows.hpp"
 
 namespace dunning::store {
@@ -37,6 +40,62 @@ template <typename E>
 E named(std::optional<E> parsed, const std::string& text, const char* what) {
   if (!parsed) throw StoreError(std::string("bad value in ") + what + ": \"" + text + "\"");
   return *parsed;
+}
+
+inline constexpr std::string_view kPaymentColumns =
+    "rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, status, "
+    "COALESCE(decline_code, ''), occurred_at";
+
+// A row of the polled `payments` table (kPaymentColumns), as the billing system wrote it:
+// written by someone else, so it never throws; an Error names the first column that cannot be
+// read. The row also answers `is_integer(col)` (the amount must be stored as one).
+template <typename Row>
+Result<Payment> decode_payment(const Row& s) {
+  Payment p;
+  p.rowid = s.int64(0);
+  p.id = s.text(1);
+  p.customer_id = s.text(2);
+  p.subscription_id = s.opt_text(3);
+  p.invoice_id = s.opt_text(4);
+  if (!s.is_integer(5)) {
+    return Error::permanent("amount_minor \"" + s.text(5) + "\" is not an integer");
+  }
+  const std::string currency = s.text(6);
+  if (!currency_code(currency) || currency_exponent(currency) < 0) {
+    return Error::permanent("currency \"" + currency +
+                            "\" is not an ISO 4217 code (three upper-case letters)");
+  }
+  p.amount = Money(s.int64(5), currency);
+  const std::string status = s.text(7);
+  const auto parsed = parse_payment_status(status);
+  if (!parsed) {
+    return Error::permanent("status \"" + status + "\" is not failed, succeeded or refunded");
+  }
+  p.status = *parsed;
+  p.decline_code = s.text(8);
+  auto t = parse_iso8601(s.text(9));
+  if (!t) return Error::permanent("occurred_at \"" + s.text(9) + "\" is not an ISO 8601 time");
+  p.occurred_at = *t;
+  return p;
+}
+
+// A row of dunningd's `stripe_attempts` (sql::kStripeAttemptSelect's columns).
+template <typename Row>
+StripeAttempt decode_stripe_attempt(const Row& s) {
+  StripeAttempt a;
+  a.key = s.text(0);
+  a.status = named(parse_payment_status(s.text(1)), s.text(1), "stripe_attempts.status");
+  a.invoice_id = s.opt_text(2);
+  a.payment_intent_id = s.opt_text(3);
+  a.charge_id = s.opt_text(4);
+  a.customer_id = s.text(5);
+  a.currency = s.text(6);
+  a.amount_minor = s.opt_int64(7);
+  a.decline_code = s.opt_text(8);
+  a.message = s.opt_text(9);
+  a.occurred_at = parse_time(s.text(10), "stripe_attempts.occurred_at");
+  a.payment_id = s.opt_text(11);
+  return a;
 }
 
 inline constexpr std::string_view kCaseColumns =

@@ -10,6 +10,7 @@
 #include "dunning/core/names.hpp"
 #include "dunning/store/leadership.hpp"
 #include "dunning/store/ledger_book.hpp"
+#include "dunning/store/payments_feed.hpp"
 #include "store/postgres/engine.hpp"
 #include "store/sqlite/engine.hpp"
 
@@ -55,6 +56,13 @@ constexpr Names<OutboxState, 5> kOutboxStateNames{{{
     {OutboxState::kSkipped, "skipped"},
 }}};
 
+// The schema's CHECK on payments.status lists the same names (migrations.hpp, both engines).
+constexpr Names<PaymentStatus, 3> kPaymentStatusNames{{{
+    {PaymentStatus::kFailed, "failed"},
+    {PaymentStatus::kSucceeded, "succeeded"},
+    {PaymentStatus::kRefunded, "refunded"},
+}}};
+
 // The schema's CHECK on ledger.kind lists the same names (migrations.hpp, both engines).
 constexpr Names<LedgerKind, 7> kLedgerKindNames{{{
     {LedgerKind::kRecovered, "recovered"},
@@ -85,6 +93,11 @@ std::optional<CaseState> parse_case_state(std::string_view text) {
 std::string_view to_string(OutboxState s) { return kOutboxStateNames.name(s); }
 std::optional<OutboxState> parse_outbox_state(std::string_view text) {
   return kOutboxStateNames.parse(text);
+}
+
+std::string_view to_string(PaymentStatus s) { return kPaymentStatusNames.name(s); }
+std::optional<PaymentStatus> parse_payment_status(std::string_view text) {
+  return kPaymentStatusNames.parse(text);
 }
 
 std::string_view to_string(LedgerKind k) { return kLedgerKindNames.name(k); }

@@ -283,8 +283,8 @@ TEST_CASE("charge.refunded after invoice.paid is a refunded row of the amount it
   refund("evt_3", 4500, 1500);  // the rest, later
   auto rows = db.payments();
   REQUIRE(rows.size() == 3);
-  CHECK(rows[0].status == "succeeded");
-  CHECK(rows[1].status == "refunded");
+  CHECK(rows[0].status == store::PaymentStatus::kSucceeded);
+  CHECK(rows[1].status == store::PaymentStatus::kRefunded);
   CHECK(rows[1].amount == Money(1500, "JPY"));
   CHECK(rows[1].invoice_id == std::optional<std::string>("in_f"));
   CHECK(rows[2].amount == Money(3000, "JPY"));

@@ -36,7 +36,7 @@ TEST_CASE("a payment.failed event becomes one failed payment row", "[ingest]") {
   const auto& e = std::get<Event>(p);
   REQUIRE(e.facts.size() == 1);
   const auto& row = std::get<store::PaymentRow>(e.facts[0]);
-  CHECK(row.status == "failed");
+  CHECK(row.status == store::PaymentStatus::kFailed);
   CHECK(row.currency == "EUR");
   CHECK(row.amount_minor == 1999);
   CHECK(row.decline_code == std::optional<std::string>("insufficient_funds"));

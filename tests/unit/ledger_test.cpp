@@ -213,14 +213,14 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
   auto opened = store::open_engine(tmp.path, store::OpenMode::kCreate);
   REQUIRE(opened);
   auto& st = *opened.value();
-  auto pay = [&](const char* id, const char* invoice, const char* when, const char* status) {
+  auto pay = [&](const char* id, const char* invoice, const char* when) {  // a succeeded payment
     store::Payment p;
     p.id = id;
     p.customer_id = "cus_1";
     p.subscription_id = "sub_1";
     p.invoice_id = invoice;
     p.amount = Money(1000, "EUR");
-    p.status = status;
+    p.status = store::PaymentStatus::kSucceeded;
     p.occurred_at = at(when);
     store::PaymentRow row;
     row.id = p.id;
@@ -234,8 +234,8 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
     st.facts().append_payment(row);
     return p;
   };
-  pay("py_h1", "in_h1", "2026-08-01T00:00:00Z", "succeeded");
-  pay("py_h2", "in_h2", "2026-09-01T00:00:00Z", "succeeded");
+  pay("py_h1", "in_h1", "2026-08-01T00:00:00Z");
+  pay("py_h2", "in_h2", "2026-09-01T00:00:00Z");
   auto recover = [&](const char* invoice, const char* failed_at, const char* paid_id,
                      const char* paid_at) {
     auto c = a_case();
@@ -243,7 +243,7 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
     c.amount = Money(1000, "EUR");
     c.opened_at = at(failed_at);
     c.id = st.cases().insert(c);
-    auto p = pay(paid_id, invoice, paid_at, "succeeded");
+    auto p = pay(paid_id, invoice, paid_at);
     st.ledger().append(ledger::recovered_entry(c, p, std::nullopt, std::nullopt, p.occurred_at));
   };
   recover("in_10", "2026-10-01T00:00:00Z", "py_10", "2026-10-03T00:00:00Z");
@@ -288,7 +288,7 @@ TEST_CASE("the report's typed figures keep every currency's money apart", "[ledg
     p.id = id;
     p.customer_id = "cus_1";
     p.amount = std::move(amount);
-    p.status = "succeeded";
+    p.status = store::PaymentStatus::kSucceeded;
     p.occurred_at = at(when);
     return p;
   };

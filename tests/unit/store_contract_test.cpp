@@ -56,7 +56,7 @@ store::OutboxRow a_step(std::int64_t case_id, int step, const std::string& chann
   return r;
 }
 
-store::PaymentRow a_payment(const std::string& id, const std::string& status,
+store::PaymentRow a_payment(const std::string& id, store::PaymentStatus status,
                             const char* when = "2026-11-02T10:00:00Z") {
   store::PaymentRow p;
   p.id = id;
@@ -136,10 +136,12 @@ TEST_CASE("the payments feed hands out rows oldest first and a cursor that moves
           "[store][contract][feed]") {
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
-    CHECK(e.facts().append_payment(a_payment("p1", "failed")));
-    CHECK(e.facts().append_payment(a_payment("p2", "succeeded", "2026-11-03T10:00:00Z")));
-    CHECK(e.facts().append_payment(a_payment("p3", "failed")));
-    CHECK_FALSE(e.facts().append_payment(a_payment("p1", "succeeded")));  // appended facts
+    CHECK(e.facts().append_payment(a_payment("p1", store::PaymentStatus::kFailed)));
+    CHECK(e.facts().append_payment(
+        a_payment("p2", store::PaymentStatus::kSucceeded, "2026-11-03T10:00:00Z")));
+    CHECK(e.facts().append_payment(a_payment("p3", store::PaymentStatus::kFailed)));
+    CHECK_FALSE(e.facts().append_payment(
+        a_payment("p1", store::PaymentStatus::kSucceeded)));  // appended facts
     tx.commit();
 
     auto first = e.feed().payments_after(0, 2);
@@ -151,7 +153,7 @@ TEST_CASE("the payments feed hands out rows oldest first and a cursor that moves
     CHECK(p.invoice_id == "in_p1");
     CHECK(p.subscription_id == "sub_cus_1");
     CHECK(p.amount == Money(1250, "EUR"));
-    CHECK(p.status == "failed");
+    CHECK(p.status == store::PaymentStatus::kFailed);
     CHECK(p.decline_code == "insufficient_funds");
     CHECK(p.occurred_at == at("2026-11-02T10:00:00Z"));
     CHECK(first.rows[1].id == "p2");
@@ -252,7 +254,7 @@ TEST_CASE("facts are idempotent: a replay changes nothing, a real change is writ
     CHECK(e.feed().subscription_plan("sub_1") == "pro");
     CHECK_FALSE(e.feed().subscription_plan("sub_none"));
 
-    auto refused = a_payment("p9", "failed");
+    auto refused = a_payment("p9", store::PaymentStatus::kFailed);
     refused.currency = "EURO";  // the schema's CHECK
     CHECK_THROWS_AS(e.facts().append_payment(refused), store::StoreError);
   });
@@ -359,7 +361,7 @@ TEST_CASE("paid_since finds the invoice's payment after a failure in whatever or
     REQUIRE(paid);
     CHECK(paid->id == "py_paid");  // the first success at or after the failure
     CHECK(paid->invoice_id == "in_1");
-    CHECK(paid->status == "succeeded");
+    CHECK(paid->status == store::PaymentStatus::kSucceeded);
     CHECK(paid->amount == Money(1250, "EUR"));
     CHECK(paid->occurred_at == at("2026-11-04T09:00:00Z"));
     CHECK(paid->rowid == fed.rows[1].rowid);
@@ -1222,7 +1224,7 @@ TEST_CASE("Stripe's attempts merge by key, are found by any id, and late decline
     store::Tx tx(e.db());
     store::StripeAttempt a;
     a.key = "ch_1";
-    a.status = "failed";
+    a.status = store::PaymentStatus::kFailed;
     a.invoice_id = "in_1";
     a.customer_id = "cus_1";
     a.currency = "EUR";
@@ -1232,7 +1234,7 @@ TEST_CASE("Stripe's attempts merge by key, are found by any id, and late decline
     e.facts().save_stripe_attempt(a);
     store::StripeAttempt more;
     more.key = "ch_1";
-    more.status = "failed";
+    more.status = store::PaymentStatus::kFailed;
     more.payment_intent_id = "pi_1";
     more.charge_id = "ch_1";
     more.invoice_id = "in_other";  // a known field keeps its value
@@ -1262,23 +1264,24 @@ TEST_CASE("Stripe's attempts merge by key, are found by any id, and late decline
     CHECK(e.facts().stripe_attempts(std::nullopt, "pi_1", std::nullopt).size() == 1);
     CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, "ch_1").size() == 1);
     CHECK(e.facts().stripe_attempts(std::nullopt, std::nullopt, std::nullopt).empty());
-    auto like = e.facts().stripe_attempts_like(
-        "cus_1", "EUR", 1250, "failed", at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"));
+    auto like =
+        e.facts().stripe_attempts_like("cus_1", "EUR", 1250, store::PaymentStatus::kFailed,
+                                       at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"));
     REQUIRE(like.size() == 1);
     CHECK(like[0].key == "ch_1");
     CHECK(e.facts()
-              .stripe_attempts_like("cus_1", "EUR", 1250, "succeeded", at("2026-11-01T00:00:00Z"),
-                                    at("2026-11-30T00:00:00Z"))
+              .stripe_attempts_like("cus_1", "EUR", 1250, store::PaymentStatus::kSucceeded,
+                                    at("2026-11-01T00:00:00Z"), at("2026-11-30T00:00:00Z"))
               .empty());
 
     // A failed payment not read yet takes the code itself; once read, its open case does.
-    auto p = a_payment("py_1", "failed");
+    auto p = a_payment("py_1", store::PaymentStatus::kFailed);
     p.decline_code.reset();
     CHECK(e.facts().append_payment(p));
     CHECK(e.facts().fill_decline("py_1", "stolen_card", std::nullopt, at("2026-11-02T10:05:00Z"),
                                  "learned late") == store::DeclineFill::kPaymentRow);
     CHECK(e.feed().payments_after(0, 10).rows.at(0).payment.value().decline_code == "stolen_card");
-    auto q = a_payment("py_2", "failed");
+    auto q = a_payment("py_2", store::PaymentStatus::kFailed);
     q.decline_code = "generic_decline";
     CHECK(e.facts().append_payment(q));
     e.feed().set_cursor("payments", e.feed().payments_after(0, 10).rows.back().rowid);

@@ -42,7 +42,7 @@ TEST_CASE("writing the same facts twice changes nothing the second time", "[stor
   p.customer_id = "c1";
   p.amount_minor = 100;
   p.currency = "EUR";
-  p.status = "failed";
+  p.status = store::PaymentStatus::kFailed;
   p.occurred_at = at("2026-11-22T10:00:00Z");
   store::Tx tx(db.store->db());
   CHECK(db.store->facts().upsert_customer(c));
@@ -77,7 +77,7 @@ TEST_CASE("an event refused by the database leaves nothing behind, its batch sti
   p.customer_id = "c1";
   p.amount_minor = 100;
   p.currency = "EUR";
-  p.status = "failed";
+  p.status = store::PaymentStatus::kFailed;
   p.occurred_at = at("2026-11-22T10:00:00Z");
   good.facts.push_back(p);
   ingest::Event bad = good;

@@ -39,7 +39,7 @@ store::PaymentRow a_payment(const std::string& id) {
   p.invoice_id = "in_" + id;
   p.amount_minor = 1250;
   p.currency = "EUR";
-  p.status = "failed";
+  p.status = store::PaymentStatus::kFailed;
   p.occurred_at = at("2026-11-02T10:00:00Z");
   return p;
 }

@@ -1,8 +1,8 @@
-// The store's vocabularies (case state, outbox state, ledger kind, attribution, and the steps'
-// trigger / channel / action it shares with the config) have one name table each. Checked against
-// the schema, which lists the same names in its CHECK constraints and was written apart from the
-// tables: a name added to one and not the other fails here. Text that names nothing is an error,
-// never a default — also when it is already in the database.
+// The store's vocabularies (case state, outbox state, ledger kind, attribution, payment status,
+// and the steps' trigger / channel / action it shares with the config) have one name table each.
+// Checked against the schema, which lists the same names in its CHECK constraints and was written
+// apart from the tables: a name added to one and not the other fails here. Text that names nothing
+// is an error, never a default — also when it is already in the database.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -84,6 +84,9 @@ TEST_CASE("each store vocabulary is the schema's list of names, both ways", "[st
                     LedgerKind::kCancelled, LedgerKind::kPartial, LedgerKind::kLate,
                     LedgerKind::kCorrection},
                    store::parse_ledger_kind) == schema_names(*engine, "ledger", "kind"));
+  using store::PaymentStatus;
+  CHECK(round_trip({PaymentStatus::kFailed, PaymentStatus::kSucceeded, PaymentStatus::kRefunded},
+                   store::parse_payment_status) == schema_names(*engine, "payments", "status"));
 
   CHECK(store::parse_attribution("step") == store::Attribution::kStep);
   CHECK(store::parse_attribution("click") == store::Attribution::kClick);
@@ -121,6 +124,31 @@ TEST_CASE("an outbox row whose channel names nothing is reported, not sent as an
   refused([&] { (void)engine->outbox().for_case(1); }, "outbox.channel", "fax");
 }
 
+TEST_CASE("a polled payment whose status names nothing is a reported bad row, and the feed goes on",
+          "[store][vocabulary]") {
+  testing::TempDir dir;
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
+  auto& db = engine->sqlite();
+  // A billing system's own payments table need not carry dunningd's CHECK.
+  db.raw().exec("PRAGMA ignore_check_constraints = ON");
+  db.raw().exec(
+      "INSERT INTO payments(id, customer_id, invoice_id, amount_minor, currency, status, "
+      "occurred_at) VALUES "
+      "('p1', 'cus_1', 'in_1', 1250, 'EUR', 'pending', '2026-11-02T10:00:00Z'), "
+      "('p2', 'cus_1', 'in_2', 1250, 'EUR', 'Failed', '2026-11-02T10:01:00Z'), "
+      "('p3', 'cus_1', 'in_3', 1250, 'EUR', 'refunded', '2026-11-02T10:02:00Z')");
+  db.raw().exec("PRAGMA ignore_check_constraints = OFF");
+  const auto batch = engine->feed().payments_after(0, 10);
+  REQUIRE(batch.rows.size() == 3);
+  REQUIRE_FALSE(batch.rows[0].payment.ok());
+  CHECK_THAT(batch.rows[0].payment.error().message, Catch::Contains("status \"pending\""));
+  REQUIRE_FALSE(batch.rows[1].payment.ok());  // not read as a failure: names are exact
+  CHECK_THAT(batch.rows[1].payment.error().message, Catch::Contains("status \"Failed\""));
+  REQUIRE(batch.rows[2].payment.ok());
+  CHECK(batch.rows[2].payment.value().status == store::PaymentStatus::kRefunded);
+  CHECK(batch.last_rowid == batch.rows[2].rowid);
+}
+
 TEST_CASE("JSON carries a vocabulary's name, never the enumerator's number",
           "[store][vocabulary]") {
   const nlohmann::json j{{"trigger", Trigger::kCardExpiring},
@@ -130,8 +158,10 @@ TEST_CASE("JSON carries a vocabulary's name, never the enumerator's number",
                          {"state", store::CaseState::kPaused},
                          {"outbox", store::OutboxState::kSkipped},
                          {"kind", store::LedgerKind::kRecoveredWithoutContact},
-                         {"by", store::Attribution::kClick}};
-  CHECK(j.dump() ==
-        R"({"action":"mark_lost","by":"click","channel":"sms","kind":"recovered_without_contact",)"
-        R"("none":"","outbox":"skipped","state":"paused","trigger":"card_expiring"})");
+                         {"by", store::Attribution::kClick},
+                         {"paid", store::PaymentStatus::kSucceeded}};
+  CHECK(
+      j.dump() ==
+      R"({"action":"mark_lost","by":"click","channel":"sms","kind":"recovered_without_contact",)"
+      R"("none":"","outbox":"skipped","paid":"succeeded","state":"paused","trigger":"card_expiring"})");
 }

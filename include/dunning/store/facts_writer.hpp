@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dunning/core/clock.hpp"
+#include "dunning/store/payments_feed.hpp"
 
 namespace dunning::store {
 
@@ -55,7 +56,7 @@ struct PaymentRow {
   std::optional<std::string> subscription_id, invoice_id;
   std::int64_t amount_minor = 0;
   std::string currency;
-  std::string status;  // failed | succeeded | refunded
+  PaymentStatus status = PaymentStatus::kFailed;
   std::optional<std::string> decline_code, message;
   TimePoint occurred_at;
 };
@@ -64,8 +65,8 @@ struct PaymentRow {
 // several events (invoice.payment_failed without the decline code, payment_intent.payment_failed
 // and charge.failed with it), in any order; this row puts together what they said.
 struct StripeAttempt {
-  std::string key;     // the charge id, else the payment intent id, else "<invoice>:<status>:<n>"
-  std::string status;  // failed | succeeded
+  std::string key;  // the charge id, else the payment intent id, else "<invoice>:<status>:<n>"
+  PaymentStatus status = PaymentStatus::kFailed;  // kFailed | kSucceeded
   std::optional<std::string> invoice_id, payment_intent_id, charge_id;
   std::string customer_id;
   std::string currency;                      // ISO 4217, upper case
@@ -114,7 +115,7 @@ class FactsWriter {
   virtual std::vector<StripeAttempt> stripe_attempts_like(const std::string& customer_id,
                                                           const std::string& currency,
                                                           std::int64_t amount_minor,
-                                                          const std::string& status, TimePoint from,
+                                                          PaymentStatus status, TimePoint from,
                                                           TimePoint to) = 0;
   // Inserts or merges by key: a field already known keeps its value, except a generic decline
   // code ("card_declined", "generic_decline") which a specific one replaces.

@@ -17,9 +17,17 @@
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/core/names.hpp"
 #include "dunning/core/result.hpp"
 
 namespace dunning::store {
+
+// A payment's status as the `payments` table's CHECK spells it; a row with any other status is
+// reported as undecodable (parse_payment_status is nullopt), never read as one of these.
+enum class PaymentStatus { kFailed, kSucceeded, kRefunded };
+std::string_view to_string(PaymentStatus s);  // failed | succeeded | refunded
+std::optional<PaymentStatus> parse_payment_status(std::string_view text);
+DUNNING_JSON_AS_NAME(PaymentStatus)
 
 // A decoded row of the polled `payments` table.
 struct Payment {
@@ -29,7 +37,7 @@ struct Payment {
   std::optional<std::string> subscription_id;
   std::optional<std::string> invoice_id;
   Money amount;
-  std::string status;  // failed | succeeded | refunded
+  PaymentStatus status = PaymentStatus::kFailed;
   std::string decline_code;
   TimePoint occurred_at;
 };

@@ -52,9 +52,8 @@ class PgFactsWriter final : public FactsWriter {
                                              const std::optional<std::string>& charge_id) override;
   std::vector<StripeAttempt> stripe_attempts_like(const std::string& customer_id,
                                                   const std::string& currency,
-                                                  std::int64_t amount_minor,
-                                                  const std::string& status, TimePoint from,
-                                                  TimePoint to) override;
+                                                  std::int64_t amount_minor, PaymentStatus status,
+                                                  TimePoint from, TimePoint to) override;
   void save_stripe_attempt(const StripeAttempt& a) override;
   DeclineFill fill_decline(const std::string& payment_id, const std::string& code,
                            const std::optional<std::string>& message, TimePoint at,

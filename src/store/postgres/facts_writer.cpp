@@ -141,7 +141,7 @@ bool PgFactsWriter::append_payment(const PaymentRow& p) {
                                                 .add(p.invoice_id)
                                                 .add(p.amount_minor)
                                                 .add(p.currency)
-                                                .add(p.status)
+                                                .add(to_string(p.status))
                                                 .add(p.decline_code)
                                                 .add(p.message)
                                                 .add(iso(p.occurred_at)));
@@ -151,26 +151,9 @@ bool PgFactsWriter::append_payment(const PaymentRow& p) {
 
 namespace {
 
-StripeAttempt read_attempt(const Rows& s, int i) {
-  StripeAttempt a;
-  a.key = s.text(i, 0);
-  a.status = s.text(i, 1);
-  a.invoice_id = s.opt_text(i, 2);
-  a.payment_intent_id = s.opt_text(i, 3);
-  a.charge_id = s.opt_text(i, 4);
-  a.customer_id = s.text(i, 5);
-  a.currency = s.text(i, 6);
-  a.amount_minor = s.opt_int64(i, 7);
-  a.decline_code = s.opt_text(i, 8);
-  a.message = s.opt_text(i, 9);
-  a.occurred_at = parse_time(s.text(i, 10), "stripe_attempts.occurred_at");
-  a.payment_id = s.opt_text(i, 11);
-  return a;
-}
-
 std::vector<StripeAttempt> read_attempts(const Rows& s) {
   std::vector<StripeAttempt> out;
-  for (int i = 0; i < s.size(); ++i) out.push_back(read_attempt(s, i));
+  for (int i = 0; i < s.size(); ++i) out.push_back(decode_stripe_attempt(RowAt{s, i}));
   return out;
 }
 
@@ -189,8 +172,8 @@ std::vector<StripeAttempt> PgFactsWriter::stripe_attempts(
 std::vector<StripeAttempt> PgFactsWriter::stripe_attempts_like(const std::string& customer_id,
                                                                const std::string& currency,
                                                                std::int64_t amount_minor,
-                                                               const std::string& status,
-                                                               TimePoint from, TimePoint to) {
+                                                               PaymentStatus status, TimePoint from,
+                                                               TimePoint to) {
   return guard("stripe_attempts_like", [&] {
     return read_attempts(
         db_.query(std::string(sql::kStripeAttemptSelect) + std::string(sql::kStripeAttemptsLike),
@@ -198,7 +181,7 @@ std::vector<StripeAttempt> PgFactsWriter::stripe_attempts_like(const std::string
                       .add(customer_id)
                       .add(currency)
                       .add(amount_minor)
-                      .add(status)
+                      .add(to_string(status))
                       .add(iso(from))
                       .add(iso(to))));
   });
@@ -208,7 +191,7 @@ void PgFactsWriter::save_stripe_attempt(const StripeAttempt& a) {
   guard("save_stripe_attempt", [&] {
     db_.query(sql::kSaveStripeAttempt, Params()
                                            .add(a.key)
-                                           .add(a.status)
+                                           .add(to_string(a.status))
                                            .add(a.invoice_id)
                                            .add(a.payment_intent_id)
                                            .add(a.charge_id)

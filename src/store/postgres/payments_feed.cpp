@@ -4,36 +4,6 @@
 
 namespace dunning::store::postgres {
 
-namespace {
-
-// A payments row as the billing system wrote it, column by column: never throws, an Error names
-// the first column that cannot be read.
-Result<Payment> decode_payment(const Rows& s, int i) {
-  Payment p;
-  p.rowid = s.int64(i, 0);
-  p.id = s.text(i, 1);
-  p.customer_id = s.text(i, 2);
-  p.subscription_id = s.opt_text(i, 3);
-  p.invoice_id = s.opt_text(i, 4);
-  if (!s.is_integer(i, 5)) {
-    return Error::permanent("amount_minor \"" + s.text(i, 5) + "\" is not an integer");
-  }
-  const std::string currency = s.text(i, 6);
-  if (!currency_code(currency) || currency_exponent(currency) < 0) {
-    return Error::permanent("currency \"" + currency +
-                            "\" is not an ISO 4217 code (three upper-case letters)");
-  }
-  p.amount = Money(s.int64(i, 5), currency);
-  p.status = s.text(i, 7);
-  p.decline_code = s.text(i, 8);
-  auto t = parse_iso8601(s.text(i, 9));
-  if (!t) return Error::permanent("occurred_at \"" + s.text(i, 9) + "\" is not an ISO 8601 time");
-  p.occurred_at = *t;
-  return p;
-}
-
-}  // namespace
-
 std::int64_t PgPaymentsFeed::cursor(const std::string& name) {
   return guard("cursor", [&] {
     auto r = db_.query(sql::kCursor, Params().add(name));
@@ -52,14 +22,13 @@ PaymentBatch PgPaymentsFeed::payments_after(std::int64_t after_rowid, int limit)
     // Only positions every writer is done with (see PgDatabase::horizon).
     const std::int64_t upto = db_.horizon("payments_rowid_seq");
     if (upto <= after_rowid) return out;
-    auto s = db_.query(
-        "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
-        "status, COALESCE(decline_code, ''), occurred_at FROM payments "
-        "WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid LIMIT ?3",
-        Params().add(after_rowid).add(upto).add(limit));
+    auto s = db_.query("SELECT " + std::string(kPaymentColumns) +
+                           " FROM payments "
+                           "WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid LIMIT ?3",
+                       Params().add(after_rowid).add(upto).add(limit));
     for (int i = 0; i < s.size(); ++i) {
       out.last_rowid = s.int64(i, 0);
-      out.rows.push_back({s.int64(i, 0), s.text(i, 1), decode_payment(s, i)});
+      out.rows.push_back({s.int64(i, 0), s.text(i, 1), decode_payment(RowAt{s, i})});
     }
     return out;
   });
@@ -150,14 +119,13 @@ std::optional<std::string> PgPaymentsFeed::subscription_plan(const std::string& 
 std::optional<Payment> PgPaymentsFeed::paid_since(const std::string& invoice_id, TimePoint at) {
   return guard("paid_since", [&]() -> std::optional<Payment> {
     // COLLATE "C": the billing system's own payments table may compare text by its locale.
-    auto s = db_.query(
-        "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
-        "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE invoice_id = ? AND "
-        "status = 'succeeded' AND occurred_at COLLATE \"C\" >= ? "
-        "ORDER BY occurred_at COLLATE \"C\" LIMIT 1",
-        Params().add(invoice_id).add(iso(at)));
+    auto s = db_.query("SELECT " + std::string(kPaymentColumns) +
+                           " FROM payments WHERE invoice_id = ? AND "
+                           "status = 'succeeded' AND occurred_at COLLATE \"C\" >= ? "
+                           "ORDER BY occurred_at COLLATE \"C\" LIMIT 1",
+                       Params().add(invoice_id).add(iso(at)));
     if (s.empty()) return std::nullopt;
-    auto p = decode_payment(s, 0);
+    auto p = decode_payment(RowAt{s, 0});
     if (!p) return std::nullopt;  // an unreadable row is reported when the feed reaches it
     return std::move(p).value();
   });

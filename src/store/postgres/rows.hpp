@@ -45,6 +45,7 @@ struct RowAt {
   std::string text(int col) const { return rows.text(row, col); }
   std::optional<std::string> opt_text(int col) const { return rows.opt_text(row, col); }
   std::int64_t int64(int col) const { return rows.int64(row, col); }
+  bool is_integer(int col) const { return rows.is_integer(row, col); }
   std::optional<std::int64_t> opt_int64(int col) const { return rows.opt_int64(row, col); }
 };
 inline CaseRecord read_case(const Rows& r, int row) { return decode_case(RowAt{r, row}); }

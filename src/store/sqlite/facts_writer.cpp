@@ -119,32 +119,14 @@ bool SqliteFactsWriter::append_payment(const PaymentRow& p) {
   return guard("append_payment", [&] {
     auto s = db_.prepare(sql::kAppendPayment);
     s.bind(1, p.id).bind(2, p.customer_id).bind(3, p.subscription_id).bind(4, p.invoice_id);
-    s.bind(5, p.amount_minor).bind(6, p.currency).bind(7, p.status).bind(8, p.decline_code);
+    s.bind(5, p.amount_minor)
+        .bind(6, p.currency)
+        .bind(7, to_string(p.status))
+        .bind(8, p.decline_code);
     s.bind(9, p.message).bind(10, iso(p.occurred_at)).run();
     return db_.raw().changes() == 1;
   });
 }
-
-namespace {
-
-StripeAttempt read_attempt(const StatementCache::Lease& s) {
-  StripeAttempt a;
-  a.key = s.text(0);
-  a.status = s.text(1);
-  a.invoice_id = s.opt_text(2);
-  a.payment_intent_id = s.opt_text(3);
-  a.charge_id = s.opt_text(4);
-  a.customer_id = s.text(5);
-  a.currency = s.text(6);
-  a.amount_minor = s.opt_int64(7);
-  a.decline_code = s.opt_text(8);
-  a.message = s.opt_text(9);
-  a.occurred_at = parse_time(s.text(10), "stripe_attempts.occurred_at");
-  a.payment_id = s.opt_text(11);
-  return a;
-}
-
-}  // namespace
 
 std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts(
     const std::optional<std::string>& invoice_id, const std::optional<std::string>& intent_id,
@@ -154,7 +136,7 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts(
                          std::string(sql::kStripeAttemptsNaming));
     s.bind(1, invoice_id).bind(2, intent_id).bind(3, charge_id);
     std::vector<StripeAttempt> out;
-    while (s.step()) out.push_back(read_attempt(s));
+    while (s.step()) out.push_back(decode_stripe_attempt(s));
     return out;
   });
 }
@@ -162,15 +144,15 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts(
 std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts_like(const std::string& customer_id,
                                                                    const std::string& currency,
                                                                    std::int64_t amount_minor,
-                                                                   const std::string& status,
+                                                                   PaymentStatus status,
                                                                    TimePoint from, TimePoint to) {
   return guard("stripe_attempts_like", [&] {
     auto s =
         db_.prepare(std::string(sql::kStripeAttemptSelect) + std::string(sql::kStripeAttemptsLike));
-    s.bind(1, customer_id).bind(2, currency).bind(3, amount_minor).bind(4, status);
+    s.bind(1, customer_id).bind(2, currency).bind(3, amount_minor).bind(4, to_string(status));
     s.bind(5, iso(from)).bind(6, iso(to));
     std::vector<StripeAttempt> out;
-    while (s.step()) out.push_back(read_attempt(s));
+    while (s.step()) out.push_back(decode_stripe_attempt(s));
     return out;
   });
 }
@@ -178,7 +160,10 @@ std::vector<StripeAttempt> SqliteFactsWriter::stripe_attempts_like(const std::st
 void SqliteFactsWriter::save_stripe_attempt(const StripeAttempt& a) {
   guard("save_stripe_attempt", [&] {
     auto s = db_.prepare(sql::kSaveStripeAttempt);
-    s.bind(1, a.key).bind(2, a.status).bind(3, a.invoice_id).bind(4, a.payment_intent_id);
+    s.bind(1, a.key)
+        .bind(2, to_string(a.status))
+        .bind(3, a.invoice_id)
+        .bind(4, a.payment_intent_id);
     s.bind(5, a.charge_id).bind(6, a.customer_id).bind(7, a.currency).bind(8, a.amount_minor);
     s.bind(9, a.decline_code).bind(10, a.message).bind(11, iso(a.occurred_at));
     s.bind(12, a.payment_id).run();

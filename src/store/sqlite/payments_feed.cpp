@@ -4,36 +4,6 @@
 
 namespace dunning::store::sqlite {
 
-namespace {
-
-// A payments row as the billing system wrote it, column by column: never throws, an Error names
-// the first column that cannot be read.
-Result<Payment> decode_payment(const StatementCache::Lease& s) {
-  Payment p;
-  p.rowid = s.int64(0);
-  p.id = s.text(1);
-  p.customer_id = s.text(2);
-  p.subscription_id = s.opt_text(3);
-  p.invoice_id = s.opt_text(4);
-  if (s.type(5) != SQLITE_INTEGER) {
-    return Error::permanent("amount_minor \"" + s.text(5) + "\" is not an integer");
-  }
-  const std::string currency = s.text(6);
-  if (!currency_code(currency) || currency_exponent(currency) < 0) {
-    return Error::permanent("currency \"" + currency +
-                            "\" is not an ISO 4217 code (three upper-case letters)");
-  }
-  p.amount = Money(s.int64(5), currency);
-  p.status = s.text(7);
-  p.decline_code = s.text(8);
-  auto t = parse_iso8601(s.text(9));
-  if (!t) return Error::permanent("occurred_at \"" + s.text(9) + "\" is not an ISO 8601 time");
-  p.occurred_at = *t;
-  return p;
-}
-
-}  // namespace
-
 std::int64_t SqlitePaymentsFeed::cursor(const std::string& name) {
   return guard("cursor", [&] {
     auto s = db_.prepare(sql::kCursor);
@@ -51,10 +21,9 @@ void SqlitePaymentsFeed::set_cursor(const std::string& name, std::int64_t value)
 
 PaymentBatch SqlitePaymentsFeed::payments_after(std::int64_t after_rowid, int limit) {
   return guard("payments_after", [&] {
-    auto s = db_.prepare(
-        "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
-        "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE rowid > ? "
-        "ORDER BY rowid LIMIT ?");
+    auto s = db_.prepare("SELECT " + std::string(kPaymentColumns) +
+                         " FROM payments WHERE rowid > ? "
+                         "ORDER BY rowid LIMIT ?");
     s.bind(1, after_rowid).bind(2, limit);
     PaymentBatch out;
     out.last_rowid = after_rowid;
@@ -139,10 +108,9 @@ std::optional<Card> SqlitePaymentsFeed::default_card(const std::string& customer
 
 std::optional<Payment> SqlitePaymentsFeed::paid_since(const std::string& invoice_id, TimePoint at) {
   return guard("paid_since", [&]() -> std::optional<Payment> {
-    auto s = db_.prepare(
-        "SELECT rowid, id, customer_id, subscription_id, invoice_id, amount_minor, currency, "
-        "status, COALESCE(decline_code, ''), occurred_at FROM payments WHERE invoice_id = ? AND "
-        "status = 'succeeded' AND occurred_at >= ? ORDER BY occurred_at LIMIT 1");
+    auto s = db_.prepare("SELECT " + std::string(kPaymentColumns) +
+                         " FROM payments WHERE invoice_id = ? AND "
+                         "status = 'succeeded' AND occurred_at >= ? ORDER BY occurred_at LIMIT 1");
     s.bind(1, invoice_id).bind(2, iso(at));
     if (!s.step()) return std::nullopt;
     auto p = decode_payment(s);

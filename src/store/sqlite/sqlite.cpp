@@ -98,7 +98,9 @@ void Stmt::reset() {
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
 
-int Stmt::type(int col) const { return sqlite3_column_type(stmt_.get(), col); }
+bool Stmt::is_integer(int col) const {
+  return sqlite3_column_type(stmt_.get(), col) == SQLITE_INTEGER;
+}
 
 std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
 

@@ -55,8 +55,8 @@ class Stmt {
   void reset();
 
   bool is_null(int col) const;
-  // SQLITE_INTEGER, SQLITE_TEXT, SQLITE_NULL, ... (the storage class of the value).
-  int type(int col) const;
+  // The value is stored as an integer (its storage class is SQLITE_INTEGER).
+  bool is_integer(int col) const;
   std::int64_t int64(int col) const;
   std::string text(int col) const;  // "" for NULL
   std::optional<std::string> opt_text(int col) const;
@@ -138,7 +138,7 @@ class StatementCache {
     bool step() { return stmt_->step(); }
     void run() { stmt_->run(); }
     bool is_null(int col) const { return stmt_->is_null(col); }
-    int type(int col) const { return stmt_->type(col); }
+    bool is_integer(int col) const { return stmt_->is_integer(col); }
     std::int64_t int64(int col) const { return stmt_->int64(col); }
     std::string text(int col) const { return stmt_->text(col); }
     std::optional<std::string> opt_text(int col) const { return stmt_->opt_text(col); }
