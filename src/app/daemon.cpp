@@ -31,7 +31,7 @@ void resume_paused_channels(store::Database& db, store::ContactBook& contacts) {
   try {
     store::Tx tx(db);
     for (const auto& p : contacts.channel_pauses()) {
-      spdlog::warn("{} channel was paused since {} ({}): trying again", p.channel,
+      spdlog::warn("{} channel was paused since {} ({}): trying again", to_string(p.channel),
                    format_iso8601(p.since), p.reason);
       contacts.resume_channel(p.channel);
     }

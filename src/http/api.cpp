@@ -651,7 +651,8 @@ void Api::Impl::metrics_page(Respond respond) {
     metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
     metrics.zero("dunningd_channel_paused");
     for (const auto& p : st.contacts().channel_pauses())
-      metrics.set("dunningd_channel_paused", "channel=" + label_value(p.channel), 1);
+      metrics.set("dunningd_channel_paused",
+                  "channel=" + label_value(std::string(to_string(p.channel))), 1);
     metrics.zero("dunningd_recovered_minor_total");
     for (const auto& c : st.reports().recovered_by_currency())
       metrics.set("dunningd_recovered_minor_total", "currency=" + label_value(c.a),

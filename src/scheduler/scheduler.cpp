@@ -180,11 +180,11 @@ rules::SendFacts Scheduler::facts_of(const CaseRecord& c, std::string* zone_note
   if (customer) {
     if (!customer->email.empty()) {
       f.email_unreachable =
-          contacts_.contact_status(c.customer_id, "email", customer->email).has_value();
+          contacts_.contact_status(c.customer_id, Channel::kEmail, customer->email).has_value();
     }
     if (!customer->phone.empty()) {
       f.sms_unreachable =
-          contacts_.contact_status(c.customer_id, "sms", customer->phone).has_value();
+          contacts_.contact_status(c.customer_id, Channel::kSms, customer->phone).has_value();
     }
   }
   return f;

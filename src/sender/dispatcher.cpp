@@ -194,7 +194,7 @@ struct Dispatcher::Decision {
   std::string customer_id;
   std::string address;  // the email address or phone number used
   bool mark_unreachable = false;
-  std::string pause_channel;  // non-empty: pause this channel for everyone
+  std::optional<Channel> pause_channel;  // pause this channel for everyone
   // More writes in the recording transaction (a retry's answer). Safe to run again if the
   // transaction is retried: every write it makes is idempotent or rolled back with it.
   std::function<void()> extra;
@@ -349,11 +349,12 @@ Dispatcher::Decision Dispatcher::gate(const OutboxRow& row, BatchState& batch, T
   const bool contact = is_contact(row.channel);
   if (customer && !customer->email.empty()) {
     f.email_unreachable =
-        contacts_.contact_status(c->customer_id, "email", customer->email).has_value();
+        contacts_.contact_status(c->customer_id, Channel::kEmail, customer->email).has_value();
   }
   if (customer && !customer->phone.empty()) {
     if (auto number = e164(customer->phone)) {
-      f.sms_unreachable = contacts_.contact_status(c->customer_id, "sms", *number).has_value();
+      f.sms_unreachable =
+          contacts_.contact_status(c->customer_id, Channel::kSms, *number).has_value();
     }
   }
   auto& granted = batch.granted[c->customer_id];
@@ -391,7 +392,7 @@ DispatchStats Dispatcher::dispatch_due() {
     if (!record(kept, stats)) return stats;
   }
   const auto& ob = cfg_.daemon.outbox;
-  std::vector<std::string> skip;  // channels not claimed in this round
+  std::vector<Channel> skip;  // channels not claimed in this round
   {
     const TimePoint now = clock_.now();
     for (const auto& p : contacts_.channel_pauses()) {
@@ -400,11 +401,11 @@ DispatchStats Dispatcher::dispatch_due() {
         spdlog::error(
             "{} channel PAUSED for all customers since {} ({}); {} due step(s) held, next try at "
             "{}",
-            p.channel, format_iso8601(p.since), p.reason, outbox_.pending_due(p.channel, now),
-            format_iso8601(p.retry_at));
+            to_string(p.channel), format_iso8601(p.since), p.reason,
+            outbox_.pending_due(p.channel, now), format_iso8601(p.retry_at));
       } else {
         probing_.push_back(p.channel);
-        spdlog::warn("{} channel paused since {} ({}): trying again", p.channel,
+        spdlog::warn("{} channel paused since {} ({}): trying again", to_string(p.channel),
                      format_iso8601(p.since), p.reason);
       }
     }
@@ -514,9 +515,9 @@ DispatchStats Dispatcher::dispatch_due() {
     for (auto& o : outcomes) o.at = done;
     bool stop_email = false;
     for (const auto& o : outcomes) {
-      if (!o.d.pause_channel.empty() &&
-          std::find(skip.begin(), skip.end(), o.d.pause_channel) == skip.end()) {
-        skip.push_back(o.d.pause_channel);
+      if (o.d.pause_channel &&
+          std::find(skip.begin(), skip.end(), *o.d.pause_channel) == skip.end()) {
+        skip.push_back(*o.d.pause_channel);
       }
       if (o.row.channel == Channel::kEmail && o.d.kind == Decision::Kind::kRetry) stop_email = true;
     }
@@ -537,8 +538,8 @@ DispatchStats Dispatcher::dispatch_due() {
         ms(std::chrono::steady_clock::now() - t2));
     if (!recorded) break;  // kept for the next round; claim nothing more now
     // A transient failure of the mail server: the rest of the email waits for its backoff.
-    if (stop_email && std::find(skip.begin(), skip.end(), "email") == skip.end()) {
-      skip.push_back("email");
+    if (stop_email && std::find(skip.begin(), skip.end(), Channel::kEmail) == skip.end()) {
+      skip.push_back(Channel::kEmail);
     }
   }
   try {
@@ -613,7 +614,7 @@ void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, D
       // Not about this customer (credentials, relay, our sender address): hold everyone's mail.
       d.kind = Decision::Kind::kHold;
       d.why = "mail server refused permanently (not about the recipient): " + result.detail;
-      d.pause_channel = "email";
+      d.pause_channel = Channel::kEmail;
       return;
   }
 }
@@ -661,7 +662,7 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d, TimePoint now) {
   } else if (reply.status == 401 || reply.status == 403) {
     d.kind = Decision::Kind::kHold;
     d.why = "SMS API refused our credentials: " + reply.describe();
-    d.pause_channel = "sms";
+    d.pause_channel = Channel::kSms;
   } else {
     // Any other 4xx names the message: the number (unknown, unroutable, opted out).
     d.finish(OutboxState::kFailed, "SMS API refused the number: " + reply.describe());
@@ -766,7 +767,7 @@ void Dispatcher::http_result(const OutboxRow& row, const std::string& what, cons
   } else if (reply.status == 401 || reply.status == 403) {
     d.kind = Decision::Kind::kHold;
     d.why = what + " refused our credentials: " + reply.describe();
-    d.pause_channel = to_string(row.channel);
+    d.pause_channel = row.channel;
   } else {
     d.finish(OutboxState::kFailed, what + " refused: " + reply.describe());
   }
@@ -843,16 +844,15 @@ void Dispatcher::write(Outcome& o) {
       cases_.add_event(row.case_id, o.at, "step_sent",
                        "step #" + std::to_string(row.step_index + 1) + " " + d.why);
       if (d.extra) d.extra();
-      if (const std::string channel(to_string(row.channel));
-          std::find(probing_.begin(), probing_.end(), channel) != probing_.end()) {
-        contacts_.resume_channel(channel);
+      if (std::find(probing_.begin(), probing_.end(), row.channel) != probing_.end()) {
+        contacts_.resume_channel(row.channel);
       }
       return;
     case Decision::Kind::kRetry:
       outbox_.mark_retry(row.id, d.until, d.why);
       return;
     case Decision::Kind::kHold:
-      if (!d.pause_channel.empty()) contacts_.pause_channel(d.pause_channel, d.why, o.at, d.until);
+      if (d.pause_channel) contacts_.pause_channel(*d.pause_channel, d.why, o.at, d.until);
       outbox_.mark_retry(row.id, d.until, d.why);
       return;
     case Decision::Kind::kFinal:
@@ -862,10 +862,10 @@ void Dispatcher::write(Outcome& o) {
                        "step #" + std::to_string(row.step_index + 1) + " " +
                            std::string(to_string(row.channel)) + ": " + d.why);
       if (d.mark_unreachable && !d.address.empty()) {
-        const std::string channel(to_string(row.channel));
-        contacts_.mark_unreachable(d.customer_id, channel, d.address, d.why, o.at);
+        contacts_.mark_unreachable(d.customer_id, row.channel, d.address, d.why, o.at);
         cases_.add_event(row.case_id, o.at, "contact_unreachable",
-                         channel + " " + d.address + " marked unreachable: " + d.why);
+                         std::string(to_string(row.channel)) + " " + d.address +
+                             " marked unreachable: " + d.why);
       }
       return;
   }
@@ -896,9 +896,11 @@ void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
                    format_iso8601(d.until), d.why);
       return;
     case Decision::Kind::kSent:
-      if (auto it = std::find(probing_.begin(), probing_.end(), channel); it != probing_.end()) {
+      if (auto it = std::find(probing_.begin(), probing_.end(), row.channel);
+          it != probing_.end()) {
         probing_.erase(it);
-        spdlog::warn("{} channel resumed: the server accepted a message again", channel);
+        spdlog::warn("{} channel resumed: the server accepted a message again",
+                     to_string(row.channel));
       }
       ++stats.sent;
       if (row.channel == Channel::kEmail) {
@@ -914,11 +916,11 @@ void Dispatcher::report(const Outcome& o, DispatchStats& stats) {
       return;
     case Decision::Kind::kHold:
       ++stats.held;
-      if (!d.pause_channel.empty()) {
+      if (d.pause_channel) {
         spdlog::critical(
             "{} channel PAUSED for all customers: {}. Fix the configuration or the account; "
             "steps stay pending and are tried again at {} (or at restart/reload)",
-            d.pause_channel, d.why, format_iso8601(d.until));
+            to_string(*d.pause_channel), d.why, format_iso8601(d.until));
       }
       return;
     case Decision::Kind::kFinal:

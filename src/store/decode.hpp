@@ -16,6 +16,7 @@
 #include "dunning/core/money.hpp"
 #include "dunning/core/result.hpp"
 #include "dunning/store/cases.hpp"
+#include "dunning/store/contact_book.hpp"
 #include "dunning/store/database.hpp"
 #include "dunning/store/facts_writer.hpp"
 #include "dunning/store/ledger_book.hpp"
@@ -96,6 +97,22 @@ StripeAttempt decode_stripe_attempt(const Row& s) {
   a.occurred_at = parse_time(s.text(10), "stripe_attempts.occurred_at");
   a.payment_id = s.opt_text(11);
   return a;
+}
+
+// A row of `contact_status` (sql::kContactStatus's columns).
+template <typename Row>
+ContactStatus decode_contact_status(const Row& s) {
+  return {s.text(0), named(parse_channel(s.text(1)), s.text(1), "contact_status.channel"),
+          s.text(2), s.text(3),
+          s.text(4), parse_time(s.text(5), "contact_status.at")};
+}
+
+// A row of `channel_pauses` (sql::kChannelPauses's columns).
+template <typename Row>
+ChannelPause decode_channel_pause(const Row& s) {
+  return {named(parse_channel(s.text(0)), s.text(0), "channel_pauses.channel"), s.text(1),
+          parse_time(s.text(2), "channel_pauses.since"),
+          parse_time(s.text(3), "channel_pauses.retry_at")};
 }
 
 inline constexpr std::string_view kCaseColumns =

@@ -320,7 +320,7 @@ sequences:
 
   SECTION("unreachable") {
     // What the dispatcher records when the server answers 550 to RCPT.
-    w.store->contacts().mark_unreachable("cus_1", "email", "cus_1@example.com",
+    w.store->contacts().mark_unreachable("cus_1", dunning::Channel::kEmail, "cus_1@example.com",
                                          "recipient refused: 550 no such user",
                                          at("2026-11-24T10:02:00Z"));
     w.tick("2026-11-27T10:01:00Z");

@@ -656,10 +656,10 @@ TEST_CASE("the outbox queues a step once and leases each due row to one claimer"
       CHECK(e.outbox().enqueue(a_step(case_id, 3, "email", "2026-11-09T10:00:00Z")));
       tx.commit();
     }
-    CHECK(e.outbox().pending_due("email", now) == 1);
+    CHECK(e.outbox().pending_due(dunning::Channel::kEmail, now) == 1);
 
     store::Tx tx(e.db());
-    const std::vector<std::string> skip{"sms"};
+    const std::vector<dunning::Channel> skip{dunning::Channel::kSms};
     auto claimed = e.outbox().claim(now, Seconds(300), 10, skip);
     REQUIRE(claimed.size() == 2);  // email #0 and the action; sms skipped, #3 not due
     CHECK(claimed[0].step_index == 0);
@@ -853,34 +853,36 @@ TEST_CASE("the contact book remembers exact refused addresses and channel pauses
   on_every_engine([](store::Engine& e, const Billing&) {
     store::Tx tx(e.db());
     auto& book = e.contacts();
-    book.mark_unreachable("cus_1", "email", "ana@example.com", "550 no such user",
+    book.mark_unreachable("cus_1", dunning::Channel::kEmail, "ana@example.com", "550 no such user",
                           at("2026-11-02T10:00:00Z"));
-    auto st = book.contact_status("cus_1", "email", "ana@example.com");
+    auto st = book.contact_status("cus_1", dunning::Channel::kEmail, "ana@example.com");
     REQUIRE(st);
     CHECK(st->state == "unreachable");
     CHECK(st->reason == "550 no such user");
-    CHECK_FALSE(book.contact_status("cus_1", "email", "ana@new.example.com"));
-    CHECK_FALSE(book.contact_status("cus_1", "sms", "ana@example.com"));
-    book.mark_unreachable("cus_1", "email", "ana@example.com", "551 gone",
+    CHECK_FALSE(book.contact_status("cus_1", dunning::Channel::kEmail, "ana@new.example.com"));
+    CHECK_FALSE(book.contact_status("cus_1", dunning::Channel::kSms, "ana@example.com"));
+    book.mark_unreachable("cus_1", dunning::Channel::kEmail, "ana@example.com", "551 gone",
                           at("2026-11-03T10:00:00Z"));
-    CHECK(book.contact_status("cus_1", "email", "ana@example.com")->reason == "551 gone");
+    CHECK(book.contact_status("cus_1", dunning::Channel::kEmail, "ana@example.com")->reason ==
+          "551 gone");
 
     CHECK(book.channel_pauses().empty());
-    book.pause_channel("email", "535 auth failed", at("2026-11-02T10:00:00Z"),
+    book.pause_channel(dunning::Channel::kEmail, "535 auth failed", at("2026-11-02T10:00:00Z"),
                        at("2026-11-02T11:00:00Z"));
-    book.pause_channel("email", "535 still failing", at("2026-11-02T11:00:00Z"),
+    book.pause_channel(dunning::Channel::kEmail, "535 still failing", at("2026-11-02T11:00:00Z"),
                        at("2026-11-02T12:00:00Z"));
-    book.pause_channel("sms", "401", at("2026-11-02T10:00:00Z"), at("2026-11-02T11:00:00Z"));
+    book.pause_channel(dunning::Channel::kSms, "401", at("2026-11-02T10:00:00Z"),
+                       at("2026-11-02T11:00:00Z"));
     auto pauses = book.channel_pauses();
     REQUIRE(pauses.size() == 2);
-    CHECK(pauses[0].channel == "email");
+    CHECK(pauses[0].channel == dunning::Channel::kEmail);
     CHECK(pauses[0].since == at("2026-11-02T10:00:00Z"));  // an ongoing pause keeps its start
     CHECK(pauses[0].reason == "535 still failing");
     CHECK(pauses[0].retry_at == at("2026-11-02T12:00:00Z"));
-    book.resume_channel("email");
-    book.resume_channel("email");
+    book.resume_channel(dunning::Channel::kEmail);
+    book.resume_channel(dunning::Channel::kEmail);
     REQUIRE(book.channel_pauses().size() == 1);
-    CHECK(book.channel_pauses()[0].channel == "sms");
+    CHECK(book.channel_pauses()[0].channel == dunning::Channel::kSms);
   });
 }
 

@@ -124,6 +124,20 @@ TEST_CASE("an outbox row whose channel names nothing is reported, not sent as an
   refused([&] { (void)engine->outbox().for_case(1); }, "outbox.channel", "fax");
 }
 
+TEST_CASE("a channel pause whose channel names nothing is reported, not lifted as email",
+          "[store][vocabulary]") {
+  testing::TempDir dir;
+  auto engine = testing::open_sqlite_file(dir.path() / "d.db");
+  engine->sqlite().raw().exec(
+      "INSERT INTO channel_pauses(channel, reason, since, retry_at) VALUES ('Email', '535', "
+      "'2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z')");
+  refused([&] { (void)engine->contacts().channel_pauses(); }, "channel_pauses.channel", "Email");
+  engine->contacts().pause_channel(Channel::kSms, "401", {}, {});
+  auto s = engine->sqlite().prepare("SELECT channel FROM channel_pauses WHERE reason = '401'");
+  REQUIRE(s.step());
+  CHECK(s.text(0) == "sms");
+}
+
 TEST_CASE("a polled payment whose status names nothing is a reported bad row, and the feed goes on",
           "[store][vocabulary]") {
   testing::TempDir dir;

@@ -151,8 +151,8 @@ class Dispatcher {
 
   const std::atomic<bool>* stop_ = nullptr;
   OutcomeCounters* counters_ = nullptr;
-  std::vector<std::string> probing_;  // channels whose pause ended: resumed on the next success
-  std::vector<Outcome> unrecorded_;   // results the database refused; written first next round
+  std::vector<Channel> probing_;     // channels whose pause ended: resumed on the next success
+  std::vector<Outcome> unrecorded_;  // results the database refused; written first next round
   int batch_size_ = 0;  // outbox.batch_size, halved each time a batch outlived half its lease
   std::mt19937 rng_;    // backoff jitter
 };

@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "dunning/core/clock.hpp"
+#include "dunning/core/steps.hpp"
 
 namespace dunning::store {
 
 // An address or number a provider refused permanently.
 struct ContactStatus {
   std::string customer_id;
-  std::string channel;  // email | sms
+  Channel channel = Channel::kEmail;  // kEmail | kSms
   std::string address;
   std::string state;  // unreachable
   std::string reason;
@@ -26,7 +27,7 @@ struct ContactStatus {
 
 // A channel stopped for everyone.
 struct ChannelPause {
-  std::string channel;
+  Channel channel = Channel::kEmail;
   std::string reason;
   TimePoint since;
   TimePoint retry_at;
@@ -41,23 +42,23 @@ class ContactBook {
 
   // ---- unreachable addresses
   // Records (or refreshes the reason of) a permanent refusal of this exact address.
-  virtual void mark_unreachable(const std::string& customer_id, const std::string& channel,
+  virtual void mark_unreachable(const std::string& customer_id, Channel channel,
                                 const std::string& address, const std::string& reason,
                                 TimePoint at) = 0;
   // The status of this exact address; nullopt when it was never refused (a new address of the
   // same customer is reachable again).
   virtual std::optional<ContactStatus> contact_status(const std::string& customer_id,
-                                                      const std::string& channel,
+                                                      Channel channel,
                                                       const std::string& address) = 0;
 
   // ---- channel pauses
   // Pauses `channel` until retry_at; an ongoing pause keeps its `since` and gets the new reason
   // and retry_at.
-  virtual void pause_channel(const std::string& channel, const std::string& reason, TimePoint since,
+  virtual void pause_channel(Channel channel, const std::string& reason, TimePoint since,
                              TimePoint retry_at) = 0;
   // Lifts the pause of `channel` (nothing when it is not paused).
-  virtual void resume_channel(const std::string& channel) = 0;
-  // Every paused channel by name (for /healthz and /metrics: a non-empty list is unhealthy).
+  virtual void resume_channel(Channel channel) = 0;
+  // Every paused channel (for /healthz and /metrics: a non-empty list is unhealthy).
   virtual std::vector<ChannelPause> channel_pauses() = 0;
 };
 

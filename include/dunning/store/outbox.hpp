@@ -66,7 +66,7 @@ class Outbox {
   // died) until now + lease, counting an attempt; returned by id. Rows of `skip_channels` stay
   // untouched. Atomic on its own: two claimers never lease the same row.
   virtual std::vector<OutboxRow> claim(TimePoint now, Seconds lease, int limit,
-                                       std::span<const std::string> skip_channels = {}) = 0;
+                                       std::span<const Channel> skip_channels = {}) = 0;
   // Gives a claimed row back unattempted: frees its lease and undoes the claim's attempt. Only
   // while the row is still this claim's (`leased_until` from claim): a row whose lease expired
   // and that another sender claimed since is left to them.
@@ -92,7 +92,7 @@ class Outbox {
   // never recorded (its sender stopped in between): the message may have gone out.
   virtual std::optional<OutboxRow> unconfirmed_contact(std::int64_t case_id, TimePoint at) = 0;
   // Pending rows of `channel` due at `now` (what a channel pause is holding back).
-  virtual std::int64_t pending_due(const std::string& channel, TimePoint now) = 0;
+  virtual std::int64_t pending_due(Channel channel, TimePoint now) = 0;
   // Send (or planned) times of the customer's email and sms rows across all their cases,
   // pending or sent, at or after `since`, in time order (the daily cap's facts).
   virtual std::vector<TimePoint> contact_times(const std::string& customer_id, TimePoint since) = 0;

@@ -65,7 +65,7 @@ int PgOutbox::cancel_pending_contacts(std::int64_t case_id, TimePoint at,
 }
 
 std::vector<OutboxRow> PgOutbox::claim(TimePoint now, Seconds lease, int limit,
-                                       std::span<const std::string> skip_channels) {
+                                       std::span<const Channel> skip_channels) {
   return guard("claim_outbox", [&] {
     // Several instances claim at once: each locks the rows it leases (FOR UPDATE) and passes
     // over rows another claimer holds (SKIP LOCKED) instead of waiting for them. A row a
@@ -77,7 +77,7 @@ std::vector<OutboxRow> PgOutbox::claim(TimePoint now, Seconds lease, int limit,
             : "AND channel NOT IN (" + placeholders(4, skip_channels.size()) + ") ";
     Params p;
     p.add(iso(now + lease)).add(iso(now)).add(limit);
-    for (const auto& c : skip_channels) p.add(c);
+    for (const Channel c : skip_channels) p.add(to_string(c));
     auto s = db_.query_unserialized(
         "UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE id IN ("
         "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2 "
@@ -204,12 +204,12 @@ std::vector<TimePoint> PgOutbox::retries_made(const std::string& card_id, TimePo
   });
 }
 
-std::int64_t PgOutbox::pending_due(const std::string& channel, TimePoint now) {
+std::int64_t PgOutbox::pending_due(Channel channel, TimePoint now) {
   return guard("pending_due", [&] {
     return db_
         .query(
             "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND channel = ? AND due_at <= ?",
-            Params().add(channel).add(iso(now)))
+            Params().add(to_string(channel)).add(iso(now)))
         .int64(0, 0);
   });
 }

@@ -106,7 +106,7 @@ class SqliteOutbox final : public Outbox {
   int cancel_pending_contacts(std::int64_t case_id, TimePoint at,
                               const std::string& reason) override;
   std::vector<OutboxRow> claim(TimePoint now, Seconds lease, int limit,
-                               std::span<const std::string> skip_channels) override;
+                               std::span<const Channel> skip_channels) override;
   void release(std::int64_t id, TimePoint leased_until) override;
   void mark_sent(std::int64_t id, TimePoint at) override;
   void defer(std::int64_t id, TimePoint leased_until, TimePoint until,
@@ -116,7 +116,7 @@ class SqliteOutbox final : public Outbox {
                   const std::string& error) override;
   std::vector<OutboxRow> for_case(std::int64_t case_id) override;
   std::optional<OutboxRow> last_delivered(std::int64_t case_id, TimePoint at) override;
-  std::int64_t pending_due(const std::string& channel, TimePoint now) override;
+  std::int64_t pending_due(Channel channel, TimePoint now) override;
   std::vector<TimePoint> contact_times(const std::string& customer_id, TimePoint since) override;
   std::optional<OutboxRow> unconfirmed_contact(std::int64_t case_id, TimePoint at) override;
   std::vector<TimePoint> sent_contact_times(const std::string& customer_id,
@@ -133,15 +133,13 @@ class SqliteOutbox final : public Outbox {
 class SqliteContactBook final : public ContactBook {
  public:
   explicit SqliteContactBook(SqliteDatabase& db) : db_(db) {}
-  void mark_unreachable(const std::string& customer_id, const std::string& channel,
-                        const std::string& address, const std::string& reason,
-                        TimePoint at) override;
-  std::optional<ContactStatus> contact_status(const std::string& customer_id,
-                                              const std::string& channel,
+  void mark_unreachable(const std::string& customer_id, Channel channel, const std::string& address,
+                        const std::string& reason, TimePoint at) override;
+  std::optional<ContactStatus> contact_status(const std::string& customer_id, Channel channel,
                                               const std::string& address) override;
-  void pause_channel(const std::string& channel, const std::string& reason, TimePoint since,
+  void pause_channel(Channel channel, const std::string& reason, TimePoint since,
                      TimePoint retry_at) override;
-  void resume_channel(const std::string& channel) override;
+  void resume_channel(Channel channel) override;
   std::vector<ChannelPause> channel_pauses() override;
 
  private:

@@ -43,7 +43,7 @@ int SqliteOutbox::cancel_pending_contacts(std::int64_t case_id, TimePoint at,
 }
 
 std::vector<OutboxRow> SqliteOutbox::claim(TimePoint now, Seconds lease, int limit,
-                                           std::span<const std::string> skip_channels) {
+                                           std::span<const Channel> skip_channels) {
   return guard("claim_outbox", [&] {
     // One statement: the rows are leased as they are read, so two claimers never share a row.
     const std::string skip =
@@ -57,7 +57,7 @@ std::vector<OutboxRow> SqliteOutbox::claim(TimePoint now, Seconds lease, int lim
         skip + "ORDER BY next_attempt_at, id LIMIT ?3) RETURNING " + std::string(kOutboxColumns));
     s.bind(1, iso(now + lease)).bind(2, iso(now)).bind(3, limit);
     for (std::size_t i = 0; i < skip_channels.size(); ++i)
-      s.bind(static_cast<int>(i) + 4, skip_channels[i]);
+      s.bind(static_cast<int>(i) + 4, to_string(skip_channels[i]));
     std::vector<OutboxRow> out;
     while (s.step()) read_or_skip(reported_, *s, "outbox", read_outbox, out);
     for (auto& row : out) row.leased_until = now + lease;
@@ -171,11 +171,11 @@ std::vector<TimePoint> SqliteOutbox::retries_made(const std::string& card_id, Ti
   });
 }
 
-std::int64_t SqliteOutbox::pending_due(const std::string& channel, TimePoint now) {
+std::int64_t SqliteOutbox::pending_due(Channel channel, TimePoint now) {
   return guard("pending_due", [&] {
     auto s = db_.prepare(
         "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND channel = ? AND due_at <= ?");
-    s.bind(1, channel).bind(2, iso(now));
+    s.bind(1, to_string(channel)).bind(2, iso(now));
     return s.step() ? s.int64(0) : std::int64_t{0};
   });
 }
