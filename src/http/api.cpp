@@ -22,6 +22,7 @@
 #include "dunning/ingest/api_event.hpp"
 #include "dunning/ingest/stripe.hpp"
 #include "dunning/ledger/attribution.hpp"
+#include "http/health.hpp"
 
 namespace dunning::http {
 
@@ -597,42 +598,20 @@ void Api::Impl::healthz(Respond respond) {
   auto failures = metrics.poll_failures();
   auto role = metrics.role();
   on_db(std::move(respond), [now, poll, last_tick, last_smtp, failures, role](store::Engine& st) {
-    bool db_ok = true;
-    try {
-      (void)st.db().schema_version();
-    } catch (const store::StoreError&) {
-      db_ok = false;
-    }
-    // A channel paused for everyone (bad credentials, relay denied) needs the operator: it
-    // makes the service unhealthy until it is resumed.
-    json paused = json::array();
-    if (db_ok) {
-      for (const auto& p : st.contacts().channel_pauses()) {
-        paused.push_back({{"channel", p.channel},
-                          {"reason", p.reason},
-                          {"since", format_iso8601(p.since)},
-                          {"retry_at", format_iso8601(p.retry_at)}});
-      }
-    }
-    auto stale = std::max(poll * 3, Seconds(60));
-    // Polls that keep failing (a full disk, a lock another writer never lets go) are a service
-    // that does no work, whatever the last tick's age says.
-    const bool tick_ok = (!last_tick || now - *last_tick <= stale) && failures.in_a_row < 2;
-    const bool ok = db_ok && tick_ok && paused.empty();
-    const char* status = !db_ok || !tick_ok ? "unhealthy" : paused.empty() ? "ok" : "degraded";
-    json j{{"database", db_ok ? "ok" : "unreachable"},
+    const Health health = check_health(st, now, poll, last_tick, failures);
+    json j{{"database", health.database_ok ? "ok" : "unreachable"},
            {"last_tick_age_seconds", last_tick ? json((now - *last_tick).count()) : json()},
            {"last_smtp_success", last_smtp ? json(format_iso8601(*last_smtp)) : json()},
-           {"paused_channels", paused},
+           {"paused_channels", paused_channels_json(health.paused)},
            {"failing_polls", failures.in_a_row},
            {"last_poll_error", failures.last_error.empty() ? json() : json(failures.last_error)},
-           {"status", status}};
+           {"status", std::string(health.status())}};
     if (role) {  // several instances share the database: who opens and closes cases
       j["role"] = role->poller ? "poller" : "sender";
       j["instance"] = role->instance;
       j["poller"] = role->holder.empty() ? json() : json(role->holder);
     }
-    return json_response(ok ? 200 : 503, j.dump());
+    return json_response(health.ok() ? 200 : 503, j.dump());
   });
 }
 
@@ -646,7 +625,7 @@ void Api::Impl::metrics_page(Respond respond) {
     for (const auto& c : st.reports().outbox_by_channel_state()) {
       metrics.set("dunningd_steps", "channel=" + label_value(c.a) + ",state=" + label_value(c.b),
                   static_cast<double>(c.n));
-      if (c.b == "pending") depth += c.n;
+      if (c.b == to_string(store::OutboxState::kPending)) depth += c.n;
     }
     metrics.set("dunningd_outbox_depth", "", static_cast<double>(depth));
     metrics.zero("dunningd_channel_paused");

@@ -30,6 +30,7 @@
 #include "dunning/rules/plan.hpp"
 #include "dunning/rules/rules.hpp"
 #include "http/console_assets.hpp"
+#include "http/health.hpp"
 
 namespace dunning::http {
 
@@ -661,27 +662,18 @@ void Console::Impl::overview(const Ctx& ctx, Respond respond) {
   on_db(std::move(respond), [self = shared_from_this(), ctx, now, cfg, last_tick,
                              failures](store::Engine& st) {
     json v;
-    json paused = json::array();
-    for (const auto& p : st.contacts().channel_pauses()) {
-      paused.push_back({{"channel", p.channel},
-                        {"reason", p.reason},
-                        {"since", iso(p.since)},
-                        {"retry_at", iso(p.retry_at)}});
-    }
+    const Health health = check_health(st, now, cfg->daemon.poll_interval, last_tick, failures);
     std::int64_t depth = 0;
     for (const auto& c : st.reports().outbox_by_channel_state()) {
-      if (c.b == "pending") depth += c.n;
+      if (c.b == to_string(store::OutboxState::kPending)) depth += c.n;
     }
-    // The same verdict as /healthz.
-    const auto stale = std::max(cfg->daemon.poll_interval * 3, Seconds(60));
-    const bool tick_ok = (!last_tick || now - *last_tick <= stale) && failures.in_a_row < 2;
-    v["health_status"] = !tick_ok ? "unhealthy" : paused.empty() ? "ok" : "degraded";
+    v["health_status"] = std::string(health.status());  // the verdict of /healthz
     v["health_last_tick"] =
         last_tick ? std::to_string((now - *last_tick).count()) + " s ago" : "no poll yet";
     v["health_outbox_depth"] = std::to_string(depth);
     v["health_poll_error"] = failures.last_error;
-    v["paused_channels"] = paused;
-    v["has_paused_channels"] = !paused.empty();
+    v["paused_channels"] = paused_channels_json(health.paused);
+    v["has_paused_channels"] = !health.paused.empty();
     std::map<std::string, std::int64_t> states;
     for (auto s : {"open", "paused", "recovered", "lost", "cancelled"}) states[s] = 0;
     for (const auto& c : st.reports().cases_by_state()) states[c.a] = c.n;

@@ -596,6 +596,11 @@ class ConsoleInBrowser(unittest.TestCase):
         field.send_keys(password)
         self.submit("#sign-in")
 
+    def healthz(self):
+        status, _, body = self.live.daemon.request("GET", "/healthz", token=None)
+        self.assertIn(status, (200, 503), body)
+        return json.loads(body)
+
     # ---- the journeys
     def test_an_admins_round_and_a_finance_users_report(self):
         started = time.monotonic()
@@ -637,6 +642,19 @@ class ConsoleInBrowser(unittest.TestCase):
             self.assertEqual(cells[2], steps[cells[1]]["channel"])
             self.assertLessEqual(int(cells[4]), steps[cells[1]]["reached"])
         self.page_checks("overview")
+        # The overview's status is /healthz's verdict, also with a channel paused for everyone
+        # (what the dispatcher writes when the SMTP server refuses the credentials).
+        self.assertEqual(self.find("#health-status").text, self.healthz()["status"])
+        live.ws.sql("INSERT INTO channel_pauses(channel, reason, since, retry_at) VALUES "
+                    "('email', '535 authentication failed', ?, ?)",
+                    (iso_ago(minutes=5), iso(utc_now() + datetime.timedelta(days=1))))
+        try:
+            self.open("/ui/")
+            self.assertEqual(self.healthz()["status"], "degraded")
+            self.assertEqual(self.find("#health-status").text, "degraded")
+            self.assertIn("535 authentication failed", self.find("main").text)
+        finally:
+            live.ws.sql("DELETE FROM channel_pauses")
 
         # Cases: filter, then page through.
         self.open("/ui/cases")
