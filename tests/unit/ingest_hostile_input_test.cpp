@@ -12,6 +12,7 @@
 #include "dunning/ingest/csv.hpp"
 #include "dunning/ingest/json_screen.hpp"
 #include "dunning/ingest/stripe.hpp"
+#include "support/builders.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dunning;
@@ -19,7 +20,7 @@ using namespace dunning::ingest;
 
 namespace {
 
-TimePoint at(const char* s) { return *parse_iso8601(s); }
+using dunning::testing::at;
 
 const TimePoint kNow =
     TimePoint(std::chrono::sys_days{std::chrono::year{2026} / std::chrono::November / 22}) +

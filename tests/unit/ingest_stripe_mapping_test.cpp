@@ -9,13 +9,14 @@
 #include "dunning/ingest/event.hpp"
 #include "dunning/ingest/stripe.hpp"
 #include "dunning/store/engine.hpp"
+#include "support/builders.hpp"
 
 using namespace dunning;
 using namespace dunning::ingest;
 
 namespace {
 
-TimePoint at(const char* s) { return *parse_iso8601(s); }
+using dunning::testing::at;
 
 struct Db {
   Db() {

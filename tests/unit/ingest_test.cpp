@@ -5,12 +5,13 @@
 #include "dunning/ingest/card_numbers.hpp"
 #include "dunning/ingest/csv.hpp"
 #include "dunning/ingest/stripe.hpp"
+#include "support/builders.hpp"
 
 using namespace dunning;
 using namespace dunning::ingest;
 
 namespace {
-TimePoint at(const char* s) { return *parse_iso8601(s); }
+using dunning::testing::at;
 }  // namespace
 
 TEST_CASE("a Luhn-valid 13-19 digit number is seen as a card number, also in groups", "[ingest]") {

@@ -9,12 +9,13 @@
 #include "dunning/ledger/summary.hpp"
 #include "dunning/store/engine.hpp"
 #include "store/sqlite/sqlite.hpp"
+#include "support/builders.hpp"
 
 using namespace dunning;
 
 namespace {
 
-TimePoint at(const char* iso) { return *parse_iso8601(iso); }
+using dunning::testing::at;
 
 // A fresh SQLite file in a temp folder, removed at the end of the test.
 struct TempDb {

@@ -7,13 +7,14 @@
 #include <fstream>
 
 #include "dunning/rules/rules.hpp"
+#include "support/builders.hpp"
 
 using namespace dunning;
 using namespace std::chrono_literals;
 
 namespace {
 
-TimePoint at(const char* iso) { return *parse_iso8601(iso); }
+using dunning::testing::at;
 
 config::Loaded<config::Sequences> load_yaml(const std::string& yaml) {
   static int n = 0;

@@ -10,6 +10,7 @@
 #include "dunning/scheduler/scheduler.hpp"
 #include "dunning/store/engine.hpp"
 #include "store/sqlite/sqlite.hpp"
+#include "support/builders.hpp"
 
 using namespace dunning;
 
@@ -17,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TimePoint at(const char* iso) { return *parse_iso8601(iso); }
+using dunning::testing::at;
 
 struct World {
   fs::path dir;

@@ -8,6 +8,7 @@
 
 #include "dunning/core/subscription_status.hpp"
 #include "dunning/store/engine.hpp"
+#include "support/builders.hpp"
 #include "support/store_engines.hpp"
 
 using namespace dunning;
@@ -19,7 +20,7 @@ namespace {
 
 using Billing = std::function<void(const std::string&)>;
 
-TimePoint at(const char* iso) { return *parse_iso8601(iso); }
+using dunning::testing::at;
 
 store::CaseRecord a_case(const std::string& invoice, const std::string& customer = "cus_1") {
   store::CaseRecord c;
@@ -56,20 +57,7 @@ store::OutboxRow a_step(std::int64_t case_id, int step, const std::string& chann
   return r;
 }
 
-store::PaymentRow a_payment(const std::string& id, store::PaymentStatus status,
-                            const char* when = "2026-11-02T10:00:00Z") {
-  store::PaymentRow p;
-  p.id = id;
-  p.customer_id = "cus_1";
-  p.subscription_id = "sub_cus_1";
-  p.invoice_id = "in_" + id;
-  p.amount_minor = 1250;
-  p.currency = "EUR";
-  p.status = status;
-  p.decline_code = "insufficient_funds";
-  p.occurred_at = at(when);
-  return p;
-}
+using dunning::testing::a_payment;
 
 std::vector<std::int64_t> ids(const std::vector<store::CaseRecord>& cases) {
   std::vector<std::int64_t> out;

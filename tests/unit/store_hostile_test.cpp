@@ -6,13 +6,14 @@
 
 #include "dunning/ingest/event.hpp"
 #include "dunning/store/engine.hpp"
+#include "support/builders.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dunning;
 
 namespace {
 
-TimePoint at(const char* s) { return *parse_iso8601(s); }
+using dunning::testing::at;
 
 struct Db {
   testing::TempDir dir;

@@ -5,6 +5,7 @@
 
 #include "dunning/ingest/event.hpp"
 #include "dunning/store/engine.hpp"
+#include "support/builders.hpp"
 
 using namespace dunning;
 
@@ -25,7 +26,7 @@ struct TempDb {
   std::filesystem::path path;
   std::unique_ptr<store::Engine> store;
 };
-TimePoint at(const char* s) { return *parse_iso8601(s); }
+using dunning::testing::at;
 }  // namespace
 
 TEST_CASE("writing the same facts twice changes nothing the second time", "[store][ingest]") {

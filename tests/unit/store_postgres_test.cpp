@@ -13,6 +13,7 @@
 #include "dunning/store/leadership.hpp"
 #include "store/postgres/engine.hpp"
 #include "store/postgres/migrations.hpp"
+#include "support/builders.hpp"
 #include "support/store_engines.hpp"
 
 using namespace dunning;
@@ -22,7 +23,7 @@ namespace pg = dunning::store::postgres;
 
 namespace {
 
-TimePoint at(const char* iso) { return *parse_iso8601(iso); }
+using dunning::testing::at;
 
 std::unique_ptr<pg::PgEngine> open(const std::string& uri,
                                    store::OpenMode mode = store::OpenMode::kCreate) {
@@ -32,17 +33,7 @@ std::unique_ptr<pg::PgEngine> open(const std::string& uri,
   return std::move(opened).value();
 }
 
-store::PaymentRow a_payment(const std::string& id) {
-  store::PaymentRow p;
-  p.id = id;
-  p.customer_id = "cus_1";
-  p.invoice_id = "in_" + id;
-  p.amount_minor = 1250;
-  p.currency = "EUR";
-  p.status = store::PaymentStatus::kFailed;
-  p.occurred_at = at("2026-11-02T10:00:00Z");
-  return p;
-}
+using dunning::testing::a_payment;
 
 std::int64_t a_case(store::Engine& e, const std::string& invoice) {
   store::CaseRecord c;
