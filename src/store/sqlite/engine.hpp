@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -192,6 +193,7 @@ class SqliteSimulation final : public Simulation {
 
  private:
   SqliteDatabase& db_;
+  std::optional<TimePoint> released_until_;  // what earlier calls released: occurred_at <= it
 };
 
 class SqliteEngine final : public Engine {
