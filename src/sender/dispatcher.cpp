@@ -68,83 +68,166 @@ std::string event_type(const std::string& kind) {
   return "case." + kind;
 }
 
-// A batch's mail goes out while the rest of the batch is prepared: prepared messages are handed
-// to the transport in chunks on a helper thread, so this (the database's) thread renders the next
-// chunk while the connections send the last one. One chunk is in flight at a time (a transport
-// has one caller at a time); chunks grow from small (the first message starts early) to large
-// (few idle connections at a chunk's end). After a result that stops the batch, nothing more
-// is started. The destructor waits for the chunk in flight: no thread outlives the batch.
+}  // namespace
+
+// One email of a batch as the database thread left it: everything read from the store (the
+// case's message data, the headers), not yet rendered.
+struct MailJob {
+  std::string template_name;
+  templates::MessageData data;
+  Email email;  // all but subject and bodies, which the rendering fills in
+  std::string envelope_from;
+  std::string envelope_to;
+};
+
+// What became of one job: a template that would not render (nothing sent), or the delivery and
+// the locale of the text that was sent.
+struct MailResult {
+  std::optional<std::string> template_error;
+  std::string locale;
+  Delivery delivery;
+};
+
+namespace {
+
+// A batch's mail is rendered and sent while the rest of the batch is read: the database thread
+// hands jobs over in chunks; each chunk runs on a helper thread that renders its templates and
+// builds the MIME (then waits for the chunk before it to finish with the transport, which has
+// one caller at a time) and sends. So while one chunk is on the wire, the next is rendered and
+// the one after that is read from the database. At most two chunks are in flight; chunks grow
+// from small (the first message starts early) to large (few idle connections at a chunk's
+// end). After a result that stops the batch, nothing more is started. The destructor waits for
+// every chunk: no thread outlives the batch.
 class MailPipeline {
  public:
-  MailPipeline(EmailTransport& transport, const SendBounds& bounds)
-      : transport_(transport), bounds_(bounds) {}
+  MailPipeline(const templates::Renderer& renderer, EmailTransport& transport,
+               const SendBounds& bounds)
+      : renderer_(renderer), transport_(transport), bounds_(bounds) {}
   MailPipeline(const MailPipeline&) = delete;
   MailPipeline& operator=(const MailPipeline&) = delete;
-  ~MailPipeline() { wait(); }
+  ~MailPipeline() { wait_all(); }
 
-  void add(std::size_t row, OutgoingEmail e) {
+  void add(std::size_t row, MailJob job) {
     rows_.push_back(row);
-    pending_.push_back(std::move(e));
+    pending_.push_back(std::move(job));
     if (pending_.size() >= chunk_) launch();
   }
   // Sends what is left and waits; then results()[k] belongs to rows()[k]. Rethrows what the
   // transport threw.
   void finish() {
     launch();
-    wait();
+    wait_all();
     if (error_) std::rethrow_exception(error_);
   }
-  // Waits for the chunk in flight and starts nothing more (the database failed mid-batch).
+  // Waits for the chunks in flight and starts nothing more (the database failed mid-batch).
   void abandon() {
-    wait();
+    wait_all();
     pending_.clear();
     rows_.resize(results_.size());
   }
   const std::vector<std::size_t>& rows() const { return rows_; }
-  const std::vector<Delivery>& results() const { return results_; }
+  const std::vector<MailResult>& results() const { return results_; }
 
  private:
   static constexpr std::size_t kFirstChunk = 16;
   static constexpr std::size_t kMaxChunk = 128;
+  static constexpr std::size_t kMaxInFlight = 2;  // one on the wire, the next rendering
+
+  struct Chunk {
+    std::vector<MailResult> results;
+    bool stopped = false;  // this chunk or one before it stopped the batch
+  };
+  struct InFlight {
+    std::size_t size;
+    std::shared_future<Chunk> done;
+  };
 
   void launch() {
     if (pending_.empty()) return;
-    wait();
-    if (failed_ || error_) {
-      for (std::size_t i = 0; i < pending_.size(); ++i) {
-        results_.push_back(
-            Delivery::not_attempted("not attempted: the mail server failed earlier in this batch"));
-      }
-      pending_.clear();
-      return;
-    }
-    in_flight_ = std::async(std::launch::async, [this, chunk = std::move(pending_)] {
-      return transport_.send_all(chunk, bounds_);
-    });
+    if (in_flight_.size() >= kMaxInFlight) collect_oldest();
+    std::shared_future<Chunk> before;
+    if (!in_flight_.empty()) before = in_flight_.back().done;
+    const std::size_t size = pending_.size();
+    auto done =
+        std::async(std::launch::async, [this, jobs = std::move(pending_), before]() mutable {
+          return run(jobs, before);
+        }).share();
+    in_flight_.push_back({size, std::move(done)});
     pending_.clear();
     chunk_ = std::min(chunk_ * 2, kMaxChunk);
   }
 
-  void wait() {
-    if (!in_flight_.valid()) return;
-    try {
-      for (auto& d : in_flight_.get()) {
-        if (d.stops_batch()) failed_ = true;
-        results_.push_back(std::move(d));
+  // On the chunk's own thread.
+  Chunk run(std::vector<MailJob>& jobs, const std::shared_future<Chunk>& before) {
+    Chunk c;
+    c.results.resize(jobs.size());
+    std::vector<OutgoingEmail> out;
+    std::vector<std::size_t> sent;  // out[k] is jobs[sent[k]]
+    out.reserve(jobs.size());
+    sent.reserve(jobs.size());
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+      auto& job = jobs[k];
+      auto rendered = renderer_.render(job.template_name, job.data);
+      if (!rendered) {
+        c.results[k].template_error = rendered.error().message;
+        continue;
       }
+      c.results[k].locale = rendered->locale;
+      job.email.subject = std::move(rendered->subject);
+      job.email.text = std::move(rendered->text);
+      job.email.html = std::move(rendered->html);
+      out.push_back(
+          {std::move(job.envelope_from), std::move(job.envelope_to), build_mime(job.email)});
+      sent.push_back(k);
+    }
+    if (before.valid()) {
+      try {
+        c.stopped = before.get().stopped;
+      } catch (...) {
+        c.stopped = true;  // the transport threw on the chunk before: the caller rethrows it
+      }
+    }
+    if (c.stopped) {
+      for (auto k : sent) {
+        c.results[k].delivery =
+            Delivery::not_attempted("not attempted: the mail server failed earlier in this batch");
+      }
+      return c;
+    }
+    auto deliveries = transport_.send_all(out, bounds_);
+    for (std::size_t i = 0; i < sent.size() && i < deliveries.size(); ++i) {
+      if (deliveries[i].stops_batch()) c.stopped = true;
+      c.results[sent[i]].delivery = std::move(deliveries[i]);
+    }
+    return c;
+  }
+
+  void collect_oldest() {
+    auto f = std::move(in_flight_.front());
+    in_flight_.erase(in_flight_.begin());
+    try {
+      const auto& c = f.done.get();
+      results_.insert(results_.end(), c.results.begin(), c.results.end());
     } catch (...) {
-      error_ = std::current_exception();
+      if (!error_) error_ = std::current_exception();
+      MailResult r;
+      r.delivery = Delivery::not_attempted("not attempted: the mail transport failed");
+      results_.insert(results_.end(), f.size, r);
     }
   }
 
+  void wait_all() {
+    while (!in_flight_.empty()) collect_oldest();
+  }
+
+  const templates::Renderer& renderer_;
   EmailTransport& transport_;
   const SendBounds& bounds_;
   std::size_t chunk_ = kFirstChunk;
   std::vector<std::size_t> rows_;
-  std::vector<OutgoingEmail> pending_;
-  std::vector<Delivery> results_;
-  std::future<std::vector<Delivery>> in_flight_;
-  bool failed_ = false;
+  std::vector<MailJob> pending_;
+  std::vector<MailResult> results_;
+  std::vector<InFlight> in_flight_;
   std::exception_ptr error_;
 };
 
@@ -444,7 +527,7 @@ DispatchStats Dispatcher::dispatch_due() {
     const auto t0 = std::chrono::steady_clock::now();
     BatchState facts;
     std::vector<Outcome> outcomes(batch.size());
-    MailPipeline mail(channels_.email, bounds);
+    MailPipeline mail(renderer_, channels_.email, bounds);
     std::size_t out_of_time = 0;  // rows handed back unstarted because start_by passed
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& o = outcomes[i];
@@ -460,13 +543,13 @@ DispatchStats Dispatcher::dispatch_due() {
         o.d = gate(o.row, facts, now);
         if (o.d.kind != Decision::Kind::kNone) continue;
         if (o.row.channel == Channel::kEmail) {
-          OutgoingEmail e;
-          prepare_email(o.row, o.d, e, now);
+          MailJob job;
+          prepare_email(o.row, o.d, job, now);
           if (o.d.email_ready) {
             if (stop_requested()) {
               o.d.kind = Decision::Kind::kRelease;  // stopping: the mail goes back unsent
             } else {
-              mail.add(i, std::move(e));
+              mail.add(i, std::move(job));
             }
           }
         } else if (o.row.channel == Channel::kSms) {
@@ -500,7 +583,7 @@ DispatchStats Dispatcher::dispatch_due() {
     for (std::size_t k = 0; k < mail.rows().size(); ++k) {
       const auto& result = mail.results()[k];
       on_email_result(outcomes[mail.rows()[k]].row, result, outcomes[mail.rows()[k]].d);
-      if (result.out_of_time) ++out_of_time;
+      if (!result.template_error && result.delivery.out_of_time) ++out_of_time;
     }
     if (out_of_time > 0) {
       batch_size = std::max(1, batch_size / 2);
@@ -551,8 +634,7 @@ DispatchStats Dispatcher::dispatch_due() {
   return stats;
 }
 
-void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail& out,
-                               TimePoint now) {
+void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, MailJob& job, TimePoint now) {
   auto c = d.gated ? std::move(d.gated_case) : cases_.get(row.case_id);
   if (!c) return d.finish(OutboxState::kFailed, "case not found");
   auto customer = d.gated ? std::move(d.gated_customer) : feed_.customer(c->customer_id);
@@ -565,19 +647,14 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
   }
   d.customer_id = c->customer_id;
   d.address = customer->email;
-  auto data = case_message_data(feed_, cases_, outbox_, cfg_, *c, now, link_secret_);
-  auto rendered = renderer_.render(row.template_name, data);
-  if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
-  d.locale = rendered->locale;
+  job.template_name = row.template_name;
+  job.data = case_message_data(feed_, cases_, outbox_, cfg_, *c, now, link_secret_);
 
-  Email e;
+  Email& e = job.email;  // subject and bodies come with the rendering (MailPipeline)
   e.from = cfg_.daemon.smtp.from;
   e.reply_to = cfg_.daemon.smtp.reply_to;
   e.to_name = customer->name;
   e.to_address = customer->email;
-  e.subject = rendered->subject;
-  e.text = rendered->text;
-  e.html = rendered->html;
   e.message_id = message_id(c->id, row.step_index, e.from);
   e.date = now;
   e.extra_headers.push_back({"X-Dunningd-Case", std::to_string(c->id)});
@@ -585,13 +662,16 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, OutgoingEmail&
   e.list_unsubscribe =
       expand_uri_patterns(cfg_.daemon.smtp.list_unsubscribe, c->customer_id, c->id);
   e.list_unsubscribe_post = cfg_.daemon.smtp.list_unsubscribe_post;
-  out.envelope_from = address_of(e.from);
-  out.envelope_to = customer->email;
-  out.mime = build_mime(e);
+  job.envelope_from = address_of(e.from);
+  job.envelope_to = customer->email;
   d.email_ready = true;
 }
 
-void Dispatcher::on_email_result(const OutboxRow& row, const Delivery& result, Decision& d) {
+void Dispatcher::on_email_result(const OutboxRow& row, const MailResult& mail, Decision& d) {
+  if (mail.template_error)
+    return d.finish(OutboxState::kFailed, "template: " + *mail.template_error);
+  d.locale = mail.locale;
+  const Delivery& result = mail.delivery;
   if (!result.attempted && (result.out_of_time || stop_requested())) {
     d.kind = Decision::Kind::kRelease;  // back to the outbox, unsent, for this or another sender
     return;

@@ -81,6 +81,9 @@ std::string update_url(const config::Config& cfg, const std::string& customer_id
                        std::int64_t case_id, TimePoint now,
                        const std::optional<std::string>& link_secret);
 
+struct MailJob;     // an email read from the store, to be rendered (dispatcher.cpp)
+struct MailResult;  // what became of it
+
 class Dispatcher {
  public:
   // Transactions are taken on `db`, which every interface shares (one connection). `facts`
@@ -121,8 +124,9 @@ class Dispatcher {
   struct Outcome;
   struct BatchState;
   Decision gate(const store::OutboxRow& row, BatchState& batch, TimePoint now);
-  void prepare_email(const store::OutboxRow& row, Decision& d, OutgoingEmail& out, TimePoint now);
-  void on_email_result(const store::OutboxRow& row, const Delivery& result, Decision& d);
+  // Reads what the email of `row` needs; MailPipeline renders and sends it.
+  void prepare_email(const store::OutboxRow& row, Decision& d, MailJob& job, TimePoint now);
+  void on_email_result(const store::OutboxRow& row, const MailResult& mail, Decision& d);
   void send_sms(const store::OutboxRow& row, Decision& d, TimePoint now);
   void run_action(const store::OutboxRow& row, Decision& d, TimePoint now);
   void http_result(const store::OutboxRow& row, const std::string& what, const HttpReply& reply,
