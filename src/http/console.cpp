@@ -31,6 +31,7 @@
 #include "dunning/rules/rules.hpp"
 #include "http/console_assets.hpp"
 #include "http/health.hpp"
+#include "http/timeline.hpp"
 
 namespace dunning::http {
 
@@ -848,11 +849,7 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     v["can_pause"] = c->state == store::CaseState::kOpen;
     v["can_resume"] = c->state == store::CaseState::kPaused;
     v["can_close"] = c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused;
-    json timeline = json::array();
-    for (const auto& e : st.cases().events(id)) {
-      timeline.push_back({{"at", iso(e.at)}, {"kind", e.kind}, {"detail", e.detail}});
-    }
-    v["timeline"] = timeline;
+    v["timeline"] = timeline_json(st.cases().events(id));
     json outbox = json::array();
     for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", std::to_string(r.step_index + 1)},
