@@ -358,6 +358,26 @@ TEST_CASE("the report's typed figures keep every currency's money apart", "[ledg
   // 5.00 + 10.00.
   CHECK_THAT(json.str(), Catch::Contains("\"median_days_to_recover\": 3.0"));
   CHECK_THAT(json.str(), Catch::Contains("\"amount\": \"34.50\""));
+
+  // Grouped by the invoice's currency: one group per currency, named as the table spells it.
+  opt.by = ledger::GroupBy::kCurrency;
+  const ledger::Report by_currency = ledger::build_report(st.reports(), opt);
+  CHECK(by_currency.group_by == "currency");
+  REQUIRE(by_currency.groups.size() == 2);
+  CHECK(by_currency.groups.at("EUR").cases == 3);
+  CHECK(by_currency.groups.at("USD").cases == 1);
+}
+
+TEST_CASE("a report's grouping is named one way: each name parses back, other text is none",
+          "[ledger]") {
+  for (const auto& [by, name] : ledger::kGroupByNames.rows) {
+    CHECK(ledger::to_string(by) == name);
+    CHECK(ledger::parse_group_by(name) == by);
+  }
+  CHECK(ledger::to_string(ledger::GroupBy::kDeclineCode) == "decline_code");
+  CHECK_FALSE(ledger::parse_group_by(""));
+  CHECK_FALSE(ledger::parse_group_by("all"));
+  CHECK_FALSE(ledger::parse_group_by("Month"));
 }
 
 TEST_CASE("Newcombe's hybrid score interval matches the published example", "[ledger]") {
