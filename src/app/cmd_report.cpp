@@ -1,4 +1,6 @@
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "app/commands.hpp"
 #include "dunning/ledger/summary.hpp"
@@ -25,10 +27,13 @@ Command add_report_command(CLI::App& app, Cli& cli) {
       ->capture_default_str();
   sub->add_option("--from", opt->from, "cases opened at or after (ISO 8601)");
   sub->add_option("--to", opt->to, "cases opened before (ISO 8601, exclusive)");
-  sub->add_option("--by", opt->by,
-                  "group by month|week|sequence|step|decline_code|currency|channel")
-      ->check(CLI::IsMember(
-          {"month", "week", "sequence", "step", "decline_code", "currency", "channel"}));
+  std::vector<std::string> groupings;
+  std::string by_help;
+  for (const auto& row : ledger::kGroupByNames.rows) {
+    groupings.emplace_back(row.second);
+    by_help += (by_help.empty() ? "group by " : "|") + groupings.back();
+  }
+  sub->add_option("--by", opt->by, by_help)->check(CLI::IsMember(groupings));
   sub->add_option("--as-of", opt->as_of,
                   "outcomes as recorded up to this time (default: the earlier of --to and now)");
   sub->add_option("--ltv-horizon-months", opt->horizon,
@@ -45,7 +50,7 @@ Command add_report_command(CLI::App& app, Cli& cli) {
             // never as of a future date.
             const TimePoint now = SystemClock().now();
             ro.as_of = as_of ? *as_of : ro.to ? std::min(*ro.to, now) : now;
-            ro.by = opt->by;
+            ro.by = ledger::parse_group_by(opt->by);  // "": not grouped; IsMember refused the rest
             ro.ltv_horizon_months = opt->horizon;
             auto cfg = load_or_report(cli.config_file);
             if (!cfg) return kExitConfig;

@@ -23,6 +23,7 @@
 #include "dunning/ingest/stripe.hpp"
 #include "dunning/ledger/attribution.hpp"
 #include "http/health.hpp"
+#include "http/timeline.hpp"
 
 namespace dunning::http {
 
@@ -466,11 +467,7 @@ void Api::Impl::case_detail(std::int64_t id, Respond respond) {
     auto c = st.cases().get(id);
     if (!c) return json_response(404, error_body("no such case"));
     json j = case_json(*c);
-    json timeline = json::array();
-    for (const auto& e : st.cases().events(id)) {
-      timeline.push_back({{"at", format_iso8601(e.at)}, {"kind", e.kind}, {"detail", e.detail}});
-    }
-    j["timeline"] = timeline;
+    j["timeline"] = timeline_json(st.cases().events(id));
     json outbox = json::array();
     for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", r.step_index},

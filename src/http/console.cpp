@@ -31,6 +31,7 @@
 #include "dunning/rules/rules.hpp"
 #include "http/console_assets.hpp"
 #include "http/health.hpp"
+#include "http/timeline.hpp"
 
 namespace dunning::http {
 
@@ -848,11 +849,7 @@ void Console::Impl::case_page(const Ctx& ctx, std::int64_t id, const std::string
     v["can_pause"] = c->state == store::CaseState::kOpen;
     v["can_resume"] = c->state == store::CaseState::kPaused;
     v["can_close"] = c->state == store::CaseState::kOpen || c->state == store::CaseState::kPaused;
-    json timeline = json::array();
-    for (const auto& e : st.cases().events(id)) {
-      timeline.push_back({{"at", iso(e.at)}, {"kind", e.kind}, {"detail", e.detail}});
-    }
-    v["timeline"] = timeline;
+    v["timeline"] = timeline_json(st.cases().events(id));
     json outbox = json::array();
     for (const auto& r : st.outbox().for_case(id)) {
       outbox.push_back({{"step", std::to_string(r.step_index + 1)},
@@ -913,11 +910,13 @@ void Console::Impl::case_action(const Ctx& ctx, std::int64_t id, cases::AdminAct
 void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
                            const std::string& format, Respond respond) {
   auto period = read_period(url);
-  std::string by = param(url, "by");
-  if (!by.empty() && !ledger::valid_group_by(by)) {
-    period.error =
-        "'by' must be one of month, week, sequence, step, decline_code, currency, channel";
-    by.clear();
+  const std::string by_text = param(url, "by");
+  const std::optional<ledger::GroupBy> by = ledger::parse_group_by(by_text);
+  if (!by_text.empty() && !by) {
+    std::string names;
+    for (const auto& row : ledger::kGroupByNames.rows)
+      names += (names.empty() ? "" : ", ") + std::string(row.second);
+    period.error = "'by' must be one of " + names;
   }
   // Like `dunningd report --as-of`: outcomes as recorded up to that time.
   const std::string as_of_text = param(url, "as_of");
@@ -960,31 +959,33 @@ void Console::Impl::report(const Ctx& ctx, const boost::urls::url_view& url,
     json v;
     v["from"] = period.from ? date::format("%F", std::chrono::floor<date::days>(*period.from)) : "";
     v["to"] = period.to ? date::format("%F", std::chrono::floor<date::days>(*period.to)) : "";
+    const std::string by_name = ro.by ? std::string(to_string(*ro.by)) : "";
     json groups_opt =
-        json::array({{{"value", ""}, {"label", "(no grouping)"}, {"selected", ro.by.empty()}}});
-    for (auto g : {"month", "week", "sequence", "step", "decline_code", "currency", "channel"}) {
-      groups_opt.push_back({{"value", g}, {"label", g}, {"selected", ro.by == g}});
+        json::array({{{"value", ""}, {"label", "(no grouping)"}, {"selected", !ro.by}}});
+    for (const auto& [g, name] : ledger::kGroupByNames.rows) {
+      groups_opt.push_back(
+          {{"value", std::string(name)}, {"label", std::string(name)}, {"selected", ro.by == g}});
     }
     v["group_options"] = groups_opt;
     const std::vector<std::pair<std::string, std::string>> q{
-        {"from", period.from_text}, {"to", period.to_text}, {"by", ro.by}, {"as_of", as_of_text}};
+        {"from", period.from_text}, {"to", period.to_text}, {"by", by_name}, {"as_of", as_of_text}};
     v["query"] = query(q);
     v["ledger_query"] = query({{"from", period.from_text}, {"to", period.to_text}});
     std::string cli = "dunningd report --format json";
     if (ro.from) cli += " --from " + iso(*ro.from);
     if (ro.to) cli += " --to " + iso(*ro.to);
-    if (!ro.by.empty()) cli += " --by " + ro.by;
+    if (ro.by) cli += " --by " + by_name;
     if (as_of) cli += " --as-of " + iso(*as_of);
     v["cli"] = cli;
     v["as_of"] = iso(report.as_of);
     v["totals_cases"] = std::to_string(report.totals.cases);
     v["totals_rate"] = rate_text(report.totals.recovery_rate);
     v["totals"] = totals_rows(report.totals);
-    if (!ro.by.empty()) {
+    if (ro.by) {
       json groups = group_rows(report.groups);
       v["has_groups"] = !groups.empty();
       v["groups"] = std::move(groups);
-      v["group_by"] = ro.by;
+      v["group_by"] = by_name;
     }
     v["uplift"] = uplift_text(report.uplift);
     v["funnel"] = funnel_rows(report);

@@ -79,23 +79,28 @@ std::string month_of(TimePoint t) {
   return date::format("%Y-%m", ymd);
 }
 
-std::string group_key(const std::string& by, const CaseOutcome& o) {
-  if (by == "month") return month_of(o.opened_at);
-  if (by == "week") return week_start(o.opened_at);
-  if (by == "sequence") return o.sequence_id;
-  if (by == "decline_code") return o.decline_code.empty() ? "(none)" : o.decline_code;
-  if (by == "currency") return o.amount.currency();
-  if (by == "step") {
-    if (!o.kind) return "(open)";
-    if (!o.step_index) return "(no step)";
-    return o.sequence_id + " #" + std::to_string(*o.step_index + 1);
+std::string group_key(GroupBy by, const CaseOutcome& o) {
+  switch (by) {
+    case GroupBy::kMonth:
+      return month_of(o.opened_at);
+    case GroupBy::kWeek:
+      return week_start(o.opened_at);
+    case GroupBy::kSequence:
+      return o.sequence_id;
+    case GroupBy::kDeclineCode:
+      return o.decline_code.empty() ? "(none)" : o.decline_code;
+    case GroupBy::kCurrency:
+      return o.amount.currency();
+    case GroupBy::kStep:
+      if (!o.kind) return "(open)";
+      if (!o.step_index) return "(no step)";
+      return o.sequence_id + " #" + std::to_string(*o.step_index + 1);
+    case GroupBy::kChannel:
+      if (!o.kind) return "(open)";
+      if (o.attribution == store::Attribution::kClick) return "click";
+      return o.channel.empty() ? "(none)" : o.channel;
   }
-  if (by == "channel") {
-    if (!o.kind) return "(open)";
-    if (o.attribution == store::Attribution::kClick) return "click";
-    return o.channel.empty() ? "(none)" : o.channel;
-  }
-  return "all";
+  return "all";  // unreachable for a valid enumerator
 }
 
 // round(a * b / c) half up, exact (REQUIRES: a, b >= 0, c > 0)
@@ -153,7 +158,7 @@ void add_outcome(GroupStats& g, const CaseOutcome& o, TimePoint as_of) {
 // Adds one case outcome (as known at as_of) to every tally.
 void tally_outcome(Tally& t, const CaseOutcome& o, const ReportOptions& opt) {
   add_outcome(t.total, o, opt.as_of);
-  if (!opt.by.empty()) add_outcome(t.groups[group_key(opt.by, o)], o, opt.as_of);
+  if (opt.by) add_outcome(t.groups[group_key(*opt.by, o)], o, opt.as_of);
   const bool recovered = o.kind && store::is_recovery(*o.kind);
   auto& sc = t.seq_cases[o.sequence_id];
   ++sc.first;
@@ -390,11 +395,6 @@ LtvPreserved ltv_preserved_of(store::ReportQueries& reports, const ReportOptions
 
 }  // namespace
 
-bool valid_group_by(const std::string& by) {
-  return by.empty() || by == "month" || by == "week" || by == "sequence" || by == "step" ||
-         by == "decline_code" || by == "currency" || by == "channel";
-}
-
 Interval wilson_interval(std::int64_t x, std::int64_t n) {
   const double nn = static_cast<double>(n), p = static_cast<double>(x) / nn, z2 = kZ95 * kZ95;
   const double denom = 1.0 + z2 / nn;
@@ -430,9 +430,9 @@ Report build_report(store::ReportQueries& reports, const ReportOptions& opt) {
       "cases, amount, recovery_rate and open by the invoice's currency, every other amount by the "
       "currency the money moved in; net_recovered = recovered_total + partial + late, each net "
       "of its refunds (refunded)";
-  r.group_by = opt.by.empty() ? "all" : opt.by;
+  r.group_by = opt.by ? std::string(to_string(*opt.by)) : "all";
   r.totals = group_figures(t.total);
-  if (opt.by.empty()) {
+  if (!opt.by) {
     r.groups["all"] = r.totals;
   } else {
     for (const auto& [k, g] : t.groups) r.groups[k] = group_figures(g);

@@ -57,22 +57,29 @@ std::string mismatch_reason(const Sequence& s, const CaseFacts& f) {
     }
   }
   if (!m.plans.empty() && !contains(m.plans, f.plan)) return "plan '" + f.plan + "' not listed";
-  if (!m.currencies.empty() && !contains(m.currencies, f.amount.currency())) {
-    return "currency " + f.amount.currency() + " not listed";
+  if (!m.currencies.empty()) {
+    if (!f.amount) return "no amount, so no listed currency";
+    if (!contains(m.currencies, f.amount->currency())) {
+      return "currency " + f.amount->currency() + " not listed";
+    }
   }
   if (!m.locales.empty() && !locale_matches(m.locales, f.locale)) {
     return "locale '" + f.locale + "' not listed";
   }
-  // An amount bound in another currency cannot be compared: the sequence does not match.
+  // An amount bound in another currency, or no amount at all, cannot be compared: the sequence
+  // does not match.
   if (m.amount_at_least) {
-    if (m.amount_at_least->currency() != f.amount.currency() ||
-        f.amount.less_than(*m.amount_at_least)) {
-      return "amount " + f.amount.to_string() + " is below " + m.amount_at_least->to_string();
+    if (!f.amount) return "no amount to compare with " + m.amount_at_least->to_string();
+    if (m.amount_at_least->currency() != f.amount->currency() ||
+        f.amount->less_than(*m.amount_at_least)) {
+      return "amount " + f.amount->to_string() + " is below " + m.amount_at_least->to_string();
     }
   }
   if (m.amount_below) {
-    if (m.amount_below->currency() != f.amount.currency() || !f.amount.less_than(*m.amount_below)) {
-      return "amount " + f.amount.to_string() + " is not below " + m.amount_below->to_string();
+    if (!f.amount) return "no amount to compare with " + m.amount_below->to_string();
+    if (m.amount_below->currency() != f.amount->currency() ||
+        !f.amount->less_than(*m.amount_below)) {
+      return "amount " + f.amount->to_string() + " is not below " + m.amount_below->to_string();
     }
   }
   return {};

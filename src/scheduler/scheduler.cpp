@@ -551,7 +551,7 @@ void Scheduler::open_expiring_cases(TickStats& stats) {
     facts.days_until_expiry = static_cast<int>(std::chrono::ceil<date::days>(end - now).count());
     auto sub = feed_.customer_subscription(card.customer_id, kEndedSubscriptionStatuses);
     facts.plan = sub ? sub->plan : "";
-    facts.amount = sub && sub->amount ? *sub->amount : Money(0, "XXX");
+    if (sub) facts.amount = sub->amount;  // nullopt: no amount a sequence could match on
     if (auto customer = feed_.customer(card.customer_id)) facts.locale = customer->locale;
     std::vector<std::string> why_not;
     const auto* seq = rules::select_sequence(cfg_.sequences, facts, &why_not);
@@ -560,7 +560,7 @@ void Scheduler::open_expiring_cases(TickStats& stats) {
     c.trigger = Trigger::kCardExpiring;
     c.customer_id = card.customer_id;
     if (sub) c.subscription_id = sub->id;
-    c.amount = facts.amount;
+    c.amount = facts.amount.value_or(Money(0, "XXX"));  // see CaseRecord::amount
     c.sequence_id = seq->id;
     c.sequence_hash = seq->hash;
     c.opened_at = now;

@@ -16,6 +16,7 @@ using namespace dunning::ingest;
 
 namespace {
 
+using dunning::testing::a_case;
 using dunning::testing::at;
 
 struct Db {
@@ -217,15 +218,9 @@ TEST_CASE("a decline after its invoice failure fills the unread row, or the case
   {
     store::Tx tx(db.engine->db());
     db.engine->feed().set_cursor("payments", c_row.rowid);
-    store::CaseRecord c;
-    c.trigger = dunning::Trigger::kPaymentFailed;
-    c.customer_id = "cus_1";
-    c.invoice_id = "in_c";
+    auto c = a_case("in_c", {.amount = Money(1000, "EUR"), .opened = c_row.occurred_at});
     c.payment_id = "ch_c";
-    c.amount = Money(1000, "EUR");
-    c.sequence_id = "soft";
-    c.sequence_hash = "h";
-    c.opened_at = c_row.occurred_at;
+    c.decline_code.clear();  // nothing learned yet: the intent below brings the code
     db.engine->cases().insert(c);
     tx.commit();
   }

@@ -15,6 +15,7 @@ using namespace dunning;
 
 namespace {
 
+using dunning::testing::a_case;
 using dunning::testing::at;
 
 // A fresh SQLite file in a temp folder, removed at the end of the test.
@@ -28,21 +29,6 @@ struct TempDb {
   }
   ~TempDb() { std::filesystem::remove_all(dir); }
 };
-
-store::CaseRecord a_case() {
-  store::CaseRecord c;
-  c.trigger = dunning::Trigger::kPaymentFailed;
-  c.customer_id = "cus_1";
-  c.subscription_id = "sub_1";
-  c.invoice_id = "in_1";
-  c.payment_id = "py_1";
-  c.amount = Money(1250, "EUR");
-  c.decline_code = "insufficient_funds";
-  c.sequence_id = "soft";
-  c.sequence_hash = "h";
-  c.opened_at = at("2026-11-02T10:00:00Z");
-  return c;
-}
 
 store::LedgerEntry recovered_row(const store::CaseRecord& c) {
   store::LedgerEntry e;
@@ -157,7 +143,7 @@ TEST_CASE("a cancelled case writes a cancelled row with the open amount and clos
   auto c = a_case();
   c.id = st.cases().insert(c);
   cases::Lifecycle(st.cases(), st.outbox(), st.ledger())
-      .cancel(c, "subscription sub_1 ended by the customer", at("2026-11-04T00:01:00Z"));
+      .cancel(c, "subscription sub_cus_1 ended by the customer", at("2026-11-04T00:01:00Z"));
   CHECK(st.cases().get(c.id)->state == store::CaseState::kCancelled);
   int rows = 0;
   st.ledger().for_each(std::nullopt, std::nullopt, [&](const store::LedgerEntry& e) {
@@ -172,6 +158,7 @@ TEST_CASE("rows built from a case carry its ids; recovered rows carry what was a
           "[ledger]") {
   auto c = a_case();
   c.id = 7;
+  c.payment_id = "py_1";
   store::Payment p;
   p.id = "py_2";
   p.amount = Money(1000, "EUR");  // a partial payment
@@ -218,7 +205,7 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
     store::Payment p;
     p.id = id;
     p.customer_id = "cus_1";
-    p.subscription_id = "sub_1";
+    p.subscription_id = "sub_cus_1";  // a_case's
     p.invoice_id = invoice;
     p.amount = Money(1000, "EUR");
     p.status = store::PaymentStatus::kSucceeded;
@@ -239,10 +226,7 @@ TEST_CASE("LTV preserved counts a subscription recovered twice in the period onc
   pay("py_h2", "in_h2", "2026-09-01T00:00:00Z");
   auto recover = [&](const char* invoice, const char* failed_at, const char* paid_id,
                      const char* paid_at) {
-    auto c = a_case();
-    c.invoice_id = invoice;
-    c.amount = Money(1000, "EUR");
-    c.opened_at = at(failed_at);
+    auto c = a_case(invoice, {.amount = Money(1000, "EUR"), .opened = at(failed_at)});
     c.id = st.cases().insert(c);
     auto p = pay(paid_id, invoice, paid_at);
     st.ledger().append(ledger::recovered_entry(c, p, std::nullopt, std::nullopt, p.occurred_at));
@@ -275,11 +259,7 @@ TEST_CASE("the report's typed figures keep every currency's money apart", "[ledg
   auto& st = *opened.value();
   const TimePoint now = at("2026-12-01T00:00:00Z");
   auto open_case = [&](const char* invoice, Money amount, const char* when, bool holdout) {
-    auto c = a_case();
-    c.invoice_id = invoice;
-    c.payment_id = std::string("py_") + invoice;
-    c.amount = std::move(amount);
-    c.opened_at = at(when);
+    auto c = a_case(invoice, {.amount = std::move(amount), .opened = at(when)});
     c.holdout = holdout;
     c.id = st.cases().insert(c);
     return c;
@@ -378,6 +358,26 @@ TEST_CASE("the report's typed figures keep every currency's money apart", "[ledg
   // 5.00 + 10.00.
   CHECK_THAT(json.str(), Catch::Contains("\"median_days_to_recover\": 3.0"));
   CHECK_THAT(json.str(), Catch::Contains("\"amount\": \"34.50\""));
+
+  // Grouped by the invoice's currency: one group per currency, named as the table spells it.
+  opt.by = ledger::GroupBy::kCurrency;
+  const ledger::Report by_currency = ledger::build_report(st.reports(), opt);
+  CHECK(by_currency.group_by == "currency");
+  REQUIRE(by_currency.groups.size() == 2);
+  CHECK(by_currency.groups.at("EUR").cases == 3);
+  CHECK(by_currency.groups.at("USD").cases == 1);
+}
+
+TEST_CASE("a report's grouping is named one way: each name parses back, other text is none",
+          "[ledger]") {
+  for (const auto& [by, name] : ledger::kGroupByNames.rows) {
+    CHECK(ledger::to_string(by) == name);
+    CHECK(ledger::parse_group_by(name) == by);
+  }
+  CHECK(ledger::to_string(ledger::GroupBy::kDeclineCode) == "decline_code");
+  CHECK_FALSE(ledger::parse_group_by(""));
+  CHECK_FALSE(ledger::parse_group_by("all"));
+  CHECK_FALSE(ledger::parse_group_by("Month"));
 }
 
 TEST_CASE("Newcombe's hybrid score interval matches the published example", "[ledger]") {

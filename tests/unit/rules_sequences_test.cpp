@@ -189,6 +189,28 @@ TEST_CASE("an amount bound in another currency never matches", "[rules]") {
   CHECK_FALSE(dunning::rules::mismatch_reason(seqs.sequences[1], f).empty());
 }
 
+TEST_CASE("a case with no amount matches no currency or amount condition, and says so", "[rules]") {
+  Sequences seqs;
+  Sequence eur = sequence("eur", Trigger::kCardExpiring);
+  eur.match.currencies = {"EUR"};
+  Sequence big = sequence("big", Trigger::kCardExpiring);
+  big.match.amount_at_least = Money(100, "EUR");
+  Sequence small = sequence("small", Trigger::kCardExpiring);
+  small.match.amount_below = Money(1000000, "EUR");
+  seqs.sequences = {eur, big, small, sequence("any-card", Trigger::kCardExpiring)};
+  CaseFacts f = facts();
+  f.trigger = Trigger::kCardExpiring;
+  f.amount.reset();  // a customer without a priced subscription
+  std::vector<std::string> why_not;
+  const Sequence* s = dunning::rules::select_sequence(seqs, f, &why_not);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "any-card");
+  REQUIRE(why_not.size() == 3);
+  CHECK(why_not[0] == "eur: no amount, so no listed currency");
+  CHECK(why_not[1] == "big: no amount to compare with 1.00 EUR");
+  CHECK(why_not[2] == "small: no amount to compare with 10000.00 EUR");
+}
+
 TEST_CASE("a locale list matches a regional locale by its language", "[rules]") {
   Sequences seqs;
   Sequence pt = sequence("portuguese");

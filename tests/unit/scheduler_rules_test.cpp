@@ -202,6 +202,8 @@ sequences:
   w.tick("2026-12-02T10:00:00Z");  // 30 days before
   CHECK(w.count("SELECT COUNT(*) FROM cases WHERE trigger = 'card_expiring'") == 1);
   CHECK(w.text("SELECT customer_id FROM cases") == "cus_1");
+  // cus_1 has no priced subscription: the case has no amount (see CaseRecord::amount).
+  CHECK(w.text("SELECT amount_minor || ' ' || currency FROM cases") == "0 XXX");
   CHECK(w.count("SELECT COUNT(*) FROM outbox") == 1);
   w.tick("2026-12-03T10:00:00Z");
   w.tick("2026-12-10T10:00:00Z");

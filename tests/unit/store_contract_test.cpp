@@ -20,24 +20,8 @@ namespace {
 
 using Billing = std::function<void(const std::string&)>;
 
+using dunning::testing::a_case;
 using dunning::testing::at;
-
-store::CaseRecord a_case(const std::string& invoice, const std::string& customer = "cus_1") {
-  store::CaseRecord c;
-  c.trigger = dunning::Trigger::kPaymentFailed;
-  c.customer_id = customer;
-  c.subscription_id = "sub_" + customer;
-  c.invoice_id = invoice;
-  c.payment_id = "py_" + invoice;
-  c.amount = Money(1250, "EUR");
-  c.decline_code = "insufficient_funds";
-  c.sequence_id = "soft";
-  c.sequence_hash = "h1";
-  c.opened_at = at("2026-11-02T10:00:00Z");
-  c.next_due_at = at("2026-11-03T10:00:00Z");
-  c.attempt_count = 1;
-  return c;
-}
 
 store::OutboxRow a_step(std::int64_t case_id, int step, const std::string& channel,
                         const char* due = "2026-11-02T10:00:00Z") {
@@ -386,7 +370,7 @@ TEST_CASE("cases: one open case per invoice, looked up by invoice, customer and 
     }
     auto c2 = a_case("in_2");
     c2.id = e.cases().insert(c2);
-    auto other = a_case("in_3", "cus_2");
+    auto other = a_case("in_3", {.customer = "cus_2"});
     other.id = e.cases().insert(other);
 
     CHECK(e.cases().open_for_invoice("in_2")->id == c2.id);
@@ -424,7 +408,7 @@ TEST_CASE(
     b.decline_code = "stolen_card";
     b.amount = Money(5000, "USD");
     b.id = e.cases().insert(b);
-    auto c = a_case("in_3", "cus_2");
+    auto c = a_case("in_3", {.customer = "cus_2"});
     c.id = e.cases().insert(c);
     auto filter = [] { return store::CaseFilter("", "", 10); };
     auto f = filter();
@@ -791,9 +775,9 @@ TEST_CASE(
   on_every_engine([](store::Engine& e, const Billing&) {
     const Seconds day(86400);
     store::Tx tx(e.db());
-    const auto a = e.cases().insert(a_case("in_a", "cus_1"));
-    const auto b = e.cases().insert(a_case("in_b", "cus_1"));
-    const auto c = e.cases().insert(a_case("in_c", "cus_2"));
+    const auto a = e.cases().insert(a_case("in_a", {.customer = "cus_1"}));
+    const auto b = e.cases().insert(a_case("in_b", {.customer = "cus_1"}));
+    const auto c = e.cases().insert(a_case("in_c", {.customer = "cus_2"}));
     CHECK(e.outbox().enqueue(a_step(a, 0, "email", "2026-11-02T10:00:00Z")));
     CHECK(e.outbox().enqueue(a_step(a, 1, "sms", "2026-11-02T12:00:00Z")));
     CHECK(e.outbox().enqueue(a_step(a, 2, "action", "2026-11-02T13:00:00Z")));

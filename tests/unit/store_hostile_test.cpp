@@ -13,6 +13,7 @@ using namespace dunning;
 
 namespace {
 
+using dunning::testing::a_case;
 using dunning::testing::at;
 
 struct Db {
@@ -41,19 +42,6 @@ ingest::Event event(std::string id, std::string source, std::string payload) {
   e.payload = std::move(payload);
   e.received_at = at("2026-11-22T10:00:00Z");
   return e;
-}
-
-store::CaseRecord a_case(const char* invoice, TimePoint due) {
-  store::CaseRecord c;
-  c.trigger = dunning::Trigger::kPaymentFailed;
-  c.customer_id = "c1";
-  c.invoice_id = invoice;
-  c.amount = Money(100, "EUR");
-  c.sequence_id = "s";
-  c.sequence_hash = "h";
-  c.opened_at = at("2026-11-01T10:00:00Z");
-  c.next_due_at = due;
-  return c;
 }
 
 }  // namespace
@@ -86,7 +74,8 @@ TEST_CASE("repeated clicks on a case's link record one click per hour, unknown c
           "[store][hostile]") {
   Db db;
   store::Tx tx(db.store->db());
-  const auto id = db.store->cases().insert(a_case("in1", at("2026-11-25T10:00:00Z")));
+  const auto id = db.store->cases().insert(
+      a_case("in1", {.customer = "c1", .due = at("2026-11-25T10:00:00Z")}));
   const auto t = at("2026-11-22T10:00:00Z");
   const Seconds hour(3600);
   CHECK(db.store->cases().record_click(id, "c1", t, hour));
@@ -101,8 +90,9 @@ TEST_CASE("repeated clicks on a case's link record one click per hour, unknown c
 TEST_CASE("a case whose due time cannot be read is skipped by the poll, the others still due",
           "[store][hostile]") {
   Db db;
-  const auto good = db.store->cases().insert(a_case("in-good", at("2026-11-20T10:00:00Z")));
-  const auto bad = db.store->cases().insert(a_case("in-bad", at("2026-11-20T10:00:00Z")));
+  const auto good =
+      db.store->cases().insert(a_case("in-good", {.due = at("2026-11-20T10:00:00Z")}));
+  const auto bad = db.store->cases().insert(a_case("in-bad", {.due = at("2026-11-20T10:00:00Z")}));
   db.sql("UPDATE cases SET next_due_at = '10000-01-03T23:59:59Z' WHERE id = " +
          std::to_string(bad));
   std::vector<store::CaseRecord> due;

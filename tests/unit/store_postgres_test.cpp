@@ -33,19 +33,8 @@ std::unique_ptr<pg::PgEngine> open(const std::string& uri,
   return std::move(opened).value();
 }
 
+using dunning::testing::a_case;
 using dunning::testing::a_payment;
-
-std::int64_t a_case(store::Engine& e, const std::string& invoice) {
-  store::CaseRecord c;
-  c.trigger = dunning::Trigger::kPaymentFailed;
-  c.customer_id = "cus_1";
-  c.invoice_id = invoice;
-  c.amount = Money(1250, "EUR");
-  c.sequence_id = "soft";
-  c.sequence_hash = "h";
-  c.opened_at = at("2026-11-02T10:00:00Z");
-  return e.cases().insert(c);
-}
 
 store::OutboxRow a_step(std::int64_t case_id, int step) {
   store::OutboxRow r;
@@ -135,7 +124,7 @@ TEST_CASE("postgres: two instances claiming at once never lease the same row",
   auto b = open(db->uri);
   {
     store::Tx tx(a->db());
-    const auto case_id = a_case(*a, "in_1");
+    const auto case_id = a->cases().insert(a_case("in_1"));
     for (int i = 0; i < 10; ++i) CHECK(a->outbox().enqueue(a_step(case_id, i)));
     tx.commit();
   }

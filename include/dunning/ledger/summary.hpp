@@ -14,23 +14,38 @@
 
 #include "dunning/core/clock.hpp"
 #include "dunning/core/money.hpp"
+#include "dunning/core/names.hpp"
 #include "dunning/store/report_queries.hpp"
 
 namespace dunning::ledger {
+
+// What a report's cases are grouped by. The command line's --by, the console's `by` and the
+// report's group_by all spell it through this table, in this order.
+enum class GroupBy { kMonth, kWeek, kSequence, kStep, kDeclineCode, kCurrency, kChannel };
+inline constexpr Names<GroupBy, 7> kGroupByNames{{{
+    {GroupBy::kMonth, "month"},
+    {GroupBy::kWeek, "week"},
+    {GroupBy::kSequence, "sequence"},
+    {GroupBy::kStep, "step"},
+    {GroupBy::kDeclineCode, "decline_code"},
+    {GroupBy::kCurrency, "currency"},
+    {GroupBy::kChannel, "channel"},
+}}};
+constexpr std::string_view to_string(GroupBy g) { return kGroupByNames.name(g); }
+// nullopt for text that names no grouping.
+constexpr std::optional<GroupBy> parse_group_by(std::string_view text) {
+  return kGroupByNames.parse(text);
+}
 
 struct ReportOptions {
   std::optional<TimePoint> from;  // cases opened at or after (inclusive)
   std::optional<TimePoint> to;    // cases opened before (exclusive)
   // Outcomes and retention are taken as recorded up to this time.
   TimePoint as_of;
-  // "" (one group "all") | month | week | sequence | step | decline_code | currency | channel
-  std::string by;
+  std::optional<GroupBy> by;  // nullopt: not grouped (the one group "all")
   // Cap on the expected remaining lifetime of a recovered subscription, in months.
   int ltv_horizon_months = 36;
 };
-
-// True when `by` is one of the grouping dimensions above.
-bool valid_group_by(const std::string& by);
 
 // Newcombe's hybrid score interval (method 10, from two Wilson score intervals) for the
 // difference of two proportions x1/n1 - x0/n0 at 95%. REQUIRES: n1 > 0 and n0 > 0.
@@ -165,7 +180,7 @@ struct Report {
   ReportPeriod period;
   TimePoint as_of;
   std::string population;  // which cases and amounts the figures are about, in words
-  std::string group_by;    // the ReportOptions' `by`, "all" when not grouped
+  std::string group_by;    // the ReportOptions' `by` by name, "all" when not grouped
   GroupFigures totals;
   // By group key; not grouped, the one group "all" (the totals).
   std::map<std::string, GroupFigures> groups;

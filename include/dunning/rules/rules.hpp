@@ -23,7 +23,9 @@ struct CaseFacts {
   std::string decline_code;
   DeclineClass decline_class = DeclineClass::kSoft;
   std::string plan;
-  Money amount;
+  // nullopt when no amount is known (a card_expiring case of a customer without a priced
+  // subscription): then no currency or amount condition matches.
+  std::optional<Money> amount;
   std::string locale;
   // card_expiring: whole days from now until the end of the card's expiry month.
   std::optional<int> days_until_expiry;

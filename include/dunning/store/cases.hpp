@@ -36,6 +36,8 @@ struct CaseRecord {
   std::optional<std::string> subscription_id;
   std::optional<std::string> invoice_id;
   std::optional<std::string> payment_id;
+  // A card_expiring case of a customer without a priced subscription has no amount: the row
+  // holds 0 in XXX, ISO 4217's code for "no currency" (amount_minor and currency are NOT NULL).
   Money amount;
   std::string decline_code;
   std::string sequence_id;
