@@ -10,7 +10,8 @@ As a script (the ctest fixture that starts one server for the whole run):
 
 The server trusts nobody over TCP without a password (scram-sha-256): the admin URI carries the
 superuser's password, and tests that need a plain role create one (`create_role`). Durability
-is off (fsync, synchronous_commit): a test cluster is disposable.
+is off (fsync, synchronous_commit): a test cluster is disposable. `PostgresServer(durable=True)`
+keeps PostgreSQL's defaults (fsync and synchronous commit on), for bench/run.
 """
 import os
 import pwd
@@ -42,8 +43,10 @@ def _as_server_user():
 class PostgresServer:
     """`tls=(cert.pem, key.pem)` also turns TLS on (clients choose with sslmode)."""
 
-    def __init__(self, root=None, tls=None):
+    def __init__(self, root=None, tls=None, durable=False, options=""):
         self.tls = tls
+        self.options = options  # more server options ("-c name=value ..."), e.g. for a profile
+        self.durable = durable  # True: PostgreSQL's own defaults (bench/run), not a test's
         self.root = root or tempfile.mkdtemp(prefix="dunningd-pg-")
         self.data = os.path.join(self.root, "data")
         self.socket_dir = os.path.join(self.root, "socket")
@@ -72,9 +75,12 @@ class PostgresServer:
         os.remove(pwfile)
         self.port = _free_port()
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                   f"-c unix_socket_directories={self.socket_dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                   "-c shared_buffers=32MB")
+                   f"-c unix_socket_directories={self.socket_dir} -c max_connections=200")
+        if not self.durable:
+            options += (" -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                        "-c shared_buffers=32MB")
+        if self.options:
+            options += " " + self.options
         if self.tls:
             # The server reads its key only when it is its own and private.
             for src, name in zip(self.tls, ("server.crt", "server.key")):
