@@ -385,7 +385,13 @@ void Scheduler::advance_case(const CaseRecord& c, TickStats& stats) {
     }
   }
   if (progress.closes_case) return;
-  cases_.set_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
+  // `c` is the case as stored (read in this batch, or just inserted): a case opened with its
+  // first step still ahead — most of them — is stored as it should be already, and writes
+  // nothing more.
+  if (static_cast<int>(progress.next_step) != c.next_step ||
+      progress.next_due_at != c.next_due_at) {
+    cases_.set_progress(c.id, static_cast<int>(progress.next_step), progress.next_due_at);
+  }
   if (!progress.next_due_at && c.trigger == Trigger::kCardExpiring) {
     lifecycle_.expire(c, now_);  // nothing was at stake in money: no ledger row
   }
