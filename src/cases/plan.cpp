@@ -4,8 +4,13 @@ namespace dunning::cases {
 
 CasePlanView plan_of(const store::CaseRecord& c, const config::Config& cfg,
                      store::PaymentsFeed& feed, store::Cases& cases, store::Outbox& outbox) {
+  return plan_of(c, cfg, feed.customer(c.customer_id), cases, outbox);
+}
+
+CasePlanView plan_of(const store::CaseRecord& c, const config::Config& cfg,
+                     const std::optional<store::Customer>& customer, store::Cases& cases,
+                     store::Outbox& outbox) {
   CasePlanView view;
-  const auto customer = feed.customer(c.customer_id);
   view.zone =
       rules::customer_zone(customer ? customer->time_zone : "", cfg.daemon.default_time_zone);
   view.sequence = cfg.sequences.find(c.sequence_id);

@@ -331,10 +331,20 @@ templates::MessageData case_message_data(store::PaymentsFeed& feed, store::Cases
                                          store::Outbox& outbox, const config::Config& cfg,
                                          const store::CaseRecord& c, TimePoint now,
                                          const std::optional<std::string>& link_secret) {
+  return case_message_data(feed, cases, outbox, cfg, c, feed.customer(c.customer_id), now,
+                           link_secret);
+}
+
+templates::MessageData case_message_data(store::PaymentsFeed& feed, store::Cases& cases,
+                                         store::Outbox& outbox, const config::Config& cfg,
+                                         const store::CaseRecord& c,
+                                         const std::optional<store::Customer>& customer,
+                                         TimePoint now,
+                                         const std::optional<std::string>& link_secret) {
   templates::MessageData d;
   d.case_id = c.id;
   d.customer_id = c.customer_id;
-  if (auto customer = feed.customer(c.customer_id)) {
+  if (customer) {
     d.customer_name = customer->name;
     d.customer_email = customer->email;
     d.locale = customer->locale;
@@ -351,7 +361,7 @@ templates::MessageData case_message_data(store::PaymentsFeed& feed, store::Cases
   }
   d.update_url = update_url(cfg, c.customer_id, c.id, now, link_secret);
   // The dates the customer is told are the plan's, in the zone the plan was made in.
-  const auto view = cases::plan_of(c, cfg, feed, cases, outbox);
+  const auto view = cases::plan_of(c, cfg, customer, cases, outbox);
   d.time_zone = view.zone.zone->name();
   if (view.plan.next_retry) d.next_retry_at = view.plan.next_retry->at;
   d.cancel_at = view.plan.cancel_at;
@@ -648,7 +658,7 @@ void Dispatcher::prepare_email(const OutboxRow& row, Decision& d, MailJob& job, 
   d.customer_id = c->customer_id;
   d.address = customer->email;
   job.template_name = row.template_name;
-  job.data = case_message_data(feed_, cases_, outbox_, cfg_, *c, now, link_secret_);
+  job.data = case_message_data(feed_, cases_, outbox_, cfg_, *c, customer, now, link_secret_);
 
   Email& e = job.email;  // subject and bodies come with the rendering (MailPipeline)
   e.from = cfg_.daemon.smtp.from;
@@ -714,7 +724,7 @@ void Dispatcher::send_sms(const OutboxRow& row, Decision& d, TimePoint now) {
   }
   d.customer_id = c->customer_id;
   d.address = *number;
-  auto data = case_message_data(feed_, cases_, outbox_, cfg_, *c, now, link_secret_);
+  auto data = case_message_data(feed_, cases_, outbox_, cfg_, *c, customer, now, link_secret_);
   auto rendered = renderer_.render(row.template_name, data);
   if (!rendered) return d.finish(OutboxState::kFailed, "template: " + rendered.error().message);
   if (rendered->sms.empty()) {

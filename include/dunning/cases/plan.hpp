@@ -20,5 +20,9 @@ struct CasePlanView {
 // The plan of `c` at its current step. Paused and closed cases have no next retry or contact.
 CasePlanView plan_of(const store::CaseRecord& c, const config::Config& cfg,
                      store::PaymentsFeed& feed, store::Cases& cases, store::Outbox& outbox);
+// The same, with c's customer already read (nullopt: there is none).
+CasePlanView plan_of(const store::CaseRecord& c, const config::Config& cfg,
+                     const std::optional<store::Customer>& customer, store::Cases& cases,
+                     store::Outbox& outbox);
 
 }  // namespace dunning::cases

@@ -75,6 +75,13 @@ templates::MessageData case_message_data(store::PaymentsFeed& feed, store::Cases
                                          store::Outbox& outbox, const config::Config& cfg,
                                          const store::CaseRecord& c, TimePoint now,
                                          const std::optional<std::string>& link_secret);
+// The same, with c's customer already read (nullopt: there is none).
+templates::MessageData case_message_data(store::PaymentsFeed& feed, store::Cases& cases,
+                                         store::Outbox& outbox, const config::Config& cfg,
+                                         const store::CaseRecord& c,
+                                         const std::optional<store::Customer>& customer,
+                                         TimePoint now,
+                                         const std::optional<std::string>& link_secret);
 
 // The card-update link for (customer, case) sent at `now`.
 std::string update_url(const config::Config& cfg, const std::string& customer_id,
