@@ -158,44 +158,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
     }
     std::vector<Response> answers;
-    answers.reserve(batch.size());
     std::vector<std::string> results;
     try {
-      store::Tx tx(db->db());
-      for (const auto& p : batch) {
-        try {
-          store::Savepoint sp(db->db());
-          auto applied = ingest::apply_event(db->facts(), p.event);
-          sp.release();
-          if (applied == ingest::Applied::kConflict) {
-            // The first body stays; the sender learns that this one was not recorded.
-            results.emplace_back("conflict");
-            answers.push_back(
-                json_response(409, json{{"error",
-                                         "an event with this id was already accepted with a "
-                                         "different body; nothing was recorded"},
-                                        {"field", "id"},
-                                        {"id", p.event.id}}
-                                       .dump()));
-            continue;
-          }
-          bool dup = applied == ingest::Applied::kDuplicate;
-          results.emplace_back(dup ? "duplicate" : "written");
-          answers.push_back(json_response(
-              dup ? 200 : 202,
-              json{{"id", p.event.id}, {"status", dup ? "duplicate" : "accepted"}}.dump()));
-        } catch (const store::StoreError& e) {
-          spdlog::warn("event {} refused by the database: {}", p.event.id, e.what());
-          results.emplace_back("error");
-          answers.push_back(json_response(422, error_body(std::string("refused: ") + e.what())));
-        } catch (const std::exception& e) {  // a bug: this event fails, the batch goes on
-          spdlog::critical("event {}: unexpected {}; answered 500", p.event.id, e.what());
-          results.emplace_back("error");
-          answers.push_back(json_response(500, error_body("internal error")));
-        }
-      }
-      tx.commit();  // durable (synchronous=FULL) before any answer leaves
-      metrics.add("dunningd_ingest_commits_total", "");
+      // A batch is first written without a savepoint per event (on PostgreSQL each is two
+      // statements more per event, half of what an event costs); only when one event fails is
+      // the batch written again from the start, each event inside its own savepoint.
+      if (!write_batch(batch, false, answers, results)) write_batch(batch, true, answers, results);
     } catch (const std::exception& e) {  // StoreError, or a bug: nothing of the batch is kept
       spdlog::error("ingest commit failed: {}", e.what());
       answers.assign(batch.size(), json_response(503, error_body("database unavailable, retry")));
@@ -209,6 +177,56 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         batch[i].respond(std::move(answers[i]));
       });
     }
+  }
+
+  // Writes `batch` in one transaction and fills one answer and result per event. With
+  // `isolate`, each event is inside its own savepoint: one the database refuses (or a bug) is
+  // answered alone and the rest commits. Without it, any failing event rolls the whole batch
+  // back and the answer is false (nothing answered; write it again with `isolate`).
+  bool write_batch(const std::vector<Pending>& batch, bool isolate, std::vector<Response>& answers,
+                   std::vector<std::string>& results) {
+    answers.clear();
+    results.clear();
+    answers.reserve(batch.size());
+    store::Tx tx(db->db());
+    for (const auto& p : batch) {
+      try {
+        std::optional<store::Savepoint> sp;
+        if (isolate) sp.emplace(db->db());
+        auto applied = ingest::apply_event(db->facts(), p.event);
+        if (sp) sp->release();
+        if (applied == ingest::Applied::kConflict) {
+          // The first body stays; the sender learns that this one was not recorded.
+          results.emplace_back("conflict");
+          answers.push_back(
+              json_response(409, json{{"error",
+                                       "an event with this id was already accepted with a "
+                                       "different body; nothing was recorded"},
+                                      {"field", "id"},
+                                      {"id", p.event.id}}
+                                     .dump()));
+          continue;
+        }
+        bool dup = applied == ingest::Applied::kDuplicate;
+        results.emplace_back(dup ? "duplicate" : "written");
+        answers.push_back(json_response(
+            dup ? 200 : 202,
+            json{{"id", p.event.id}, {"status", dup ? "duplicate" : "accepted"}}.dump()));
+      } catch (const store::StoreError& e) {
+        if (!isolate) return false;
+        spdlog::warn("event {} refused by the database: {}", p.event.id, e.what());
+        results.emplace_back("error");
+        answers.push_back(json_response(422, error_body(std::string("refused: ") + e.what())));
+      } catch (const std::exception& e) {  // a bug: this event fails, the batch goes on
+        if (!isolate) return false;
+        spdlog::critical("event {}: unexpected {}; answered 500", p.event.id, e.what());
+        results.emplace_back("error");
+        answers.push_back(json_response(500, error_body("internal error")));
+      }
+    }
+    tx.commit();  // durable (synchronous=FULL) before any answer leaves
+    metrics.add("dunningd_ingest_commits_total", "");
+    return true;
   }
 
   // One group-commit round on the pool, then the next if more events are queued. Whatever

@@ -226,6 +226,32 @@ class HostileDoors(LiveDaemonCase):
         self.assertEqual(self.ws.sql("SELECT amount_minor FROM payments WHERE id='p-dup'"),
                          [(1000,)])
 
+    def test_an_event_the_database_refuses_is_answered_alone_and_the_rest_commits(self):
+        # Events sent at once are written in one transaction (group commit). The database
+        # refuses one of them (a trigger stands in for a constraint the door cannot see): it
+        # alone is answered 422 naming the refusal, every other event of its batch is stored.
+        self.ws.sql("CREATE TRIGGER poison_payment BEFORE INSERT ON payments "
+                    "WHEN NEW.id = 'p-group-poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+        try:
+            ids = [f"group-{i}" for i in range(40)]
+            ids.insert(17, "group-poison")
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+                answers = dict(zip(ids, pool.map(lambda e: self.post(payment(e)), ids)))
+            status, _, body = answers.pop("group-poison")
+            self.assertEqual(status, 422, body)
+            self.assertIn("poisoned", json.loads(body)["error"])
+            for eid, (status, _, body) in answers.items():
+                self.assertEqual(status, 202, (eid, body))
+            stored = {r[0] for r in self.ws.sql(
+                "SELECT id FROM payments WHERE id LIKE 'p-group-%'")}
+            self.assertEqual(stored, {"p-" + e for e in answers})
+            self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM events WHERE id = 'group-poison'"),
+                             [(0,)])
+        finally:
+            self.ws.sql("DROP TRIGGER poison_payment")
+        self.assert_alive_and_polling("after-poison")
+
     def test_a_stripe_redelivery_is_a_duplicate_even_with_another_pending_webhooks(self):
         body = {"id": "evt_redeliver", "object": "event", "type": "customer.updated",
                 "created": unix_now(), "pending_webhooks": 2,
