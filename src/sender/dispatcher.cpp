@@ -195,7 +195,12 @@ class MailPipeline {
       return c;
     }
     auto deliveries = transport_.send_all(out, bounds_);
-    for (std::size_t i = 0; i < sent.size() && i < deliveries.size(); ++i) {
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      // A transport owes one answer per message; a missing one is never read as delivered.
+      if (i >= deliveries.size()) {
+        c.results[sent[i]].delivery = Delivery::not_attempted("no answer from the mail transport");
+        continue;
+      }
       if (deliveries[i].stops_batch()) c.stopped = true;
       c.results[sent[i]].delivery = std::move(deliveries[i]);
     }
