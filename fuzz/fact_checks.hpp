@@ -31,12 +31,12 @@ inline void check_accepted(const ingest::Fact& f) {
       f);
 }
 
-inline void check_accepted(const ingest::Parsed<ingest::Event>& p) {
-  if (const auto* e = std::get_if<ingest::Event>(&p)) {
+inline void check_accepted(const Result<ingest::Event>& p) {
+  if (const auto* e = (p.ok() ? &p.value() : nullptr)) {
     FUZZ_CHECK(!ingest::has_control_characters(e->id, false), "event id with controls");
     for (const auto& f : e->facts) check_accepted(f);
   } else {
-    FUZZ_CHECK(!std::get<ingest::FieldError>(p).field.empty(), "a refusal names no field");
+    FUZZ_CHECK(!p.error().field.empty(), "a refusal names no field");
   }
 }
 

@@ -100,13 +100,13 @@ bool import_file(store::Database& db, store::FactsWriter& facts, const std::stri
   while (auto row = reader.next()) {
     ++stats.rows;
     auto fact = ingest::csv_fact(kind, header, *row, now);
-    if (auto* err = std::get_if<ingest::FieldError>(&fact)) {
+    if (!fact) {
       ++stats.rejected;
-      std::cerr << path << ":" << reader.line() << ": rejected: " << err->field << " "
-                << err->message << '\n';
+      std::cerr << path << ":" << reader.line() << ": rejected: " << fact.error().field << " "
+                << fact.error().message << '\n';
       continue;
     }
-    batch.push_back(std::get<ingest::Fact>(std::move(fact)));
+    batch.push_back(std::move(fact).value());
     if (static_cast<int>(batch.size()) >= batch_size) flush();
   }
   flush();

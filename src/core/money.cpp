@@ -42,9 +42,9 @@ Money::Money(std::int64_t minor, std::string currency)
 
 Result<Money> Money::make(std::int64_t minor, std::string_view currency) {
   if (currency_exponent(currency) < 0) {
-    return Error::permanent("\"" + std::string(currency) +
-                            "\" is not an ISO 4217 currency code (three upper-case letters, e.g. "
-                            "EUR)");
+    return Error::invalid("\"" + std::string(currency) +
+                          "\" is not an ISO 4217 currency code (three upper-case letters, e.g. "
+                          "EUR)");
   }
   return Money(minor, std::string(currency));
 }
@@ -87,8 +87,8 @@ Result<Money> Money::parse(std::string_view text) {
   std::string_view code;
   auto space = s.find(' ');
   if (space == std::string_view::npos) {
-    return Error::permanent("amount \"" + std::string(text) +
-                            "\" has no currency (write e.g. \"5.00 EUR\")");
+    return Error::invalid("amount \"" + std::string(text) +
+                          "\" has no currency (write e.g. \"5.00 EUR\")");
   }
   std::string_view left = trim(s.substr(0, space));
   std::string_view right = trim(s.substr(space + 1));
@@ -99,10 +99,10 @@ Result<Money> Money::parse(std::string_view text) {
     number = right;
     code = left;
   } else {
-    return Error::permanent("amount \"" + std::string(text) + "\" has no ISO 4217 currency code");
+    return Error::invalid("amount \"" + std::string(text) + "\" has no ISO 4217 currency code");
   }
   int exp = currency_exponent(code);
-  if (exp < 0) return Error::permanent("unknown currency \"" + std::string(code) + "\"");
+  if (exp < 0) return Error::invalid("unknown currency \"" + std::string(code) + "\"");
 
   bool negative = false;
   if (!number.empty() && (number.front() == '-' || number.front() == '+')) {
@@ -114,11 +114,11 @@ Result<Money> Money::parse(std::string_view text) {
   std::string_view frac =
       dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
   if (whole.empty() && frac.empty()) {
-    return Error::permanent("amount \"" + std::string(text) + "\" has no number");
+    return Error::invalid("amount \"" + std::string(text) + "\" has no number");
   }
   if (frac.size() > static_cast<std::size_t>(exp)) {
-    return Error::permanent("amount \"" + std::string(text) + "\" has more decimals than " +
-                            std::string(code) + " allows (" + std::to_string(exp) + ")");
+    return Error::invalid("amount \"" + std::string(text) + "\" has more decimals than " +
+                          std::string(code) + " allows (" + std::to_string(exp) + ")");
   }
   auto all_digits = [](std::string_view d) {
     for (char c : d)
@@ -126,13 +126,13 @@ Result<Money> Money::parse(std::string_view text) {
     return true;
   };
   if (!all_digits(whole) || !all_digits(frac) || (dot != std::string_view::npos && frac.empty())) {
-    return Error::permanent("amount \"" + std::string(text) + "\" is not a decimal number");
+    return Error::invalid("amount \"" + std::string(text) + "\" is not a decimal number");
   }
   std::int64_t major = 0;
   if (!whole.empty()) {
     auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), major);
     if (ec != std::errc{} || major > std::numeric_limits<std::int64_t>::max() / pow10(exp)) {
-      return Error::permanent("amount \"" + std::string(text) + "\" is too large");
+      return Error::invalid("amount \"" + std::string(text) + "\" is too large");
     }
   }
   std::int64_t minor_frac = 0;
@@ -143,7 +143,7 @@ Result<Money> Money::parse(std::string_view text) {
   std::int64_t minor = 0;
   if (__builtin_mul_overflow(major, pow10(exp), &minor) ||
       __builtin_add_overflow(minor, minor_frac, &minor)) {
-    return Error::permanent("amount \"" + std::string(text) + "\" is too large");
+    return Error::invalid("amount \"" + std::string(text) + "\" is too large");
   }
   return Money(negative ? -minor : minor, std::string(code));
 }

@@ -57,6 +57,11 @@ std::string error_body(const std::string& message, const std::string& field = ""
   return j.dump();
 }
 
+// A body refused field by field: {"error": "data.amount_minor must be ...", "field": "..."}.
+std::string refusal_body(const Error& e) {
+  return error_body(e.field.empty() ? e.message : e.field + " " + e.message, e.field);
+}
+
 Response html(unsigned status, const std::string& title) {
   Response res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
@@ -405,11 +410,11 @@ void Api::Impl::route(Request&& req, Respond respond) {
 
 void Api::Impl::events(Request&& req, Respond respond) {
   auto parsed = ingest::parse_api_event(req.body(), clock.now());
-  if (auto* err = std::get_if<ingest::FieldError>(&parsed)) {
-    respond(json_response(422, error_body(err->field + " " + err->message, err->field)));
+  if (!parsed) {
+    respond(json_response(422, refusal_body(parsed.error())));
     return;
   }
-  enqueue(std::get<ingest::Event>(std::move(parsed)), std::move(respond));
+  enqueue(std::move(parsed).value(), std::move(respond));
 }
 
 void Api::Impl::stripe(Request&& req, Respond respond) {
@@ -428,11 +433,11 @@ void Api::Impl::stripe(Request&& req, Respond respond) {
     return;
   }
   auto parsed = ingest::map_stripe_event(req.body(), clock.now());
-  if (auto* err = std::get_if<ingest::FieldError>(&parsed)) {
-    respond(json_response(422, error_body(err->field + " " + err->message, err->field)));
+  if (!parsed) {
+    respond(json_response(422, refusal_body(parsed.error())));
     return;
   }
-  auto& e = std::get<ingest::Event>(parsed);
+  auto& e = parsed.value();
   if (e.facts.empty()) {
     // Acknowledged and ignored: nothing to write for an event type dunningd does not use.
     respond(json_response(200, json{{"id", e.id}, {"status", "ignored"}}.dump()));

@@ -264,14 +264,14 @@ Server::~Server() = default;
 Result<tcp::endpoint> Server::start() {
   beast::error_code ec;
   auto address = asio::ip::make_address(state_->cfg.host, ec);
-  if (ec) return Error::permanent("http.listen: bad address " + state_->cfg.host);
+  if (ec) return Error::invalid("http.listen: bad address " + state_->cfg.host);
   tcp::endpoint ep(address, static_cast<unsigned short>(state_->cfg.port));
   auto& a = state_->acceptor;
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error::permanent("cannot listen on " + state_->cfg.listen + ": " + ec.message());
+  if (ec) return Error::unavailable("cannot listen on " + state_->cfg.listen + ": " + ec.message());
   auto bound = a.local_endpoint(ec);
   do_accept(state_);
   return bound;

@@ -10,7 +10,7 @@ using nlohmann::json;
 
 namespace {
 
-Parsed<Fact> payment(Fields& d, store::PaymentStatus status, TimePoint at) {
+Result<Fact> payment(Fields& d, store::PaymentStatus status, TimePoint at) {
   store::PaymentRow p;
   p.status = status;
   p.id = d.str("id", true).value_or("");
@@ -28,7 +28,7 @@ Parsed<Fact> payment(Fields& d, store::PaymentStatus status, TimePoint at) {
   return p;
 }
 
-Parsed<Fact> card(Fields& d, TimePoint at) {
+Result<Fact> card(Fields& d, TimePoint at) {
   store::PaymentMethodRow m;
   m.id = d.str("id", true).value_or("");
   m.customer_id = d.str("customer_id", true).value_or("");
@@ -42,7 +42,7 @@ Parsed<Fact> card(Fields& d, TimePoint at) {
   return m;
 }
 
-Parsed<Fact> customer(Fields& d) {
+Result<Fact> customer(Fields& d) {
   store::CustomerRow c;
   c.id = d.str("id", true).value_or("");
   c.email = d.str("email", false, 320);
@@ -59,7 +59,7 @@ Parsed<Fact> customer(Fields& d) {
   return c;
 }
 
-Parsed<Fact> cancelled(Fields& d, TimePoint at) {
+Result<Fact> cancelled(Fields& d, TimePoint at) {
   store::SubscriptionRow s;
   s.id = d.str("id", true).value_or("");
   s.customer_id = d.str("customer_id", true).value_or("");
@@ -75,12 +75,12 @@ Parsed<Fact> cancelled(Fields& d, TimePoint at) {
 
 }  // namespace
 
-Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at) {
+Result<Event> parse_api_event(std::string_view body, TimePoint received_at) {
   // Depth, control characters and card numbers are refused on the raw text, before parsing.
   if (auto problem = screen_json(body)) return *problem;
   json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return FieldError{"(body)", "is not valid JSON"};
-  if (!doc.is_object()) return FieldError{"(body)", "must be a JSON object"};
+  if (doc.is_discarded()) return Error::invalid("is not valid JSON", "(body)");
+  if (!doc.is_object()) return Error::invalid("must be a JSON object", "(body)");
   Fields top(doc, "");
   Event e;
   e.source = "api";
@@ -91,10 +91,10 @@ Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at) {
   auto at = top.time("occurred_at", false).value_or(received_at);
   if (top.failed()) return top.error();
   auto it = doc.find("data");
-  if (it == doc.end() || it->is_null()) return FieldError{"data", "is required"};
-  if (!it->is_object()) return FieldError{"data", "must be an object"};
+  if (it == doc.end() || it->is_null()) return Error::invalid("is required", "data");
+  if (!it->is_object()) return Error::invalid("must be an object", "data");
   Fields d(*it, "data");
-  Parsed<Fact> fact = FieldError{};
+  Result<Fact> fact = Error::invalid("");
   if (e.type == "payment.failed") {
     fact = payment(d, store::PaymentStatus::kFailed, at);
   } else if (e.type == "payment.succeeded") {
@@ -106,13 +106,14 @@ Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at) {
   } else if (e.type == "subscription.cancelled") {
     fact = cancelled(d, at);
   } else {
-    return FieldError{"type",
-                      "must be one of payment.failed, payment.succeeded, payment_method.updated, "
-                      "customer.upserted, subscription.cancelled"};
+    return Error::invalid(
+        "must be one of payment.failed, payment.succeeded, payment_method.updated, "
+        "customer.upserted, subscription.cancelled",
+        "type");
   }
-  if (auto* err = std::get_if<FieldError>(&fact)) return *err;
-  if (auto err = check_fact(std::get<Fact>(fact), "data.")) return *err;
-  e.facts.push_back(std::get<Fact>(std::move(fact)));
+  if (!fact) return fact.error();
+  if (auto err = check_fact(fact.value(), "data.")) return *err;
+  e.facts.push_back(std::move(fact).value());
   return e;
 }
 

@@ -124,30 +124,31 @@ class Row {
     return t;
   }
   void fail(const std::string& column, const std::string& message) {
-    if (!error_) error_ = FieldError{column, message};
+    if (!error_) error_ = Error::invalid(message, column);
   }
-  const std::optional<FieldError>& error() const { return error_; }
+  const std::optional<Error>& error() const { return error_; }
 
  private:
   const std::map<std::string, std::size_t>& header_;
   const std::vector<std::string>& row_;
-  std::optional<FieldError> error_;
+  std::optional<Error> error_;
 };
 
 }  // namespace
 
-Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& header,
+Result<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& header,
                       const std::vector<std::string>& row, TimePoint now) {
   for (const auto& [name, index] : header) {
     if (index < row.size() && contains_card_number(row[index])) {
-      return FieldError{name, "holds what looks like a card number; never import card numbers"};
+      return Error::invalid("holds what looks like a card number; never import card numbers", name);
     }
   }
   for (const auto& [name, index] : header) {  // a number split over two neighbouring columns
     if (index > 0 && index < row.size() && split_card_number(row[index - 1], row[index])) {
-      return FieldError{name,
-                        "and the column before it hold what looks like a card number; "
-                        "never import card numbers"};
+      return Error::invalid(
+          "and the column before it hold what looks like a card number; "
+          "never import card numbers",
+          name);
     }
   }
   Row r(header, row);

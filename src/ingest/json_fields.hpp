@@ -15,9 +15,9 @@ class Fields {
   Fields(const nlohmann::json& obj, std::string prefix) : obj_(obj), prefix_(std::move(prefix)) {}
 
   bool failed() const { return error_.has_value(); }
-  const FieldError& error() const { return *error_; }
+  const Error& error() const { return *error_; }
   void fail(const std::string& field, const std::string& message) {
-    if (!error_) error_ = FieldError{path(field), message};
+    if (!error_) error_ = Error::invalid(message, path(field));
   }
   std::string path(const std::string& field) const {
     return prefix_.empty() ? field : prefix_ + "." + field;
@@ -44,7 +44,7 @@ class Fields {
                                         bool multiline);
   const nlohmann::json& obj_;
   std::string prefix_;
-  std::optional<FieldError> error_;
+  std::optional<Error> error_;
 };
 
 }  // namespace dunning::ingest::detail

@@ -85,7 +85,7 @@ class Screen {
  public:
   using json = nlohmann::json;
 
-  std::optional<FieldError> problem;
+  std::optional<Error> problem;
 
   bool null() { return scalar(); }
   bool boolean(bool) { return scalar(); }
@@ -122,7 +122,7 @@ class Screen {
   bool start_array(std::size_t) { return open(true); }
   bool end_array() { return close(); }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
-    if (!problem) problem = FieldError{"(body)", "is not valid JSON"};
+    if (!problem) problem = Error::invalid("is not valid JSON", "(body)");
     return false;
   }
 
@@ -165,7 +165,7 @@ class Screen {
   }
   bool refuse(std::string field, std::string message) {
     if (!problem)
-      problem = FieldError{field.empty() ? "(body)" : std::move(field), std::move(message)};
+      problem = Error::invalid(std::move(message), field.empty() ? "(body)" : std::move(field));
     return false;
   }
   std::string path() const {
@@ -219,8 +219,8 @@ class Screen {
 };
 
 template <typename T>
-std::optional<FieldError> check_text(std::string_view prefix, const char* field, const T& value,
-                                     bool multiline = false) {
+std::optional<Error> check_text(std::string_view prefix, const char* field, const T& value,
+                                bool multiline = false) {
   const std::string* s = nullptr;
   if constexpr (std::is_same_v<T, std::string>) {
     s = &value;
@@ -229,34 +229,34 @@ std::optional<FieldError> check_text(std::string_view prefix, const char* field,
     s = &*value;
   }
   if (has_control_characters(*s, multiline))
-    return FieldError{std::string(prefix) + field, kControlMessage};
+    return Error::invalid(kControlMessage, std::string(prefix) + field);
   return std::nullopt;
 }
 
-std::optional<FieldError> check_time(std::string_view prefix, const char* field,
-                                     std::optional<TimePoint> t) {
+std::optional<Error> check_time(std::string_view prefix, const char* field,
+                                std::optional<TimePoint> t) {
   if (t && (*t < kFirstFactTime || *t > kLastFactTime)) {
-    return FieldError{std::string(prefix) + field,
-                      "must lie between 1970-01-01T00:00:00Z and 8999-12-31T23:59:59Z"};
+    return Error::invalid("must lie between 1970-01-01T00:00:00Z and 8999-12-31T23:59:59Z",
+                          std::string(prefix) + field);
   }
   return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<FieldError> screen_json(std::string_view body) {
+std::optional<Error> screen_json(std::string_view body) {
   Screen screen;
   const bool ok = nlohmann::json::sax_parse(body, &screen);
   if (screen.problem) return screen.problem;
-  if (!ok) return FieldError{"(body)", "is not valid JSON"};
+  if (!ok) return Error::invalid("is not valid JSON", "(body)");
   return std::nullopt;
 }
 
-std::optional<FieldError> check_fact(const Fact& fact, std::string_view prefix) {
+std::optional<Error> check_fact(const Fact& fact, std::string_view prefix) {
   return std::visit(
-      [&](const auto& row) -> std::optional<FieldError> {
+      [&](const auto& row) -> std::optional<Error> {
         using T = std::decay_t<decltype(row)>;
-        std::optional<FieldError> e;
+        std::optional<Error> e;
         auto text = [&](const char* field, const auto& value, bool multiline = false) {
           if (!e) e = check_text(prefix, field, value, multiline);
         };
@@ -272,8 +272,8 @@ std::optional<FieldError> check_fact(const Fact& fact, std::string_view prefix) 
           text("phone", row.phone);
           time("created_at", row.created_at);
           if (!e && row.locale && !row.locale->empty() && !valid_locale_tag(*row.locale)) {
-            e = FieldError{std::string(prefix) + "locale",
-                           "must be a language tag like en, pt-BR or zh-Hant-TW"};
+            e = Error::invalid("must be a language tag like en, pt-BR or zh-Hant-TW",
+                               std::string(prefix) + "locale");
           }
         } else if constexpr (std::is_same_v<T, store::PaymentMethodRow>) {
           text("id", row.id);

@@ -16,7 +16,7 @@ using store::PaymentStatus;
 Status verify_stripe_signature(std::string_view header, std::string_view body,
                                const std::vector<std::string>& secrets, TimePoint now,
                                Seconds tolerance) {
-  if (secrets.empty()) return Error::permanent("no Stripe webhook secret is configured");
+  if (secrets.empty()) return Error::denied("no Stripe webhook secret is configured");
   std::optional<std::int64_t> t;
   std::vector<std::string_view> v1s;
   while (!header.empty()) {
@@ -33,18 +33,18 @@ Status verify_stripe_signature(std::string_view header, std::string_view body,
       // cannot overflow.
       const auto n = parse_integer(value, 0, kLastIsoTime.time_since_epoch().count());
       if (!n) {
-        return Error::permanent("Stripe-Signature has an unreadable timestamp");
+        return Error::invalid("Stripe-Signature has an unreadable timestamp");
       }
       t = n;
     } else if (key == "v1") {
       v1s.push_back(value);
     }
   }
-  if (!t) return Error::permanent("Stripe-Signature has no timestamp (t=)");
-  if (v1s.empty()) return Error::permanent("Stripe-Signature has no v1 signature");
+  if (!t) return Error::invalid("Stripe-Signature has no timestamp (t=)");
+  if (v1s.empty()) return Error::invalid("Stripe-Signature has no v1 signature");
   const auto age = std::chrono::abs(now - TimePoint(Seconds(*t)));
   if (age > tolerance) {
-    return Error::permanent("Stripe-Signature timestamp is outside the tolerance");
+    return Error::denied("Stripe-Signature timestamp is outside the tolerance");
   }
   std::string signed_payload = std::to_string(*t) + "." + std::string(body);
   bool match = false;
@@ -53,7 +53,7 @@ Status verify_stripe_signature(std::string_view header, std::string_view body,
     // Every candidate is compared, in constant time, without stopping at the first match.
     for (auto v : v1s) match = constant_time_equal(expected, v) || match;
   }
-  if (!match) return Error::permanent("Stripe-Signature does not match");
+  if (!match) return Error::denied("Stripe-Signature does not match");
   return Status::success();
 }
 
@@ -155,7 +155,7 @@ std::optional<std::int64_t> amount_of(detail::Fields& f, const char* field, bool
 }
 
 // An invoice.payment_failed (kInvoiceFailed) or invoice.paid (kInvoicePaid) object.
-Parsed<std::vector<Fact>> invoice_facts(const json& inv, StripeSignal::Kind kind, TimePoint at) {
+Result<std::vector<Fact>> invoice_facts(const json& inv, StripeSignal::Kind kind, TimePoint at) {
   detail::Fields f(inv, "data.object");
   StripeSignal s;
   s.kind = kind;
@@ -218,7 +218,7 @@ Parsed<std::vector<Fact>> invoice_facts(const json& inv, StripeSignal::Kind kind
 
 // payment_intent.payment_failed / charge.failed: the attempt's decline code, and (before
 // 2025-03-31.basil) its invoice.
-Parsed<std::vector<Fact>> attempt_failed_facts(const json& obj, bool intent, TimePoint at) {
+Result<std::vector<Fact>> attempt_failed_facts(const json& obj, bool intent, TimePoint at) {
   detail::Fields f(obj, "data.object");
   StripeSignal s;
   s.kind = StripeSignal::Kind::kAttemptFailed;
@@ -244,7 +244,7 @@ Parsed<std::vector<Fact>> attempt_failed_facts(const json& obj, bool intent, Tim
 
 // invoice_payment.paid (2025-03-31.basil and later): which payment intent or charge paid which
 // invoice, so that a later refund of that charge finds its invoice.
-Parsed<std::vector<Fact>> invoice_payment_facts(const json& obj, TimePoint at) {
+Result<std::vector<Fact>> invoice_payment_facts(const json& obj, TimePoint at) {
   detail::Fields f(obj, "data.object");
   StripeSignal s;
   s.kind = StripeSignal::Kind::kInvoicePayment;
@@ -264,7 +264,7 @@ Parsed<std::vector<Fact>> invoice_payment_facts(const json& obj, TimePoint at) {
   return std::vector<Fact>{Fact{std::move(s)}};
 }
 
-Parsed<std::vector<Fact>> charge_refunded_facts(const json& obj, const json* previous,
+Result<std::vector<Fact>> charge_refunded_facts(const json& obj, const json* previous,
                                                 TimePoint at) {
   detail::Fields f(obj, "data.object");
   StripeSignal s;
@@ -287,7 +287,7 @@ Parsed<std::vector<Fact>> charge_refunded_facts(const json& obj, const json* pre
   return std::vector<Fact>{Fact{std::move(s)}};
 }
 
-Parsed<std::vector<Fact>> payment_method_facts(const json& pm, bool automatically_updated,
+Result<std::vector<Fact>> payment_method_facts(const json& pm, bool automatically_updated,
                                                TimePoint at) {
   detail::Fields f(pm, "data.object");
   store::PaymentMethodRow m;
@@ -310,7 +310,7 @@ Parsed<std::vector<Fact>> payment_method_facts(const json& pm, bool automaticall
   return std::vector<Fact>{Fact{std::move(m)}};
 }
 
-Parsed<std::vector<Fact>> customer_facts(const json& cu, TimePoint at) {
+Result<std::vector<Fact>> customer_facts(const json& cu, TimePoint at) {
   detail::Fields f(cu, "data.object");
   store::CustomerRow c;
   c.id = f.str("id", true).value_or("");
@@ -331,7 +331,7 @@ Parsed<std::vector<Fact>> customer_facts(const json& cu, TimePoint at) {
   return facts;
 }
 
-Parsed<std::vector<Fact>> subscription_facts(const json& sub, TimePoint at) {
+Result<std::vector<Fact>> subscription_facts(const json& sub, TimePoint at) {
   detail::Fields f(sub, "data.object");
   store::SubscriptionRow s;
   s.id = f.str("id", true).value_or("");
@@ -367,12 +367,12 @@ Parsed<std::vector<Fact>> subscription_facts(const json& sub, TimePoint at) {
 
 }  // namespace
 
-Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
+Result<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   // Depth, control characters and card numbers are refused on the raw text, before parsing.
   if (auto problem = screen_json(body)) return *problem;
   json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return FieldError{"(body)", "is not valid JSON"};
-  if (!doc.is_object()) return FieldError{"(body)", "must be a JSON object"};
+  if (doc.is_discarded()) return Error::invalid("is not valid JSON", "(body)");
+  if (!doc.is_object()) return Error::invalid("must be a JSON object", "(body)");
   detail::Fields top(doc, "");
   Event e;
   e.source = "stripe";
@@ -386,7 +386,7 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   if (auto data = doc.find("data"); data != doc.end() && data->is_object()) {
     if (auto o = data->find("object"); o != data->end() && o->is_object()) obj = &*o;
   }
-  Parsed<std::vector<Fact>> facts = std::vector<Fact>{};
+  Result<std::vector<Fact>> facts = std::vector<Fact>{};
   const auto& t = e.type;
   bool known = t == "invoice.payment_failed" || t == "invoice.paid" ||
                t == "invoice.payment_succeeded" || t == "payment_intent.payment_failed" ||
@@ -395,7 +395,7 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
                t == "customer.updated" || t == "customer.created" ||
                t == "customer.subscription.deleted";
   if (!known) return e;  // acknowledged and ignored; the event id is still recorded
-  if (!obj) return FieldError{"data.object", "is required"};
+  if (!obj) return Error::invalid("is required", "data.object");
   if (t == "invoice.payment_failed") {
     facts = invoice_facts(*obj, StripeSignal::Kind::kInvoiceFailed, at);
   } else if (t == "invoice.paid" || t == "invoice.payment_succeeded") {
@@ -415,8 +415,8 @@ Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at) {
   } else {
     facts = subscription_facts(*obj, at);
   }
-  if (auto* err = std::get_if<FieldError>(&facts)) return *err;
-  e.facts = std::get<std::vector<Fact>>(std::move(facts));
+  if (!facts) return facts.error();
+  e.facts = std::move(facts).value();
   for (const auto& fact : e.facts) {
     if (auto err = check_fact(fact, "data.object.")) return *err;
   }
@@ -456,24 +456,24 @@ int stripe_decimals(std::string_view currency) {
 Result<std::int64_t> stripe_amount_to_minor(std::int64_t amount, std::string_view currency) {
   const int iso = currency_exponent(currency);
   if (iso < 0) {
-    return Error::permanent("is in \"" + std::string(currency) +
-                            "\", which is not an ISO 4217 currency");
+    return Error::invalid("is in \"" + std::string(currency) +
+                          "\", which is not an ISO 4217 currency");
   }
   const int stripe = stripe_decimals(currency);
   if (iso >= stripe) {
     std::int64_t out = 0;
     if (__builtin_mul_overflow(amount, pow10(iso - stripe), &out)) {
-      return Error::permanent("is out of range");
+      return Error::invalid("is out of range");
     }
     return out;
   }
   const std::int64_t unit = pow10(stripe - iso);
   if (amount % unit != 0) {
-    return Error::permanent("must be a whole number of " + std::string(currency) +
-                            " minor units: Stripe sends " + std::string(currency) + " with " +
-                            std::to_string(stripe) + " decimals, ISO 4217 has " +
-                            std::to_string(iso) + " (" + std::to_string(amount) +
-                            " is not a multiple of " + std::to_string(unit) + ")");
+    return Error::invalid("must be a whole number of " + std::string(currency) +
+                          " minor units: Stripe sends " + std::string(currency) + " with " +
+                          std::to_string(stripe) + " decimals, ISO 4217 has " +
+                          std::to_string(iso) + " (" + std::to_string(amount) +
+                          " is not a multiple of " + std::to_string(unit) + ")");
   }
   return amount / unit;
 }

@@ -59,23 +59,23 @@ Result<Payment> decode_payment(const Row& s) {
   p.subscription_id = s.opt_text(3);
   p.invoice_id = s.opt_text(4);
   if (!s.is_integer(5)) {
-    return Error::permanent("amount_minor \"" + s.text(5) + "\" is not an integer");
+    return Error::invalid("amount_minor \"" + s.text(5) + "\" is not an integer");
   }
   const std::string currency = s.text(6);
   if (!currency_code(currency) || currency_exponent(currency) < 0) {
-    return Error::permanent("currency \"" + currency +
-                            "\" is not an ISO 4217 code (three upper-case letters)");
+    return Error::invalid("currency \"" + currency +
+                          "\" is not an ISO 4217 code (three upper-case letters)");
   }
   p.amount = Money(s.int64(5), currency);
   const std::string status = s.text(7);
   const auto parsed = parse_payment_status(status);
   if (!parsed) {
-    return Error::permanent("status \"" + status + "\" is not failed, succeeded or refunded");
+    return Error::invalid("status \"" + status + "\" is not failed, succeeded or refunded");
   }
   p.status = *parsed;
   p.decline_code = s.text(8);
   auto t = parse_iso8601(s.text(9));
-  if (!t) return Error::permanent("occurred_at \"" + s.text(9) + "\" is not an ISO 8601 time");
+  if (!t) return Error::invalid("occurred_at \"" + s.text(9) + "\" is not an ISO 8601 time");
   p.occurred_at = *t;
   return p;
 }

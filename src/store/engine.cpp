@@ -163,9 +163,9 @@ std::string this_instance_id() {
 
 Status snapshot_database(const std::string& from, const std::filesystem::path& to) {
   if (is_postgres(from)) {
-    return Error::permanent("simulate runs on a copy of a SQLite database; " +
-                            postgres::redact_uri(from) +
-                            " is PostgreSQL (see docs/instances.md: simulate)");
+    return Error::invalid("simulate runs on a copy of a SQLite database; " +
+                          postgres::redact_uri(from) +
+                          " is PostgreSQL (see docs/instances.md: simulate)");
   }
   std::string path = from;
   if (path.rfind(kSqlitePrefix, 0) == 0) path.erase(0, kSqlitePrefix.size());

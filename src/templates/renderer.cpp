@@ -312,12 +312,12 @@ Result<Renderer::Source> Renderer::load(const std::string& locale, const std::st
   try {
     root = cache_->load(file);
   } catch (const YAML::Exception& e) {
-    return Error::permanent(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
-                            std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return Error::invalid(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                          std::to_string(e.mark.column + 1) + ": " + e.msg);
   } catch (const std::exception& e) {  // I/O errors: reported, never thrown at the sender
-    return Error::permanent(file.string() + ": " + e.what());
+    return Error::unavailable(file.string() + ": " + e.what());
   }
-  if (!root.IsMap()) return Error::permanent(file.string() + ": must be a mapping");
+  if (!root.IsMap()) return Error::invalid(file.string() + ": must be a mapping");
   Source s;
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
@@ -327,13 +327,13 @@ Result<Renderer::Source> Renderer::load(const std::string& locale, const std::st
                           : key == "sms"   ? &s.sms
                                            : nullptr;
     if (!target) {
-      return Error::permanent(file.string() + ":" + std::to_string(kv.first.Mark().line + 1) +
-                              ": unknown key '" + key + "' (expected subject, text, html, sms)");
+      return Error::invalid(file.string() + ":" + std::to_string(kv.first.Mark().line + 1) +
+                            ": unknown key '" + key + "' (expected subject, text, html, sms)");
     }
     *target = kv.second.as<std::string>("");
   }
   if (s.subject.empty() && s.sms.empty()) {
-    return Error::permanent(file.string() + ": needs a 'subject' (email) or an 'sms' text");
+    return Error::invalid(file.string() + ": needs a 'subject' (email) or an 'sms' text");
   }
   std::lock_guard lock(cache_->mutex);
   cache_->sources.emplace(file.string(), s);
@@ -401,7 +401,7 @@ Result<Rendered> Renderer::render(const std::string& name, const MessageData& ra
   try {
     return render_checked(name, raw);
   } catch (const std::exception& e) {
-    return Error::permanent("template '" + name + "': " + e.what());
+    return Error::invalid("template '" + name + "': " + e.what());
   }
 }
 
@@ -414,7 +414,7 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
   }
   auto locale = resolve_locale(name, d.locale);
   if (!locale) {
-    return Error::permanent("no template '" + name + "' for locale '" + d.locale +
+    return Error::not_found("no template '" + name + "' for locale '" + d.locale +
                             "' or the default locale '" + default_locale_ + "' in " +
                             dir_.string());
   }
@@ -492,7 +492,7 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
     std::lock_guard lock(cached.mutex);
     mustache& m = cached.tmpl;
     if (!m.is_valid()) {  // a parse error: the same for every message
-      return Error::permanent(name + " (" + *locale + ") " + part + ": " + m.error_message());
+      return Error::invalid(name + " (" + *locale + ") " + part + ": " + m.error_message());
     }
     target.clear();  // rendered straight into the string: no ostringstream per part
     m.render(vars, [&target](const std::string& piece) { target += piece; });
@@ -500,12 +500,12 @@ Result<Rendered> Renderer::render_checked(const std::string& name, const Message
       const std::string message = m.error_message();
       cached.reparse();  // the failed render left its error in the template
       if (!runaway.empty()) {
-        return Error::permanent(name + " (" + *locale + ") " + part +
-                                ": partials expanded more than " +
-                                std::to_string(kMaxPartialExpansions) + " times (partial '" +
-                                runaway + "' includes itself?)");
+        return Error::invalid(name + " (" + *locale + ") " + part +
+                              ": partials expanded more than " +
+                              std::to_string(kMaxPartialExpansions) + " times (partial '" +
+                              runaway + "' includes itself?)");
       }
-      return Error::permanent(name + " (" + *locale + ") " + part + ": " + message);
+      return Error::invalid(name + " (" + *locale + ") " + part + ": " + message);
     }
     return Status::success();
   };

@@ -48,7 +48,8 @@ TEST_CASE("an amount without a currency is refused with a hint", "[core][money]"
   auto r = Money::parse("5.00");
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error().message, Catch::Contains("no currency"));
-  CHECK_FALSE(r.error().transient);
+  CHECK(r.error().code == dunning::ErrorCode::kInvalid);
+  CHECK_FALSE(r.error().transient());
 }
 
 TEST_CASE("more decimals than the currency allows are refused", "[core][money]") {

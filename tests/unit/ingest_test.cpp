@@ -33,8 +33,8 @@ TEST_CASE("a payment.failed event becomes one failed payment row", "[ingest]") {
           "data":{"id":"pay_1","customer_id":"cus_1","invoice_id":"in_1","amount_minor":1999,
                   "currency":"eur","decline_code":"insufficient_funds"}})",
       at("2026-11-22T11:00:00Z"));
-  REQUIRE(std::holds_alternative<Event>(p));
-  const auto& e = std::get<Event>(p);
+  REQUIRE(p.ok());
+  const auto& e = p.value();
   REQUIRE(e.facts.size() == 1);
   const auto& row = std::get<store::PaymentRow>(e.facts[0]);
   CHECK(row.status == store::PaymentStatus::kFailed);
@@ -48,8 +48,8 @@ TEST_CASE("an invalid event names the offending field", "[ingest]") {
   auto now = at("2026-11-22T11:00:00Z");
   auto field = [&](const char* body) {
     auto p = parse_api_event(body, now);
-    REQUIRE(std::holds_alternative<FieldError>(p));
-    return std::get<FieldError>(p).field;
+    REQUIRE(!p.ok());
+    return p.error().field;
   };
   CHECK(field("{not json") == "(body)");
   CHECK(field(R"({"type":"payment.failed","data":{}})") == "id");
@@ -92,9 +92,9 @@ TEST_CASE("a Stripe invoice.payment_failed reads the decline code of the payment
           "payment_intent":{"id":"pi_1","last_payment_error":{"code":"card_declined",
           "decline_code":"insufficient_funds"}}}}})",
       at("2026-11-22T11:00:00Z"));
-  REQUIRE(std::holds_alternative<Event>(p));
+  REQUIRE(p.ok());
   // Expanded objects (an API fetch, never a webhook) still give their decline code.
-  const auto& row = std::get<StripeSignal>(std::get<Event>(p).facts.at(0));
+  const auto& row = std::get<StripeSignal>(p.value().facts.at(0));
   CHECK(row.charge_id == std::optional<std::string>("ch_1"));
   CHECK(row.payment_intent_id == std::optional<std::string>("pi_1"));
   CHECK(row.currency == "USD");
@@ -105,8 +105,8 @@ TEST_CASE("a Stripe invoice.payment_failed reads the decline code of the payment
 TEST_CASE("an unknown Stripe event type maps to no facts", "[ingest]") {
   auto p = map_stripe_event(R"({"id":"evt_2","type":"payout.paid","data":{"object":{}}})",
                             at("2026-11-22T11:00:00Z"));
-  REQUIRE(std::holds_alternative<Event>(p));
-  CHECK(std::get<Event>(p).facts.empty());
+  REQUIRE(p.ok());
+  CHECK(p.value().facts.empty());
 }
 
 TEST_CASE("the CSV reader handles quotes, doubled quotes, CRLF and reports record lines",
@@ -143,10 +143,10 @@ TEST_CASE(
                     at("2026-11-22T11:00:00Z"));
   };
   auto bad = row("ZZZ");
-  REQUIRE(std::holds_alternative<FieldError>(bad));
-  CHECK(std::get<FieldError>(bad).field == "currency");
-  CHECK_THAT(std::get<FieldError>(bad).message, Catch::Contains("ISO 4217"));
+  REQUIRE(!bad.ok());
+  CHECK(bad.error().field == "currency");
+  CHECK_THAT(bad.error().message, Catch::Contains("ISO 4217"));
   auto lower = row("kwd");
-  REQUIRE(std::holds_alternative<Fact>(lower));
-  CHECK(std::get<store::PaymentRow>(std::get<Fact>(lower)).currency == "KWD");
+  REQUIRE(lower.ok());
+  CHECK(std::get<store::PaymentRow>(lower.value()).currency == "KWD");
 }

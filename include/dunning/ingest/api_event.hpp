@@ -11,6 +11,6 @@
 
 namespace dunning::ingest {
 
-Parsed<Event> parse_api_event(std::string_view body, TimePoint received_at);
+Result<Event> parse_api_event(std::string_view body, TimePoint received_at);
 
 }  // namespace dunning::ingest

@@ -29,7 +29,7 @@ enum class CsvKind { kCustomers, kCards, kPayments };
 
 // Maps one record to a fact using `header` (column name -> index). `now` fills missing
 // updated_at values.
-Parsed<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& header,
+Result<Fact> csv_fact(CsvKind kind, const std::map<std::string, std::size_t>& header,
                       const std::vector<std::string>& row, TimePoint now);
 
 // The column names a kind requires (reported when the header lacks them).

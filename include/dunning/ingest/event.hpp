@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dunning/core/clock.hpp"
+#include "dunning/core/result.hpp"
 #include "dunning/store/facts_writer.hpp"
 
 namespace dunning::ingest {
@@ -50,15 +51,6 @@ struct Event {
   TimePoint received_at;
   std::vector<Fact> facts;  // empty: acknowledged and ignored (an unknown Stripe type)
 };
-
-// Why a request was refused: the offending field (JSON path like "data.amount_minor") and why.
-struct FieldError {
-  std::string field;
-  std::string message;
-};
-
-template <typename T>
-using Parsed = std::variant<T, FieldError>;
 
 // kDuplicate: the same event again (same id, same canonical body), nothing written.
 // kConflict: the id was recorded with a different body; nothing written, the sender is told.

@@ -27,7 +27,7 @@ std::string stripe_signature_header(std::string_view body, std::string_view secr
 // customer.subscription.deleted; any other type maps to no facts. Both shapes of the invoice are
 // read: `subscription`, `payment_intent` and `charge` on it (API versions before 2025-03-31) and
 // `parent.subscription_details.subscription` / `payments` (2025-03-31.basil and later).
-Parsed<Event> map_stripe_event(std::string_view body, TimePoint received_at);
+Result<Event> map_stripe_event(std::string_view body, TimePoint received_at);
 
 // How many decimals Stripe's API uses for amounts in `currency` (upper case): 0 for its
 // zero-decimal currencies, 3 for its three-decimal ones, 2 for every other one — ISK included,

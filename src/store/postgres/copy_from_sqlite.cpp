@@ -102,7 +102,7 @@ Result<std::vector<CopiedTable>> copy_sqlite_to_postgres(const std::filesystem::
                                                          const std::string& to,
                                                          const EngineOptions& options, bool force) {
   if (!is_postgres(to)) {
-    return Error::permanent("the target " + to + " is not a PostgreSQL database");
+    return Error::invalid("the target " + to + " is not a PostgreSQL database");
   }
   // Both sides at this dunningd's schema version: the same tables and columns.
   auto source = sqlite::open_sqlite(from, OpenMode::kExisting);
@@ -121,8 +121,8 @@ Result<std::vector<CopiedTable>> copy_sqlite_to_postgres(const std::filesystem::
       }
     }
     if (!non_empty.empty() && !force) {
-      return Error::permanent(where + " already holds rows (" + join(non_empty) +
-                              "); copy into an empty database, or pass --force to replace them");
+      return Error::conflict(where + " already holds rows (" + join(non_empty) +
+                             "); copy into an empty database, or pass --force to replace them");
     }
     if (!non_empty.empty()) {
       std::vector<std::string> all;
@@ -185,20 +185,20 @@ Result<std::vector<CopiedTable>> copy_sqlite_to_postgres(const std::filesystem::
     for (const auto& t : kTables) pg.exec("ANALYZE " + std::string(t.table));
     for (const auto& r : report) {
       if (r.source_rows != r.target_rows) {
-        return Error::permanent(r.table + ": " + std::to_string(r.source_rows) +
-                                " rows in SQLite but " + std::to_string(r.target_rows) + " in " +
-                                where);
+        return Error::internal(r.table + ": " + std::to_string(r.source_rows) +
+                               " rows in SQLite but " + std::to_string(r.target_rows) + " in " +
+                               where);
       }
     }
     return report;
   } catch (const sqlite::SqliteError& e) {
-    return Error::permanent(from.string() + ": " + e.what());
+    return Error::unavailable(from.string() + ": " + e.what());
   } catch (const postgres::PgError& e) {
     try {
       pg.exec("ROLLBACK");
     } catch (...) {  // NOLINT(bugprone-empty-catch): no transaction was open, or it is gone
     }
-    return Error::permanent(where + ": " + e.what());
+    return Error::unavailable(where + ": " + e.what());
   }
 }
 

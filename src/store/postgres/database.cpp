@@ -38,12 +38,11 @@ Result<std::unique_ptr<PgDatabase>> PgDatabase::open(const ConnectSpec& spec, Op
     std::unique_ptr<PgDatabase> db(new PgDatabase(spec));
     const int version = detail::schema_version(db->conn_);
     if (version > kSchemaVersion) {
-      return Error::permanent(where + " has schema version " + std::to_string(version) +
-                              ", newer than this dunningd (" + std::to_string(kSchemaVersion) +
-                              ")");
+      return Error::conflict(where + " has schema version " + std::to_string(version) +
+                             ", newer than this dunningd (" + std::to_string(kSchemaVersion) + ")");
     }
     if (mode == OpenMode::kExisting && version == 0) {
-      return Error::permanent(where + " has no dunningd schema (run `dunningd migrate` first)");
+      return Error::not_found(where + " has no dunningd schema (run `dunningd migrate` first)");
     }
     detail::migrate(db->conn_, where, db->lock_key_);
     const auto missing = detail::missing_on_billing_tables(db->conn_);
@@ -57,7 +56,7 @@ Result<std::unique_ptr<PgDatabase>> PgDatabase::open(const ConnectSpec& spec, Op
     }
     return db;
   } catch (const PgError& e) {
-    return Error::permanent(e.what());
+    return Error::unavailable(e.what());
   }
 }
 

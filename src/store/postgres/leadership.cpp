@@ -93,7 +93,7 @@ Result<std::unique_ptr<Leadership>> open_pg_leadership(const ConnectSpec& spec,
   try {
     Conn probe(spec);
   } catch (const PgError& e) {
-    return Error::permanent(e.what());
+    return Error::unavailable(e.what());
   }
   return std::unique_ptr<Leadership>(std::move(l));
 }

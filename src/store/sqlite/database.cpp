@@ -19,7 +19,7 @@ SqliteDatabase::~SqliteDatabase() {
 Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::filesystem::path& path,
                                                              OpenMode mode) {
   if (mode == OpenMode::kExisting && !std::filesystem::exists(path)) {
-    return Error::permanent("database " + path.string() + " does not exist");
+    return Error::not_found("database " + path.string() + " does not exist");
   }
   try {
     std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(path, mode == OpenMode::kCreate));
@@ -29,15 +29,15 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::filesyst
     raw.exec("PRAGMA foreign_keys=ON");
     const int version = detail::schema_version(raw);
     if (version > kSchemaVersion) {
-      return Error::permanent("database " + path.string() + " has schema version " +
-                              std::to_string(version) + ", newer than this dunningd (" +
-                              std::to_string(kSchemaVersion) + ")");
+      return Error::conflict("database " + path.string() + " has schema version " +
+                             std::to_string(version) + ", newer than this dunningd (" +
+                             std::to_string(kSchemaVersion) + ")");
     }
     // Backs an existing database up to <file>.pre-v<N>.bak first (SQLite online backup).
     detail::migrate(raw, path, detail::kMigrations);
     return db;
   } catch (const SqliteError& e) {
-    return Error::permanent(e.what());
+    return Error::unavailable(e.what());
   }
 }
 

@@ -24,10 +24,10 @@ Result<std::unique_ptr<SqliteEngine>> open_sqlite(const std::filesystem::path& p
 
 Status snapshot_sqlite(const std::filesystem::path& from, const std::filesystem::path& to) {
   if (!std::filesystem::exists(from)) {
-    return Error::permanent("database " + from.string() + " does not exist");
+    return Error::not_found("database " + from.string() + " does not exist");
   }
   if (std::filesystem::exists(to)) {
-    return Error::permanent(to.string() + " already exists; simulate writes a fresh copy");
+    return Error::conflict(to.string() + " already exists; simulate writes a fresh copy");
   }
   try {
     Db db(from.string(), false);
@@ -35,7 +35,7 @@ Status snapshot_sqlite(const std::filesystem::path& from, const std::filesystem:
     s.bind(1, to.string()).run();
     return Status::success();
   } catch (const SqliteError& e) {
-    return Error::permanent(e.what());
+    return Error::unavailable(e.what());
   }
 }
 

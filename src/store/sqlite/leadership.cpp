@@ -43,17 +43,17 @@ Result<std::unique_ptr<Leadership>> open_sqlite_leadership(const std::filesystem
   const std::string lock_file = db_file.string() + ".run.lock";
   const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Error::permanent("cannot open " + lock_file + ": " + std::strerror(errno));
+    return Error::unavailable("cannot open " + lock_file + ": " + std::strerror(errno));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char holder[256] = {};
     const auto n = ::pread(fd, holder, sizeof holder - 1, 0);
     ::close(fd);
     const std::string who = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "?";
-    return Error::permanent("database " + db_file.string() +
-                            " is in use by another `dunningd run` (" + who +
-                            "): one SQLite file serves one daemon; several instances need "
-                            "PostgreSQL (see docs/instances.md)");
+    return Error::conflict("database " + db_file.string() +
+                           " is in use by another `dunningd run` (" + who +
+                           "): one SQLite file serves one daemon; several instances need "
+                           "PostgreSQL (see docs/instances.md)");
   }
   // Who holds it, for the message above (the lock itself is what counts).
   if (::ftruncate(fd, 0) == 0) {
